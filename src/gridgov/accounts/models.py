@@ -1,0 +1,144 @@
+"""Users, organisations, memberships (user × role × area or organisation), API tokens and the
+security audit log (等保2.0 level 3: append-only, kept ≥ 6 months)."""
+
+from __future__ import annotations
+
+from django.contrib.auth.models import AbstractUser
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from gridgov.accounts.roles import Role
+
+
+class User(AbstractUser):
+    display_name = models.CharField(_("name"), max_length=100, blank=True, default="")
+    phone = models.CharField(_("phone"), max_length=20, blank=True, default="")
+    failed_logins = models.PositiveSmallIntegerField(default=0)
+    locked_until = models.DateTimeField(null=True, blank=True)
+    password_changed_at = models.DateTimeField(null=True, blank=True)
+    totp_secret = models.CharField(max_length=64, blank=True, default="")
+    totp_enabled = models.BooleanField(default=False)
+    totp_last_step = models.BigIntegerField(null=True, blank=True, help_text="last accepted TOTP step (no replay)")
+
+    class Meta:
+        ordering = ["username"]
+
+    def __str__(self) -> str:
+        return self.display_name or self.username
+
+
+class OrganisationKind(models.TextChoices):
+    DEPARTMENT = "department", _("Department")
+    PARTNER = "partner", _("Partner unit")
+    COMMITTEE = "committee", _("Community committee")
+
+
+class Organisation(models.Model):
+    kind = models.CharField(max_length=16, choices=OrganisationKind.choices, db_index=True)
+    code = models.CharField(max_length=32, unique=True)
+    name = models.CharField(max_length=100)
+    # The area the organisation serves: the district for a department, the community for a committee
+    # or a partner unit that co-builds with one community.
+    area = models.ForeignKey("territory.Area", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["kind", "code"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Membership(models.Model):
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=24, choices=Role.choices, db_index=True)
+    area = models.ForeignKey("territory.Area", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    organisation = models.ForeignKey(
+        Organisation, null=True, blank=True, on_delete=models.PROTECT, related_name="memberships"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["user_id", "role"]
+        constraints = [
+            models.UniqueConstraint(fields=["user", "role", "area", "organisation"], name="membership_unique"),
+        ]
+
+    def __str__(self) -> str:
+        where = self.area or self.organisation or "—"
+        return f"{self.user} · {self.get_role_display()} · {where}"
+
+
+class ApiToken(models.Model):
+    """A hashed API token for integrations: the secret is shown once, only its SHA-256 is kept."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="api_tokens")
+    name = models.CharField(max_length=100)
+    prefix = models.CharField(max_length=12, db_index=True)
+    token_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+
+class AuditEventType(models.TextChoices):
+    LOGIN = "login", _("Login")
+    LOGOUT = "logout", _("Logout")
+    LOGIN_LOCKED = "login_locked", _("Account locked after failed logins")
+    UNLOCK = "unlock", _("Account unlocked")
+    SESSION_EXPIRED = "session_expired", _("Idle session ended")
+    PASSWORD_CHANGE = "password_change", _("Password changed")
+    TOTP_ENROL = "totp_enrol", _("Second factor enrolled")
+    TOTP_RESET = "totp_reset", _("Second factor reset")
+    TOKEN_CREATE = "token_create", _("API token created")
+    TOKEN_REVOKE = "token_revoke", _("API token revoked")
+    TOKEN_AUTH = "token_auth", _("API token used")
+    USER_CREATE = "user_create", _("User created")
+    USER_CHANGE = "user_change", _("User changed")
+    ROLE_GRANT = "role_grant", _("Role granted")
+    ROLE_REVOKE = "role_revoke", _("Role revoked")
+    PERMISSION_DENIED = "permission_denied", _("Permission denied")
+    DATA_CHANGE = "data_change", _("Data changed")
+
+
+class AuditEventQuerySet(models.QuerySet):
+    def update(self, **kwargs):  # noqa: D102
+        raise PermissionError("the security audit log is append-only")
+
+    def delete(self):  # noqa: D102
+        raise PermissionError("the security audit log is append-only")
+
+
+class AuditEvent(models.Model):
+    """The security audit log: date and time, user, event type, success, source IP, object.
+
+    Append-only: the model refuses updates and deletes, and database triggers (see the migration)
+    refuse UPDATE always and DELETE of any record younger than the retention period (≥ 6 months)."""
+
+    at = models.DateTimeField(auto_now_add=True, db_index=True)
+    user_id_ref = models.BigIntegerField(null=True, blank=True, db_index=True, help_text="the user's id at the time")
+    username = models.CharField(max_length=150, blank=True, default="", db_index=True)
+    event_type = models.CharField(max_length=32, choices=AuditEventType.choices, db_index=True)
+    success = models.BooleanField(default=True)
+    source_ip = models.GenericIPAddressField(null=True, blank=True)
+    object_type = models.CharField(max_length=64, blank=True, default="")
+    object_id = models.CharField(max_length=64, blank=True, default="")
+    detail = models.JSONField(default=dict, blank=True)
+
+    objects = AuditEventQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-at", "-id"]
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None:
+            raise PermissionError("the security audit log is append-only")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise PermissionError("the security audit log is append-only")

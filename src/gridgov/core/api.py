@@ -1,0 +1,76 @@
+"""The root API mounted at /api/: endpoints under /api/v1 (OpenAPI at /api/openapi.json, docs at /api/docs)."""
+
+from __future__ import annotations
+
+import logging
+
+from django.http import Http404, HttpRequest
+from django.utils.translation import gettext as _
+from ninja import NinjaAPI
+from ninja.errors import AuthenticationError, HttpError
+from ninja.errors import ValidationError as NinjaValidationError
+
+from gridgov.accounts.auth import api_auth
+from gridgov.core.errors import ApiError, api_error_response, handle_validation_error, problem
+
+log = logging.getLogger(__name__)
+
+api = NinjaAPI(
+    title="GridGov API 网格治理平台接口",
+    version="1",
+    description=(
+        "GridGov 网格治理平台 REST API. Log in with `POST /api/v1/auth/login` (session cookie + "
+        "`X-CSRFToken` header for writes) or send `Authorization: Bearer <API token>`. Errors are "
+        "`application/problem+json` in the language of `Accept-Language` (简体中文 by default)."
+    ),
+    urls_namespace="api",
+    auth=api_auth,
+    openapi_url="/openapi.json",
+    docs_url="/docs",
+)
+
+
+@api.exception_handler(ApiError)
+def _api_error(request: HttpRequest, exc: ApiError):
+    return api_error_response(exc)
+
+
+@api.exception_handler(NinjaValidationError)
+def _validation_error(request: HttpRequest, exc: NinjaValidationError):
+    return handle_validation_error(request, exc)
+
+
+@api.exception_handler(AuthenticationError)
+def _auth_error(request: HttpRequest, exc: AuthenticationError):
+    return problem(401, "not-authenticated", _("Please log in"), _("Log in or send a valid API token."))
+
+
+@api.exception_handler(Http404)
+def _not_found(request: HttpRequest, exc: Http404):
+    return problem(404, "not-found", _("Not found"), _("Nothing here, or it is outside your area."))
+
+
+@api.exception_handler(HttpError)
+def _http_error(request: HttpRequest, exc: HttpError):
+    return problem(exc.status_code, "http-error", str(exc), str(exc))
+
+
+@api.exception_handler(Exception)
+def _server_error(request: HttpRequest, exc: Exception):
+    log.exception("unhandled error on %s %s", request.method, request.path)
+    return problem(500, "server-error", _("Server error"), _("Something went wrong on our side; it has been logged."))
+
+
+def _register_routers() -> None:
+    from gridgov.accounts.api import router as accounts_router
+    from gridgov.accounts.api import auth_router
+    from gridgov.core.health import router as health_router
+    from gridgov.territory.api import router as territory_router
+
+    api.add_router("/v1", health_router)
+    api.add_router("/v1/auth", auth_router)
+    api.add_router("/v1/accounts", accounts_router)
+    api.add_router("/v1/territory", territory_router)
+
+
+_register_routers()

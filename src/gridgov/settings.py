@@ -1,0 +1,194 @@
+"""Django settings for GridGov, read from the environment with safe defaults.
+
+Environment:
+  GRIDGOV_DATA_DIR   where SQLite, the queue, uploads and demo-logins.json live (default ./var)
+  DATABASE_URL       PostgreSQL (e.g. postgres://user@127.0.0.1:5432/gridgov); SQLite in WAL mode when unset
+  REDIS_URL          Huey on Redis when set; Huey on SQLite in the data directory otherwise
+  SECRET_KEY         required in production; a key is generated into the data directory otherwise
+  GRIDGOV_DEBUG      1 for development error pages
+  GRIDGOV_ALLOWED_HOSTS  comma-separated host names (default: *)
+  GRIDGOV_MFA_REQUIRED   1 to make the TOTP second factor mandatory for staff roles
+  GRIDGOV_SESSION_IDLE_SECONDS  idle session timeout (default 1800)
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+import dj_database_url
+
+BASE_DIR = Path(__file__).resolve().parent
+
+
+def env_bool(name: str, default: bool = False) -> bool:
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+DATA_DIR = Path(os.environ.get("GRIDGOV_DATA_DIR") or Path.cwd() / "var").resolve()
+DATA_DIR.mkdir(parents=True, exist_ok=True)
+
+
+def _secret_key() -> str:
+    key = os.environ.get("SECRET_KEY")
+    if key:
+        return key
+    path = DATA_DIR / "secret_key"
+    if not path.exists():
+        path.write_text(secrets.token_urlsafe(50))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+SECRET_KEY = _secret_key()
+DEBUG = env_bool("GRIDGOV_DEBUG")
+ALLOWED_HOSTS = [h.strip() for h in os.environ.get("GRIDGOV_ALLOWED_HOSTS", "*").split(",") if h.strip()]
+CSRF_TRUSTED_ORIGINS = [
+    o.strip() for o in os.environ.get("GRIDGOV_CSRF_TRUSTED_ORIGINS", "").split(",") if o.strip()
+]
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "huey.contrib.djhuey",
+    "ninja",
+    "gridgov.core",
+    "gridgov.accounts",
+    "gridgov.territory",
+    "gridgov.demo",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "gridgov.accounts.middleware.IdleTimeoutMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "gridgov.urls"
+WSGI_APPLICATION = "gridgov.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.template.context_processors.i18n",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ]
+        },
+    }
+]
+
+# --- database -------------------------------------------------------------------------------
+DATABASE_URL = os.environ.get("DATABASE_URL", "").strip()
+if DATABASE_URL:
+    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60, conn_health_checks=True)}
+else:
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": DATA_DIR / "gridgov.sqlite3",
+            "OPTIONS": {
+                # WAL, a busy timeout and immediate write transactions: concurrent readers never block
+                # the writer and two writers queue instead of failing with "database is locked".
+                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;",
+                "timeout": 20,
+                "transaction_mode": "IMMEDIATE",
+            },
+        }
+    }
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- background work ------------------------------------------------------------------------
+REDIS_URL = os.environ.get("REDIS_URL", "").strip()
+HUEY_IMMEDIATE = env_bool("GRIDGOV_HUEY_IMMEDIATE")
+if REDIS_URL:
+    HUEY = {
+        "huey_class": "huey.RedisHuey",
+        "name": os.environ.get("GRIDGOV_QUEUE_NAME", "gridgov"),
+        "url": REDIS_URL,
+        "immediate": HUEY_IMMEDIATE,
+        "consumer": {"workers": 2, "worker_type": "thread"},
+    }
+else:
+    HUEY = {
+        "huey_class": "huey.SqliteHuey",
+        "name": "gridgov",
+        "filename": str(DATA_DIR / "queue.sqlite3"),
+        "immediate": HUEY_IMMEDIATE,
+        "consumer": {"workers": 2, "worker_type": "thread"},
+    }
+
+# --- accounts and security (等保2.0 level 3) -----------------------------------------------
+AUTH_USER_MODEL = "accounts.User"
+PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+]
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "gridgov.accounts.passwords.ComplexityValidator", "OPTIONS": {"min_length": 8, "min_classes": 3}},
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+]
+GRIDGOV_LOGIN_MAX_FAILURES = int(os.environ.get("GRIDGOV_LOGIN_MAX_FAILURES", "5"))
+GRIDGOV_LOGIN_LOCK_SECONDS = int(os.environ.get("GRIDGOV_LOGIN_LOCK_SECONDS", str(30 * 60)))
+GRIDGOV_SESSION_IDLE_SECONDS = int(os.environ.get("GRIDGOV_SESSION_IDLE_SECONDS", str(30 * 60)))
+GRIDGOV_MFA_REQUIRED = env_bool("GRIDGOV_MFA_REQUIRED")
+GRIDGOV_AUDIT_RETENTION_DAYS = int(os.environ.get("GRIDGOV_AUDIT_RETENTION_DAYS", "183"))
+SESSION_COOKIE_AGE = 12 * 3600
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+SESSION_COOKIE_SECURE = env_bool("GRIDGOV_SECURE_COOKIES")
+CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+LOGIN_URL = "/admin/login/"
+
+# --- i18n: Chinese first --------------------------------------------------------------------
+LANGUAGE_CODE = "zh-hans"
+LANGUAGES = [("zh-hans", "简体中文"), ("en", "English")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+USE_I18N = True
+TIME_ZONE = "Asia/Shanghai"
+USE_TZ = True
+
+# --- static and uploads ---------------------------------------------------------------------
+STATIC_URL = "/static/"
+STATIC_ROOT = DATA_DIR / "static"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+MEDIA_URL = "/media/"
+MEDIA_ROOT = DATA_DIR / "media"
+WHITENOISE_USE_FINDERS = True
+
+# --- territory ------------------------------------------------------------------------------
+GRIDGOV_DISTRICT_CODE = os.environ.get("GRIDGOV_DISTRICT_CODE", "440309")
+GRIDGOV_GRID_HOUSEHOLDS = (300, 500)
+GRIDGOV_COMMUNITY_HOUSEHOLDS = 3000
+# Map tiles: an operator's tile server (天地图, own OSM); empty = grid polygons on a blank base.
+GRIDGOV_TILE_URL = os.environ.get("GRIDGOV_TILE_URL", "")
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": os.environ.get("GRIDGOV_LOG_LEVEL", "INFO")},
+    "loggers": {"django.request": {"level": "ERROR"}, "huey": {"level": "WARNING"}},
+}
