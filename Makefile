@@ -1,0 +1,51 @@
+# GridGov — the two commands a newcomer needs:
+#   make run    install everything, load the small demo district on SQLite, serve http://127.0.0.1:8000
+#   make test   install everything and run every test
+SHELL := /bin/bash
+UV := $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
+PORT ?= 8000
+SCALE ?= small
+PYTEST_ARGS ?=
+
+.PHONY: install run demo serve worker test lint format messages bench clean
+
+install:
+	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 || python3 -m pip install --quiet uv
+	$(UV) sync --frozen
+
+run: install
+	$(UV) run gridgov demo --scale $(SCALE)
+	$(UV) run gridgov serve --port $(PORT)
+
+demo: install
+	$(UV) run gridgov demo --scale $(SCALE)
+
+serve: install
+	$(UV) run gridgov serve --port $(PORT)
+
+worker: install
+	$(UV) run gridgov worker
+
+test: install
+	$(UV) run ruff check src bench tests
+	$(UV) run python manage.py makemigrations --check --dry-run
+	$(UV) run pytest -q $(PYTEST_ARGS)
+
+lint: install
+	$(UV) run ruff check src bench tests
+	$(UV) run ruff format --check src bench tests
+
+format: install
+	$(UV) run ruff format src bench tests
+	$(UV) run ruff check --fix src bench tests
+
+# Extract and compile the zh-hans / en translations (needs GNU gettext's msgfmt).
+messages: install
+	cd src/gridgov && $(UV) run django-admin makemessages -l zh_Hans -l en --no-obsolete --settings=gridgov.settings
+	cd src/gridgov && $(UV) run django-admin compilemessages --settings=gridgov.settings
+
+bench: install
+	$(UV) run python bench/locate.py
+
+clean:
+	rm -rf var .venv

@@ -1,0 +1,170 @@
+"""The `gridgov` command: serve, demo, worker, createadmin, manage.
+
+    gridgov serve [--host H] [--port P] [--workers N] [--no-worker]
+    gridgov demo --scale small|district|longhua [--reset] [--seed S]
+    gridgov worker
+    gridgov createadmin [--username U] [--role admin|security_admin|audit_admin]
+    gridgov manage <django management command …>
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+
+
+def _setup_django() -> None:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "gridgov.settings")
+    import django
+
+    django.setup()
+
+
+def _migrate(verbosity: int = 0) -> None:
+    from django.core.management import call_command
+
+    call_command("migrate", interactive=False, verbosity=verbosity)
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    _setup_django()
+    from django.conf import settings
+
+    _migrate()
+    worker = None
+    if not args.no_worker:
+        # Background tasks (SLA sweeps, imports, reports) run in a Huey consumer beside the web server.
+        worker = subprocess.Popen([sys.executable, "-m", "gridgov.cli", "worker"], env=os.environ.copy())
+
+    from gunicorn.app.base import BaseApplication
+
+    from gridgov.wsgi import application
+
+    class Server(BaseApplication):
+        def load_config(self):
+            self.cfg.set("bind", f"{args.host}:{args.port}")
+            self.cfg.set("workers", args.workers)
+            self.cfg.set("worker_class", "gthread")
+            self.cfg.set("threads", args.threads)
+            self.cfg.set("timeout", 120)
+            self.cfg.set("accesslog", "-" if args.access_log else None)
+            self.cfg.set("proc_name", "gridgov")
+
+        def load(self):
+            return application
+
+    host = "127.0.0.1" if args.host in ("0.0.0.0", "::") else args.host
+    print(f"GridGov 网格治理平台 → http://{host}:{args.port}/  (API docs: http://{host}:{args.port}/api/docs)")
+    print(f"database: {settings.DATABASES['default']['ENGINE'].rsplit('.', 1)[-1]}  data: {settings.DATA_DIR}")
+    sys.stdout.flush()
+    try:
+        Server().run()
+    finally:
+        if worker is not None and worker.poll() is None:
+            worker.send_signal(signal.SIGTERM)
+            try:
+                worker.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                worker.kill()
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    _setup_django()
+    _migrate()
+    from gridgov.demo.services import generate, representative_logins
+
+    result = generate(args.scale, seed=args.seed, reset=args.reset)
+    counts = ", ".join(f"{k} {v:,}" for k, v in result.counts.items())
+    print(f"Demo district ({args.scale}) ready in {result.elapsed:.1f} s: {counts}")
+    port = os.environ.get("GRIDGOV_PORT", "8000")
+    print(f"Open http://127.0.0.1:{port}/ after `gridgov serve` (API docs at /api/docs).")
+    print("One login per role (all demo logins: %s):" % result.logins_path)
+    for login in representative_logins(result):
+        where = login.get("area_name") or login.get("organisation_name") or ""
+        print(f"  {login['role']:<20} {login['username']:<40} {login['password']}  {where}")
+    return 0
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    _setup_django()
+    from django.core.management import call_command
+
+    call_command("run_huey")
+    return 0
+
+
+def cmd_createadmin(args: argparse.Namespace) -> int:
+    _setup_django()
+    _migrate()
+    import getpass
+
+    from django.contrib.auth.password_validation import validate_password
+    from django.core.exceptions import ValidationError
+
+    from gridgov.accounts.services import create_admin
+
+    username = args.username or input("username: ").strip()
+    password = os.environ.get("GRIDGOV_ADMIN_PASSWORD") or getpass.getpass("password: ")
+    try:
+        validate_password(password)
+    except ValidationError as exc:
+        print("\n".join(exc.messages), file=sys.stderr)
+        return 2
+    user = create_admin(username=username, password=password, role=args.role, display_name=args.name or username)
+    print(f"created {args.role} {user.username}")
+    return 0
+
+
+def cmd_manage(args: argparse.Namespace) -> int:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "gridgov.settings")
+    from django.core.management import execute_from_command_line
+
+    execute_from_command_line(["gridgov manage", *args.rest])
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="gridgov", description="GridGov 网格治理平台")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="migrate, then serve GridGov with gunicorn")
+    serve.add_argument("--host", default=os.environ.get("GRIDGOV_HOST", "127.0.0.1"))
+    serve.add_argument("--port", type=int, default=int(os.environ.get("GRIDGOV_PORT", "8000")))
+    serve.add_argument("--workers", type=int, default=int(os.environ.get("GRIDGOV_WORKERS", "2")))
+    serve.add_argument("--threads", type=int, default=int(os.environ.get("GRIDGOV_THREADS", "4")))
+    serve.add_argument("--no-worker", action="store_true", help="do not start the background-task consumer")
+    serve.add_argument("--access-log", action="store_true")
+    serve.set_defaults(func=cmd_serve)
+
+    demo = sub.add_parser("demo", help="load the demo district (Longhua-like) and print demo logins")
+    demo.add_argument("--scale", choices=["small", "district", "longhua"], default="small")
+    demo.add_argument("--seed", type=int, default=20261122)
+    demo.add_argument("--reset", action="store_true", help="delete the demo data first and generate it again")
+    demo.set_defaults(func=cmd_demo)
+
+    worker = sub.add_parser("worker", help="run the background-task consumer (Huey)")
+    worker.set_defaults(func=cmd_worker)
+
+    admin = sub.add_parser("createadmin", help="create a system, security or audit administrator")
+    admin.add_argument("--username")
+    admin.add_argument("--name")
+    admin.add_argument("--role", choices=["admin", "security_admin", "audit_admin"], default="admin")
+    admin.set_defaults(func=cmd_createadmin)
+
+    manage = sub.add_parser("manage", help="run a Django management command")
+    manage.add_argument("rest", nargs=argparse.REMAINDER)
+    manage.set_defaults(func=cmd_manage)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return int(args.func(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

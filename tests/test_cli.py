@@ -1,0 +1,64 @@
+"""The `gridgov` command, end to end: `serve` answers on its port with a real server."""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+import pytest
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.slow
+def test_serve_migrates_and_answers_health(tmp_path):
+    port = _free_port()
+    env = os.environ.copy()
+    env["GRIDGOV_DATA_DIR"] = str(tmp_path)
+    env.pop("DATABASE_URL", None)  # the embedded default: SQLite in the data directory
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gridgov.cli", "serve", "--port", str(port), "--workers", "1"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        deadline = time.time() + 60
+        body = None
+        while time.time() < deadline:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v1/health", timeout=2) as r:
+                    body = json.loads(r.read())
+                    break
+            except OSError:
+                if proc.poll() is not None:
+                    break
+                time.sleep(0.3)
+        assert body is not None, proc.stdout.read() if proc.poll() is not None else "server did not answer"
+        assert body["status"] == "ok"
+        assert body["database"]["engine"] == "sqlite"
+        assert (tmp_path / "gridgov.sqlite3").exists()
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5) as r:
+            assert "GridGov" in r.read().decode()
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def test_cli_help_lists_the_commands():
+    out = subprocess.run(
+        [sys.executable, "-m", "gridgov.cli", "--help"], capture_output=True, text=True, check=True
+    ).stdout
+    for command in ("serve", "demo", "worker", "createadmin"):
+        assert command in out
