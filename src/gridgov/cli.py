@@ -1,10 +1,10 @@
 """The `gridgov` command: serve, demo, worker, createadmin, manage.
 
-    gridgov serve [--host H] [--port P] [--workers N] [--no-worker]
-    gridgov demo --scale small|district|longhua [--reset] [--seed S]
-    gridgov worker
-    gridgov createadmin [--username U] [--role admin|security_admin|audit_admin]
-    gridgov manage <django management command …>
+gridgov serve [--host H] [--port P] [--workers N] [--no-worker]
+gridgov demo --scale small|district|longhua [--reset] [--seed S]
+gridgov worker
+gridgov createadmin [--username U] [--role admin|security_admin|audit_admin]
+gridgov manage <django management command …>
 """
 
 from __future__ import annotations
@@ -57,8 +57,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
             return application
 
     host = "127.0.0.1" if args.host in ("0.0.0.0", "::") else args.host
-    print(f"GridGov 网格治理平台 → http://{host}:{args.port}/  (API docs: http://{host}:{args.port}/api/docs)")
-    print(f"database: {settings.DATABASES['default']['ENGINE'].rsplit('.', 1)[-1]}  data: {settings.DATA_DIR}")
+    print(
+        f"GridGov 网格治理平台 → http://{host}:{args.port}/  (API docs: http://{host}:{args.port}/api/docs)"
+    )
+    print(
+        f"database: {settings.DATABASES['default']['ENGINE'].rsplit('.', 1)[-1]}  data: {settings.DATA_DIR}"
+    )
     sys.stdout.flush()
     try:
         Server().run()
@@ -114,7 +118,9 @@ def cmd_createadmin(args: argparse.Namespace) -> int:
     except ValidationError as exc:
         print("\n".join(exc.messages), file=sys.stderr)
         return 2
-    user = create_admin(username=username, password=password, role=args.role, display_name=args.name or username)
+    user = create_admin(
+        username=username, password=password, role=args.role, display_name=args.name or username
+    )
     print(f"created {args.role} {user.username}")
     return 0
 

@@ -71,6 +71,7 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
+    "gridgov.core.middleware.ApiProblemMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -140,12 +141,19 @@ else:
 
 # --- accounts and security (等保2.0 level 3) -----------------------------------------------
 AUTH_USER_MODEL = "accounts.User"
+# Django's own logins (the back office) go through the same lockout and audit log as the API.
+AUTHENTICATION_BACKENDS = ["gridgov.accounts.backends.LockoutModelBackend"]
+# Reverse proxies in front of GridGov (nginx: 1): the audited client address comes from X-Forwarded-For.
+GRIDGOV_NUM_PROXIES = int(os.environ.get("GRIDGOV_NUM_PROXIES", "0"))
 PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.Argon2PasswordHasher",
     "django.contrib.auth.hashers.PBKDF2PasswordHasher",
 ]
 AUTH_PASSWORD_VALIDATORS = [
-    {"NAME": "gridgov.accounts.passwords.ComplexityValidator", "OPTIONS": {"min_length": 8, "min_classes": 3}},
+    {
+        "NAME": "gridgov.accounts.passwords.ComplexityValidator",
+        "OPTIONS": {"min_length": 8, "min_classes": 3},
+    },
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
 ]

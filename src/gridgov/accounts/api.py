@@ -1,4 +1,225 @@
-from ninja import Router
+"""Accounts API: signing in (/api/v1/auth) and accounts, tokens, organisations, the audit log
+(/api/v1/accounts). Thin: parse → one service or selector → a schema."""
+
+import datetime as dt
+from typing import Annotated
+
+from django.middleware.csrf import get_token
+from ninja import Path, Router
+from ninja.pagination import paginate
+
+from gridgov.accounts import selectors, services
+from gridgov.accounts.auth import api_auth_enrolment, csrf_protect
+from gridgov.accounts.models import AuditEventType, OrganisationKind
+from gridgov.accounts.schemas import (
+    MAX_ID,
+    AuditEventOut,
+    CsrfOut,
+    LoginIn,
+    MembershipIn,
+    MembershipOut,
+    MeOut,
+    OrganisationOut,
+    PasswordIn,
+    Text,
+    TokenCreatedOut,
+    TokenIn,
+    TokenOut,
+    TotpConfirmIn,
+    TotpSetupOut,
+    UserCreateIn,
+    UserOut,
+    UserPatchIn,
+)
+from gridgov.core.pagination import PAGE_SIZE, Pagination
+
+ObjectId = Annotated[int, Path(..., ge=1, le=MAX_ID)]
+
 
 auth_router = Router(tags=["auth"])
 router = Router(tags=["accounts"])
+
+
+# --- /api/v1/auth --------------------------------------------------------------------------------
+
+
+@auth_router.get("/csrf", response=CsrfOut, auth=None, summary="Set the CSRF cookie 获取CSRF令牌")
+def csrf(request):
+    return {"csrf_token": get_token(request)}
+
+
+@auth_router.post("/login", response=MeOut, auth=csrf_protect, summary="Log in 登录")
+def login(request, payload: LoginIn):
+    user = services.login(request, username=payload.username, password=payload.password, totp=payload.totp)
+    return selectors.profile(user)
+
+
+@auth_router.post("/logout", response={204: None}, auth=api_auth_enrolment, summary="Log out 退出登录")
+def logout(request):
+    services.logout(request, user=request.auth)
+    return 204, None
+
+
+@auth_router.get("/me", response=MeOut, auth=api_auth_enrolment, summary="Who is logged in 当前用户")
+def me(request):
+    return selectors.profile(request.auth)
+
+
+@auth_router.post(
+    "/password", response={204: None}, auth=api_auth_enrolment, summary="Change my password 修改密码"
+)
+def change_password(request, payload: PasswordIn):
+    services.change_password(
+        request, user=request.auth, old_password=payload.old_password, new_password=payload.new_password
+    )
+    return 204, None
+
+
+@auth_router.post(
+    "/totp/setup", response=TotpSetupOut, auth=api_auth_enrolment, summary="Start enrolling TOTP 绑定动态口令"
+)
+def totp_setup(request):
+    return services.totp_setup(request, user=request.auth)
+
+
+@auth_router.post(
+    "/totp/confirm", response=MeOut, auth=api_auth_enrolment, summary="Confirm TOTP 确认动态口令"
+)
+def totp_confirm(request, payload: TotpConfirmIn):
+    user = services.totp_confirm(request, user=request.auth, code=payload.code)
+    return selectors.profile(user)
+
+
+# --- /api/v1/accounts: API tokens ----------------------------------------------------------------
+
+
+@router.get("/tokens", response=list[TokenOut], summary="My API tokens 我的接口令牌")
+@paginate(Pagination, page_size=PAGE_SIZE)
+def list_tokens(request):
+    return selectors.tokens_of(request.auth)
+
+
+@router.post("/tokens", response={201: TokenCreatedOut}, summary="Create an API token 创建接口令牌")
+def create_token(request, payload: TokenIn):
+    token, secret = services.create_token(
+        request, user=request.auth, name=payload.name, expires_in_days=payload.expires_in_days
+    )
+    token.secret = secret
+    return 201, token
+
+
+@router.delete("/tokens/{token_id}", response={204: None}, summary="Revoke an API token 吊销接口令牌")
+def revoke_token(request, token_id: ObjectId):
+    services.revoke_token(request, user=request.auth, token_id=token_id)
+    return 204, None
+
+
+# --- users ---------------------------------------------------------------------------------------
+
+
+@router.get("/users", response=list[UserOut], summary="Users in my scope 用户列表")
+@paginate(Pagination, page_size=PAGE_SIZE)
+def list_users(request, q: Text = ""):
+    return selectors.users_for(request.auth, q=q)
+
+
+@router.post("/users", response={201: UserOut}, summary="Create a user (system administrator) 新建用户")
+def create_user(request, payload: UserCreateIn):
+    return 201, services.create_user(request, actor=request.auth, **payload.dict())
+
+
+@router.get("/users/{user_id}", response=UserOut, summary="One user 用户详情")
+def get_user(request, user_id: ObjectId):
+    return selectors.user_detail(request.auth, user_id)
+
+
+@router.patch("/users/{user_id}", response=UserOut, summary="Change a user (system administrator) 修改用户")
+def update_user(request, user_id: ObjectId, payload: UserPatchIn):
+    return services.update_user(
+        request, actor=request.auth, user_id=user_id, changes=payload.dict(exclude_unset=True)
+    )
+
+
+@router.post(
+    "/users/{user_id}/memberships",
+    response={201: MembershipOut},
+    summary="Grant a role (security administrator) 授予角色",
+)
+def grant_membership(request, user_id: ObjectId, payload: MembershipIn):
+    membership = services.grant_membership(
+        request,
+        actor=request.auth,
+        user_id=user_id,
+        role=payload.role.value,
+        area_code=payload.area_code,
+        organisation_code=payload.organisation_code,
+    )
+    return 201, membership
+
+
+@router.delete(
+    "/memberships/{membership_id}",
+    response={204: None},
+    summary="Revoke a role (security administrator) 撤销角色",
+)
+def revoke_membership(request, membership_id: ObjectId):
+    services.revoke_membership(request, actor=request.auth, membership_id=membership_id)
+    return 204, None
+
+
+@router.post(
+    "/users/{user_id}/unlock", response=UserOut, summary="Unlock an account (security administrator) 解锁"
+)
+def unlock_user(request, user_id: ObjectId):
+    return services.unlock_user(request, actor=request.auth, user_id=user_id)
+
+
+@router.post(
+    "/users/{user_id}/totp/reset",
+    response=UserOut,
+    summary="Reset a user's second factor (security administrator) 重置动态口令",
+)
+def reset_totp(request, user_id: ObjectId):
+    return services.reset_totp(request, actor=request.auth, user_id=user_id)
+
+
+# --- organisations -------------------------------------------------------------------------------
+
+
+@router.get("/organisations", response=list[OrganisationOut], summary="Organisations in my scope 组织列表")
+@paginate(Pagination, page_size=PAGE_SIZE)
+def list_organisations(request, q: Text = "", kind: OrganisationKind | None = None):
+    return selectors.organisations_for(request.auth, q=q, kind=kind)
+
+
+@router.get(
+    "/organisations/{organisation_code}", response=OrganisationOut, summary="One organisation 组织详情"
+)
+def get_organisation(request, organisation_code: Annotated[Text, Path(..., max_length=32)]):
+    return selectors.organisation_detail(request.auth, organisation_code)
+
+
+# --- the audit log (audit administrator) --------------------------------------------------------
+
+
+@router.get(
+    "/audit", response=list[AuditEventOut], summary="Security audit log (audit administrator) 审计日志"
+)
+@paginate(Pagination, page_size=PAGE_SIZE)
+def list_audit(
+    request,
+    username: Text | None = None,
+    event_type: AuditEventType | None = None,
+    success: bool | None = None,
+    date_from: dt.date | None = None,
+    date_to: dt.date | None = None,
+):
+    return selectors.audit_events(
+        request.auth,
+        request=request,
+        username=username,
+        event_type=event_type,
+        success=success,
+        date_from=date_from,
+        date_to=date_to,
+    )

@@ -18,7 +18,9 @@ class User(AbstractUser):
     password_changed_at = models.DateTimeField(null=True, blank=True)
     totp_secret = models.CharField(max_length=64, blank=True, default="")
     totp_enabled = models.BooleanField(default=False)
-    totp_last_step = models.BigIntegerField(null=True, blank=True, help_text="last accepted TOTP step (no replay)")
+    totp_last_step = models.BigIntegerField(
+        null=True, blank=True, help_text="last accepted TOTP step (no replay)"
+    )
 
     class Meta:
         ordering = ["username"]
@@ -39,7 +41,9 @@ class Organisation(models.Model):
     name = models.CharField(max_length=100)
     # The area the organisation serves: the district for a department, the community for a committee
     # or a partner unit that co-builds with one community.
-    area = models.ForeignKey("territory.Area", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    area = models.ForeignKey(
+        "territory.Area", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -53,7 +57,9 @@ class Organisation(models.Model):
 class Membership(models.Model):
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="memberships")
     role = models.CharField(max_length=24, choices=Role.choices, db_index=True)
-    area = models.ForeignKey("territory.Area", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    area = models.ForeignKey(
+        "territory.Area", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     organisation = models.ForeignKey(
         Organisation, null=True, blank=True, on_delete=models.PROTECT, related_name="memberships"
     )
@@ -62,7 +68,9 @@ class Membership(models.Model):
     class Meta:
         ordering = ["user_id", "role"]
         constraints = [
-            models.UniqueConstraint(fields=["user", "role", "area", "organisation"], name="membership_unique"),
+            models.UniqueConstraint(
+                fields=["user", "role", "area", "organisation"], name="membership_unique"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -85,6 +93,9 @@ class ApiToken(models.Model):
     class Meta:
         ordering = ["-created_at"]
 
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
 
 class AuditEventType(models.TextChoices):
     LOGIN = "login", _("Login")
@@ -104,6 +115,7 @@ class AuditEventType(models.TextChoices):
     ROLE_REVOKE = "role_revoke", _("Role revoked")
     PERMISSION_DENIED = "permission_denied", _("Permission denied")
     DATA_CHANGE = "data_change", _("Data changed")
+    AUDIT_PURGE = "audit_purge", _("Old audit events purged")
 
 
 class AuditEventQuerySet(models.QuerySet):
@@ -121,7 +133,9 @@ class AuditEvent(models.Model):
     refuse UPDATE always and DELETE of any record younger than the retention period (≥ 6 months)."""
 
     at = models.DateTimeField(auto_now_add=True, db_index=True)
-    user_id_ref = models.BigIntegerField(null=True, blank=True, db_index=True, help_text="the user's id at the time")
+    user_id_ref = models.BigIntegerField(
+        null=True, blank=True, db_index=True, help_text="the user's id at the time"
+    )
     username = models.CharField(max_length=150, blank=True, default="", db_index=True)
     event_type = models.CharField(max_length=32, choices=AuditEventType.choices, db_index=True)
     success = models.BooleanField(default=True)
@@ -134,6 +148,9 @@ class AuditEvent(models.Model):
 
     class Meta:
         ordering = ["-at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M:%S} {self.username or '—'} {self.event_type}"
 
     def save(self, *args, **kwargs):
         if self.pk is not None:

@@ -53,7 +53,9 @@ class UserScope:
         """Path prefixes of the user's subtrees; None means everything."""
         if self.all:
             return None
-        return _minimal_prefixes(self.subtree_paths + (self.jurisdiction_paths if include_jurisdiction else ()))
+        return _minimal_prefixes(
+            self.subtree_paths + (self.jurisdiction_paths if include_jurisdiction else ())
+        )
 
     def can_see_path(self, path: str, *, include_jurisdiction: bool = False) -> bool:
         if self.all:

@@ -1,42 +1,367 @@
-"""Every write on accounts: login security, tokens, memberships, the audit log."""
+"""Every write on accounts: login security, the second factor, API tokens, users and memberships
+(三权分立), and the audit log.
+
+Each use case runs in one transaction and records its audit event in it. A refused or failed attempt
+records its event outside any rolled-back transaction, so it stays on record.
+"""
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
+import math
+import re
+import secrets
+import time
 
+from django.conf import settings
+from django.contrib.auth import SESSION_KEY, update_session_auth_hash
+from django.contrib.auth import login as django_login
+from django.contrib.auth import logout as django_logout
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
+from django.db import connection, transaction
+from django.db.models import Case, F, Q, Value, When
 from django.http import HttpRequest
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
-from gridgov.accounts.models import ApiToken, AuditEvent, AuditEventType
+from gridgov.accounts import otp
+from gridgov.accounts.audit import client_ip, deny, record_audit
+from gridgov.accounts.errors import InvalidCredentials, TotpRequired
+from gridgov.accounts.middleware import LAST_SEEN_KEY
+from gridgov.accounts.models import (
+    ApiToken,
+    AuditEvent,
+    AuditEventType,
+    Membership,
+    Organisation,
+    User,
+)
+from gridgov.accounts.roles import ADMIN_ROLES, AREA_ROLES, ORGANISATION_ROLES, Role
+from gridgov.accounts.scope import scope_for
+from gridgov.core.errors import Conflict, Locked, NotFound, ValidationFailed
+
+__all__ = [
+    "authenticate_token",
+    "change_password",
+    "client_ip",
+    "create_admin",
+    "create_token",
+    "create_user",
+    "grant_membership",
+    "hash_token",
+    "login",
+    "logout",
+    "purge_audit",
+    "record_audit",
+    "register_login_failure",
+    "reset_totp",
+    "revoke_membership",
+    "revoke_token",
+    "totp_confirm",
+    "totp_setup",
+    "unlock_user",
+    "update_user",
+]
+
+TOKEN_PREFIX = "gg_"
+PHONE_RE = re.compile(r"^\+?[0-9][0-9\- ]{5,18}[0-9]$")
+# Roles that may name an area although their data scope is their own records.
+SELF_ROLES_WITH_AREA: dict[str, tuple[str, ...]] = {
+    Role.RESIDENT: ("community", "block", "grid"),
+    Role.VOLUNTEER: ("community", "block", "grid"),
+}
 
 
-def client_ip(request: HttpRequest | None) -> str | None:
-    if request is None:
-        return None
-    return request.META.get("REMOTE_ADDR") or None
-
-
-def record_audit(
-    event_type: str,
-    *,
-    user=None,
-    username: str = "",
-    request: HttpRequest | None = None,
-    success: bool = True,
-    object_type: str = "",
-    object_id: str | int = "",
-    detail: dict | None = None,
-) -> AuditEvent:
-    return AuditEvent.objects.create(
-        user_id_ref=getattr(user, "pk", None),
-        username=username or getattr(user, "username", "") or "",
-        event_type=event_type,
-        success=success,
-        source_ip=client_ip(request),
-        object_type=object_type,
-        object_id=str(object_id),
-        detail=detail or {},
+def _field_error(field: str, message: str) -> ValidationFailed:
+    return ValidationFailed(
+        _("Please correct: %(fields)s") % {"fields": field}, errors=[{"field": field, "message": message}]
     )
+
+
+def _password_errors(field: str, password: str, user) -> list[dict]:
+    try:
+        validate_password(password, user=user)
+    except ValidationError as exc:
+        return [{"field": field, "message": str(message)} for message in exc.messages]
+    return []
+
+
+def _mask(phone: str) -> str:
+    return phone[:3] + "****" + phone[-4:] if len(phone) >= 7 else "*" * len(phone)
+
+
+# --- login security (等保2.0 身份鉴别) --------------------------------------------------------------
+
+
+def _locked_error(locked_until: dt.datetime, now: dt.datetime) -> Locked:
+    minutes = max(1, math.ceil((locked_until - now).total_seconds() / 60))
+    detail = ngettext(
+        "The account is locked after too many failed logins. Try again in %(minutes)d minute, "
+        "or ask the security administrator to unlock it.",
+        "The account is locked after too many failed logins. Try again in %(minutes)d minutes, "
+        "or ask the security administrator to unlock it.",
+        minutes,
+    ) % {"minutes": minutes}
+    return Locked(detail, minutes_remaining=minutes, locked_until=locked_until.isoformat())
+
+
+def register_login_failure(
+    user: User, *, request: HttpRequest | None = None, reason: str = "password"
+) -> Locked | None:
+    """Count one failed login with an atomic UPDATE (parallel failures all count); the failure that
+    reaches GRIDGOV_LOGIN_MAX_FAILURES locks the account for GRIDGOV_LOGIN_LOCK_SECONDS.
+
+    Returns the Locked error when the account is now locked, None otherwise."""
+    now = timezone.now()
+    max_failures = settings.GRIDGOV_LOGIN_MAX_FAILURES
+    lock_until = now + dt.timedelta(seconds=settings.GRIDGOV_LOGIN_LOCK_SECONDS)
+    # In one statement every right-hand side sees the row before the update, so the CASE tests the
+    # count before this failure.
+    User.objects.filter(pk=user.pk).update(
+        failed_logins=F("failed_logins") + 1,
+        locked_until=Case(
+            When(failed_logins__gte=max_failures - 1, then=Value(lock_until)),
+            default=F("locked_until"),
+        ),
+    )
+    failures, locked_until = (
+        User.objects.filter(pk=user.pk).values_list("failed_logins", "locked_until").get()
+    )
+    user.failed_logins, user.locked_until = failures, locked_until
+    record_audit(
+        AuditEventType.LOGIN,
+        user=user,
+        request=request,
+        success=False,
+        object_type="user",
+        object_id=user.pk,
+        detail={"reason": reason, "failures": failures},
+    )
+    if locked_until is None or locked_until <= now:
+        return None
+    if failures == max_failures:
+        record_audit(
+            AuditEventType.LOGIN_LOCKED,
+            user=user,
+            request=request,
+            success=False,
+            object_type="user",
+            object_id=user.pk,
+            detail={"failures": failures, "locked_until": locked_until.isoformat()},
+        )
+    return _locked_error(locked_until, now)
+
+
+def _fail(request: HttpRequest, user: User, *, reason: str, error: Exception) -> None:
+    locked = register_login_failure(user, request=request, reason=reason)
+    raise locked or error
+
+
+def login(request: HttpRequest, *, username: str, password: str, totp: str | None = None) -> User:
+    """Password (+ TOTP when enrolled) → a session. Wrong credentials answer one generic 401 whether or
+    not the user exists; GRIDGOV_LOGIN_MAX_FAILURES consecutive failures lock the account (423)."""
+    username = (username or "").strip()
+    user = User.objects.filter(username=username).first()
+    if user is None:
+        User().set_password(password)  # the same hashing time as for a real account
+        record_audit(
+            AuditEventType.LOGIN,
+            username=username,
+            request=request,
+            success=False,
+            detail={"reason": "unknown_user"},
+        )
+        raise InvalidCredentials(_("The username or password is wrong."))
+
+    now = timezone.now()
+    if user.locked_until is not None:
+        if user.locked_until > now:
+            record_audit(
+                AuditEventType.LOGIN,
+                user=user,
+                request=request,
+                success=False,
+                object_type="user",
+                object_id=user.pk,
+                detail={"reason": "locked"},
+            )
+            raise _locked_error(user.locked_until, now)
+        # The lock has run out: counting starts afresh.
+        User.objects.filter(pk=user.pk, locked_until=user.locked_until).update(
+            failed_logins=0, locked_until=None
+        )
+        user.failed_logins, user.locked_until = 0, None
+
+    if not user.check_password(password):
+        _fail(
+            request,
+            user,
+            reason="password",
+            error=InvalidCredentials(_("The username or password is wrong.")),
+        )
+    if not user.is_active:
+        record_audit(
+            AuditEventType.LOGIN,
+            user=user,
+            request=request,
+            success=False,
+            object_type="user",
+            object_id=user.pk,
+            detail={"reason": "inactive"},
+        )
+        raise InvalidCredentials(_("The username or password is wrong."))
+
+    if user.totp_enabled:
+        if not (totp or "").strip():
+            record_audit(
+                AuditEventType.LOGIN,
+                user=user,
+                request=request,
+                success=False,
+                object_type="user",
+                object_id=user.pk,
+                detail={"reason": "totp_required"},
+            )
+            raise TotpRequired(_("Enter the 6-digit code from your authenticator app."))
+        if not _claim_totp(user, totp):
+            _fail(
+                request,
+                user,
+                reason="totp",
+                error=TotpRequired(_("The verification code is wrong or was already used.")),
+            )
+
+    with transaction.atomic():
+        User.objects.filter(pk=user.pk).update(failed_logins=0, locked_until=None)
+        user.failed_logins, user.locked_until = 0, None
+        django_login(request, user, backend=settings.AUTHENTICATION_BACKENDS[0])
+        request.session[LAST_SEEN_KEY] = time.time()
+        record_audit(AuditEventType.LOGIN, user=user, request=request, object_type="user", object_id=user.pk)
+    return user
+
+
+def logout(request: HttpRequest, *, user) -> None:
+    with transaction.atomic():
+        record_audit(AuditEventType.LOGOUT, user=user, request=request, object_type="user", object_id=user.pk)
+        django_logout(request)
+
+
+def change_password(request: HttpRequest, *, user: User, old_password: str, new_password: str) -> User:
+    """The user's own password: the current one, then the policy (AUTH_PASSWORD_VALIDATORS)."""
+    if not user.check_password(old_password):
+        record_audit(
+            AuditEventType.PASSWORD_CHANGE,
+            user=user,
+            request=request,
+            success=False,
+            object_type="user",
+            object_id=user.pk,
+            detail={"reason": "wrong_old_password"},
+        )
+        raise _field_error("old_password", _("The current password is wrong."))
+    errors = _password_errors("new_password", new_password, user)
+    if not errors and new_password == old_password:
+        errors = [
+            {"field": "new_password", "message": _("The new password must differ from the current one.")}
+        ]
+    if errors:
+        record_audit(
+            AuditEventType.PASSWORD_CHANGE,
+            user=user,
+            request=request,
+            success=False,
+            object_type="user",
+            object_id=user.pk,
+            detail={"reason": "policy"},
+        )
+        raise ValidationFailed(_("Please correct: %(fields)s") % {"fields": "new_password"}, errors=errors)
+    with transaction.atomic():
+        user.set_password(new_password)
+        user.password_changed_at = timezone.now()
+        user.save(update_fields=["password", "password_changed_at"])
+        if request is not None and hasattr(request, "session") and request.session.get(SESSION_KEY):
+            update_session_auth_hash(request, user)
+        record_audit(
+            AuditEventType.PASSWORD_CHANGE, user=user, request=request, object_type="user", object_id=user.pk
+        )
+    return user
+
+
+# --- the TOTP second factor ------------------------------------------------------------------------
+
+
+def _claim_totp(user: User, code: str) -> bool:
+    """Accept a code once: the step it matches must be newer than the last accepted one (atomic)."""
+    step = otp.matching_step(user.totp_secret, code, last_step=user.totp_last_step)
+    if step is None:
+        return False
+    claimed = (
+        User.objects.filter(pk=user.pk)
+        .filter(Q(totp_last_step__isnull=True) | Q(totp_last_step__lt=step))
+        .update(totp_last_step=step)
+    )
+    if claimed:
+        user.totp_last_step = step
+    return bool(claimed)
+
+
+def totp_setup(request: HttpRequest, *, user: User) -> dict:
+    """A new secret for the user's authenticator app, stored but not enabled until confirmed."""
+    if user.totp_enabled:
+        raise Conflict(
+            _("The second factor is already enrolled; ask the security administrator to reset it.")
+        )
+    secret = otp.new_secret()
+    with transaction.atomic():
+        User.objects.filter(pk=user.pk).update(totp_secret=secret, totp_last_step=None)
+        user.totp_secret, user.totp_last_step = secret, None
+        record_audit(
+            AuditEventType.TOTP_ENROL,
+            user=user,
+            request=request,
+            object_type="user",
+            object_id=user.pk,
+            detail={"stage": "setup"},
+        )
+    return {"secret": secret, "otpauth_uri": otp.provisioning_uri(secret, user.username)}
+
+
+def totp_confirm(request: HttpRequest, *, user: User, code: str) -> User:
+    if user.totp_enabled:
+        raise Conflict(
+            _("The second factor is already enrolled; ask the security administrator to reset it.")
+        )
+    if not user.totp_secret:
+        raise _field_error("code", _("Start the set-up of the second factor first."))
+    if not _claim_totp(user, code):
+        record_audit(
+            AuditEventType.TOTP_ENROL,
+            user=user,
+            request=request,
+            success=False,
+            object_type="user",
+            object_id=user.pk,
+            detail={"stage": "confirm"},
+        )
+        raise _field_error("code", _("The verification code is wrong or was already used."))
+    with transaction.atomic():
+        User.objects.filter(pk=user.pk).update(totp_enabled=True)
+        user.totp_enabled = True
+        record_audit(
+            AuditEventType.TOTP_ENROL,
+            user=user,
+            request=request,
+            object_type="user",
+            object_id=user.pk,
+            detail={"stage": "confirm"},
+        )
+    return user
+
+
+# --- API tokens ------------------------------------------------------------------------------------
 
 
 def hash_token(secret: str) -> str:
@@ -50,9 +375,481 @@ def authenticate_token(secret: str, request: HttpRequest | None = None):
     token = ApiToken.objects.select_related("user").filter(token_hash=hash_token(secret)).first()
     now = timezone.now()
     if token is None or token.revoked_at is not None or (token.expires_at and token.expires_at <= now):
+        if request is not None:
+            record_audit(
+                AuditEventType.TOKEN_AUTH,
+                user=token.user if token else None,
+                request=request,
+                success=False,
+                object_type="api_token",
+                object_id=token.pk if token else "",
+                detail={
+                    "reason": "unknown" if token is None else "revoked_or_expired",
+                    "prefix": secret[:11],
+                },
+            )
         return None
     if not token.user.is_active:
         return None
     if token.last_used_at is None or (now - token.last_used_at).total_seconds() > 60:
         ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
     return token.user
+
+
+def create_token(
+    request: HttpRequest | None, *, user: User, name: str, expires_in_days: int | None = None
+) -> tuple[ApiToken, str]:
+    """A new token of the user's own; the secret is returned here once and never stored."""
+    name = (name or "").strip()
+    if not name:
+        raise _field_error("name", _("This field is required"))
+    secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    expires_at = timezone.now() + dt.timedelta(days=expires_in_days) if expires_in_days else None
+    with transaction.atomic():
+        token = ApiToken.objects.create(
+            user=user, name=name, prefix=secret[:11], token_hash=hash_token(secret), expires_at=expires_at
+        )
+        record_audit(
+            AuditEventType.TOKEN_CREATE,
+            user=user,
+            request=request,
+            object_type="api_token",
+            object_id=token.pk,
+            detail={"name": name, "prefix": token.prefix},
+        )
+    return token, secret
+
+
+def revoke_token(request: HttpRequest | None, *, user: User, token_id: int) -> ApiToken:
+    with transaction.atomic():
+        token = ApiToken.objects.select_for_update().filter(pk=token_id, user_id=user.pk).first()
+        if token is None:
+            raise NotFound(_("No such API token."))
+        if token.revoked_at is None:
+            token.revoked_at = timezone.now()
+            token.save(update_fields=["revoked_at"])
+            record_audit(
+                AuditEventType.TOKEN_REVOKE,
+                user=user,
+                request=request,
+                object_type="api_token",
+                object_id=token.pk,
+                detail={"name": token.name, "prefix": token.prefix},
+            )
+    return token
+
+
+# --- 三权分立: who may do what ------------------------------------------------------------------------
+
+
+def _require_role(actor, role: str, *, action: str, request, object_type: str = "", object_id="") -> None:
+    if not scope_for(actor).has_role(role):
+        raise deny(actor, action=action, request=request, object_type=object_type, object_id=object_id)
+
+
+def _user_or_404(user_id: int, *, lock: bool = False) -> User:
+    qs = User.objects.select_for_update() if lock else User.objects.all()
+    found = qs.filter(pk=user_id).first()
+    if found is None:
+        raise NotFound(_("No such user."))
+    return found
+
+
+def _holds_other_admin_role(user: User) -> bool:
+    return Membership.objects.filter(user=user, role__in=[Role.SECURITY_ADMIN, Role.AUDIT_ADMIN]).exists()
+
+
+# --- users (system administrator) ------------------------------------------------------------------
+
+
+def _clean_phone(phone: str | None) -> str:
+    phone = (phone or "").strip()
+    if phone and not PHONE_RE.match(phone):
+        raise _field_error("phone", _("Enter a valid phone number."))
+    return phone
+
+
+def create_user(
+    request: HttpRequest | None,
+    *,
+    actor,
+    username: str,
+    password: str,
+    display_name: str = "",
+    phone: str = "",
+    is_active: bool = True,
+) -> User:
+    """A new account (system administrator only); roles are granted by the security administrator."""
+    _require_role(actor, Role.ADMIN, action="user.create", request=request, object_type="user")
+    username = (username or "").strip()
+    errors: list[dict] = []
+    if not username:
+        errors.append({"field": "username", "message": _("This field is required")})
+    else:
+        try:
+            User.username_validator(username)
+        except ValidationError as exc:
+            errors += [{"field": "username", "message": str(m)} for m in exc.messages]
+    if username and User.objects.filter(username=username).exists():
+        errors.append({"field": "username", "message": _("This username is already taken.")})
+    try:
+        phone = _clean_phone(phone)
+    except ValidationFailed as exc:
+        errors += exc.errors
+    candidate = User(username=username, display_name=display_name or "")
+    errors += _password_errors("password", password, candidate)
+    if errors:
+        fields = ", ".join(dict.fromkeys(e["field"] for e in errors))
+        raise ValidationFailed(_("Please correct: %(fields)s") % {"fields": fields}, errors=errors)
+    with transaction.atomic():
+        user = User(
+            username=username, display_name=(display_name or "").strip(), phone=phone, is_active=is_active
+        )
+        user.set_password(password)
+        user.save()
+        record_audit(
+            AuditEventType.USER_CREATE,
+            user=actor,
+            request=request,
+            object_type="user",
+            object_id=user.pk,
+            detail={"username": username, "is_active": is_active},
+        )
+    return user
+
+
+def update_user(request: HttpRequest | None, *, actor, user_id: int, changes: dict) -> User:
+    """Change an account (system administrator only). The password and the active flag of a security
+    or audit administrator are out of the system administrator's reach (三权分立)."""
+    _require_role(
+        actor, Role.ADMIN, action="user.change", request=request, object_type="user", object_id=user_id
+    )
+    changes = {k: v for k, v in changes.items() if k in {"display_name", "phone", "is_active", "password"}}
+    target = _user_or_404(user_id)
+    if (
+        ({"password", "is_active"} & changes.keys())
+        and target.pk != actor.pk
+        and _holds_other_admin_role(target)
+    ):
+        raise deny(
+            actor,
+            action="user.change_admin",
+            request=request,
+            object_type="user",
+            object_id=target.pk,
+            message=_("The password and status of a security or audit administrator cannot be changed here."),
+        )
+    if changes.get("is_active") is False and target.pk == actor.pk:
+        raise _field_error("is_active", _("You cannot deactivate your own account."))
+    errors: list[dict] = []
+    if "phone" in changes:
+        try:
+            changes["phone"] = _clean_phone(changes["phone"])
+        except ValidationFailed as exc:
+            errors += exc.errors
+    if changes.get("password") is not None:
+        errors += _password_errors("password", changes["password"], target)
+    for field in ("display_name", "is_active"):
+        if field in changes and changes[field] is None:
+            errors.append({"field": field, "message": _("This field is required")})
+    if errors:
+        fields = ", ".join(dict.fromkeys(e["field"] for e in errors))
+        raise ValidationFailed(_("Please correct: %(fields)s") % {"fields": fields}, errors=errors)
+    with transaction.atomic():
+        target = _user_or_404(user_id, lock=True)
+        audit: dict = {}
+        fields: list[str] = []
+        if "display_name" in changes and changes["display_name"] != target.display_name:
+            audit["display_name"] = [target.display_name, changes["display_name"]]
+            target.display_name = changes["display_name"].strip()
+            fields.append("display_name")
+        if "phone" in changes and changes["phone"] != target.phone:
+            audit["phone"] = [_mask(target.phone), _mask(changes["phone"])]
+            target.phone = changes["phone"]
+            fields.append("phone")
+        if "is_active" in changes and changes["is_active"] != target.is_active:
+            audit["is_active"] = [target.is_active, changes["is_active"]]
+            target.is_active = changes["is_active"]
+            fields.append("is_active")
+        if changes.get("password"):
+            audit["password"] = "set"
+            target.set_password(changes["password"])
+            target.password_changed_at = None  # set by an administrator: the owner should choose a new one
+            fields += ["password", "password_changed_at"]
+        if fields:
+            target.save(update_fields=fields)
+            record_audit(
+                AuditEventType.USER_CHANGE,
+                user=actor,
+                request=request,
+                object_type="user",
+                object_id=target.pk,
+                detail={"username": target.username, "changes": audit},
+            )
+    return target
+
+
+def create_admin(*, username: str, password: str, role: str = Role.ADMIN, display_name: str = "") -> User:
+    """The first administrators, from the server console (`gridgov createadmin`): a new account holding
+    one of the three administrator roles. The caller has checked the password policy."""
+    if role not in ADMIN_ROLES:
+        raise _field_error("role", _("Choose one of the allowed values"))
+    username = (username or "").strip()
+    if User.objects.filter(username=username).exists():
+        raise Conflict(_("This username is already taken."))
+    with transaction.atomic():
+        user = User(
+            username=username, display_name=display_name or username, password_changed_at=timezone.now()
+        )
+        user.set_password(password)
+        user.save()
+        membership = Membership.objects.create(user=user, role=role)
+        record_audit(
+            AuditEventType.USER_CREATE,
+            username="console",
+            object_type="user",
+            object_id=user.pk,
+            detail={"username": username},
+        )
+        record_audit(
+            AuditEventType.ROLE_GRANT,
+            username="console",
+            object_type="membership",
+            object_id=membership.pk,
+            detail={"username": username, "role": role},
+        )
+    return user
+
+
+# --- memberships, unlock, second-factor reset (security administrator) -----------------------------
+
+
+def _membership_target(role: str, area_code: str | None, organisation_code: str | None):
+    """Validate that the area level or organisation kind fits the role → (area, organisation)."""
+    from gridgov.territory.models import Area
+
+    area_code = (area_code or "").strip() or None
+    organisation_code = (organisation_code or "").strip() or None
+    area = organisation = None
+    if role in AREA_ROLES or role in SELF_ROLES_WITH_AREA:
+        levels = AREA_ROLES.get(role) or SELF_ROLES_WITH_AREA[role]
+        if organisation_code:
+            raise _field_error(
+                "organisation_code", _("This role is held in an area, not in an organisation.")
+            )
+        if area_code is None:
+            if role in AREA_ROLES:
+                raise _field_error("area_code", _("This role needs an area."))
+            return None, None
+        area = Area.objects.filter(code=area_code, is_active=True).first()
+        if area is None:
+            raise _field_error("area_code", _("No active area has this code."))
+        if area.level not in levels:
+            raise _field_error(
+                "area_code",
+                _("This role needs an area of level: %(levels)s.") % {"levels": ", ".join(levels)},
+            )
+    elif role in ORGANISATION_ROLES:
+        if area_code:
+            raise _field_error("area_code", _("This role is held in an organisation, not in an area."))
+        if organisation_code is None:
+            raise _field_error("organisation_code", _("This role needs an organisation."))
+        organisation = Organisation.objects.filter(code=organisation_code, is_active=True).first()
+        if organisation is None:
+            raise _field_error("organisation_code", _("No active organisation has this code."))
+        if organisation.kind != ORGANISATION_ROLES[role]:
+            raise _field_error("organisation_code", _("This role needs an organisation of another kind."))
+    else:
+        if area_code:
+            raise _field_error("area_code", _("This role is held without an area."))
+        if organisation_code:
+            raise _field_error("organisation_code", _("This role is held without an organisation."))
+    return area, organisation
+
+
+def grant_membership(
+    request: HttpRequest | None,
+    *,
+    actor,
+    user_id: int,
+    role: str,
+    area_code: str | None = None,
+    organisation_code: str | None = None,
+) -> Membership:
+    """Grant a role in an area or organisation (security administrator only, never to themselves; one
+    person holds at most one of the three administrator roles)."""
+    _require_role(
+        actor,
+        Role.SECURITY_ADMIN,
+        action="membership.grant",
+        request=request,
+        object_type="user",
+        object_id=user_id,
+    )
+    if role not in Role.values:
+        raise _field_error("role", _("Choose one of the allowed values"))
+    if int(user_id) == actor.pk:
+        raise deny(
+            actor,
+            action="membership.grant_self",
+            request=request,
+            object_type="user",
+            object_id=user_id,
+            message=_("You cannot change your own roles."),
+        )
+    area, organisation = _membership_target(role, area_code, organisation_code)
+    with transaction.atomic():
+        target = _user_or_404(user_id, lock=True)
+        existing = Membership.objects.filter(user=target)
+        if existing.filter(role=role, area=area, organisation=organisation).exists():
+            raise Conflict(_("The user already holds this role here."))
+        if role in ADMIN_ROLES and existing.filter(role__in=ADMIN_ROLES).exclude(role=role).exists():
+            raise Conflict(
+                _("One person may hold only one of the system, security and audit administrator roles.")
+            )
+        membership = Membership.objects.create(user=target, role=role, area=area, organisation=organisation)
+        record_audit(
+            AuditEventType.ROLE_GRANT,
+            user=actor,
+            request=request,
+            object_type="membership",
+            object_id=membership.pk,
+            detail={
+                "username": target.username,
+                "role": role,
+                "area_code": area.code if area else None,
+                "organisation_code": organisation.code if organisation else None,
+            },
+        )
+    return Membership.objects.select_related("area", "organisation").get(pk=membership.pk)
+
+
+def revoke_membership(request: HttpRequest | None, *, actor, membership_id: int) -> None:
+    _require_role(
+        actor,
+        Role.SECURITY_ADMIN,
+        action="membership.revoke",
+        request=request,
+        object_type="membership",
+        object_id=membership_id,
+    )
+    with transaction.atomic():
+        membership = (
+            Membership.objects.select_for_update(of=("self",))
+            .select_related("user", "area", "organisation")
+            .filter(pk=membership_id)
+            .first()
+        )
+        if membership is None:
+            raise NotFound(_("No such membership."))
+        if membership.user_id == actor.pk:
+            raise Conflict(_("You cannot change your own roles."))
+        detail = {
+            "username": membership.user.username,
+            "role": membership.role,
+            "area_code": membership.area.code if membership.area_id else None,
+            "organisation_code": membership.organisation.code if membership.organisation_id else None,
+        }
+        membership.delete()
+        record_audit(
+            AuditEventType.ROLE_REVOKE,
+            user=actor,
+            request=request,
+            object_type="membership",
+            object_id=membership_id,
+            detail=detail,
+        )
+
+
+def unlock_user(request: HttpRequest | None, *, actor, user_id: int) -> User:
+    _require_role(
+        actor,
+        Role.SECURITY_ADMIN,
+        action="user.unlock",
+        request=request,
+        object_type="user",
+        object_id=user_id,
+    )
+    with transaction.atomic():
+        target = _user_or_404(user_id, lock=True)
+        detail = {"username": target.username, "failures": target.failed_logins}
+        target.failed_logins = 0
+        target.locked_until = None
+        target.save(update_fields=["failed_logins", "locked_until"])
+        record_audit(
+            AuditEventType.UNLOCK,
+            user=actor,
+            request=request,
+            object_type="user",
+            object_id=target.pk,
+            detail=detail,
+        )
+    return target
+
+
+def reset_totp(request: HttpRequest | None, *, actor, user_id: int) -> User:
+    """Remove a user's second factor (lost phone) so they enrol again (security administrator only)."""
+    _require_role(
+        actor,
+        Role.SECURITY_ADMIN,
+        action="totp.reset",
+        request=request,
+        object_type="user",
+        object_id=user_id,
+    )
+    if int(user_id) == actor.pk:
+        raise deny(
+            actor,
+            action="totp.reset_self",
+            request=request,
+            object_type="user",
+            object_id=user_id,
+            message=_("Another security administrator must reset your own second factor."),
+        )
+    with transaction.atomic():
+        target = _user_or_404(user_id, lock=True)
+        target.totp_secret = ""
+        target.totp_enabled = False
+        target.totp_last_step = None
+        target.save(update_fields=["totp_secret", "totp_enabled", "totp_last_step"])
+        record_audit(
+            AuditEventType.TOTP_RESET,
+            user=actor,
+            request=request,
+            object_type="user",
+            object_id=target.pk,
+            detail={"username": target.username},
+        )
+    return target
+
+
+# --- the audit log ---------------------------------------------------------------------------------
+
+
+def purge_audit(older_than_days: int, *, actor=None) -> int:
+    """Delete audit events older than `older_than_days`, never younger than the retention period
+    (GRIDGOV_AUDIT_RETENTION_DAYS, ≥ 6 months by 《网络安全法》 Art. 21). Returns the number deleted."""
+    retention = settings.GRIDGOV_AUDIT_RETENTION_DAYS
+    if older_than_days < retention:
+        raise _field_error(
+            "older_than_days",
+            _("Audit events must be kept for at least %(days)d days.") % {"days": retention},
+        )
+    cutoff = timezone.now() - dt.timedelta(days=older_than_days)
+    table = connection.ops.quote_name(AuditEvent._meta.db_table)
+    column = connection.ops.quote_name(AuditEvent._meta.get_field("at").column)
+    with transaction.atomic():
+        # The model refuses deletes; the database triggers still refuse anything younger than 183 days.
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"DELETE FROM {table} WHERE {column} < %s", [connection.ops.adapt_datetimefield_value(cutoff)]
+            )
+            deleted = cursor.rowcount
+        record_audit(
+            AuditEventType.AUDIT_PURGE,
+            user=actor,
+            username="" if actor else "system",
+            object_type="audit",
+            detail={"older_than_days": older_than_days, "deleted": deleted},
+        )
+    return deleted

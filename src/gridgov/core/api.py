@@ -58,12 +58,14 @@ def _http_error(request: HttpRequest, exc: HttpError):
 @api.exception_handler(Exception)
 def _server_error(request: HttpRequest, exc: Exception):
     log.exception("unhandled error on %s %s", request.method, request.path)
-    return problem(500, "server-error", _("Server error"), _("Something went wrong on our side; it has been logged."))
+    return problem(
+        500, "server-error", _("Server error"), _("Something went wrong on our side; it has been logged.")
+    )
 
 
 def _register_routers() -> None:
-    from gridgov.accounts.api import router as accounts_router
     from gridgov.accounts.api import auth_router
+    from gridgov.accounts.api import router as accounts_router
     from gridgov.core.health import router as health_router
     from gridgov.territory.api import router as territory_router
 

@@ -21,7 +21,9 @@ class ApiError(Exception):
     code = "bad-request"
     title = gettext_lazy("Bad request")
 
-    def __init__(self, detail: str | None = None, *, errors: list[dict[str, Any]] | None = None, **extra: Any):
+    def __init__(
+        self, detail: str | None = None, *, errors: list[dict[str, Any]] | None = None, **extra: Any
+    ):
         super().__init__(detail or str(self.title))
         self.detail = detail or str(self.title)
         self.errors = errors or []
@@ -90,7 +92,9 @@ def problem(
         "errors": errors or [],
     }
     body.update(extra)
-    return JsonResponse(body, status=status, content_type=PROBLEM_CONTENT_TYPE, json_dumps_params={"ensure_ascii": False})
+    return JsonResponse(
+        body, status=status, content_type=PROBLEM_CONTENT_TYPE, json_dumps_params={"ensure_ascii": False}
+    )
 
 
 def api_error_response(exc: ApiError) -> JsonResponse:

@@ -36,7 +36,10 @@ def database_status() -> ComponentStatus:
     except Exception as exc:  # noqa: BLE001 — health reports any failure
         ok, detail = False, str(exc)[:200]
     return ComponentStatus(
-        ok=ok, engine=connection.vendor, latency_ms=round((time.perf_counter() - started) * 1000, 2), detail=detail
+        ok=ok,
+        engine=connection.vendor,
+        latency_ms=round((time.perf_counter() - started) * 1000, 2),
+        detail=detail,
     )
 
 
@@ -58,4 +61,6 @@ def queue_status() -> ComponentStatus:
 @router.get("/health", response=HealthOut, auth=None, summary="Health of the database and the queue 健康检查")
 def health(request):
     db, queue = database_status(), queue_status()
-    return HealthOut(status="ok" if db.ok and queue.ok else "degraded", version=__version__, database=db, queue=queue)
+    return HealthOut(
+        status="ok" if db.ok and queue.ok else "degraded", version=__version__, database=db, queue=queue
+    )

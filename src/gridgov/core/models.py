@@ -9,6 +9,9 @@ class Revision(models.Model):
     name = models.CharField(max_length=64, primary_key=True)
     value = models.BigIntegerField(default=0)
 
+    def __str__(self) -> str:
+        return f"{self.name}={self.value}"
+
     @classmethod
     def bump(cls, name: str) -> None:
         updated = cls.objects.filter(name=name).update(value=F("value") + 1)

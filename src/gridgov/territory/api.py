@@ -1,3 +1,109 @@
-from ninja import Router
+"""The territory API, mounted at /api/v1/territory: areas, GeoJSON, buildings, houses, point → grid."""
+
+from django.http import HttpRequest
+from ninja import Path, Query, Router
+from ninja.pagination import paginate
+
+from gridgov.core.pagination import PAGE_SIZE, Pagination
+from gridgov.territory import selectors, services
+from gridgov.territory.schemas import (
+    CODE_PATTERN,
+    TEXT_PATTERN,
+    AreaCreateIn,
+    AreaDetailOut,
+    AreaOut,
+    AreaPatchIn,
+    BuildingDetailOut,
+    BuildingOut,
+    FeatureCollection,
+    HouseOut,
+    HouseUseName,
+    LevelName,
+    LocateOut,
+    LocateQuery,
+)
 
 router = Router(tags=["territory"])
+
+
+# --- areas ----------------------------------------------------------------------------------------
+@router.get("/areas", response=list[AreaOut], summary="Areas you may see")
+@paginate(Pagination, page_size=PAGE_SIZE)
+def list_areas(
+    request: HttpRequest,
+    level: LevelName | None = None,
+    parent: str | None = Query(None, pattern=CODE_PATTERN, description="children of this area code"),
+    q: str | None = Query(None, max_length=100, pattern=TEXT_PATTERN, description="part of a name or code"),
+    active: bool | None = Query(True, description="true: active only (default); false: retired only"),
+):
+    return selectors.areas_for(request.auth, level=level, parent_code=parent, q=q, active=active)
+
+
+@router.get("/areas/mine", response=list[AreaOut], summary="The areas of your own memberships")
+def my_areas(request: HttpRequest):
+    return selectors.my_areas(request.auth)
+
+
+@router.get("/areas/{area_code}", response=AreaDetailOut, summary="One area, with its geometry")
+def get_area(request: HttpRequest, area_code: str = Path(..., pattern=CODE_PATTERN)):
+    return selectors.area_detail(request.auth, area_code)
+
+
+@router.get("/areas/{area_code}/children", response=list[AreaOut], summary="The areas directly below one")
+def get_children(request: HttpRequest, area_code: str = Path(..., pattern=CODE_PATTERN)):
+    return selectors.children(request.auth, area_code)
+
+
+@router.post("/areas", response={201: AreaDetailOut}, summary="Add an area (administrators)")
+def create_area(request: HttpRequest, payload: AreaCreateIn):
+    return 201, services.create_area(actor=request.auth, request=request, **payload.model_dump())
+
+
+@router.patch("/areas/{area_code}", response=AreaDetailOut, summary="Change an area (administrators)")
+def update_area(request: HttpRequest, payload: AreaPatchIn, area_code: str = Path(..., pattern=CODE_PATTERN)):
+    changes = {name: getattr(payload, name) for name in payload.model_fields_set}
+    return services.update_area(actor=request.auth, area_code=area_code, request=request, **changes)
+
+
+@router.get("/geojson", response=FeatureCollection, summary="Area polygons as a GeoJSON FeatureCollection")
+def geojson(
+    request: HttpRequest,
+    level: LevelName = "grid",
+    parent: str | None = Query(None, pattern=CODE_PATTERN, description="only areas below this area code"),
+):
+    return selectors.geojson_for(request.auth, level, parent)
+
+
+# --- point → grid ---------------------------------------------------------------------------------
+@router.get("/locate", response=LocateOut, summary="The grid that contains a point")
+def locate(request: HttpRequest, point: Query[LocateQuery]):
+    found = selectors.locate_for(request.auth, point.lng, point.lat, point.crs)
+    return LocateOut.from_located(found)
+
+
+# --- buildings and houses -------------------------------------------------------------------------
+@router.get("/buildings", response=list[BuildingOut], summary="Buildings you may see")
+@paginate(Pagination, page_size=PAGE_SIZE)
+def list_buildings(
+    request: HttpRequest,
+    grid: str | None = Query(None, pattern=CODE_PATTERN, description="grid code"),
+    q: str | None = Query(
+        None, max_length=100, pattern=TEXT_PATTERN, description="part of a code, name or address"
+    ),
+):
+    return selectors.buildings_for(request.auth, grid_code=grid, q=q)
+
+
+@router.get("/buildings/{building_code}", response=BuildingDetailOut, summary="One building")
+def get_building(request: HttpRequest, building_code: str = Path(..., pattern=CODE_PATTERN)):
+    return selectors.building_detail(request.auth, building_code)
+
+
+@router.get("/buildings/{building_code}/houses", response=list[HouseOut], summary="The houses of a building")
+@paginate(Pagination, page_size=PAGE_SIZE)
+def list_houses(
+    request: HttpRequest,
+    building_code: str = Path(..., pattern=CODE_PATTERN),
+    use: HouseUseName | None = None,
+):
+    return selectors.houses_of_building(request.auth, building_code, use=use)

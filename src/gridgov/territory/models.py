@@ -24,19 +24,25 @@ LEVEL_DEPTH = {level.value: i for i, level in enumerate(LEVEL_ORDER)}
 
 
 class Area(models.Model):
-    parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="children")
+    parent = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="children"
+    )
     level = models.CharField(max_length=16, choices=Level.choices, db_index=True)
     code = models.CharField(max_length=24, unique=True)
     name = models.CharField(max_length=100)
     path = models.CharField(max_length=255, db_index=True, editable=False)
     depth = models.PositiveSmallIntegerField(editable=False)
-    geometry = models.TextField(blank=True, default="", help_text="GeoJSON geometry (Polygon/MultiPolygon), WGS-84")
+    geometry = models.TextField(
+        blank=True, default="", help_text="GeoJSON geometry (Polygon/MultiPolygon), WGS-84"
+    )
     min_lng = models.FloatField(null=True, blank=True)
     min_lat = models.FloatField(null=True, blank=True)
     max_lng = models.FloatField(null=True, blank=True)
     max_lat = models.FloatField(null=True, blank=True)
     households = models.PositiveIntegerField(default=0, help_text="cached count of households below")
-    external_code = models.CharField(max_length=40, blank=True, default="", help_text="a vendor's 责任网格 code")
+    external_code = models.CharField(
+        max_length=40, blank=True, default="", help_text="a vendor's 责任网格 code"
+    )
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

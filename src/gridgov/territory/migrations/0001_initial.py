@@ -5,84 +5,175 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='Area',
+            name="Area",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('level', models.CharField(choices=[('district', 'District'), ('subdistrict', 'Subdistrict'), ('community', 'Community'), ('block', 'Block'), ('grid', 'Grid')], db_index=True, max_length=16)),
-                ('code', models.CharField(max_length=24, unique=True)),
-                ('name', models.CharField(max_length=100)),
-                ('path', models.CharField(db_index=True, editable=False, max_length=255)),
-                ('depth', models.PositiveSmallIntegerField(editable=False)),
-                ('geometry', models.TextField(blank=True, default='', help_text='GeoJSON geometry (Polygon/MultiPolygon), WGS-84')),
-                ('min_lng', models.FloatField(blank=True, null=True)),
-                ('min_lat', models.FloatField(blank=True, null=True)),
-                ('max_lng', models.FloatField(blank=True, null=True)),
-                ('max_lat', models.FloatField(blank=True, null=True)),
-                ('households', models.PositiveIntegerField(default=0, help_text='cached count of households below')),
-                ('external_code', models.CharField(blank=True, default='', help_text="a vendor's 责任网格 code", max_length=40)),
-                ('is_active', models.BooleanField(default=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('parent', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='children', to='territory.area')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "level",
+                    models.CharField(
+                        choices=[
+                            ("district", "District"),
+                            ("subdistrict", "Subdistrict"),
+                            ("community", "Community"),
+                            ("block", "Block"),
+                            ("grid", "Grid"),
+                        ],
+                        db_index=True,
+                        max_length=16,
+                    ),
+                ),
+                ("code", models.CharField(max_length=24, unique=True)),
+                ("name", models.CharField(max_length=100)),
+                ("path", models.CharField(db_index=True, editable=False, max_length=255)),
+                ("depth", models.PositiveSmallIntegerField(editable=False)),
+                (
+                    "geometry",
+                    models.TextField(
+                        blank=True, default="", help_text="GeoJSON geometry (Polygon/MultiPolygon), WGS-84"
+                    ),
+                ),
+                ("min_lng", models.FloatField(blank=True, null=True)),
+                ("min_lat", models.FloatField(blank=True, null=True)),
+                ("max_lng", models.FloatField(blank=True, null=True)),
+                ("max_lat", models.FloatField(blank=True, null=True)),
+                (
+                    "households",
+                    models.PositiveIntegerField(default=0, help_text="cached count of households below"),
+                ),
+                (
+                    "external_code",
+                    models.CharField(
+                        blank=True, default="", help_text="a vendor's 责任网格 code", max_length=40
+                    ),
+                ),
+                ("is_active", models.BooleanField(default=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "parent",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="children",
+                        to="territory.area",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['path'],
+                "ordering": ["path"],
             },
         ),
         migrations.CreateModel(
-            name='Building',
+            name="Building",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('code', models.CharField(max_length=24, unique=True)),
-                ('name', models.CharField(blank=True, default='', max_length=100)),
-                ('address', models.CharField(max_length=200)),
-                ('lng', models.FloatField(help_text='WGS-84')),
-                ('lat', models.FloatField(help_text='WGS-84')),
-                ('footprint', models.TextField(blank=True, default='', help_text='GeoJSON polygon, WGS-84')),
-                ('floors', models.PositiveSmallIntegerField(default=1)),
-                ('kind', models.CharField(choices=[('urban_village', 'Urban-village building'), ('compound', 'Residential compound building'), ('commercial', 'Commercial building'), ('other', 'Other')], default='other', max_length=16)),
-                ('households', models.PositiveIntegerField(default=0, help_text='cached count of households')),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('grid', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='buildings', to='territory.area')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("code", models.CharField(max_length=24, unique=True)),
+                ("name", models.CharField(blank=True, default="", max_length=100)),
+                ("address", models.CharField(max_length=200)),
+                ("lng", models.FloatField(help_text="WGS-84")),
+                ("lat", models.FloatField(help_text="WGS-84")),
+                ("footprint", models.TextField(blank=True, default="", help_text="GeoJSON polygon, WGS-84")),
+                ("floors", models.PositiveSmallIntegerField(default=1)),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("urban_village", "Urban-village building"),
+                            ("compound", "Residential compound building"),
+                            ("commercial", "Commercial building"),
+                            ("other", "Other"),
+                        ],
+                        default="other",
+                        max_length=16,
+                    ),
+                ),
+                (
+                    "households",
+                    models.PositiveIntegerField(default=0, help_text="cached count of households"),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "grid",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="buildings",
+                        to="territory.area",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['code'],
+                "ordering": ["code"],
             },
         ),
         migrations.CreateModel(
-            name='House',
+            name="House",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('unit', models.CharField(blank=True, default='', max_length=10)),
-                ('floor', models.SmallIntegerField(default=1)),
-                ('room', models.CharField(max_length=10)),
-                ('use', models.CharField(choices=[('owner_occupied', 'Owner-occupied'), ('rented', 'Rented'), ('commercial', 'Commercial'), ('vacant', 'Vacant')], default='owner_occupied', max_length=16)),
-                ('households', models.PositiveSmallIntegerField(default=1)),
-                ('building', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='houses', to='territory.building')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("unit", models.CharField(blank=True, default="", max_length=10)),
+                ("floor", models.SmallIntegerField(default=1)),
+                ("room", models.CharField(max_length=10)),
+                (
+                    "use",
+                    models.CharField(
+                        choices=[
+                            ("owner_occupied", "Owner-occupied"),
+                            ("rented", "Rented"),
+                            ("commercial", "Commercial"),
+                            ("vacant", "Vacant"),
+                        ],
+                        default="owner_occupied",
+                        max_length=16,
+                    ),
+                ),
+                ("households", models.PositiveSmallIntegerField(default=1)),
+                (
+                    "building",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="houses",
+                        to="territory.building",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['building_id', 'unit', 'floor', 'room'],
+                "ordering": ["building_id", "unit", "floor", "room"],
             },
         ),
         migrations.AddIndex(
-            model_name='area',
-            index=models.Index(fields=['level', 'path'], name='area_level_path'),
+            model_name="area",
+            index=models.Index(fields=["level", "path"], name="area_level_path"),
         ),
         migrations.AddIndex(
-            model_name='area',
-            index=models.Index(fields=['min_lng', 'max_lng', 'min_lat', 'max_lat'], name='area_bbox'),
+            model_name="area",
+            index=models.Index(fields=["min_lng", "max_lng", "min_lat", "max_lat"], name="area_bbox"),
         ),
         migrations.AddConstraint(
-            model_name='house',
-            constraint=models.UniqueConstraint(fields=('building', 'unit', 'floor', 'room'), name='house_unique_room'),
+            model_name="house",
+            constraint=models.UniqueConstraint(
+                fields=("building", "unit", "floor", "room"), name="house_unique_room"
+            ),
         ),
     ]

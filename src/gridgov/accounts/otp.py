@@ -1,0 +1,39 @@
+"""TOTP second factor (RFC 6238 with pyotp): 30-second steps, one step of clock drift either way,
+and no step accepted twice (the caller stores the accepted step in User.totp_last_step)."""
+
+from __future__ import annotations
+
+import hmac
+import time
+
+import pyotp
+
+ISSUER = "GridGov"
+VALID_WINDOW = 1
+
+
+def new_secret() -> str:
+    return pyotp.random_base32()
+
+
+def provisioning_uri(secret: str, username: str) -> str:
+    return pyotp.TOTP(secret).provisioning_uri(name=username, issuer_name=ISSUER)
+
+
+def current_step(secret: str, at: float | None = None) -> int:
+    return int(time.time() if at is None else at) // pyotp.TOTP(secret).interval
+
+
+def matching_step(secret: str, code: str, *, last_step: int | None) -> int | None:
+    """The time step the code belongs to (within the drift window and after `last_step`), or None."""
+    code = (code or "").replace(" ", "").strip()
+    if not secret or not code.isdigit() or len(code) != 6:
+        return None
+    totp = pyotp.TOTP(secret)
+    now = current_step(secret)
+    for step in range(now - VALID_WINDOW, now + VALID_WINDOW + 1):
+        if last_step is not None and step <= last_step:
+            continue
+        if hmac.compare_digest(totp.generate_otp(step), code):
+            return step
+    return None

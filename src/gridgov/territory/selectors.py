@@ -1,0 +1,191 @@
+"""Every read of the territory, already narrowed to what the user may see.
+
+Visibility is one prefix filter on the materialised path (`UserScope.area_filter(…,
+include_jurisdiction=True)`): territorial roles see their area's subtree (a grid worker their grids),
+department and partner roles the area their organisation serves, residents and volunteers nothing,
+administrators everything. The areas above a user's own area are not visible, except through
+`my_areas()` (the areas of the user's own memberships). Buildings and houses follow their grid.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from django.db.models import Q, QuerySet
+from django.utils.translation import gettext as _
+
+from gridgov.accounts.scope import scope_for
+from gridgov.core.errors import NotFound
+from gridgov.territory import geo, locator
+from gridgov.territory.models import Area, Building, House, Level
+
+
+def _area_scope(user, field: str = "path") -> Q:
+    return scope_for(user).area_filter(field, include_jurisdiction=True)
+
+
+def visible_areas(user) -> QuerySet[Area]:
+    return Area.objects.filter(_area_scope(user)).select_related("parent")
+
+
+def _under(code: str | None) -> Q | None:
+    """Areas at or below the area with this code (by path prefix), or None when there is no such area."""
+    path = Area.objects.filter(code=code).values_list("path", flat=True).first()
+    return None if path is None else Q(path__startswith=path)
+
+
+def _search(q: str | None, *fields: str) -> Q:
+    cond = Q()
+    q = (q or "").strip()
+    if q:
+        cond = Q()
+        for f in fields:
+            cond |= Q(**{f"{f}__icontains": q})
+    return cond
+
+
+# --- areas ----------------------------------------------------------------------------------------
+def areas_for(
+    user,
+    *,
+    level: str | None = None,
+    parent_code: str | None = None,
+    q: str | None = None,
+    active: bool | None = True,
+) -> QuerySet[Area]:
+    """Visible areas, optionally of one level, children of one parent, matching a name or code."""
+    qs = visible_areas(user)
+    if level:
+        qs = qs.filter(level=level)
+    if parent_code:
+        qs = qs.filter(parent__code=parent_code)
+    if active is not None:
+        qs = qs.filter(is_active=active)
+    return qs.filter(_search(q, "name", "code", "external_code")).order_by("path")
+
+
+def area_detail(user, area_code: str) -> Area:
+    area = visible_areas(user).filter(code=area_code).first()
+    if area is None:
+        raise NotFound(_("No such area, or it is outside your area."))
+    return area
+
+
+def children(user, area_code: str) -> QuerySet[Area]:
+    """The visible children of a visible area."""
+    parent = area_detail(user, area_code)
+    return visible_areas(user).filter(parent=parent).order_by("path")
+
+
+def my_areas(user) -> list[Area]:
+    """The areas of the user's own memberships and of the organisations they belong to."""
+    from gridgov.accounts.models import Membership
+
+    ids: set[int] = set()
+    for area_id, org_area_id in Membership.objects.filter(user=user).values_list(
+        "area_id", "organisation__area_id"
+    ):
+        ids.update(i for i in (area_id, org_area_id) if i)
+    return list(Area.objects.filter(pk__in=ids).select_related("parent").order_by("path"))
+
+
+def geojson_for(
+    user, level: str, parent_code: str | None = None, *, active: bool | None = True
+) -> dict[str, Any]:
+    """A GeoJSON FeatureCollection of the visible areas of one level (below one area, if given)."""
+    qs = Area.objects.filter(_area_scope(user), level=level)
+    if parent_code:
+        under = _under(parent_code)
+        qs = qs.filter(under) if under is not None else qs.none()
+    if active is not None:
+        qs = qs.filter(is_active=active)
+    rows = qs.order_by("path").values_list("code", "name", "level", "households", "parent__code", "geometry")
+    features = [
+        {
+            "type": "Feature",
+            "id": code,
+            "geometry": json.loads(geometry) if geometry else None,
+            "properties": {
+                "code": code,
+                "name": name,
+                "level": lvl,
+                "households": households,
+                "parent_code": parent,
+            },
+        }
+        for code, name, lvl, households, parent, geometry in rows.iterator(chunk_size=500)
+    ]
+    return {"type": "FeatureCollection", "features": features}
+
+
+# --- buildings and houses -------------------------------------------------------------------------
+def visible_buildings(user) -> QuerySet[Building]:
+    return Building.objects.filter(_area_scope(user, "grid__path")).select_related("grid")
+
+
+def buildings_for(user, *, grid_code: str | None = None, q: str | None = None) -> QuerySet[Building]:
+    qs = visible_buildings(user)
+    if grid_code:
+        qs = qs.filter(grid__code=grid_code)
+    return qs.filter(_search(q, "code", "name", "address")).order_by("code")
+
+
+def building_detail(user, building_code: str) -> Building:
+    building = visible_buildings(user).filter(code=building_code).first()
+    if building is None:
+        raise NotFound(_("No such building, or it is outside your area."))
+    return building
+
+
+def houses_for(user, *, building_code: str | None = None, use: str | None = None) -> QuerySet[House]:
+    qs = House.objects.filter(_area_scope(user, "building__grid__path")).select_related("building")
+    if building_code:
+        qs = qs.filter(building__code=building_code)
+    if use:
+        qs = qs.filter(use=use)
+    return qs.order_by("building__code", "unit", "floor", "room")
+
+
+def houses_of_building(user, building_code: str, *, use: str | None = None) -> QuerySet[House]:
+    """The houses of one visible building (404 when the building is not visible)."""
+    building = building_detail(user, building_code)
+    qs = House.objects.filter(building=building).select_related("building")
+    if use:
+        qs = qs.filter(use=use)
+    return qs.order_by("unit", "floor", "room")
+
+
+# --- point → grid ---------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Located:
+    grid: Area
+    ancestors: dict[str, Area]  # level → area above the grid
+    lng: float  # WGS-84
+    lat: float
+    input_lng: float
+    input_lat: float
+    input_crs: str
+
+
+def locate_for(user, lng: float, lat: float, crs: str = geo.CRS_WGS84) -> Located:
+    """The grid containing a point given in `crs`, if the user may see it; NotFound otherwise."""
+    wgs_lng, wgs_lat = geo.to_wgs84(lng, lat, crs)
+    grid_id = locator.locate_id(wgs_lng, wgs_lat)
+    grid = None
+    if grid_id is not None:
+        grid = Area.objects.filter(pk=grid_id, level=Level.GRID).first()
+    if grid is None or not scope_for(user).can_see_path(grid.path, include_jurisdiction=True):
+        raise NotFound(_("No grid of yours contains this point."))
+    codes = [c for c in grid.path.split("/") if c and c != grid.code]
+    ancestors = {a.level: a for a in Area.objects.filter(code__in=codes)}
+    return Located(
+        grid=grid,
+        ancestors=ancestors,
+        lng=float(wgs_lng),
+        lat=float(wgs_lat),
+        input_lng=float(lng),
+        input_lat=float(lat),
+        input_crs=crs,
+    )
