@@ -41,7 +41,7 @@ format: install
 
 # Extract and compile the zh-hans / en translations (needs GNU gettext's msgfmt).
 messages: install
-	cd src/gridgov && $(UV) run django-admin makemessages -l zh_Hans -l en --no-obsolete --settings=gridgov.settings
+	cd src/gridgov && $(UV) run django-admin makemessages -l zh_Hans --no-obsolete --settings=gridgov.settings
 	cd src/gridgov && $(UV) run django-admin compilemessages --settings=gridgov.settings
 
 bench: install

@@ -47,7 +47,7 @@ def test_serve_migrates_and_answers_health(tmp_path):
         assert body["database"]["engine"] == "sqlite"
         assert (tmp_path / "gridgov.sqlite3").exists()
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5) as r:
-            assert "GridGov" in r.read().decode()
+            assert "网格治理平台" in r.read().decode()
     finally:
         proc.terminate()
         try:

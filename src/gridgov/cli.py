@@ -79,17 +79,19 @@ def cmd_serve(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     _setup_django()
     _migrate()
+    from gridgov.accounts.roles import Role
     from gridgov.demo.services import generate, representative_logins
 
     result = generate(args.scale, seed=args.seed, reset=args.reset)
     counts = ", ".join(f"{k} {v:,}" for k, v in result.counts.items())
-    print(f"Demo district ({args.scale}) ready in {result.elapsed:.1f} s: {counts}")
     port = os.environ.get("GRIDGOV_PORT", "8000")
-    print(f"Open http://127.0.0.1:{port}/ after `gridgov serve` (API docs at /api/docs).")
-    print("One login per role (all demo logins: %s):" % result.logins_path)
+    print(f"演示区 Demo district ({args.scale}) ready in {result.elapsed:.1f} s: {counts}")
+    print(f"浏览器打开 Open in a browser: http://127.0.0.1:{port}/  (API: http://127.0.0.1:{port}/api/docs)")
+    print(f"每个角色一个登录 One login per role; all demo logins are in {result.logins_path}:")
     for login in representative_logins(result):
         where = login.get("area_name") or login.get("organisation_name") or ""
-        print(f"  {login['role']:<20} {login['username']:<40} {login['password']}  {where}")
+        label = str(Role(login["role"]).label)
+        print(f"  {login['username']:<36} {login['password']}  {label} {where}")
     return 0
 
 
