@@ -45,7 +45,7 @@ messages: install
 	cd src/gridgov && $(UV) run django-admin compilemessages --settings=gridgov.settings
 
 bench: install
-	$(UV) run python bench/locate.py
+	GRIDGOV_DATA_DIR=var/bench $(UV) run python bench/locate.py --demo district
 
 clean:
 	rm -rf var .venv
