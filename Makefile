@@ -14,7 +14,7 @@ install:
 	$(UV) sync --frozen
 
 run: install
-	$(UV) run gridgov demo --scale $(SCALE)
+	GRIDGOV_PORT=$(PORT) $(UV) run gridgov demo --scale $(SCALE)
 	$(UV) run gridgov serve --port $(PORT)
 
 demo: install

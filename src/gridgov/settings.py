@@ -63,6 +63,7 @@ INSTALLED_APPS = [
     "gridgov.core",
     "gridgov.accounts",
     "gridgov.territory",
+    "gridgov.cases",
     "gridgov.demo",
 ]
 

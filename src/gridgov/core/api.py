@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+import ninja.renderers
 from django.http import Http404, HttpRequest
 from django.utils.translation import gettext as _
 from ninja import NinjaAPI
@@ -15,6 +16,13 @@ from gridgov.core.errors import ApiError, api_error_response, handle_validation_
 
 log = logging.getLogger(__name__)
 
+
+class JSONRenderer(ninja.renderers.JSONRenderer):
+    """JSON with Chinese as text, not \\u escapes."""
+
+    json_dumps_params = {"ensure_ascii": False}
+
+
 api = NinjaAPI(
     title="GridGov API 网格治理平台接口",
     version="1",
@@ -25,6 +33,7 @@ api = NinjaAPI(
     ),
     urls_namespace="api",
     auth=api_auth,
+    renderer=JSONRenderer(),
     openapi_url="/openapi.json",
     docs_url="/docs",
 )
@@ -66,6 +75,7 @@ def _server_error(request: HttpRequest, exc: Exception):
 def _register_routers() -> None:
     from gridgov.accounts.api import auth_router
     from gridgov.accounts.api import router as accounts_router
+    from gridgov.cases.api import router as cases_router
     from gridgov.core.health import router as health_router
     from gridgov.territory.api import router as territory_router
 
@@ -73,6 +83,7 @@ def _register_routers() -> None:
     api.add_router("/v1/auth", auth_router)
     api.add_router("/v1/accounts", accounts_router)
     api.add_router("/v1/territory", territory_router)
+    api.add_router("/v1/cases", cases_router)
 
 
 _register_routers()
