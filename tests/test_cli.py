@@ -62,3 +62,20 @@ def test_cli_help_lists_the_commands():
     ).stdout
     for command in ("serve", "demo", "worker", "createadmin"):
         assert command in out
+
+
+def test_queue_runs_on_redis_when_redis_url_is_set(tmp_path):
+    """Huey on Redis with REDIS_URL (the district set-up); skipped where no Redis answers."""
+    try:
+        socket.create_connection(("127.0.0.1", 6379), timeout=1).close()
+    except OSError:
+        pytest.skip("no Redis on 127.0.0.1:6379")
+    env = os.environ.copy()
+    env.update(GRIDGOV_DATA_DIR=str(tmp_path), REDIS_URL="redis://127.0.0.1:6379/15")
+    env.pop("DATABASE_URL", None)
+    code = (
+        "import django, os; os.environ['DJANGO_SETTINGS_MODULE']='gridgov.settings'; django.setup();"
+        "from gridgov.core.health import queue_status; s = queue_status(); print(s.engine, s.ok)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["RedisStorage", "True"]
