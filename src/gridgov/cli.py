@@ -163,6 +163,10 @@ def build_parser() -> argparse.ArgumentParser:
     admin.add_argument("--role", choices=["admin", "security_admin", "audit_admin"], default="admin")
     admin.set_defaults(func=cmd_createadmin)
 
+    from gridgov.cases.cli import add_parser as add_cases_parser
+
+    add_cases_parser(sub)
+
     manage = sub.add_parser("manage", help="run a Django management command")
     manage.add_argument("rest", nargs=argparse.REMAINDER)
     manage.set_defaults(func=cmd_manage)
