@@ -14,6 +14,7 @@ from django.test import Client
 
 from gridgov.accounts.models import ApiToken, Membership, Organisation, User
 from gridgov.accounts.services import hash_token
+from gridgov.cases.models import Case, Category, WhistleItem
 from gridgov.territory.models import Area, Building, House
 from tests.conftest import login_of
 
@@ -40,6 +41,7 @@ def _other_values(other: Area) -> dict[str, list]:
     token = ApiToken.objects.create(
         user=member.user, name="other", prefix="gg_other", token_hash=hash_token("x-other")
     )
+    case = _case_in(other)
     return {
         "area_code": [other.code, block.code, grid.code],
         "building_code": [building.code],
@@ -48,7 +50,33 @@ def _other_values(other: Area) -> dict[str, list]:
         "membership_id": [member.id],
         "organisation_code": [o.code for o in orgs],
         "token_id": [token.id],
+        "case_id": [case.id],
+        "action": ["accept", "whistle", "reject", "supervise"],
+        "category_code": [Category.objects.order_by("code").values_list("code", flat=True).first()],
+        "whistle_item_id": [WhistleItem.objects.order_by("id").values_list("id", flat=True).first()],
     }
+
+
+OTHER_CASE_TEXT = "另一社区的诉求：楼道堆放杂物堵塞消防通道"
+
+
+def _case_in(community: Area):
+    """A case reported at the window of another community, by that community's staff."""
+    from gridgov.cases.services import intake
+
+    staff = User.objects.filter(memberships__role="community_staff", memberships__area=community).first()
+    grid = Area.objects.filter(level="grid", path__startswith=community.path).order_by("code").first()
+    point = shapely.from_geojson(grid.geometry).representative_point()
+    case, _ = intake(
+        actor=staff,
+        description=OTHER_CASE_TEXT,
+        channel="window",
+        reporter_name="李四",
+        reporter_phone="13800138000",
+        lng=point.x,
+        lat=point.y,
+    )
+    return case
 
 
 def _query_values(other: Area) -> dict[str, list]:
@@ -74,7 +102,8 @@ def _query_values(other: Area) -> dict[str, list]:
 
 
 def _markers(other: Area) -> list[str]:
-    names = [other.code, other.name]
+    names = [other.code, other.name, OTHER_CASE_TEXT]
+    names += list(Case.objects.filter(area__path__startswith=other.path).values_list("number", flat=True))
     names += list(
         User.objects.filter(memberships__area__path__startswith=other.path).values_list("username", flat=True)
     )

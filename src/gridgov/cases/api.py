@@ -1,3 +1,123 @@
-from ninja import Router
+"""The cases API, mounted at /api/v1/cases: categories, the whistle catalogue, intake, lists, detail,
+timeline and the workflow actions (`POST /cases/{case_id}/actions/{action}` with the case version)."""
+
+import datetime as dt
+
+from django.http import HttpRequest
+from ninja import Header, Path, Query, Router
+from ninja.pagination import paginate
+
+from gridgov.cases import selectors, services
+from gridgov.cases.schemas import (
+    CODE_PATTERN,
+    ActionIn,
+    CaseDetailOut,
+    CaseIn,
+    CaseOut,
+    CategoryTreeOut,
+    ChannelName,
+    StatusName,
+    TimelineEventOut,
+    WhistleItemOut,
+)
+from gridgov.core.pagination import PAGE_SIZE, Pagination
 
 router = Router(tags=["cases"])
+
+ACTION_PATTERN = r"^[a-z_]{1,32}$"
+KEY_PATTERN = r"^[\x21-\x7e]{1,64}$"
+
+
+# --- categories and the whistle catalogue ----------------------------------------------------------
+@router.get("/categories", response=list[CategoryTreeOut], summary="The category tree (大类 → 小类)")
+def list_categories(request: HttpRequest):
+    return selectors.category_tree()
+
+
+@router.get("/categories/{category_code}", response=CategoryTreeOut, summary="One category")
+def get_category(request: HttpRequest, category_code: str = Path(..., pattern=CODE_PATTERN)):
+    return selectors.category_detail(category_code)
+
+
+@router.get("/whistle-items", response=list[WhistleItemOut], summary="The whistle catalogue (吹哨事项)")
+def list_whistle_items(request: HttpRequest, group: str | None = Query(None, max_length=50)):
+    return selectors.whistle_items(group)
+
+
+@router.get("/whistle-items/{whistle_item_id}", response=WhistleItemOut, summary="One whistle item")
+def get_whistle_item(request: HttpRequest, whistle_item_id: int = Path(..., ge=1, le=2**31 - 1)):
+    return selectors.whistle_item_detail(whistle_item_id)
+
+
+# --- cases ------------------------------------------------------------------------------------------
+@router.post(
+    "/cases",
+    response={200: CaseDetailOut, 201: CaseDetailOut},
+    summary="Report a case (idempotent with the Idempotency-Key header)",
+)
+def create_case(
+    request: HttpRequest,
+    payload: CaseIn,
+    idempotency_key: str | None = Header(None, alias="Idempotency-Key", pattern=KEY_PATTERN),
+):
+    via_token = request.headers.get("Authorization", "").lower().startswith("bearer ")
+    case, created = services.intake(
+        actor=request.auth, idempotency_key=idempotency_key or "", via_token=via_token, **payload.model_dump()
+    )
+    return (201 if created else 200), selectors.case_detail(request.auth, case.pk)
+
+
+@router.get("/cases", response=list[CaseOut], summary="Cases you may see")
+@paginate(Pagination, page_size=PAGE_SIZE)
+def list_cases(
+    request: HttpRequest,
+    status: list[StatusName] | None = Query(None),
+    category: str | None = Query(None, pattern=CODE_PATTERN, description="category code or 大类 prefix"),
+    area: str | None = Query(None, pattern=CODE_PATTERN, description="area code: cases in its subtree"),
+    department: str | None = Query(None, pattern=CODE_PATTERN, description="organisation code of a step"),
+    overdue: bool | None = None,
+    channel: ChannelName | None = None,
+    created_from: dt.date | None = None,
+    created_to: dt.date | None = None,
+):
+    return selectors.cases_for(
+        request.auth,
+        status=status,
+        category=category,
+        area=area,
+        department=department,
+        overdue=overdue,
+        channel=channel,
+        created_from=created_from,
+        created_to=created_to,
+    )
+
+
+@router.get(
+    "/cases/{case_id}", response=CaseDetailOut, summary="One case with steps, timeline and your actions"
+)
+def get_case(request: HttpRequest, case_id: int = Path(..., ge=1, le=2**63 - 1)):
+    return selectors.case_detail(request.auth, case_id)
+
+
+@router.get("/cases/{case_id}/timeline", response=list[TimelineEventOut], summary="The timeline of a case")
+def get_timeline(request: HttpRequest, case_id: int = Path(..., ge=1, le=2**63 - 1)):
+    return selectors.timeline(request.auth, case_id)
+
+
+@router.post(
+    "/cases/{case_id}/actions/{action}",
+    response=CaseDetailOut,
+    summary="Move a case: accept, whistle, report_in, handle, verify, close, return_visit, …",
+)
+def act(
+    request: HttpRequest,
+    payload: ActionIn,
+    case_id: int = Path(..., ge=1, le=2**63 - 1),
+    action: str = Path(..., pattern=ACTION_PATTERN),
+):
+    fields = payload.model_dump(exclude={"version"})
+    case = services.perform(
+        action, case_id=case_id, version=payload.version, actor=request.auth, fields=fields
+    )
+    return selectors.case_detail(request.auth, case.pk)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from django.conf import settings
 from django.contrib.auth.hashers import make_password
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Count, Q
 from django.utils import timezone
 from faker import Faker
@@ -195,6 +195,7 @@ def demo_counts() -> dict[str, int]:
 @transaction.atomic
 def delete_demo(*, log: Log = print) -> None:
     """Delete the demo district and everything the demo made, children before parents."""
+    _delete_demo_cases()
     orgs = _demo_organisations()
     users = demo_users()
     Membership.objects.filter(
@@ -207,6 +208,25 @@ def delete_demo(*, log: Log = print) -> None:
     for level in reversed(LEVEL_ORDER):
         Area.objects.filter(path__startswith=AREA_PREFIX, level=level).delete()
     log(f"Deleted the demo district {DISTRICT_CODE} ({houses} houses).")
+
+
+def _delete_demo_cases() -> None:
+    """The cases of the demo district go with it. Their timelines are append-only for every role, so
+    the reset removes them with plain SQL (demo data only: everything under the demo district)."""
+    from gridgov.cases.models import Case, TimelineEvent
+
+    cases = Case.objects.filter(area__path__startswith=AREA_PREFIX)
+    ids = list(cases.values_list("pk", flat=True))
+    if not ids:
+        return
+    table = connection.ops.quote_name(TimelineEvent._meta.db_table)
+    column = connection.ops.quote_name(TimelineEvent._meta.get_field("case").column)
+    with connection.cursor() as cursor:
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            cursor.execute(f"DELETE FROM {table} WHERE {column} IN ({', '.join(['%s'] * len(chunk))})", chunk)
+    Case.objects.filter(pk__in=ids).update(merged_into=None)
+    Case.objects.filter(pk__in=ids).delete()
 
 
 def demo_logins() -> list[dict]:

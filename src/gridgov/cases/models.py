@@ -1,0 +1,315 @@
+"""Cases (诉求/事件/案件): categories with their 立案/结案 standards, the whistle catalogue, cases, the steps
+of the units handling them, and the append-only timeline. The workflow lives in `workflow.py`."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+
+class TimeUnit(models.TextChoices):
+    HOURS = "hours", _("Working hours")
+    DAYS = "days", _("Working days")
+
+
+class CategoryKind(models.TextChoices):
+    COMPONENT = "component", _("Component (部件)")
+    EVENT = "event", _("Event (事件)")
+    GOVERNANCE = "governance", _("Community governance")
+
+
+class Category(models.Model):
+    """A two-level tree: 大类 (parent null) and 小类, each 小类 with its standards as data."""
+
+    parent = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="children"
+    )
+    code = models.CharField(max_length=16, unique=True)
+    name = models.CharField(max_length=100)
+    kind = models.CharField(max_length=16, choices=CategoryKind.choices, db_index=True)
+    open_condition = models.TextField(_("condition to open a case"), blank=True, default="")
+    close_condition = models.TextField(_("condition to close a case"), blank=True, default="")
+    department_code = models.CharField(
+        _("responsible department (organisation code)"), max_length=32, blank=True, default=""
+    )
+    report_in_limit = models.PositiveIntegerField(default=2)
+    report_in_unit = models.CharField(max_length=8, choices=TimeUnit.choices, default=TimeUnit.HOURS)
+    resolution_limit = models.PositiveIntegerField(default=5)
+    resolution_unit = models.CharField(max_length=8, choices=TimeUnit.choices, default=TimeUnit.DAYS)
+    is_active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["code"]
+        verbose_name_plural = "categories"
+
+    def __str__(self) -> str:
+        return f"{self.code} {self.name}"
+
+
+class WhistleItem(models.Model):
+    """An item of the whistle catalogue (吹哨事项): what a community may whistle for, the departments
+    that must report in, and the limits. Departments are kept as organisation codes so the catalogue
+    can be seeded before the organisations exist."""
+
+    group = models.CharField(_("category"), max_length=50, db_index=True)
+    name = models.CharField(max_length=100)
+    department_codes = models.JSONField(default=list, blank=True)
+    report_in_limit = models.PositiveIntegerField(default=2)
+    report_in_unit = models.CharField(max_length=8, choices=TimeUnit.choices, default=TimeUnit.HOURS)
+    resolution_limit = models.PositiveIntegerField(default=5)
+    resolution_unit = models.CharField(max_length=8, choices=TimeUnit.choices, default=TimeUnit.DAYS)
+    is_active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["group", "id"]
+        constraints = [models.UniqueConstraint(fields=["group", "name"], name="whistle_item_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.group} · {self.name}"
+
+
+class CaseKind(models.TextChoices):
+    DEMAND = "demand", _("Demand")
+    HAZARD = "hazard", _("Hazard")
+    DISPUTE = "dispute", _("Dispute")
+    PETITION = "petition", _("Petition")
+    ALARM = "alarm", _("Alarm")
+
+
+class Channel(models.TextChoices):
+    WINDOW = "window", _("Service window")
+    HOTLINE = "hotline", _("Hotline")
+    RESIDENT_APP = "resident_app", _("Resident app")
+    PATROL = "patrol", _("Patrol")
+    BUILDING_HEAD = "building_head", _("Building head")
+    DEVICE = "device", _("Device")
+    EXTERNAL_API = "external_api", _("External system")
+
+
+class Priority(models.TextChoices):
+    NORMAL = "normal", _("Normal")
+    URGENT = "urgent", _("Urgent")
+
+
+class Status(models.TextChoices):
+    SUBMITTED = "submitted", _("Submitted")
+    ACCEPTED = "accepted", _("Accepted")
+    REJECTED = "rejected", _("Rejected")
+    COMMUNITY_HANDLING = "community_handling", _("Handled by the community")
+    WHISTLED = "whistled", _("Whistled to departments")
+    IN_PROGRESS = "in_progress", _("In progress")
+    HANDLED = "handled", _("Handled")
+    VERIFIED = "verified", _("Verified")
+    CLOSED = "closed", _("Closed")
+    RATED = "rated", _("Rated")
+
+
+OPEN_STATUSES = (
+    Status.SUBMITTED,
+    Status.ACCEPTED,
+    Status.COMMUNITY_HANDLING,
+    Status.WHISTLED,
+    Status.IN_PROGRESS,
+    Status.HANDLED,
+    Status.VERIFIED,
+)
+
+
+class ClosingType(models.TextChoices):
+    NORMAL = "normal", _("Normal")
+    OVERDUE = "overdue", _("Overdue")
+    ERROR = "error", _("Error")
+    SPECIAL = "special", _("Special")
+
+
+class Supervision(models.TextChoices):
+    NONE = "none", _("None")
+    NORMAL = "normal", _("Ordinary supervision")
+    YELLOW = "yellow", _("Yellow card")
+    RED = "red", _("Red card")
+
+
+class Case(models.Model):
+    number = models.CharField(max_length=24, unique=True)
+    kind = models.CharField(max_length=16, choices=CaseKind.choices, default=CaseKind.DEMAND)
+    channel = models.CharField(max_length=16, choices=Channel.choices, db_index=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    reporter = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="reported_cases",
+    )
+    reporter_name = models.CharField(max_length=100, blank=True, default="")
+    reporter_phone = models.CharField(max_length=20, blank=True, default="")
+    description = models.TextField()
+    lng = models.FloatField(null=True, blank=True, help_text="WGS-84")
+    lat = models.FloatField(null=True, blank=True, help_text="WGS-84")
+    input_crs = models.CharField(max_length=8, default="wgs84")
+    # The grid located from the point, and the area the case belongs to: the grid, or the area named
+    # at intake when the point lies outside every grid. Data scope filters on `area`.
+    grid = models.ForeignKey(
+        "territory.Area", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    area = models.ForeignKey("territory.Area", on_delete=models.PROTECT, related_name="+")
+    address = models.CharField(max_length=200, blank=True, default="")
+    category = models.ForeignKey(
+        Category, null=True, blank=True, on_delete=models.PROTECT, related_name="cases"
+    )
+    priority = models.CharField(max_length=8, choices=Priority.choices, default=Priority.NORMAL)
+    status = models.CharField(max_length=24, choices=Status.choices, default=Status.SUBMITTED, db_index=True)
+    version = models.PositiveIntegerField(default=1)
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    due_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+    holder_organisation = models.ForeignKey(
+        "accounts.Organisation", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    holder_area = models.ForeignKey(
+        "territory.Area", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    merged_into = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="merged_cases"
+    )
+    # Reporters of cases merged into this one: [{"case": number, "reporter_id", "name", "phone"}].
+    merged_reporters = models.JSONField(default=list, blank=True)
+    closing_type = models.CharField(max_length=8, choices=ClosingType.choices, blank=True, default="")
+    rework_count = models.PositiveSmallIntegerField(default=0)
+    supervision = models.CharField(max_length=8, choices=Supervision.choices, default=Supervision.NONE)
+    suspension_requested = models.BooleanField(default=False)
+    suspended = models.BooleanField(default=False)
+    suspended_at = models.DateTimeField(null=True, blank=True)
+    suspended_working_seconds = models.FloatField(default=0.0)
+    satisfaction = models.PositiveSmallIntegerField(null=True, blank=True)
+    satisfaction_comment = models.TextField(blank=True, default="")
+    attachments = models.JSONField(default=list, blank=True)
+    idempotency_key = models.CharField(max_length=64, blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["created_by", "idempotency_key"],
+                condition=~Q(idempotency_key=""),
+                name="case_idempotency_unique",
+            ),
+            models.CheckConstraint(
+                condition=Q(satisfaction__isnull=True) | Q(satisfaction__gte=1, satisfaction__lte=5),
+                name="case_satisfaction_1_5",
+            ),
+        ]
+        indexes = [models.Index(fields=["status", "due_at"], name="case_status_due")]
+
+    def __str__(self) -> str:
+        return self.number
+
+
+class StepKind(models.TextChoices):
+    WHISTLE = "whistle", _("Whistle")
+    DISPATCH = "dispatch", _("Dispatch")
+    ESCALATION = "escalation", _("Escalation")
+
+
+class StepStatus(models.TextChoices):
+    PENDING_REPORT_IN = "pending_report_in", _("Waiting for report-in")
+    REPORTED_IN = "reported_in", _("Reported in")
+    IN_PROGRESS = "in_progress", _("In progress")
+    HANDLED = "handled", _("Handled")
+    RETURNED = "returned", _("Returned")
+    CANCELLED = "cancelled", _("Cancelled")
+
+
+ACTIVE_STEP_STATUSES = (
+    StepStatus.PENDING_REPORT_IN,
+    StepStatus.REPORTED_IN,
+    StepStatus.IN_PROGRESS,
+    StepStatus.HANDLED,
+)
+OPEN_STEP_STATUSES = (StepStatus.PENDING_REPORT_IN, StepStatus.REPORTED_IN, StepStatus.IN_PROGRESS)
+
+
+class Step(models.Model):
+    """One unit handling a case: source (organisation or area) → target organisation, with deadlines,
+    the overdue flag, the supervision level, and the on-time flags kept for the department evaluation."""
+
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="steps")
+    kind = models.CharField(max_length=16, choices=StepKind.choices, default=StepKind.WHISTLE)
+    source_organisation = models.ForeignKey(
+        "accounts.Organisation", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    source_area = models.ForeignKey(
+        "territory.Area", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    target = models.ForeignKey("accounts.Organisation", on_delete=models.PROTECT, related_name="case_steps")
+    whistle_item = models.ForeignKey(
+        WhistleItem, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    status = models.CharField(
+        max_length=20, choices=StepStatus.choices, default=StepStatus.PENDING_REPORT_IN, db_index=True
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    report_in_due_at = models.DateTimeField(null=True, blank=True)
+    reported_in_at = models.DateTimeField(null=True, blank=True)
+    due_at = models.DateTimeField(null=True, blank=True)
+    handled_at = models.DateTimeField(null=True, blank=True)
+    overdue = models.BooleanField(default=False)
+    supervision = models.CharField(max_length=8, choices=Supervision.choices, default=Supervision.NONE)
+    report_in_on_time = models.BooleanField(null=True, blank=True)
+    handled_on_time = models.BooleanField(null=True, blank=True)
+    rework_count = models.PositiveSmallIntegerField(default=0)
+    feedback = models.TextField(blank=True, default="")
+    return_reason = models.TextField(blank=True, default="")
+
+    class Meta:
+        ordering = ["case_id", "id"]
+        indexes = [models.Index(fields=["target", "status"], name="step_target_status")]
+
+    def __str__(self) -> str:
+        return f"{self.case_id} → {self.target_id} ({self.status})"
+
+
+class TimelineQuerySet(models.QuerySet):
+    def update(self, **kwargs):  # noqa: D102
+        raise PermissionError("the case timeline is append-only")
+
+    def delete(self):  # noqa: D102
+        raise PermissionError("the case timeline is append-only")
+
+
+class TimelineEvent(models.Model):
+    """One change to a case: who, when, from → to, note, data, attachments. Append-only."""
+
+    case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="timeline")
+    at = models.DateTimeField(db_index=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    action = models.CharField(max_length=32, db_index=True)
+    from_status = models.CharField(max_length=24, blank=True, default="")
+    to_status = models.CharField(max_length=24, blank=True, default="")
+    note = models.TextField(blank=True, default="")
+    data = models.JSONField(default=dict, blank=True)
+    attachments = models.JSONField(default=list, blank=True)
+
+    objects = TimelineQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["case_id", "at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.case_id} {self.action} {self.from_status}→{self.to_status}"
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None:
+            raise PermissionError("the case timeline is append-only")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise PermissionError("the case timeline is append-only")

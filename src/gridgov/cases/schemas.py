@@ -1,0 +1,288 @@
+"""Input and output shapes of the cases API. The reporter's name and phone are masked in every
+response unless the requesting user reported the case or is an administrator."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any, Literal
+
+from ninja import Field, Schema
+
+from gridgov.accounts.roles import Role
+
+CODE_PATTERN = r"^[0-9A-Za-z_-]{1,32}$"
+TEXT_PATTERN = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f]*$"  # no control characters except tab and newlines
+LINE_PATTERN = r"^[^\x00-\x1f]*$"
+FILE_PATTERN = r"^[0-9A-Za-z_.-]{1,100}$"
+NUMBER_PATTERN = r"^[0-9A-Za-z-]{1,24}$"
+
+KindName = Literal["demand", "hazard", "dispute", "petition", "alarm"]
+ChannelName = Literal[
+    "window", "hotline", "resident_app", "patrol", "building_head", "device", "external_api"
+]
+StatusName = Literal[
+    "submitted",
+    "accepted",
+    "rejected",
+    "community_handling",
+    "whistled",
+    "in_progress",
+    "handled",
+    "verified",
+    "closed",
+    "rated",
+]
+CrsName = Literal["wgs84", "gcj02", "bd09"]
+FileName = Annotated[str, Field(pattern=FILE_PATTERN)]
+
+
+# --- masking ----------------------------------------------------------------------------------------
+def mask_phone(phone: str) -> str:
+    if not phone:
+        return ""
+    if len(phone) >= 7:
+        return phone[:3] + "****" + phone[-4:]
+    return "*" * len(phone)
+
+
+def mask_name(name: str) -> str:
+    if not name:
+        return ""
+    return name[0] + "*" * max(1, len(name) - 1)
+
+
+def _viewer(context) -> Any:
+    request = (context or {}).get("request")
+    return getattr(request, "auth", None) if request is not None else None
+
+
+def _unmasked(obj, context) -> bool:
+    user = _viewer(context)
+    if user is None:
+        return False
+    if getattr(obj, "reporter_id", None) is not None and obj.reporter_id == user.pk:
+        return True
+    from gridgov.cases.workflow import actor_for
+
+    return Role.ADMIN in actor_for(user).roles
+
+
+# --- categories and whistle items ---------------------------------------------------------------------
+class CategoryOut(Schema):
+    code: str
+    name: str
+    kind: str
+    parent_code: str | None = None
+    open_condition: str
+    close_condition: str
+    department_code: str | None
+    report_in_limit: int
+    report_in_unit: str
+    resolution_limit: int
+    resolution_unit: str
+
+    @staticmethod
+    def resolve_department_code(obj) -> str | None:
+        return obj.department_code or None
+
+    @staticmethod
+    def resolve_parent_code(obj) -> str | None:
+        return obj.parent.code if obj.parent_id else None
+
+
+class CategoryTreeOut(CategoryOut):
+    children: list[CategoryOut] = []
+
+    @staticmethod
+    def resolve_children(obj) -> list:
+        return getattr(obj, "child_list", [])
+
+
+class WhistleItemOut(Schema):
+    id: int
+    group: str
+    name: str
+    department_codes: list[str]
+    report_in_limit: int
+    report_in_unit: str
+    resolution_limit: int
+    resolution_unit: str
+
+
+# --- cases ------------------------------------------------------------------------------------------
+class CaseIn(Schema):
+    description: str = Field(..., min_length=1, max_length=4000, pattern=TEXT_PATTERN)
+    kind: KindName = "demand"
+    channel: ChannelName | None = None
+    lng: float | None = Field(None, ge=-180, le=180, allow_inf_nan=False)
+    lat: float | None = Field(None, ge=-90, le=90, allow_inf_nan=False)
+    crs: CrsName = "wgs84"
+    area_code: str | None = Field(None, pattern=CODE_PATTERN)
+    address: str = Field("", max_length=200, pattern=LINE_PATTERN)
+    reporter_name: str = Field("", max_length=100, pattern=LINE_PATTERN)
+    reporter_phone: str = Field("", max_length=20, pattern=r"^[0-9+\- ]*$")
+    priority: Literal["normal", "urgent"] = "normal"
+    category_code: str | None = Field(None, pattern=CODE_PATTERN)
+    attachments: list[FileName] = Field(default_factory=list, max_length=20)
+
+
+class ActionIn(Schema):
+    version: int = Field(..., ge=1, le=2**31 - 1)
+    note: str = Field("", max_length=4000, pattern=TEXT_PATTERN)
+    attachments: list[FileName] | None = Field(None, max_length=20)
+    departments: list[Annotated[str, Field(pattern=CODE_PATTERN)]] | None = Field(None, max_length=20)
+    whistle_item_id: int | None = Field(None, ge=1, le=2**31 - 1)
+    step_id: int | None = Field(None, ge=1, le=2**63 - 1)
+    reason: str | None = Field(None, max_length=1000, pattern=TEXT_PATTERN)
+    satisfaction: int | None = Field(None, ge=1, le=5)
+    comment: str | None = Field(None, max_length=1000, pattern=TEXT_PATTERN)
+    level: Literal["normal", "yellow", "red"] | None = None
+    target_case_number: str | None = Field(None, pattern=NUMBER_PATTERN)
+    category_code: str | None = Field(None, pattern=CODE_PATTERN)
+    priority: Literal["normal", "urgent"] | None = None
+    passed: bool | None = None
+    closing_type: Literal["normal", "overdue", "error", "special"] | None = None
+
+
+class StepOut(Schema):
+    id: int
+    kind: str
+    status: str
+    source_area_code: str | None = None
+    target_code: str
+    target_name: str
+    report_in_due_at: dt.datetime | None
+    reported_in_at: dt.datetime | None
+    due_at: dt.datetime | None
+    handled_at: dt.datetime | None
+    overdue: bool
+    supervision: str
+    report_in_on_time: bool | None
+    handled_on_time: bool | None
+    rework_count: int
+    feedback: str
+    return_reason: str
+
+    @staticmethod
+    def resolve_source_area_code(obj) -> str | None:
+        return obj.source_area.code if obj.source_area_id else None
+
+    @staticmethod
+    def resolve_target_code(obj) -> str:
+        return obj.target.code
+
+    @staticmethod
+    def resolve_target_name(obj) -> str:
+        return obj.target.name
+
+
+class TimelineEventOut(Schema):
+    id: int
+    at: dt.datetime
+    actor: str | None = None
+    action: str
+    from_status: str
+    to_status: str
+    note: str
+    data: dict
+    attachments: list
+
+    @staticmethod
+    def resolve_actor(obj) -> str | None:
+        return str(obj.actor) if obj.actor_id else None
+
+
+class CaseOut(Schema):
+    id: int
+    number: str
+    kind: str
+    channel: str
+    status: str
+    version: int
+    priority: str
+    description: str
+    reporter_name: str
+    reporter_phone: str
+    lng: float | None
+    lat: float | None
+    input_crs: str
+    grid_code: str | None = None
+    area_code: str
+    address: str
+    category_code: str | None = None
+    category_name: str | None = None
+    due_at: dt.datetime | None
+    accepted_at: dt.datetime | None
+    closed_at: dt.datetime | None
+    holder_area_code: str | None = None
+    holder_organisation_code: str | None = None
+    merged_into_number: str | None = None
+    closing_type: str
+    rework_count: int
+    supervision: str
+    suspension_requested: bool
+    suspended: bool
+    satisfaction: int | None
+    satisfaction_comment: str
+    attachments: list
+    created_at: dt.datetime
+    updated_at: dt.datetime
+
+    @staticmethod
+    def resolve_reporter_phone(obj, context) -> str:
+        return obj.reporter_phone if _unmasked(obj, context) else mask_phone(obj.reporter_phone)
+
+    @staticmethod
+    def resolve_reporter_name(obj, context) -> str:
+        return obj.reporter_name if _unmasked(obj, context) else mask_name(obj.reporter_name)
+
+    @staticmethod
+    def resolve_grid_code(obj) -> str | None:
+        return obj.grid.code if obj.grid_id else None
+
+    @staticmethod
+    def resolve_area_code(obj) -> str:
+        return obj.area.code
+
+    @staticmethod
+    def resolve_category_code(obj) -> str | None:
+        return obj.category.code if obj.category_id else None
+
+    @staticmethod
+    def resolve_category_name(obj) -> str | None:
+        return obj.category.name if obj.category_id else None
+
+    @staticmethod
+    def resolve_holder_area_code(obj) -> str | None:
+        return obj.holder_area.code if obj.holder_area_id else None
+
+    @staticmethod
+    def resolve_holder_organisation_code(obj) -> str | None:
+        return obj.holder_organisation.code if obj.holder_organisation_id else None
+
+    @staticmethod
+    def resolve_merged_into_number(obj) -> str | None:
+        return obj.merged_into.number if obj.merged_into_id else None
+
+
+class CaseDetailOut(CaseOut):
+    steps: list[StepOut] = []
+    timeline: list[TimelineEventOut] = []
+    allowed_actions: list[str] = []
+    merged_reporter_count: int = 0
+
+    @staticmethod
+    def resolve_steps(obj) -> list:
+        return getattr(obj, "step_list", [])
+
+    @staticmethod
+    def resolve_timeline(obj) -> list:
+        return getattr(obj, "timeline_list", [])
+
+    @staticmethod
+    def resolve_allowed_actions(obj) -> list[str]:
+        return getattr(obj, "allowed_actions", [])
+
+    @staticmethod
+    def resolve_merged_reporter_count(obj) -> int:
+        return len(obj.merged_reporters or [])

@@ -1,0 +1,141 @@
+"""Reads of cases, already narrowed to what the user may see:
+
+- territorial roles: cases whose area lies in their subtree (or is their own area);
+- department / partner handlers: cases with a step targeting their organisation;
+- everyone: the cases they reported or created themselves;
+- administrators: everything.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from gridgov.accounts.scope import scope_for
+from gridgov.cases import workflow
+from gridgov.cases.models import OPEN_STATUSES, Case, Category, Step, TimelineEvent, WhistleItem
+from gridgov.core.errors import NotFound
+from gridgov.territory.models import Area
+
+
+def visible_cases(user) -> QuerySet[Case]:
+    scope = scope_for(user)
+    if scope.user_id is None:
+        return Case.objects.none()
+    if scope.all:
+        return Case.objects.all()
+    q = scope.area_filter("area__path")
+    if scope.organisation_ids:
+        q |= Q(pk__in=Step.objects.filter(target_id__in=scope.organisation_ids).values("case_id"))
+    q |= Q(reporter_id=scope.user_id) | Q(created_by_id=scope.user_id)
+    return Case.objects.filter(q)
+
+
+def cases_for(
+    user,
+    *,
+    status: list[str] | None = None,
+    category: str | None = None,
+    area: str | None = None,
+    department: str | None = None,
+    overdue: bool | None = None,
+    channel: str | None = None,
+    created_from: dt.datetime | dt.date | None = None,
+    created_to: dt.datetime | dt.date | None = None,
+) -> QuerySet[Case]:
+    qs = visible_cases(user)
+    if status:
+        qs = qs.filter(status__in=status)
+    if category:
+        qs = qs.filter(category__code__startswith=category)
+    if area:
+        path = Area.objects.filter(code=area).values_list("path", flat=True).first()
+        qs = qs.filter(area__path__startswith=path) if path else qs.none()
+    if department:
+        qs = qs.filter(pk__in=Step.objects.filter(target__code=department).values("case_id"))
+    if overdue is not None:
+        late = Q(due_at__lt=timezone.now(), status__in=OPEN_STATUSES)
+        qs = qs.filter(late) if overdue else qs.exclude(late)
+    if channel:
+        qs = qs.filter(channel=channel)
+    if created_from:
+        qs = qs.filter(created_at__gte=_start(created_from))
+    if created_to:
+        qs = qs.filter(created_at__lt=_end(created_to))
+    return qs.select_related("area", "grid", "category", "holder_area", "holder_organisation", "merged_into")
+
+
+def _start(value):
+    if isinstance(value, dt.datetime):
+        return value
+    return dt.datetime.combine(value, dt.time.min, tzinfo=timezone.get_current_timezone())
+
+
+def _end(value):
+    if isinstance(value, dt.datetime):
+        return value
+    return dt.datetime.combine(
+        value + dt.timedelta(days=1), dt.time.min, tzinfo=timezone.get_current_timezone()
+    )
+
+
+def visible_case(user, case_id: int) -> Case:
+    case = (
+        visible_cases(user)
+        .select_related("area", "grid", "category", "holder_area", "holder_organisation", "merged_into")
+        .filter(pk=case_id)
+        .first()
+    )
+    if case is None:
+        raise NotFound(_("Nothing here, or it is outside your area."))
+    return case
+
+
+def case_detail(user, case_id: int) -> Case:
+    """The case with its steps, timeline and the actions the user may take now."""
+    case = visible_case(user, case_id)
+    case.step_list = list(case.steps.select_related("target", "source_organisation", "source_area"))
+    case._steps_cache = case.step_list
+    case.timeline_list = list(case.timeline.select_related("actor"))
+    case.allowed_actions = workflow.allowed_actions(case, user)
+    return case
+
+
+def timeline(user, case_id: int) -> QuerySet[TimelineEvent]:
+    case = visible_case(user, case_id)
+    return TimelineEvent.objects.filter(case=case).select_related("actor")
+
+
+def category_tree() -> list[Category]:
+    roots = list(Category.objects.filter(parent__isnull=True, is_active=True))
+    children: dict[int, list[Category]] = {}
+    for c in Category.objects.filter(parent__isnull=False, is_active=True):
+        children.setdefault(c.parent_id, []).append(c)
+    for r in roots:
+        r.child_list = children.get(r.pk, [])
+    return roots
+
+
+def category_detail(category_code: str) -> Category:
+    cat = Category.objects.select_related("parent").filter(code=category_code).first()
+    if cat is None:
+        raise NotFound(_("There is no category with this code."))
+    cat.child_list = list(cat.children.filter(is_active=True))
+    return cat
+
+
+def whistle_items(group: str | None = None) -> QuerySet[WhistleItem]:
+    qs = WhistleItem.objects.filter(is_active=True)
+    if group:
+        qs = qs.filter(group=group)
+    return qs
+
+
+def whistle_item_detail(whistle_item_id: int) -> WhistleItem:
+    item = WhistleItem.objects.filter(pk=whistle_item_id, is_active=True).first()
+    if item is None:
+        raise NotFound(_("There is no whistle item with this id."))
+    return item

@@ -1,0 +1,753 @@
+"""Every write to cases: intake and one function per workflow action, one transaction each.
+
+Each action: the case must be visible to the actor (NotFound), `workflow.take` locks it and bumps the
+version atomically (Conflict on a stale version), `workflow.check` applies the transition table
+(Conflict for the wrong status, Forbidden for the wrong person), the input is validated
+(ValidationFailed with field errors), then the case and its steps change and one TimelineEvent is
+written by `workflow.move`.
+"""
+
+from __future__ import annotations
+
+import inspect
+import uuid
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from gridgov.accounts.models import Organisation
+from gridgov.accounts.roles import Role
+from gridgov.cases import selectors, workflow
+from gridgov.cases.models import (
+    ACTIVE_STEP_STATUSES,
+    OPEN_STATUSES,
+    OPEN_STEP_STATUSES,
+    Case,
+    CaseKind,
+    Category,
+    Channel,
+    ClosingType,
+    Priority,
+    Status,
+    Step,
+    StepKind,
+    StepStatus,
+    Supervision,
+    WhistleItem,
+)
+from gridgov.core import worktime
+from gridgov.core.errors import Forbidden, NotFound, ValidationFailed
+from gridgov.territory import geo, locator
+from gridgov.territory.models import Area
+
+DEFAULT_REPORT_IN = (2, "hours")
+DEFAULT_RESOLUTION = (5, "days")
+STAFF = (Role.COMMUNITY_STAFF, Role.SUBDISTRICT_STAFF, Role.LEADER, Role.ADMIN)
+
+
+def seed_categories() -> tuple[int, int]:
+    """Create or update the seeded categories and whistle catalogue (idempotent)."""
+    from gridgov.cases.seed import seed
+
+    with transaction.atomic():
+        return seed(Category, WhistleItem)
+
+
+# --- helpers ----------------------------------------------------------------------------------------
+class _Errors:
+    def __init__(self) -> None:
+        self.items: list[dict[str, str]] = []
+
+    def add(self, field: str, message: str) -> None:
+        self.items.append({"field": field, "message": message})
+
+    def raise_if_any(self) -> None:
+        if self.items:
+            raise ValidationFailed(
+                _("Please correct: %(fields)s") % {"fields": ", ".join(e["field"] for e in self.items)},
+                errors=self.items,
+            )
+
+
+def _invalid(field: str, message: str) -> ValidationFailed:
+    e = _Errors()
+    e.add(field, message)
+    return ValidationFailed(_("Please correct: %(fields)s") % {"fields": field}, errors=e.items)
+
+
+def _deadline(start, limit: int, unit: str):
+    return worktime.add_working_time(start, limit, unit)
+
+
+def _community_of(area: Area) -> Area:
+    """The community above (or at) an area; the area itself when it lies above community level."""
+    codes = [c for c in area.path.split("/") if c]
+    if len(codes) < 3:
+        return area
+    if len(codes) == 3:
+        return area
+    return Area.objects.get(code=codes[2])
+
+
+def _community_path(area: Area) -> str:
+    codes = [c for c in area.path.split("/") if c]
+    return "/".join(codes[:3]) + "/"
+
+
+def _roles(actor) -> set[str]:
+    return workflow.actor_for(actor).roles
+
+
+def _begin(action: str, case_id: int, version: int, actor) -> Case:
+    if not selectors.visible_cases(actor).filter(pk=case_id).exists():
+        raise NotFound(_("Nothing here, or it is outside your area."))
+    case = workflow.take(case_id, version)
+    workflow.check(case, action, actor)
+    return case
+
+
+def _my_steps(case: Case, actor, statuses, step_id: int | None = None) -> list[Step]:
+    """The steps in `statuses` the actor acts for: their organisations' steps (all for an admin)."""
+    a = workflow.actor_for(actor)
+    orgs = set().union(*a.org_ids.values()) if a.org_ids else set()
+    qs = Step.objects.filter(case=case, status__in=statuses).select_related("target")
+    if Role.ADMIN not in a.roles:
+        qs = qs.filter(target_id__in=orgs)
+    if step_id is not None:
+        qs = qs.filter(pk=step_id)
+    steps = list(qs)
+    if not steps:
+        if step_id is not None:
+            raise _invalid("step_id", _("No step of yours with this id is waiting for this action."))
+        raise Forbidden(_("No step of yours is waiting for this action."))
+    return steps
+
+
+def _status_from_steps(case: Case) -> str:
+    active = list(
+        Step.objects.filter(case=case, status__in=ACTIVE_STEP_STATUSES).values_list("status", flat=True)
+    )
+    if not active:
+        return Status.ACCEPTED
+    if all(s == StepStatus.HANDLED for s in active):
+        return Status.HANDLED
+    if any(s != StepStatus.PENDING_REPORT_IN for s in active):
+        return Status.IN_PROGRESS
+    return Status.WHISTLED
+
+
+def _limits(case: Case, item: WhistleItem | None):
+    src = item or case.category
+    if src is None:
+        return DEFAULT_REPORT_IN, DEFAULT_RESOLUTION
+    return (src.report_in_limit, src.report_in_unit), (src.resolution_limit, src.resolution_unit)
+
+
+def _departments(codes: list[str], field: str = "departments") -> list[Organisation]:
+    codes = list(dict.fromkeys(codes))
+    found = {
+        o.code: o
+        for o in Organisation.objects.filter(
+            code__in=codes, is_active=True, kind__in=["department", "partner"]
+        )
+    }
+    missing = [c for c in codes if c not in found]
+    if missing:
+        raise _invalid(field, _("Unknown department: %(codes)s") % {"codes": ", ".join(missing)})
+    return [found[c] for c in codes]
+
+
+def _new_step(case: Case, target: Organisation, kind: str, item: WhistleItem | None, now) -> Step:
+    (ri, ri_unit), (res, res_unit) = _limits(case, item)
+    return Step.objects.create(
+        case=case,
+        kind=kind,
+        source_area=case.holder_area,
+        target=target,
+        whistle_item=item,
+        report_in_due_at=_deadline(now, ri, ri_unit),
+        due_at=_deadline(now, res, res_unit),
+    )
+
+
+# --- intake -----------------------------------------------------------------------------------------
+def _channel_allowed(channel: str, roles: set[str], via_token: bool) -> bool:
+    if channel == Channel.RESIDENT_APP:
+        return True
+    if channel in (Channel.DEVICE, Channel.EXTERNAL_API):
+        return via_token or Role.ADMIN in roles
+    if channel == Channel.PATROL:
+        return bool(roles & {Role.GRID_WORKER, Role.BLOCK_CHIEF, *STAFF})
+    if channel == Channel.BUILDING_HEAD:
+        return bool(roles & {Role.BUILDING_HEAD, *STAFF})
+    return bool(roles & set(STAFF))  # window, hotline
+
+
+def _default_channel(roles: set[str], via_token: bool) -> str:
+    if via_token:
+        return Channel.EXTERNAL_API
+    if roles & set(STAFF):
+        return Channel.WINDOW
+    if roles & {Role.GRID_WORKER, Role.BLOCK_CHIEF}:
+        return Channel.PATROL
+    if Role.BUILDING_HEAD in roles:
+        return Channel.BUILDING_HEAD
+    return Channel.RESIDENT_APP
+
+
+def intake(
+    *,
+    actor,
+    description: str,
+    kind: str = CaseKind.DEMAND,
+    channel: str | None = None,
+    lng: float | None = None,
+    lat: float | None = None,
+    crs: str = geo.CRS_WGS84,
+    area_code: str | None = None,
+    address: str = "",
+    reporter_name: str = "",
+    reporter_phone: str = "",
+    priority: str = Priority.NORMAL,
+    category_code: str | None = None,
+    attachments: list[str] | None = None,
+    idempotency_key: str = "",
+    via_token: bool = False,
+) -> tuple[Case, bool]:
+    """Create a case (status submitted, timeline "submit"). Returns (case, created): with an
+    idempotency key already used by the same creator, the existing case and False."""
+    if actor is None or not getattr(actor, "is_authenticated", False):
+        raise Forbidden()
+    key = (idempotency_key or "").strip()
+    if key:
+        existing = Case.objects.filter(created_by=actor, idempotency_key=key).first()
+        if existing is not None:
+            return existing, False
+    roles = _roles(actor)
+    errors = _Errors()
+    channel = channel or _default_channel(roles, via_token)
+    if channel not in Channel.values:
+        errors.add("channel", _("Choose one of the allowed values"))
+    elif not _channel_allowed(channel, roles, via_token):
+        errors.add("channel", _("You may not report through this channel."))
+    elif channel in (Channel.WINDOW, Channel.HOTLINE) and not (reporter_name or "").strip():
+        errors.add("reporter_name", _("Give the name of the person reporting."))
+    if kind not in CaseKind.values:
+        errors.add("kind", _("Choose one of the allowed values"))
+    if not (description or "").strip():
+        errors.add("description", _("Describe the problem."))
+    category = None
+    if category_code:
+        category = Category.objects.filter(code=category_code, is_active=True, parent__isnull=False).first()
+        if category is None:
+            errors.add("category_code", _("There is no such subcategory."))
+
+    grid = None
+    wgs = None
+    if (lng is None) != (lat is None):
+        errors.add("lat" if lat is None else "lng", _("Give both longitude and latitude."))
+    elif lng is not None:
+        try:
+            w_lng, w_lat = geo.to_wgs84(lng, lat, crs)
+            wgs = (float(w_lng), float(w_lat))
+        except ValueError:
+            errors.add("crs", _("Choose one of the allowed values"))
+        else:
+            grid = locator.locate(wgs[0], wgs[1])
+    area = grid
+    if area is None and area_code:
+        area = Area.objects.filter(code=area_code, is_active=True).first()
+        if area is None:
+            errors.add("area_code", _("There is no area with this code."))
+    if area is None and not errors.items:
+        if wgs is not None:
+            errors.add("lng", _("The point lies outside every grid; give an area code as well."))
+        else:
+            errors.add("lng", _("Give the location (longitude and latitude) or an area code."))
+    errors.raise_if_any()
+
+    reporter = None
+    if (
+        channel in (Channel.RESIDENT_APP, Channel.PATROL, Channel.BUILDING_HEAD)
+        and not (reporter_name or "").strip()
+    ):
+        reporter = actor
+        reporter_name = actor.display_name or actor.username
+        reporter_phone = reporter_phone or actor.phone
+    elif channel == Channel.RESIDENT_APP:
+        reporter = actor
+
+    try:
+        with transaction.atomic():
+            case = Case.objects.create(
+                number=f"TMP-{uuid.uuid4().hex[:20]}",
+                kind=kind,
+                channel=channel,
+                created_by=actor,
+                reporter=reporter,
+                reporter_name=(reporter_name or "").strip(),
+                reporter_phone=(reporter_phone or "").strip(),
+                description=description.strip(),
+                lng=wgs[0] if wgs else None,
+                lat=wgs[1] if wgs else None,
+                input_crs=crs,
+                grid=grid,
+                area=area,
+                address=address or "",
+                category=category,
+                priority=priority,
+                holder_area=_community_of(area),
+                attachments=list(attachments or []),
+                idempotency_key=key,
+            )
+            case.number = f"GG{timezone.localtime(case.created_at):%Y%m%d}-{case.pk:06d}"
+            Case.objects.filter(pk=case.pk).update(number=case.number)
+            workflow.record(
+                case,
+                "submit",
+                actor,
+                from_status="",
+                note="",
+                data={"channel": channel, "grid": grid.code if grid else None, "area": area.code},
+                attachments=list(attachments or []),
+            )
+    except IntegrityError:
+        if not key:
+            raise
+        existing = Case.objects.filter(created_by=actor, idempotency_key=key).first()
+        if existing is None:
+            raise
+        return existing, False
+    return case, True
+
+
+# --- actions ----------------------------------------------------------------------------------------
+@transaction.atomic
+def accept(*, case_id, version, actor, category_code=None, priority=None, note="", attachments=None):
+    case = _begin("accept", case_id, version, actor)
+    if category_code:
+        category = Category.objects.filter(code=category_code, is_active=True, parent__isnull=False).first()
+        if category is None:
+            raise _invalid("category_code", _("There is no such subcategory."))
+        case.category = category
+    elif case.category is None:
+        raise _invalid("category_code", _("Choose the subcategory of the case."))
+    if priority:
+        if priority not in Priority.values:
+            raise _invalid("priority", _("Choose one of the allowed values"))
+        case.priority = priority
+    now = timezone.now()
+    case.accepted_at = now
+    case.due_at = _deadline(now, case.category.resolution_limit, case.category.resolution_unit)
+    return workflow.move(
+        case,
+        "accept",
+        actor,
+        note=note,
+        attachments=attachments,
+        data={"category": case.category.code, "due_at": case.due_at.isoformat()},
+    )
+
+
+@transaction.atomic
+def reject(*, case_id, version, actor, reason="", note="", attachments=None):
+    case = _begin("reject", case_id, version, actor)
+    if not (reason or "").strip():
+        raise _invalid("reason", _("Give the reason."))
+    case.closed_at = timezone.now()
+    return workflow.move(
+        case, "reject", actor, note=note or reason, data={"reason": reason}, attachments=attachments
+    )
+
+
+@transaction.atomic
+def merge(*, case_id, version, actor, target_case_number="", note="", attachments=None):
+    case = _begin("merge", case_id, version, actor)
+    if not target_case_number:
+        raise _invalid("target_case_number", _("Give the number of the case to merge into."))
+    target = (
+        Case.objects.select_for_update(of=("self",))
+        .select_related("area")
+        .filter(number=target_case_number)
+        .first()
+    )
+    if target is None or not selectors.visible_cases(actor).filter(pk=target.pk).exists():
+        raise _invalid("target_case_number", _("There is no case with this number."))
+    if target.pk == case.pk:
+        raise _invalid("target_case_number", _("A case cannot be merged into itself."))
+    if target.status not in OPEN_STATUSES or target.merged_into_id or target.status == Status.SUBMITTED:
+        raise _invalid("target_case_number", _("The target case must be accepted and still open."))
+    if _community_path(target.area) != _community_path(case.area):
+        raise _invalid("target_case_number", _("The target case must be in the same community."))
+    reporter = {
+        "case": case.number,
+        "reporter_id": case.reporter_id,
+        "name": case.reporter_name,
+        "phone": case.reporter_phone,
+    }
+    Case.objects.filter(pk=target.pk).update(
+        merged_reporters=[*target.merged_reporters, reporter], version=F("version") + 1
+    )
+    workflow.record(
+        target, "merge_in", actor, from_status=target.status, note=note, data={"case": case.number}
+    )
+    case.merged_into = target
+    case.closing_type = ClosingType.SPECIAL
+    case.closed_at = timezone.now()
+    return workflow.move(
+        case, "merge", actor, note=note, data={"target": target.number}, attachments=attachments
+    )
+
+
+@transaction.atomic
+def community_handle(*, case_id, version, actor, note="", attachments=None):
+    case = _begin("community_handle", case_id, version, actor)
+    case.holder_organisation = None
+    return workflow.move(case, "community_handle", actor, note=note, attachments=attachments)
+
+
+@transaction.atomic
+def whistle(*, case_id, version, actor, departments=None, whistle_item_id=None, note="", attachments=None):
+    case = _begin("whistle", case_id, version, actor)
+    item = None
+    if whistle_item_id is not None:
+        item = WhistleItem.objects.filter(pk=whistle_item_id, is_active=True).first()
+        if item is None:
+            raise _invalid("whistle_item_id", _("There is no whistle item with this id."))
+    kind = StepKind.WHISTLE
+    if departments:
+        targets = _departments(departments)
+    elif item is not None:
+        targets = list(Organisation.objects.filter(code__in=item.department_codes, is_active=True))
+        if not targets:
+            raise _invalid("departments", _("Name the departments: none of the item's departments exist."))
+    elif case.category is not None and case.category.department_code:
+        targets = _departments([case.category.department_code])
+        kind = StepKind.DISPATCH
+    else:
+        raise _invalid("departments", _("Name at least one department or a whistle item."))
+    now = timezone.now()
+    steps = [_new_step(case, t, kind, item, now) for t in targets]
+    latest = max(s.due_at for s in steps)
+    if case.due_at is None or latest > case.due_at:
+        case.due_at = latest
+    case.holder_organisation = targets[0] if len(targets) == 1 else None
+    return workflow.move(
+        case,
+        "whistle",
+        actor,
+        note=note,
+        attachments=attachments,
+        data={"departments": [t.code for t in targets], "whistle_item": item.pk if item else None},
+    )
+
+
+@transaction.atomic
+def report_in(*, case_id, version, actor, step_id=None, note="", attachments=None):
+    case = _begin("report_in", case_id, version, actor)
+    now = timezone.now()
+    steps = _my_steps(case, actor, [StepStatus.PENDING_REPORT_IN], step_id)
+    for s in steps:
+        s.status = StepStatus.REPORTED_IN
+        s.reported_in_at = now
+        s.report_in_on_time = s.report_in_due_at is None or now <= s.report_in_due_at
+        s.save()
+    return workflow.move(
+        case,
+        "report_in",
+        actor,
+        status=_status_from_steps(case),
+        note=note,
+        attachments=attachments,
+        data={
+            "steps": [s.pk for s in steps],
+            "on_time": [s.report_in_on_time for s in steps],
+            "departments": [s.target.code for s in steps],
+        },
+    )
+
+
+@transaction.atomic
+def handle(*, case_id, version, actor, step_id=None, note="", attachments=None):
+    case = _begin("handle", case_id, version, actor)
+    if not (note or "").strip():
+        raise _invalid("note", _("Describe how the case was handled."))
+    if case.status == Status.COMMUNITY_HANDLING:
+        return workflow.move(case, "handle", actor, note=note, attachments=attachments)
+    now = timezone.now()
+    steps = _my_steps(case, actor, [StepStatus.REPORTED_IN, StepStatus.IN_PROGRESS], step_id)
+    for s in steps:
+        s.status = StepStatus.HANDLED
+        s.handled_at = now
+        s.handled_on_time = s.due_at is None or now <= s.due_at
+        s.overdue = not s.handled_on_time
+        s.feedback = note
+        s.save()
+    return workflow.move(
+        case,
+        "handle",
+        actor,
+        status=_status_from_steps(case),
+        note=note,
+        attachments=attachments,
+        data={
+            "steps": [s.pk for s in steps],
+            "on_time": [s.handled_on_time for s in steps],
+            "departments": [s.target.code for s in steps],
+        },
+    )
+
+
+@transaction.atomic
+def return_step(*, case_id, version, actor, step_id=None, reason="", note="", attachments=None):
+    case = _begin("return", case_id, version, actor)
+    if not (reason or "").strip():
+        raise _invalid("reason", _("Give the reason."))
+    steps = _my_steps(case, actor, list(OPEN_STEP_STATUSES), step_id)
+    for s in steps:
+        s.status = StepStatus.RETURNED
+        s.return_reason = reason
+        s.save()
+    status = _status_from_steps(case)
+    if status == Status.ACCEPTED:
+        case.holder_organisation = None
+    return workflow.move(
+        case,
+        "return",
+        actor,
+        status=status,
+        note=note or reason,
+        attachments=attachments,
+        data={
+            "steps": [s.pk for s in steps],
+            "reason": reason,
+            "departments": [s.target.code for s in steps],
+        },
+    )
+
+
+@transaction.atomic
+def reassign(*, case_id, version, actor, step_id=None, departments=None, note="", attachments=None):
+    case = _begin("reassign", case_id, version, actor)
+    errors = _Errors()
+    old = (
+        Step.objects.filter(case=case, pk=step_id, status__in=OPEN_STEP_STATUSES)
+        .select_related("target", "whistle_item")
+        .first()
+        if step_id is not None
+        else None
+    )
+    if old is None:
+        errors.add("step_id", _("Choose an open step of this case."))
+    if not departments or len(departments) != 1:
+        errors.add("departments", _("Name exactly one department."))
+    errors.raise_if_any()
+    (target,) = _departments(departments)
+    if Step.objects.filter(case=case, target=target, status__in=OPEN_STEP_STATUSES).exists():
+        raise _invalid("departments", _("This department already has an open step on the case."))
+    old.status = StepStatus.CANCELLED
+    old.save()
+    new = _new_step(case, target, old.kind, old.whistle_item, timezone.now())
+    if case.holder_organisation_id == old.target_id:
+        case.holder_organisation = target
+    return workflow.move(
+        case,
+        "reassign",
+        actor,
+        status=_status_from_steps(case),
+        note=note,
+        attachments=attachments,
+        data={"from": old.target.code, "to": target.code, "step": new.pk},
+    )
+
+
+@transaction.atomic
+def verify(*, case_id, version, actor, passed=None, note="", attachments=None):
+    case = _begin("verify", case_id, version, actor)
+    if passed is None:
+        raise _invalid("passed", _("Say whether the check on site passed."))
+    if passed:
+        return workflow.move(case, "verify", actor, note=note, attachments=attachments, data={"passed": True})
+    case.rework_count += 1
+    steps = list(Step.objects.filter(case=case, status=StepStatus.HANDLED))
+    for s in steps:
+        s.status = StepStatus.IN_PROGRESS
+        s.rework_count += 1
+        s.handled_at = None
+        s.handled_on_time = None
+        s.save()
+    status = Status.IN_PROGRESS if steps else Status.COMMUNITY_HANDLING
+    return workflow.move(
+        case,
+        "verify",
+        actor,
+        status=status,
+        note=note,
+        attachments=attachments,
+        data={"passed": False, "rework": case.rework_count, "steps": [s.pk for s in steps]},
+    )
+
+
+@transaction.atomic
+def close(*, case_id, version, actor, closing_type=None, reason="", note="", attachments=None):
+    case = _begin("close", case_id, version, actor)
+    now = timezone.now()
+    if closing_type in (ClosingType.ERROR, ClosingType.SPECIAL):
+        if not _roles(actor) & {Role.LEADER, Role.ADMIN}:
+            raise Forbidden(_("Only a leader or an administrator may set this closing type."))
+        if not (reason or "").strip():
+            raise _invalid("reason", _("Give the reason."))
+        case.closing_type = closing_type
+    elif closing_type not in (None, "", ClosingType.NORMAL, ClosingType.OVERDUE):
+        raise _invalid("closing_type", _("Choose one of the allowed values"))
+    else:
+        overdue = case.due_at is not None and now > case.due_at
+        case.closing_type = ClosingType.OVERDUE if overdue else ClosingType.NORMAL
+    case.closed_at = now
+    return workflow.move(
+        case,
+        "close",
+        actor,
+        note=note or reason,
+        attachments=attachments,
+        data={"closing_type": case.closing_type, "reason": reason},
+    )
+
+
+@transaction.atomic
+def return_visit(*, case_id, version, actor, satisfaction=None, comment="", note="", attachments=None):
+    case = _begin("return_visit", case_id, version, actor)
+    if satisfaction is None or not 1 <= int(satisfaction) <= 5:
+        raise _invalid("satisfaction", _("Rate from 1 to 5."))
+    case.satisfaction = int(satisfaction)
+    case.satisfaction_comment = comment or ""
+    by = "reporter" if case.reporter_id == actor.pk else "staff"
+    return workflow.move(
+        case,
+        "return_visit",
+        actor,
+        note=note or comment,
+        attachments=attachments,
+        data={"satisfaction": case.satisfaction, "by": by},
+    )
+
+
+@transaction.atomic
+def supervise(*, case_id, version, actor, level=None, step_id=None, note="", attachments=None):
+    case = _begin("supervise", case_id, version, actor)
+    if level not in (Supervision.NORMAL, Supervision.YELLOW, Supervision.RED):
+        raise _invalid("level", _("Choose one of the allowed values"))
+    steps = Step.objects.filter(case=case, status__in=OPEN_STEP_STATUSES)
+    if step_id is not None:
+        steps = steps.filter(pk=step_id)
+    ids = list(steps.values_list("pk", flat=True))
+    Step.objects.filter(pk__in=ids).update(supervision=level)
+    case.supervision = level
+    return workflow.move(
+        case, "supervise", actor, note=note, attachments=attachments, data={"level": level, "steps": ids}
+    )
+
+
+@transaction.atomic
+def escalate(*, case_id, version, actor, reason="", note="", attachments=None):
+    case = _begin("escalate", case_id, version, actor)
+    if not (reason or "").strip():
+        raise _invalid("reason", _("Give the reason."))
+    before = case.holder_area
+    case.holder_area = Area.objects.get(pk=before.parent_id)
+    return workflow.move(
+        case,
+        "escalate",
+        actor,
+        note=note or reason,
+        attachments=attachments,
+        data={
+            "reason": reason,
+            "from": before.code,
+            "to": case.holder_area.code,
+            "level": case.holder_area.level,
+        },
+    )
+
+
+@transaction.atomic
+def request_suspension(*, case_id, version, actor, reason="", note="", attachments=None):
+    case = _begin("request_suspension", case_id, version, actor)
+    if not (reason or "").strip():
+        raise _invalid("reason", _("Give the reason."))
+    case.suspension_requested = True
+    return workflow.move(
+        case,
+        "request_suspension",
+        actor,
+        note=note or reason,
+        attachments=attachments,
+        data={"reason": reason},
+    )
+
+
+@transaction.atomic
+def suspend(*, case_id, version, actor, note="", attachments=None):
+    case = _begin("suspend", case_id, version, actor)
+    case.suspension_requested = False
+    case.suspended = True
+    case.suspended_at = timezone.now()
+    return workflow.move(case, "suspend", actor, note=note, attachments=attachments)
+
+
+@transaction.atomic
+def resume(*, case_id, version, actor, note="", attachments=None):
+    case = _begin("resume", case_id, version, actor)
+    now = timezone.now()
+    seconds = worktime.working_seconds_between(case.suspended_at, now) if case.suspended_at else 0.0
+    hours = seconds / 3600.0
+
+    def shift(when):
+        return worktime.add_working_time(when, hours, "hours") if when and hours > 0 else when
+
+    case.due_at = shift(case.due_at)
+    for s in Step.objects.filter(case=case, status__in=OPEN_STEP_STATUSES):
+        if s.status == StepStatus.PENDING_REPORT_IN:
+            s.report_in_due_at = shift(s.report_in_due_at)
+        s.due_at = shift(s.due_at)
+        s.save()
+    case.suspended = False
+    case.suspended_at = None
+    case.suspended_working_seconds += seconds
+    return workflow.move(
+        case, "resume", actor, note=note, attachments=attachments, data={"suspended_working_seconds": seconds}
+    )
+
+
+SERVICES = {
+    "accept": accept,
+    "reject": reject,
+    "merge": merge,
+    "community_handle": community_handle,
+    "whistle": whistle,
+    "report_in": report_in,
+    "handle": handle,
+    "return": return_step,
+    "reassign": reassign,
+    "verify": verify,
+    "close": close,
+    "return_visit": return_visit,
+    "supervise": supervise,
+    "escalate": escalate,
+    "request_suspension": request_suspension,
+    "suspend": suspend,
+    "resume": resume,
+}
+assert set(SERVICES) == set(workflow.TRANSITIONS), "every action of the table has a service"
+
+
+def perform(action: str, *, case_id: int, version: int, actor, fields: dict[str, Any]) -> Case:
+    """Run the service of `action` with the fields it takes (others are ignored)."""
+    workflow.transition(action)  # NotFound for an unknown action
+    fn = SERVICES[action]
+    accepted = set(inspect.signature(fn).parameters)
+    kwargs = {k: v for k, v in fields.items() if k in accepted and v is not None}
+    return fn(case_id=case_id, version=version, actor=actor, **kwargs)

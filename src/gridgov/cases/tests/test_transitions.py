@@ -1,0 +1,197 @@
+"""Every action of the transition table × every role: `allowed_actions` and the POST agree with each
+other and with the intended matrix (2xx when allowed; 403 when the case is visible but the move is not
+theirs; 404 when the case is outside the user's scope)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from django.utils import timezone
+
+from gridgov.cases import selectors, workflow
+from gridgov.cases.models import Case, Step, TimelineEvent
+from gridgov.cases.tests.conftest import A2, ROLES, Api, act, report, step_of
+
+ALL = {"admin"}
+
+
+def _submitted(p, w):
+    return report(p.resident, category_code="E0102")
+
+
+def _accepted(p, w):
+    case = _submitted(p, w)
+    return act("accept", case, p.admin)
+
+
+def _escalated(p, w):
+    case = _accepted(p, w)
+    return act("escalate", case, p.admin, reason="社区无法协调")
+
+
+def _whistled(p, w):
+    case = _accepted(p, w)
+    return act("whistle", case, p.admin, departments=["440309-CG"])
+
+
+def _in_progress(p, w):
+    case = _whistled(p, w)
+    return act("report_in", case, p.dept_cg)
+
+
+def _community_handling(p, w):
+    return act("community_handle", _accepted(p, w), p.admin)
+
+
+def _handled(p, w):
+    return act("handle", _in_progress(p, w), p.dept_cg, note="已清理")
+
+
+def _verified(p, w):
+    return act("verify", _handled(p, w), p.worker_a1, passed=True)
+
+
+def _closed(p, w):
+    return act("close", _verified(p, w), p.staff_a)
+
+
+def _near_deadline(p, w):
+    case = _whistled(p, w)
+    past = timezone.now() - dt.timedelta(hours=1)
+    Step.objects.filter(case=case).update(report_in_due_at=past)
+    return case
+
+
+def _suspension_requested(p, w):
+    return act("request_suspension", _whistled(p, w), p.staff_a, reason="等待产权核实")
+
+
+def _suspended(p, w):
+    return act("suspend", _suspension_requested(p, w), p.sub_staff)
+
+
+def _merge_target(p, w):
+    other = report(p.resident2, point=A2, category_code="E0102", description="路边垃圾")
+    act("accept", other, p.admin)
+    return other.number
+
+
+# action variant → (case builder, payload builder, roles allowed)
+SCENARIOS = {
+    "accept": (_submitted, lambda c, p, w: {"category_code": "E0102"}, {"admin", "staff_a"}),
+    "reject": (_submitted, lambda c, p, w: {"reason": "重复上报"}, {"admin", "staff_a"}),
+    "merge": (_accepted, lambda c, p, w: {"target_case_number": _merge_target(p, w)}, {"admin", "staff_a"}),
+    "community_handle": (_accepted, lambda c, p, w: {}, {"admin", "staff_a"}),
+    "whistle": (_accepted, lambda c, p, w: {"departments": ["440309-CG", "440309-GA"]}, {"admin", "staff_a"}),
+    "whistle@subdistrict": (
+        _escalated,
+        lambda c, p, w: {"departments": ["440309-CG"]},
+        {"admin", "sub_staff"},
+    ),
+    "report_in": (_whistled, lambda c, p, w: {}, {"dept_cg"}),
+    "handle": (_in_progress, lambda c, p, w: {"note": "已清理完毕"}, {"dept_cg", "admin"}),
+    "handle@community": (_community_handling, lambda c, p, w: {"note": "社区已处理"}, {"staff_a", "admin"}),
+    "return": (_whistled, lambda c, p, w: {"reason": "不属于本部门职责"}, {"dept_cg"}),
+    "reassign": (
+        _whistled,
+        lambda c, p, w: {"step_id": step_of(c, w.cg).pk, "departments": ["440309-XF"]},
+        {"admin", "staff_a"},
+    ),
+    "verify": (_handled, lambda c, p, w: {"passed": True}, {"worker_a1", "admin"}),
+    "close": (_verified, lambda c, p, w: {}, {"staff_a", "admin"}),
+    "return_visit": (
+        _closed,
+        lambda c, p, w: {"satisfaction": 4, "comment": "满意"},
+        {"resident", "staff_a", "admin"},
+    ),
+    "supervise": (
+        _near_deadline,
+        lambda c, p, w: {"level": "yellow"},
+        {"staff_a", "sub_staff", "leader", "admin"},
+    ),
+    "escalate": (_accepted, lambda c, p, w: {"reason": "需要街道协调"}, {"staff_a", "admin"}),
+    "escalate@subdistrict": (_escalated, lambda c, p, w: {"reason": "需要区级协调"}, {"sub_staff", "admin"}),
+    "request_suspension": (
+        _whistled,
+        lambda c, p, w: {"reason": "等待鉴定"},
+        {"staff_a", "dept_cg", "admin"},
+    ),
+    "suspend": (_suspension_requested, lambda c, p, w: {}, {"sub_staff", "leader", "admin"}),
+    "resume": (_suspended, lambda c, p, w: {}, {"sub_staff", "leader", "admin"}),
+}
+# Users who cannot see a case of community A at all (→ 404 rather than 403).
+BLIND = {"staff_b", "worker_a2", "dept_ga", "resident2"}
+
+
+def test_every_action_has_a_scenario():
+    assert {k.split("@")[0] for k in SCENARIOS} == set(workflow.ACTIONS)
+
+
+@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize("scenario", sorted(SCENARIOS))
+def test_allowed_actions_and_post_agree(scenario, role, people, world):
+    build, payload, allowed_roles = SCENARIOS[scenario]
+    action = scenario.split("@")[0]
+    case = build(people, world)
+    case = Case.objects.get(pk=case.pk)
+    user = getattr(people, role)
+    body = payload(case, people, world)
+    allowed = action in workflow.allowed_actions(case, user)
+    assert allowed == (role in allowed_roles), f"{action} for {role}: table says {allowed}"
+
+    before_version = case.version
+    before_events = TimelineEvent.objects.filter(case=case).count()
+    response = Api(user).action(case, action, version=before_version, **body)
+    if allowed:
+        assert response.status_code == 200, response.content
+        data = response.json()
+        assert data["version"] == before_version + 1
+        assert TimelineEvent.objects.filter(case=case).count() == before_events + 1
+        assert TimelineEvent.objects.filter(case=case).last().action == action
+    else:
+        visible = selectors.visible_cases(user).filter(pk=case.pk).exists()
+        if role in BLIND and role != "dept_ga":
+            assert not visible
+        expected = 403 if visible else 404
+        assert response.status_code == expected, response.content
+        case.refresh_from_db()
+        assert case.version == before_version
+        assert TimelineEvent.objects.filter(case=case).count() == before_events
+
+
+def test_detail_lists_exactly_the_allowed_actions(people, world):
+    case = _whistled(people, world)
+    assert Api(people.dept_cg).get(f"/cases/{case.pk}").json()["allowed_actions"] == [
+        "report_in",
+        "return",
+        "request_suspension",
+    ]
+    staff = Api(people.staff_a).get(f"/cases/{case.pk}").json()["allowed_actions"]
+    assert staff == ["reassign", "escalate", "request_suspension"]
+    assert Api(people.resident).get(f"/cases/{case.pk}").json()["allowed_actions"] == []
+
+
+@pytest.mark.parametrize(
+    "build, action, body",
+    [
+        (_submitted, "whistle", {"departments": ["440309-CG"]}),
+        (_accepted, "accept", {"category_code": "E0102"}),
+        (_closed, "close", {}),
+        (_handled, "report_in", {}),
+        (_accepted, "supervise", {"level": "red"}),  # nothing near its deadline
+        (_suspended, "handle", {"note": "x"}),
+    ],
+)
+def test_wrong_state_is_a_conflict(build, action, body, people, world):
+    case = build(people, world)
+    response = Api(people.admin).action(case, action, **body)
+    assert response.status_code == 409, response.content
+    assert response["Content-Type"].startswith("application/problem+json")
+
+
+def test_unknown_action_is_not_found(people, world):
+    case = _submitted(people, world)
+    response = Api(people.admin).action(case, "teleport")
+    assert response.status_code == 404
+    assert response.json()["status"] == 404
