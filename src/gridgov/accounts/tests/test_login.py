@@ -168,7 +168,7 @@ def test_login_hashes_with_argon2(people):
 
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="parallel writers need PostgreSQL")
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_parallel_failed_logins_all_count():
     user = make_user("target")
     barrier = threading.Barrier(4)

@@ -51,8 +51,9 @@ def test_twenty_sequential_moves_on_one_version(people, world):
 
 
 @pytest.mark.skipif(connection.vendor == "sqlite", reason="threads need separate PostgreSQL connections")
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_twenty_concurrent_moves_exactly_one_wins(people, world):
+    services.seed_categories()  # the category seed is data; a flush by an earlier test may have removed it
     case = report(people.resident)
     version = case.version
     barrier = threading.Barrier(20)
