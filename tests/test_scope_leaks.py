@@ -14,7 +14,7 @@ from django.test import Client
 
 from gridgov.accounts.models import ApiToken, Membership, Organisation, User
 from gridgov.accounts.services import hash_token
-from gridgov.cases.models import Case, Category, WhistleItem
+from gridgov.cases.models import Case, Category, Notification, WhistleItem
 from gridgov.territory.models import Area, Building, House
 from tests.conftest import login_of
 
@@ -51,6 +51,11 @@ def _other_values(other: Area) -> dict[str, list]:
         "organisation_code": [o.code for o in orgs],
         "token_id": [token.id],
         "case_id": [case.id],
+        "notification_id": [
+            Notification.objects.create(
+                recipient=member.user, case=case, kind="deadline_red", message=OTHER_CASE_TEXT
+            ).pk
+        ],
         "action": ["accept", "whistle", "reject", "supervise"],
         "category_code": [Category.objects.order_by("code").values_list("code", flat=True).first()],
         "whistle_item_id": [WhistleItem.objects.order_by("id").values_list("id", flat=True).first()],

@@ -16,6 +16,7 @@ from gridgov.cases.schemas import (
     CaseOut,
     CategoryTreeOut,
     ChannelName,
+    NotificationOut,
     StatusName,
     TimelineEventOut,
     WhistleItemOut,
@@ -121,3 +122,18 @@ def act(
         action, case_id=case_id, version=payload.version, actor=request.auth, fields=fields
     )
     return selectors.case_detail(request.auth, case.pk)
+
+
+# --- notifications ------------------------------------------------------------------------------------
+@router.get("/notifications", response=list[NotificationOut], summary="Your notifications, newest first")
+@paginate(Pagination, page_size=PAGE_SIZE)
+def list_notifications(request: HttpRequest, unread: bool | None = None):
+    return selectors.notifications_for(request.auth, unread=unread)
+
+
+@router.post(
+    "/notifications/{notification_id}/read", response={204: None}, summary="Mark a notification read"
+)
+def read_notification(request: HttpRequest, notification_id: int = Path(..., ge=1, le=2**63 - 1)):
+    services.mark_notification_read(actor=request.auth, notification_id=notification_id)
+    return 204, None

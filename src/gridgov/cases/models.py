@@ -6,6 +6,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 
@@ -131,6 +132,14 @@ class Supervision(models.TextChoices):
     RED = "red", _("Red card")
 
 
+class WarningLevel(models.TextChoices):
+    """The deadline warning last raised (时限预警): yellow at 80 % of the working time, red when overdue."""
+
+    NONE = "none", _("None")
+    YELLOW = "yellow", _("Yellow warning")
+    RED = "red", _("Overdue")
+
+
 class Case(models.Model):
     number = models.CharField(max_length=24, unique=True)
     kind = models.CharField(max_length=16, choices=CaseKind.choices, default=CaseKind.DEMAND)
@@ -181,6 +190,8 @@ class Case(models.Model):
     closing_type = models.CharField(max_length=8, choices=ClosingType.choices, blank=True, default="")
     rework_count = models.PositiveSmallIntegerField(default=0)
     supervision = models.CharField(max_length=8, choices=Supervision.choices, default=Supervision.NONE)
+    # The warning last raised for `due_at` by the deadline sweep (cases/sla.py).
+    warning_level = models.CharField(max_length=8, choices=WarningLevel.choices, default=WarningLevel.NONE)
     suspension_requested = models.BooleanField(default=False)
     suspended = models.BooleanField(default=False)
     suspended_at = models.DateTimeField(null=True, blank=True)
@@ -261,6 +272,11 @@ class Step(models.Model):
     handled_at = models.DateTimeField(null=True, blank=True)
     overdue = models.BooleanField(default=False)
     supervision = models.CharField(max_length=8, choices=Supervision.choices, default=Supervision.NONE)
+    # The warnings last raised by the deadline sweep (cases/sla.py): report-in and completion.
+    report_in_warning = models.CharField(
+        max_length=8, choices=WarningLevel.choices, default=WarningLevel.NONE
+    )
+    warning_level = models.CharField(max_length=8, choices=WarningLevel.choices, default=WarningLevel.NONE)
     report_in_on_time = models.BooleanField(null=True, blank=True)
     handled_on_time = models.BooleanField(null=True, blank=True)
     rework_count = models.PositiveSmallIntegerField(default=0)
@@ -313,3 +329,30 @@ class TimelineEvent(models.Model):
 
     def delete(self, *args, **kwargs):
         raise PermissionError("the case timeline is append-only")
+
+
+class NotificationKind(models.TextChoices):
+    DEADLINE_YELLOW = "deadline_yellow", _("Deadline near (80 % used)")
+    DEADLINE_RED = "deadline_red", _("Deadline passed")
+
+
+class Notification(models.Model):
+    """An in-app message to one user about a case (e.g. a deadline warning). The message is rendered
+    when it is created (in Chinese, the default language); `data` keeps the facts behind it."""
+
+    recipient = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="case_notifications"
+    )
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="notifications")
+    kind = models.CharField(max_length=32, choices=NotificationKind.choices, db_index=True)
+    message = models.TextField()
+    data = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    read_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["recipient", "read_at"], name="notification_recipient_read")]
+
+    def __str__(self) -> str:
+        return f"{self.recipient_id} {self.kind} {self.case_id}"

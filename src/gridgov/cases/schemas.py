@@ -286,3 +286,18 @@ class CaseDetailOut(CaseOut):
     @staticmethod
     def resolve_merged_reporter_count(obj) -> int:
         return len(obj.merged_reporters or [])
+
+
+class NotificationOut(Schema):
+    id: int
+    kind: str
+    message: str
+    case_id: int
+    case_number: str
+    data: dict
+    created_at: dt.datetime
+    read_at: dt.datetime | None
+
+    @staticmethod
+    def resolve_case_number(obj) -> str:
+        return obj.case.number

@@ -16,7 +16,15 @@ from django.utils.translation import gettext as _
 
 from gridgov.accounts.scope import scope_for
 from gridgov.cases import workflow
-from gridgov.cases.models import OPEN_STATUSES, Case, Category, Step, TimelineEvent, WhistleItem
+from gridgov.cases.models import (
+    OPEN_STATUSES,
+    Case,
+    Category,
+    Notification,
+    Step,
+    TimelineEvent,
+    WhistleItem,
+)
 from gridgov.core.errors import NotFound
 from gridgov.territory.models import Area
 
@@ -139,3 +147,13 @@ def whistle_item_detail(whistle_item_id: int) -> WhistleItem:
     if item is None:
         raise NotFound(_("There is no whistle item with this id."))
     return item
+
+
+def notifications_for(user, *, unread: bool | None = None) -> QuerySet[Notification]:
+    """The user's own notifications, newest first (`unread`: only unread, or only read ones)."""
+    if user is None or not getattr(user, "is_authenticated", False):
+        return Notification.objects.none()
+    qs = Notification.objects.filter(recipient=user)
+    if unread is not None:
+        qs = qs.filter(read_at__isnull=unread)
+    return qs.select_related("case").order_by("-created_at", "-id")

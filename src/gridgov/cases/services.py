@@ -30,6 +30,7 @@ from gridgov.cases.models import (
     Category,
     Channel,
     ClosingType,
+    Notification,
     Priority,
     Status,
     Step,
@@ -720,6 +721,17 @@ def resume(*, case_id, version, actor, note="", attachments=None):
     return workflow.move(
         case, "resume", actor, note=note, attachments=attachments, data={"suspended_working_seconds": seconds}
     )
+
+
+def mark_notification_read(*, actor, notification_id: int) -> None:
+    """Mark one of the actor's own notifications read (again: unchanged). Another's → NotFound."""
+    if actor is None or not getattr(actor, "is_authenticated", False):
+        raise NotFound(_("There is no notification with this id."))
+    with transaction.atomic():
+        mine = Notification.objects.filter(pk=notification_id, recipient=actor)
+        if not mine.exists():
+            raise NotFound(_("There is no notification with this id."))
+        mine.filter(read_at__isnull=True).update(read_at=timezone.now())
 
 
 SERVICES = {
