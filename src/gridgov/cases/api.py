@@ -137,3 +137,9 @@ def list_notifications(request: HttpRequest, unread: bool | None = None):
 def read_notification(request: HttpRequest, notification_id: int = Path(..., ge=1, le=2**63 - 1)):
     services.mark_notification_read(actor=request.auth, notification_id=notification_id)
     return 204, None
+
+
+# --- duplicates and category suggestions -----------------------------------------------------------
+from gridgov.cases.suggest_api import router as suggest_router  # noqa: E402
+
+router.add_router("", suggest_router)

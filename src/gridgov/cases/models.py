@@ -332,7 +332,7 @@ class TimelineEvent(models.Model):
 
 
 class NotificationKind(models.TextChoices):
-    DEADLINE_YELLOW = "deadline_yellow", _("Deadline near (80 % used)")
+    DEADLINE_YELLOW = "deadline_yellow", _("Deadline near (80 per cent of the time used)")
     DEADLINE_RED = "deadline_red", _("Deadline passed")
 
 

@@ -53,7 +53,7 @@ class Migration(migrations.Migration):
                     "kind",
                     models.CharField(
                         choices=[
-                            ("deadline_yellow", "Deadline near (80 % used)"),
+                            ("deadline_yellow", "Deadline near (80 per cent of the time used)"),
                             ("deadline_red", "Deadline passed"),
                         ],
                         db_index=True,

@@ -1,0 +1,67 @@
+"""Duplicate candidates of a case and category suggestions for a text, mounted under /api/v1/cases
+(`GET /cases/{case_id}/duplicates`, `POST /suggest-category`). The work is in `suggest.py`."""
+
+from __future__ import annotations
+
+from django.http import HttpRequest
+from django.utils.translation import gettext as _
+from ninja import Field, Path, Router, Schema
+
+from gridgov.accounts.roles import STAFF_ROLES, Role
+from gridgov.accounts.scope import scope_for
+from gridgov.cases import selectors, suggest
+from gridgov.core.errors import Forbidden, NotAuthenticated
+
+router = Router(tags=["cases"])
+
+# Staff who work on cases; the security and audit administrators do not (三权分立).
+SUGGEST_ROLES = STAFF_ROLES - {Role.SECURITY_ADMIN, Role.AUDIT_ADMIN}
+TEXT_PATTERN = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f]*$"
+
+
+class DuplicateOut(Schema):
+    case_id: int
+    number: str
+    score: float
+    distance_m: float | None
+    hours_apart: float | None
+    text_similarity: float
+    same_category: bool | None
+    status: str
+    description: str
+
+
+class SuggestIn(Schema):
+    text: str = Field(..., min_length=1, max_length=4000, pattern=TEXT_PATTERN)
+
+
+class CategorySuggestionOut(Schema):
+    code: str
+    name: str
+    score: float
+
+
+@router.get(
+    "/cases/{case_id}/duplicates",
+    response=list[DuplicateOut],
+    url_name="case_duplicates",
+    summary="Possible duplicates of a case: nearby, recent, similar text",
+)
+def case_duplicates(request: HttpRequest, case_id: int = Path(..., ge=1, le=2**63 - 1)):
+    case = selectors.visible_case(request.auth, case_id)
+    return suggest.duplicates_for(case, within=selectors.visible_cases(request.auth))
+
+
+@router.post(
+    "/suggest-category",
+    response=list[CategorySuggestionOut],
+    url_name="suggest_category",
+    summary="Top-3 category suggestions for a description",
+)
+def suggest_category(request: HttpRequest, payload: SuggestIn):
+    user = request.auth
+    if user is None or not getattr(user, "is_authenticated", False):
+        raise NotAuthenticated()
+    if not scope_for(user).has_role(*SUGGEST_ROLES):
+        raise Forbidden(_("Only staff may ask for category suggestions."))
+    return suggest.suggest_categories(payload.text, k=3)
