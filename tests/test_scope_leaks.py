@@ -5,6 +5,7 @@ moment it exists (and a new path parameter must be given a value below, or this 
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
 
@@ -103,6 +104,8 @@ def _query_values(other: Area) -> dict[str, list]:
         "lat": [point.y],
         "crs": ["wgs84"],
         "level": ["grid"],
+        "date_from": [(dt.date.today() - dt.timedelta(days=365)).isoformat()],
+        "date_to": [dt.date.today().isoformat()],
     }
 
 

@@ -143,3 +143,7 @@ def read_notification(request: HttpRequest, notification_id: int = Path(..., ge=
 from gridgov.cases.suggest_api import router as suggest_router  # noqa: E402
 
 router.add_router("", suggest_router)
+
+from gridgov.cases.figures_api import router as figures_router  # noqa: E402
+
+router.add_router("", figures_router)

@@ -1,0 +1,197 @@
+"""Evaluation figures of the cases a user may see (考核指标), by the formulas the field uses.
+
+The cohort is the visible cases created in [date_from, date_to] (dates in Asia/Shanghai), narrowed by
+area, department and category like the case list. Counts are as of now:
+
+- reported: every case of the cohort; accepted: accepted at some point; rejected: status rejected;
+- closed: closed by `close` (merged cases, closed as special by `merge`, are left out);
+- closed_on_time: closed with no deadline or at or before `due_at`;
+- due (应结案): not rejected, not merged, and closed, or with `due_at` before the end of the period (or
+  before now when the period has not ended yet);
+- deferred (缓办): 0, there is no defer action;
+- reworked: closed cases verified as failed at least once (`rework_count` > 0);
+- rated: with a satisfaction; satisfied: satisfaction ≥ 4;
+- solved_in_community: closed cases without any step (no department was whistled or dispatched).
+
+Step figures are over the steps of the cohort (only the named department's steps with `department`).
+Mean times are working hours from the timeline: whistle (or the reassign that created the step) →
+report_in per step, submit → close per case."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.db.models import Count, Exists, F, OuterRef, Q
+from django.utils import timezone
+
+from gridgov.cases import selectors
+from gridgov.cases.models import Status, Step, TimelineEvent
+from gridgov.core import worktime
+
+RATES = (
+    "on_time_close_rate",
+    "close_rate",
+    "rework_rate",
+    "on_time_report_in_rate",
+    "on_time_handling_rate",
+    "satisfaction_rate",
+    "community_share",
+)
+MEANS = ("mean_report_in_hours", "mean_resolution_hours")
+
+
+def _ratio(numerator: int, denominator: int) -> float | None:
+    return numerator / denominator if denominator > 0 else None
+
+
+def _mean_hours(seconds: list[float]) -> float | None:
+    return sum(seconds) / len(seconds) / 3600 if seconds else None
+
+
+def _year_before(day: dt.date) -> dt.date:
+    try:
+        return day.replace(year=day.year - 1)
+    except ValueError:  # 29 February
+        return day.replace(year=day.year - 1, day=28)
+
+
+def previous_period(date_from: dt.date, date_to: dt.date) -> tuple[dt.date, dt.date]:
+    """The period of equal length just before (环比)."""
+    days = (date_to - date_from).days + 1
+    return date_from - dt.timedelta(days=days), date_from - dt.timedelta(days=1)
+
+
+def year_ago_period(date_from: dt.date, date_to: dt.date) -> tuple[dt.date, dt.date]:
+    """The same period one year earlier (同比)."""
+    return _year_before(date_from), _year_before(date_to)
+
+
+def _period_figures(user, date_from, date_to, *, area_code, department_code, category_code) -> dict:
+    cases = selectors.cases_for(
+        user,
+        area=area_code,
+        department=department_code,
+        category=category_code,
+        created_from=date_from,
+        created_to=date_to,
+    ).select_related(None)
+    now = timezone.now()
+    end = dt.datetime.combine(
+        date_to + dt.timedelta(days=1), dt.time.min, tzinfo=timezone.get_current_timezone()
+    )
+    cutoff = min(end, now)
+
+    countable = ~Q(status=Status.REJECTED) & Q(merged_into__isnull=True)
+    closed = countable & Q(closed_at__isnull=False)
+    counts = cases.annotate(has_step=Exists(Step.objects.filter(case=OuterRef("pk")))).aggregate(
+        reported=Count("pk"),
+        accepted=Count("pk", filter=Q(accepted_at__isnull=False)),
+        rejected=Count("pk", filter=Q(status=Status.REJECTED)),
+        closed=Count("pk", filter=closed),
+        closed_on_time=Count("pk", filter=closed & (Q(due_at__isnull=True) | Q(closed_at__lte=F("due_at")))),
+        due=Count("pk", filter=countable & (Q(closed_at__isnull=False) | Q(due_at__lt=cutoff))),
+        reworked=Count("pk", filter=closed & Q(rework_count__gt=0)),
+        rated=Count("pk", filter=Q(satisfaction__isnull=False)),
+        satisfied=Count("pk", filter=Q(satisfaction__gte=4)),
+        solved_in_community=Count("pk", filter=closed & Q(has_step=False)),
+    )
+    counts["deferred"] = 0
+
+    steps = Step.objects.filter(case__in=cases.values("pk"))
+    if department_code:
+        steps = steps.filter(target__code=department_code)
+    step_counts = steps.aggregate(
+        reported_in=Count("pk", filter=Q(reported_in_at__isnull=False)),
+        reported_in_on_time=Count("pk", filter=Q(reported_in_at__isnull=False, report_in_on_time=True)),
+        handled=Count("pk", filter=Q(status="handled")),
+        handled_on_time=Count("pk", filter=Q(status="handled", handled_on_time=True)),
+    )
+    step_ids = set(steps.values_list("pk", flat=True))
+    closed_ids = set(cases.filter(closed).values_list("pk", flat=True))
+
+    report_in_seconds, resolution_seconds = _times(cases, step_ids, closed_ids)
+    base = counts["due"] - counts["deferred"]
+    rates = {
+        "on_time_close_rate": _ratio(counts["closed_on_time"], base),
+        "close_rate": _ratio(counts["closed"], base),
+        "rework_rate": _ratio(counts["reworked"], counts["closed"]),
+        "on_time_report_in_rate": _ratio(step_counts["reported_in_on_time"], step_counts["reported_in"]),
+        "on_time_handling_rate": _ratio(step_counts["handled_on_time"], step_counts["handled"]),
+        "satisfaction_rate": _ratio(counts["satisfied"], counts["rated"]),
+        "community_share": _ratio(counts["solved_in_community"], counts["closed"]),
+    }
+    return {
+        "date_from": date_from,
+        "date_to": date_to,
+        "counts": {**counts, **step_counts},
+        "rates": rates,
+        "mean_report_in_hours": _mean_hours(report_in_seconds),
+        "mean_resolution_hours": _mean_hours(resolution_seconds),
+    }
+
+
+def _times(cases, step_ids: set[int], closed_ids: set[int]) -> tuple[list[float], list[float]]:
+    """One pass over the needed timeline events: report-in and resolution working seconds."""
+    events = (
+        TimelineEvent.objects.filter(
+            case__in=cases.values("pk"), action__in=("submit", "whistle", "reassign", "report_in", "close")
+        )
+        .order_by("case_id", "at", "id")
+        .values_list("case_id", "action", "at", "data")
+    )
+    report_in: list[float] = []
+    resolution: list[float] = []
+    current = None
+    submitted = whistled = None
+    created: dict[int, dt.datetime] = {}
+    for case_id, action, at, data in events.iterator():
+        if case_id != current:
+            current, submitted, whistled, created = case_id, None, None, {}
+        if action == "submit":
+            submitted = submitted or at
+        elif action == "whistle":
+            whistled = at
+        elif action == "reassign":
+            step = (data or {}).get("step")
+            if step is not None:
+                created[step] = at
+        elif action == "report_in":
+            for step in (data or {}).get("steps", []):
+                start = created.get(step, whistled)
+                if step in step_ids and start is not None:
+                    report_in.append(worktime.working_seconds_between(start, at))
+        elif action == "close" and case_id in closed_ids and submitted is not None:
+            resolution.append(worktime.working_seconds_between(submitted, at))
+    return report_in, resolution
+
+
+def figures_for(
+    user,
+    *,
+    date_from: dt.date,
+    date_to: dt.date,
+    area_code: str | None = None,
+    department_code: str | None = None,
+    category_code: str | None = None,
+) -> dict:
+    """The figures of the period, and `change`: each rate and mean for this period, the period of equal
+    length before (环比) and the same period one year earlier (同比)."""
+    filters = {"area_code": area_code, "department_code": department_code, "category_code": category_code}
+    current = _period_figures(user, date_from, date_to, **filters)
+    previous = _period_figures(user, *previous_period(date_from, date_to), **filters)
+    year_ago = _period_figures(user, *year_ago_period(date_from, date_to), **filters)
+
+    def pick(figures: dict, name: str):
+        return figures[name] if name in MEANS else figures["rates"][name]
+
+    current["change"] = {
+        name: {
+            "current": pick(current, name),
+            "previous": pick(previous, name),
+            "year_ago": pick(year_ago, name),
+        }
+        for name in RATES + MEANS
+    }
+    current["previous_period"] = {"date_from": previous["date_from"], "date_to": previous["date_to"]}
+    current["year_ago_period"] = {"date_from": year_ago["date_from"], "date_to": year_ago["date_to"]}
+    return current
