@@ -108,6 +108,11 @@ def _locked_error(locked_until: dt.datetime, now: dt.datetime) -> Locked:
     return Locked(detail, minutes_remaining=minutes, locked_until=locked_until.isoformat())
 
 
+def _user_event(user: User, request: HttpRequest | None, event_type: str, **fields) -> None:
+    """An audit event about one user account (the object is the user)."""
+    record_audit(event_type, user=user, request=request, object_type="user", object_id=user.pk, **fields)
+
+
 def register_login_failure(
     user: User, *, request: HttpRequest | None = None, reason: str = "password"
 ) -> Locked | None:
@@ -131,25 +136,17 @@ def register_login_failure(
         User.objects.filter(pk=user.pk).values_list("failed_logins", "locked_until").get()
     )
     user.failed_logins, user.locked_until = failures, locked_until
-    record_audit(
-        AuditEventType.LOGIN,
-        user=user,
-        request=request,
-        success=False,
-        object_type="user",
-        object_id=user.pk,
-        detail={"reason": reason, "failures": failures},
+    _user_event(
+        user, request, AuditEventType.LOGIN, success=False, detail={"reason": reason, "failures": failures}
     )
     if locked_until is None or locked_until <= now:
         return None
     if failures == max_failures:
-        record_audit(
+        _user_event(
+            user,
+            request,
             AuditEventType.LOGIN_LOCKED,
-            user=user,
-            request=request,
             success=False,
-            object_type="user",
-            object_id=user.pk,
             detail={"failures": failures, "locked_until": locked_until.isoformat()},
         )
     return _locked_error(locked_until, now)
@@ -179,15 +176,7 @@ def login(request: HttpRequest, *, username: str, password: str, totp: str | Non
     now = timezone.now()
     if user.locked_until is not None:
         if user.locked_until > now:
-            record_audit(
-                AuditEventType.LOGIN,
-                user=user,
-                request=request,
-                success=False,
-                object_type="user",
-                object_id=user.pk,
-                detail={"reason": "locked"},
-            )
+            _user_event(user, request, AuditEventType.LOGIN, success=False, detail={"reason": "locked"})
             raise _locked_error(user.locked_until, now)
         # The lock has run out: counting starts afresh.
         User.objects.filter(pk=user.pk, locked_until=user.locked_until).update(
@@ -203,27 +192,13 @@ def login(request: HttpRequest, *, username: str, password: str, totp: str | Non
             error=InvalidCredentials(_("The username or password is wrong.")),
         )
     if not user.is_active:
-        record_audit(
-            AuditEventType.LOGIN,
-            user=user,
-            request=request,
-            success=False,
-            object_type="user",
-            object_id=user.pk,
-            detail={"reason": "inactive"},
-        )
+        _user_event(user, request, AuditEventType.LOGIN, success=False, detail={"reason": "inactive"})
         raise InvalidCredentials(_("The username or password is wrong."))
 
     if user.totp_enabled:
         if not (totp or "").strip():
-            record_audit(
-                AuditEventType.LOGIN,
-                user=user,
-                request=request,
-                success=False,
-                object_type="user",
-                object_id=user.pk,
-                detail={"reason": "totp_required"},
+            _user_event(
+                user, request, AuditEventType.LOGIN, success=False, detail={"reason": "totp_required"}
             )
             raise TotpRequired(_("Enter the 6-digit code from your authenticator app."))
         if not _claim_totp(user, totp):
@@ -252,13 +227,11 @@ def logout(request: HttpRequest, *, user) -> None:
 def change_password(request: HttpRequest, *, user: User, old_password: str, new_password: str) -> User:
     """The user's own password: the current one, then the policy (AUTH_PASSWORD_VALIDATORS)."""
     if not user.check_password(old_password):
-        record_audit(
+        _user_event(
+            user,
+            request,
             AuditEventType.PASSWORD_CHANGE,
-            user=user,
-            request=request,
             success=False,
-            object_type="user",
-            object_id=user.pk,
             detail={"reason": "wrong_old_password"},
         )
         raise _field_error("old_password", _("The current password is wrong."))
@@ -268,15 +241,7 @@ def change_password(request: HttpRequest, *, user: User, old_password: str, new_
             {"field": "new_password", "message": _("The new password must differ from the current one.")}
         ]
     if errors:
-        record_audit(
-            AuditEventType.PASSWORD_CHANGE,
-            user=user,
-            request=request,
-            success=False,
-            object_type="user",
-            object_id=user.pk,
-            detail={"reason": "policy"},
-        )
+        _user_event(user, request, AuditEventType.PASSWORD_CHANGE, success=False, detail={"reason": "policy"})
         raise ValidationFailed(_("Please correct: %(fields)s") % {"fields": "new_password"}, errors=errors)
     with transaction.atomic():
         user.set_password(new_password)
@@ -318,14 +283,7 @@ def totp_setup(request: HttpRequest, *, user: User) -> dict:
     with transaction.atomic():
         User.objects.filter(pk=user.pk).update(totp_secret=secret, totp_last_step=None)
         user.totp_secret, user.totp_last_step = secret, None
-        record_audit(
-            AuditEventType.TOTP_ENROL,
-            user=user,
-            request=request,
-            object_type="user",
-            object_id=user.pk,
-            detail={"stage": "setup"},
-        )
+        _user_event(user, request, AuditEventType.TOTP_ENROL, detail={"stage": "setup"})
     return {"secret": secret, "otpauth_uri": otp.provisioning_uri(secret, user.username)}
 
 
@@ -337,27 +295,12 @@ def totp_confirm(request: HttpRequest, *, user: User, code: str) -> User:
     if not user.totp_secret:
         raise _field_error("code", _("Start the set-up of the second factor first."))
     if not _claim_totp(user, code):
-        record_audit(
-            AuditEventType.TOTP_ENROL,
-            user=user,
-            request=request,
-            success=False,
-            object_type="user",
-            object_id=user.pk,
-            detail={"stage": "confirm"},
-        )
+        _user_event(user, request, AuditEventType.TOTP_ENROL, success=False, detail={"stage": "confirm"})
         raise _field_error("code", _("The verification code is wrong or was already used."))
     with transaction.atomic():
         User.objects.filter(pk=user.pk).update(totp_enabled=True)
         user.totp_enabled = True
-        record_audit(
-            AuditEventType.TOTP_ENROL,
-            user=user,
-            request=request,
-            object_type="user",
-            object_id=user.pk,
-            detail={"stage": "confirm"},
-        )
+        _user_event(user, request, AuditEventType.TOTP_ENROL, detail={"stage": "confirm"})
     return user
 
 
