@@ -8,6 +8,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from gridgov.accounts.roles import Role
+from gridgov.core.models import AppendOnlyModel
 
 
 class User(AbstractUser):
@@ -118,15 +119,7 @@ class AuditEventType(models.TextChoices):
     AUDIT_PURGE = "audit_purge", _("Old audit events purged")
 
 
-class AuditEventQuerySet(models.QuerySet):
-    def update(self, **kwargs):  # noqa: D102
-        raise PermissionError("the security audit log is append-only")
-
-    def delete(self):  # noqa: D102
-        raise PermissionError("the security audit log is append-only")
-
-
-class AuditEvent(models.Model):
+class AuditEvent(AppendOnlyModel):
     """The security audit log: date and time, user, event type, success, source IP, object.
 
     Append-only: the model refuses updates and deletes, and database triggers (see the migration)
@@ -144,18 +137,10 @@ class AuditEvent(models.Model):
     object_id = models.CharField(max_length=64, blank=True, default="")
     detail = models.JSONField(default=dict, blank=True)
 
-    objects = AuditEventQuerySet.as_manager()
+    append_only_message = "the security audit log is append-only"
 
     class Meta:
         ordering = ["-at", "-id"]
 
     def __str__(self) -> str:
         return f"{self.at:%Y-%m-%d %H:%M:%S} {self.username or '—'} {self.event_type}"
-
-    def save(self, *args, **kwargs):
-        if self.pk is not None:
-            raise PermissionError("the security audit log is append-only")
-        super().save(*args, **kwargs)
-
-    def delete(self, *args, **kwargs):
-        raise PermissionError("the security audit log is append-only")

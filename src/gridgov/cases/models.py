@@ -9,6 +9,8 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from gridgov.core.models import AppendOnlyModel
+
 
 class TimeUnit(models.TextChoices):
     HOURS = "hours", _("Working hours")
@@ -291,15 +293,7 @@ class Step(models.Model):
         return f"{self.case_id} → {self.target_id} ({self.status})"
 
 
-class TimelineQuerySet(models.QuerySet):
-    def update(self, **kwargs):  # noqa: D102
-        raise PermissionError("the case timeline is append-only")
-
-    def delete(self):  # noqa: D102
-        raise PermissionError("the case timeline is append-only")
-
-
-class TimelineEvent(models.Model):
+class TimelineEvent(AppendOnlyModel):
     """One change to a case: who, when, from → to, note, data, attachments. Append-only."""
 
     case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="timeline")
@@ -314,21 +308,13 @@ class TimelineEvent(models.Model):
     data = models.JSONField(default=dict, blank=True)
     attachments = models.JSONField(default=list, blank=True)
 
-    objects = TimelineQuerySet.as_manager()
+    append_only_message = "the case timeline is append-only"
 
     class Meta:
         ordering = ["case_id", "at", "id"]
 
     def __str__(self) -> str:
         return f"{self.case_id} {self.action} {self.from_status}→{self.to_status}"
-
-    def save(self, *args, **kwargs):
-        if self.pk is not None:
-            raise PermissionError("the case timeline is append-only")
-        super().save(*args, **kwargs)
-
-    def delete(self, *args, **kwargs):
-        raise PermissionError("the case timeline is append-only")
 
 
 class NotificationKind(models.TextChoices):

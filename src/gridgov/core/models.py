@@ -56,3 +56,33 @@ def _workday_override_changed(sender, **kwargs) -> None:
     Revision.bump(worktime.WORKDAY_REVISION)
     worktime.invalidate_cache()
     transaction.on_commit(worktime.invalidate_cache)
+
+
+class AppendOnlyQuerySet(models.QuerySet):
+    """Refuses bulk updates and deletes of an append-only table."""
+
+    def update(self, **kwargs):
+        raise PermissionError(self.model.append_only_message)
+
+    def delete(self):
+        raise PermissionError(self.model.append_only_message)
+
+
+class AppendOnlyModel(models.Model):
+    """A record that is written once and never changed or deleted through the ORM (audit logs,
+    case timelines). Subclasses name themselves in `append_only_message`."""
+
+    append_only_message = "this record is append-only"
+
+    objects = AppendOnlyQuerySet.as_manager()
+
+    class Meta:
+        abstract = True
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None:
+            raise PermissionError(self.append_only_message)
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise PermissionError(self.append_only_message)
