@@ -57,6 +57,7 @@ def _other_values(other: Area) -> dict[str, list]:
                 recipient=member.user, case=case, kind="deadline_red", message=OTHER_CASE_TEXT
             ).pk
         ],
+        "attachment_id": [_photo_of(case)],
         "action": ["accept", "whistle", "reject", "supervise"],
         "category_code": [Category.objects.order_by("code").values_list("code", flat=True).first()],
         "whistle_item_id": [WhistleItem.objects.order_by("id").values_list("id", flat=True).first()],
@@ -83,6 +84,24 @@ def _case_in(community: Area):
         lat=point.y,
     )
     return case
+
+
+def _photo_of(case) -> str:
+    """A photo uploaded by the case's creator and tied to the case."""
+    import io
+
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from PIL import Image
+
+    from gridgov.cases import services, workflow
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (8, 8), (10, 200, 10)).save(buffer, format="PNG")
+    photo = services.upload_attachment(
+        actor=case.created_by, file=SimpleUploadedFile("p.png", buffer.getvalue(), content_type="image/png")
+    )
+    workflow.claim_attachments(case, case.created_by, [photo.id])
+    return photo.id
 
 
 def _query_values(other: Area) -> dict[str, list]:

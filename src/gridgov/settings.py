@@ -185,6 +185,10 @@ STATIC_ROOT.mkdir(exist_ok=True)
 STATICFILES_DIRS = [BASE_DIR / "static"]
 MEDIA_URL = "/media/"
 MEDIA_ROOT = DATA_DIR / "media"
+# Photos of cases: the largest upload accepted, and the largest image in pixels (a decompression bomb
+# above it is refused before it is decoded).
+GRIDGOV_UPLOAD_MAX_BYTES = int(os.environ.get("GRIDGOV_UPLOAD_MAX_BYTES", str(10 * 1024 * 1024)))
+GRIDGOV_UPLOAD_MAX_PIXELS = int(os.environ.get("GRIDGOV_UPLOAD_MAX_PIXELS", str(50_000_000)))
 WHITENOISE_USE_FINDERS = True
 
 # --- territory ------------------------------------------------------------------------------

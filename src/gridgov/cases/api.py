@@ -3,14 +3,17 @@ timeline and the workflow actions (`POST /cases/{case_id}/actions/{action}` with
 
 import datetime as dt
 
-from django.http import HttpRequest
-from ninja import Header, Path, Query, Router
+from django.http import FileResponse, HttpRequest
+from ninja import File, Header, Path, Query, Router
+from ninja.files import UploadedFile
 from ninja.pagination import paginate
 
 from gridgov.cases import selectors, services
 from gridgov.cases.schemas import (
+    ATTACHMENT_PATTERN,
     CODE_PATTERN,
     ActionIn,
+    AttachmentOut,
     CaseDetailOut,
     CaseIn,
     CaseOut,
@@ -122,6 +125,26 @@ def act(
         action, case_id=case_id, version=payload.version, actor=request.auth, fields=fields
     )
     return selectors.case_detail(request.auth, case.pk)
+
+
+# --- photos -------------------------------------------------------------------------------------------
+@router.post(
+    "/attachments",
+    response={201: AttachmentOut},
+    summary="Upload a photo (JPEG, PNG or WebP); name its id in an intake or action",
+)
+def upload_attachment(request: HttpRequest, file: UploadedFile = File(...)):
+    return 201, services.upload_attachment(actor=request.auth, file=file)
+
+
+@router.get("/attachments/{attachment_id}", summary="A photo: yours, or of a case you may see")
+def get_attachment(request: HttpRequest, attachment_id: str = Path(..., pattern=ATTACHMENT_PATTERN)):
+    attachment = selectors.attachment_for(request.auth, attachment_id)
+    response = FileResponse(attachment.file.open("rb"), content_type=attachment.content_type)
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Cache-Control"] = "private, max-age=86400"
+    response["Content-Security-Policy"] = "default-src 'none'"
+    return response
 
 
 # --- notifications ------------------------------------------------------------------------------------

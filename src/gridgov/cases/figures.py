@@ -4,11 +4,12 @@ The cohort is the visible cases created in [date_from, date_to] (dates in Asia/S
 area, department and category like the case list. Counts are as of now:
 
 - reported: every case of the cohort; accepted: accepted at some point; rejected: status rejected;
-- closed: closed by `close` (merged cases, closed as special by `merge`, are left out);
-- closed_on_time: closed with no deadline or at or before `due_at`;
 - due (应结案): not rejected, not merged, and closed, or with `due_at` before the end of the period (or
   before now when the period has not ended yet);
-- deferred (缓办): 0, there is no defer action;
+- deferred (缓办): due cases with an approved deferral (`defer`); they are out of every rate, numerator
+  and denominator alike, so 按期结案率 = closed_on_time ÷ (due − deferred) and 结案率 = closed ÷ (due − deferred);
+- closed: closed by `close` and not deferred (merged cases, closed as special by `merge`, are left out);
+- closed_on_time: closed with no deadline or at or before `due_at`;
 - reworked: closed cases verified as failed at least once (`rework_count` > 0);
 - rated: with a satisfaction; satisfied: satisfaction ≥ 4;
 - solved_in_community: closed cases without any step (no department was whistled or dispatched).
@@ -82,20 +83,23 @@ def _period_figures(user, date_from, date_to, *, area_code, department_code, cat
     cutoff = min(end, now)
 
     countable = ~Q(status=Status.REJECTED) & Q(merged_into__isnull=True)
-    closed = countable & Q(closed_at__isnull=False)
+    due = countable & (Q(closed_at__isnull=False) | Q(due_at__lt=cutoff))
+    closed = countable & Q(deferred=False, closed_at__isnull=False)
     counts = cases.annotate(has_step=Exists(Step.objects.filter(case=OuterRef("pk")))).aggregate(
         reported=Count("pk"),
         accepted=Count("pk", filter=Q(accepted_at__isnull=False)),
         rejected=Count("pk", filter=Q(status=Status.REJECTED)),
         closed=Count("pk", filter=closed),
         closed_on_time=Count("pk", filter=closed & (Q(due_at__isnull=True) | Q(closed_at__lte=F("due_at")))),
-        due=Count("pk", filter=countable & (Q(closed_at__isnull=False) | Q(due_at__lt=cutoff))),
+        due=Count("pk", filter=due),
+        deferred_due=Count("pk", filter=due & Q(deferred=True)),  # not "deferred": that is a field
         reworked=Count("pk", filter=closed & Q(rework_count__gt=0)),
         rated=Count("pk", filter=Q(satisfaction__isnull=False)),
         satisfied=Count("pk", filter=Q(satisfaction__gte=4)),
         solved_in_community=Count("pk", filter=closed & Q(has_step=False)),
     )
-    counts["deferred"] = 0
+
+    counts["deferred"] = counts.pop("deferred_due")
 
     steps = Step.objects.filter(case__in=cases.values("pk"))
     if department_code:

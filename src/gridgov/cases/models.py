@@ -198,6 +198,10 @@ class Case(models.Model):
     suspended = models.BooleanField(default=False)
     suspended_at = models.DateTimeField(null=True, blank=True)
     suspended_working_seconds = models.FloatField(default=0.0)
+    # 缓办: approved deferral of a case that cannot be finished in time for an objective reason
+    # (funds, season, planning); out of the denominators of the close rates (cases/figures.py).
+    deferred = models.BooleanField(default=False)
+    deferred_until = models.DateField(null=True, blank=True)
     satisfaction = models.PositiveSmallIntegerField(null=True, blank=True)
     satisfaction_comment = models.TextField(blank=True, default="")
     attachments = models.JSONField(default=list, blank=True)
@@ -320,6 +324,7 @@ class TimelineEvent(AppendOnlyModel):
 class NotificationKind(models.TextChoices):
     DEADLINE_YELLOW = "deadline_yellow", _("Deadline near (80 per cent of the time used)")
     DEADLINE_RED = "deadline_red", _("Deadline passed")
+    OUTCOME = "outcome", _("Outcome of a reported case")
 
 
 class Notification(models.Model):
@@ -342,3 +347,31 @@ class Notification(models.Model):
 
     def __str__(self) -> str:
         return f"{self.recipient_id} {self.kind} {self.case_id}"
+
+
+class Attachment(models.Model):
+    """A photo uploaded for a case (at intake or with an action). It is uploaded first, then named by
+    its id in the case or action that uses it, which ties it to that case for good. The image format
+    is read from the bytes (Pillow), never taken from the file name or the declared type."""
+
+    id = models.CharField(primary_key=True, max_length=32, editable=False)
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    case = models.ForeignKey(
+        Case, null=True, blank=True, on_delete=models.PROTECT, related_name="attachment_files"
+    )
+    file = models.FileField(upload_to="cases/%Y/%m/")
+    original_name = models.CharField(max_length=255, blank=True, default="")
+    content_type = models.CharField(max_length=32)
+    size = models.PositiveIntegerField()
+    width = models.PositiveIntegerField()
+    height = models.PositiveIntegerField()
+    sha256 = models.CharField(max_length=64)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return self.id

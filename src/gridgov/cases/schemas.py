@@ -13,7 +13,7 @@ from gridgov.accounts.roles import Role
 CODE_PATTERN = r"^[0-9A-Za-z_-]{1,32}$"
 TEXT_PATTERN = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f]*$"  # no control characters except tab and newlines
 LINE_PATTERN = r"^[^\x00-\x1f]*$"
-FILE_PATTERN = r"^[0-9A-Za-z_.-]{1,100}$"
+ATTACHMENT_PATTERN = r"^[0-9a-f]{32}$"  # the id of an uploaded photo
 NUMBER_PATTERN = r"^[0-9A-Za-z-]{1,24}$"
 
 KindName = Literal["demand", "hazard", "dispute", "petition", "alarm"]
@@ -33,7 +33,7 @@ StatusName = Literal[
     "rated",
 ]
 CrsName = Literal["wgs84", "gcj02", "bd09"]
-FileName = Annotated[str, Field(pattern=FILE_PATTERN)]
+AttachmentId = Annotated[str, Field(pattern=ATTACHMENT_PATTERN)]
 
 
 # --- masking ----------------------------------------------------------------------------------------
@@ -123,13 +123,13 @@ class CaseIn(Schema):
     reporter_phone: str = Field("", max_length=20, pattern=r"^[0-9+\- ]*$")
     priority: Literal["normal", "urgent"] = "normal"
     category_code: str | None = Field(None, pattern=CODE_PATTERN)
-    attachments: list[FileName] = Field(default_factory=list, max_length=20)
+    attachments: list[AttachmentId] = Field(default_factory=list, max_length=20)
 
 
 class ActionIn(Schema):
     version: int = Field(..., ge=1, le=2**31 - 1)
     note: str = Field("", max_length=4000, pattern=TEXT_PATTERN)
-    attachments: list[FileName] | None = Field(None, max_length=20)
+    attachments: list[AttachmentId] | None = Field(None, max_length=20)
     departments: list[Annotated[str, Field(pattern=CODE_PATTERN)]] | None = Field(None, max_length=20)
     whistle_item_id: int | None = Field(None, ge=1, le=2**31 - 1)
     step_id: int | None = Field(None, ge=1, le=2**63 - 1)
@@ -142,6 +142,7 @@ class ActionIn(Schema):
     priority: Literal["normal", "urgent"] | None = None
     passed: bool | None = None
     closing_type: Literal["normal", "overdue", "error", "special"] | None = None
+    until: dt.date | None = Field(None, description="defer: the date until which the case is deferred")
 
 
 class StepOut(Schema):
@@ -222,6 +223,8 @@ class CaseOut(Schema):
     supervision: str
     suspension_requested: bool
     suspended: bool
+    deferred: bool
+    deferred_until: dt.date | None
     satisfaction: int | None
     satisfaction_comment: str
     attachments: list
@@ -286,6 +289,20 @@ class CaseDetailOut(CaseOut):
     @staticmethod
     def resolve_merged_reporter_count(obj) -> int:
         return len(obj.merged_reporters or [])
+
+
+class AttachmentOut(Schema):
+    id: str
+    content_type: str
+    size: int
+    width: int
+    height: int
+    url: str
+    created_at: dt.datetime
+
+    @staticmethod
+    def resolve_url(obj) -> str:
+        return f"/api/v1/cases/attachments/{obj.id}"
 
 
 class NotificationOut(Schema):

@@ -2,7 +2,7 @@
 
 - territorial roles: cases whose area lies in their subtree (or is their own area);
 - department / partner handlers: cases with a step targeting their organisation;
-- everyone: the cases they reported or created themselves;
+- everyone: the cases they reported or created themselves, and the cases their reports were merged into;
 - administrators: everything.
 """
 
@@ -18,6 +18,7 @@ from gridgov.accounts.scope import scope_for
 from gridgov.cases import workflow
 from gridgov.cases.models import (
     OPEN_STATUSES,
+    Attachment,
     Case,
     Category,
     Notification,
@@ -39,7 +40,26 @@ def visible_cases(user) -> QuerySet[Case]:
     if scope.organisation_ids:
         q |= Q(pk__in=Step.objects.filter(target_id__in=scope.organisation_ids).values("case_id"))
     q |= Q(reporter_id=scope.user_id) | Q(created_by_id=scope.user_id)
+    q |= Q(
+        pk__in=Case.objects.filter(reporter_id=scope.user_id, merged_into__isnull=False).values(
+            "merged_into_id"
+        )
+    )
     return Case.objects.filter(q)
+
+
+def attachment_for(user, attachment_id: str) -> Attachment:
+    """An uploaded photo: the uploader's own, or one of a case the user may see. Else NotFound."""
+    found = (
+        Attachment.objects.filter(pk=attachment_id)
+        .filter(Q(uploaded_by_id=getattr(user, "pk", None)) | Q(case__in=visible_cases(user)))
+        .first()
+        if getattr(user, "is_authenticated", False)
+        else None
+    )
+    if found is None:
+        raise NotFound(_("Nothing here, or it is outside your area."))
+    return found
 
 
 def cases_for(

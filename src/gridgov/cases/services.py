@@ -9,14 +9,21 @@ written by `workflow.move`.
 
 from __future__ import annotations
 
+import datetime as dt
+import hashlib
 import inspect
+import io
 import uuid
 from typing import Any
 
+from django.conf import settings
+from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
 from django.db.models import F
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from PIL import Image, UnidentifiedImageError
 
 from gridgov.accounts.models import Organisation
 from gridgov.accounts.roles import Role
@@ -25,22 +32,26 @@ from gridgov.cases.models import (
     ACTIVE_STEP_STATUSES,
     OPEN_STATUSES,
     OPEN_STEP_STATUSES,
+    Attachment,
     Case,
     CaseKind,
     Category,
     Channel,
     ClosingType,
     Notification,
+    NotificationKind,
     Priority,
     Status,
     Step,
     StepKind,
     StepStatus,
     Supervision,
+    TimelineEvent,
+    WarningLevel,
     WhistleItem,
 )
 from gridgov.core import worktime
-from gridgov.core.errors import Forbidden, NotFound, ValidationFailed
+from gridgov.core.errors import Forbidden, NotFound, TooLarge, ValidationFailed
 from gridgov.territory import geo, locator
 from gridgov.territory.models import Area
 
@@ -301,11 +312,13 @@ def intake(
                 category=category,
                 priority=priority,
                 holder_area=_community_of(area),
-                attachments=list(attachments or []),
+                attachments=list(dict.fromkeys(attachments or [])),
                 idempotency_key=key,
             )
             case.number = f"GG{timezone.localtime(case.created_at):%Y%m%d}-{case.pk:06d}"
             Case.objects.filter(pk=case.pk).update(number=case.number)
+            if attachments:
+                workflow.claim_attachments(case, actor, list(attachments))
             workflow.record(
                 case,
                 "submit",
@@ -359,8 +372,16 @@ def reject(*, case_id, version, actor, reason="", note="", attachments=None):
     if not (reason or "").strip():
         raise _invalid("reason", _("Give the reason."))
     case.closed_at = timezone.now()
+    told = _tell_reporters(
+        case, gettext_lazy("Your report %(number)s was not taken up: %(reason)s"), reason=reason
+    )
     return workflow.move(
-        case, "reject", actor, note=note or reason, data={"reason": reason}, attachments=attachments
+        case,
+        "reject",
+        actor,
+        note=note or reason,
+        data={"reason": reason, "informed": told},
+        attachments=attachments,
     )
 
 
@@ -398,8 +419,21 @@ def merge(*, case_id, version, actor, target_case_number="", note="", attachment
     case.merged_into = target
     case.closing_type = ClosingType.SPECIAL
     case.closed_at = timezone.now()
+    told = _tell_reporters(
+        case,
+        gettext_lazy(
+            "Your report %(number)s concerns the same problem as case %(target)s; they are handled "
+            "together and you will be told the outcome."
+        ),
+        target=target.number,
+    )
     return workflow.move(
-        case, "merge", actor, note=note, data={"target": target.number}, attachments=attachments
+        case,
+        "merge",
+        actor,
+        note=note,
+        data={"target": target.number, "informed": told},
+        attachments=attachments,
     )
 
 
@@ -608,13 +642,18 @@ def close(*, case_id, version, actor, closing_type=None, reason="", note="", att
         overdue = case.due_at is not None and now > case.due_at
         case.closing_type = ClosingType.OVERDUE if overdue else ClosingType.NORMAL
     case.closed_at = now
+    told = _tell_reporters(
+        case,
+        gettext_lazy("Your report %(number)s has been dealt with and closed. %(outcome)s"),
+        outcome=_outcome(case),
+    )
     return workflow.move(
         case,
         "close",
         actor,
         note=note or reason,
         attachments=attachments,
-        data={"closing_type": case.closing_type, "reason": reason},
+        data={"closing_type": case.closing_type, "reason": reason, "informed": told},
     )
 
 
@@ -700,6 +739,41 @@ def suspend(*, case_id, version, actor, note="", attachments=None):
 
 
 @transaction.atomic
+def defer(*, case_id, version, actor, reason="", until=None, note="", attachments=None):
+    case = _begin("defer", case_id, version, actor)
+    errors = _Errors()
+    if not (reason or "").strip():
+        errors.add("reason", _("Give the reason."))
+    today = timezone.localdate()
+    if until is None:
+        errors.add("until", _("Give the date until which the case is deferred."))
+    elif until <= today or until > today + dt.timedelta(days=366):
+        errors.add("until", _("Choose a date after today and within a year."))
+    errors.raise_if_any()
+    new_due = worktime.end_of_working_day(until)
+    if new_due <= case.due_at:
+        raise _invalid("until", _("Choose a date after the current deadline."))
+    before = case.due_at
+    case.deferred = True
+    case.deferred_until = until
+    case.due_at = new_due
+    case.warning_level = WarningLevel.NONE
+    for s in Step.objects.filter(case=case, status__in=OPEN_STEP_STATUSES):
+        if s.due_at is None or s.due_at < new_due:
+            s.due_at = new_due
+            s.warning_level = WarningLevel.NONE
+            s.save(update_fields=["due_at", "warning_level"])
+    return workflow.move(
+        case,
+        "defer",
+        actor,
+        note=note or reason,
+        attachments=attachments,
+        data={"reason": reason, "until": until.isoformat(), "previous_due_at": before.isoformat()},
+    )
+
+
+@transaction.atomic
 def resume(*, case_id, version, actor, note="", attachments=None):
     case = _begin("resume", case_id, version, actor)
     now = timezone.now()
@@ -721,6 +795,101 @@ def resume(*, case_id, version, actor, note="", attachments=None):
     return workflow.move(
         case, "resume", actor, note=note, attachments=attachments, data={"suspended_working_seconds": seconds}
     )
+
+
+# --- telling reporters --------------------------------------------------------------------------------
+MESSAGE_LANGUAGE = "zh-hans"  # notifications are rendered once, in the default language
+
+
+def _outcome(case: Case) -> str:
+    """What was done: the last handling note of the case."""
+    note = (
+        TimelineEvent.objects.filter(case=case, action="handle")
+        .order_by("-at", "-id")
+        .values_list("note", flat=True)
+        .first()
+    )
+    return (note or "").strip()
+
+
+def _tell_reporters(case: Case, template, **facts) -> dict[str, int]:
+    """Notify the reporter of the case and the reporters of every case merged into it (in-app, for
+    those with an account). Reporters known only by a phone number are counted for the return visit
+    call. Returns {"in_app": n, "by_phone": m}."""
+    reports = [(case.number, case.reporter_id, case.reporter_phone)]
+    reports += [(r.get("case"), r.get("reporter_id"), r.get("phone")) for r in case.merged_reporters or []]
+    numbers = [n for n, _uid, _phone in reports if n]
+    own = dict(Case.objects.filter(number__in=numbers).values_list("number", "pk"))
+    notes, seen, by_phone = [], set(), 0
+    now = timezone.now()
+    for number, user_id, phone in reports:
+        if user_id is None:
+            by_phone += bool(phone)
+            continue
+        if user_id in seen:
+            continue
+        seen.add(user_id)
+        with translation.override(MESSAGE_LANGUAGE):
+            text = str(template) % {"number": number, **facts}
+        notes.append(
+            Notification(
+                recipient_id=user_id,
+                case_id=own.get(number, case.pk),
+                kind=NotificationKind.OUTCOME,
+                message=text.strip(),
+                data={"case": number, "outcome_case": case.number, "status": case.status},
+                created_at=now,
+            )
+        )
+    Notification.objects.bulk_create(notes)
+    return {"in_app": len(notes), "by_phone": by_phone}
+
+
+# --- photos -------------------------------------------------------------------------------------------
+PHOTO_FORMATS = {"JPEG": ("image/jpeg", "jpg"), "PNG": ("image/png", "png"), "WEBP": ("image/webp", "webp")}
+
+
+def upload_attachment(*, actor, file) -> Attachment:
+    """Keep an uploaded photo (JPEG, PNG or WebP, read from its bytes) for a later intake or action.
+    Too large → TooLarge (413); empty, not an image, another format, too many pixels, or truncated →
+    ValidationFailed (field `file`)."""
+    if actor is None or not getattr(actor, "is_authenticated", False):
+        raise Forbidden()
+    limit = settings.GRIDGOV_UPLOAD_MAX_BYTES
+    if file.size is not None and file.size > limit:
+        raise TooLarge(_("A photo may be at most %(mb)s MB.") % {"mb": round(limit / 1024 / 1024, 1)})
+    data = file.read(limit + 1)
+    if len(data) > limit:
+        raise TooLarge(_("A photo may be at most %(mb)s MB.") % {"mb": round(limit / 1024 / 1024, 1)})
+    if not data:
+        raise _invalid("file", _("The file is empty."))
+    not_a_photo = _invalid("file", _("Upload a photo in JPEG, PNG or WebP format."))
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            if image.format not in PHOTO_FORMATS:
+                raise not_a_photo
+            width, height = image.size
+            if width * height > settings.GRIDGOV_UPLOAD_MAX_PIXELS:
+                raise _invalid("file", _("The photo has too many pixels."))
+            image.load()  # decodes everything: a truncated or corrupt file fails here
+            content_type, extension = PHOTO_FORMATS[image.format]
+    except ValidationFailed:
+        raise
+    except (UnidentifiedImageError, Image.DecompressionBombError, OSError, SyntaxError, ValueError):
+        raise not_a_photo from None
+    attachment = Attachment(
+        id=uuid.uuid4().hex,
+        uploaded_by=actor,
+        original_name=(getattr(file, "name", "") or "")[:255],
+        content_type=content_type,
+        size=len(data),
+        width=width,
+        height=height,
+        sha256=hashlib.sha256(data).hexdigest(),
+    )
+    attachment.file.save(f"{attachment.id}.{extension}", ContentFile(data), save=False)
+    attachment.save()
+    return attachment
 
 
 def mark_notification_read(*, actor, notification_id: int) -> None:
@@ -751,6 +920,7 @@ SERVICES = {
     "escalate": escalate,
     "request_suspension": request_suspension,
     "suspend": suspend,
+    "defer": defer,
     "resume": resume,
 }
 assert set(SERVICES) == set(workflow.TRANSITIONS), "every action of the table has a service"

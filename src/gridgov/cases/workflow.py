@@ -3,7 +3,7 @@ required fields, extra guard), and the helpers every move goes through:
 
     take(case_id, version)      lock the row, check and bump the version atomically → Conflict (409)
     check(case, action, actor)  status and guard → Conflict (409); the table's roles → Forbidden (403)
-    move(case, action, actor)   new status, save, one TimelineEvent
+    move(case, action, actor)   new status, photos tied to the case, save, one TimelineEvent
     allowed_actions(case, user) the actions the user may take now, from the same table
 
 Who may act is a list of (role, condition) rules; a user may act when any of their memberships matches
@@ -23,20 +23,21 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from gridgov.accounts.roles import Role
 from gridgov.cases.models import (
     OPEN_STEP_STATUSES,
+    Attachment,
     Case,
     Status,
     StepStatus,
     TimelineEvent,
 )
 from gridgov.core import worktime
-from gridgov.core.errors import Conflict, Forbidden, NotFound
+from gridgov.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
 
 
 # --- actors -----------------------------------------------------------------------------------------
@@ -183,6 +184,10 @@ def _suspension_requested(case: Case) -> bool:
 
 def _is_suspended(case: Case) -> bool:
     return case.suspended
+
+
+def _deferrable(case: Case) -> bool:
+    return not case.deferred and case.due_at is not None
 
 
 # --- the table --------------------------------------------------------------------------------------
@@ -346,6 +351,16 @@ TRANSITIONS: dict[str, Transition] = {
             note="approval: stops the clock",
         ),
         _t(
+            "defer",
+            WORKING | {S.HANDLED},
+            None,
+            ABOVE,
+            ("reason", "until"),
+            guard=_deferrable,
+            guard_text="not deferred yet; has a deadline",
+            note="缓办: the deadline moves to the end of `until`; out of the close-rate denominators",
+        ),
+        _t(
             "resume",
             WORKING,
             None,
@@ -440,6 +455,31 @@ def record(
     )
 
 
+def claim_attachments(case: Case, actor, ids: list[str]) -> list[str]:
+    """Tie uploaded photos to the case. Each id must name a photo the actor uploaded that is not tied
+    to another case (ValidationFailed, field `attachments`, otherwise). Returns the ids, deduplicated."""
+    ids = list(dict.fromkeys(ids))
+    user_id = getattr(actor, "pk", None)
+    usable = Attachment.objects.filter(pk__in=ids, uploaded_by_id=user_id).filter(
+        Q(case__isnull=True) | Q(case=case)
+    )
+    found = set(usable.values_list("pk", flat=True))
+    missing = [i for i in ids if i not in found]
+    if missing:
+        raise ValidationFailed(
+            _("Please correct: %(fields)s") % {"fields": "attachments"},
+            errors=[
+                {
+                    "field": "attachments",
+                    "message": _("Upload the photo first; these ids are unknown: %(ids)s")
+                    % {"ids": ", ".join(missing)},
+                }
+            ],
+        )
+    usable.filter(case__isnull=True).update(case=case)
+    return ids
+
+
 def move(
     case: Case,
     action: str,
@@ -457,6 +497,7 @@ def move(
     if new is not None:
         case.status = new
     if attachments:
+        attachments = claim_attachments(case, actor, attachments)
         case.attachments = [*case.attachments, *attachments]
     case.save()
     record(case, action, actor, from_status=from_status, note=note, data=data, attachments=attachments)

@@ -64,6 +64,12 @@ class Conflict(ApiError):
     title = gettext_lazy("Someone else changed this first; reload and try again")
 
 
+class TooLarge(ApiError):
+    status = 413
+    code = "too-large"
+    title = gettext_lazy("The file is too large")
+
+
 class Locked(ApiError):
     status = 423
     code = "locked"

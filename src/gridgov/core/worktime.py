@@ -238,6 +238,14 @@ def add_working_time(
         t = 0.0
 
 
+def end_of_working_day(day: dt.date) -> dt.datetime:
+    """The end of the last working period of `day`, or of the next working day when `day` is not one."""
+    _calendar.refresh()
+    while not _calendar.is_workday(day):
+        day += _ONE_DAY
+    return _at(day, work_periods()[-1][1])
+
+
 def working_seconds_between(start: dt.datetime, end: dt.datetime) -> float:
     """Working seconds in [start, end): the overlap with working periods of working days; 0 if end ≤ start."""
     if _local(end) <= _local(start):

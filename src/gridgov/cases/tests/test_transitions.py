@@ -71,6 +71,10 @@ def _suspended(p, w):
     return act("suspend", _suspension_requested(p, w), p.sub_staff)
 
 
+def _in_days(days: int) -> str:
+    return (timezone.localdate() + dt.timedelta(days=days)).isoformat()
+
+
 def _merge_target(p, w):
     other = report(p.resident2, point=A2, category_code="E0102", description="路边垃圾")
     act("accept", other, p.admin)
@@ -119,6 +123,11 @@ SCENARIOS = {
     ),
     "suspend": (_suspension_requested, lambda c, p, w: {}, {"sub_staff", "leader", "admin"}),
     "resume": (_suspended, lambda c, p, w: {}, {"sub_staff", "leader", "admin"}),
+    "defer": (
+        _whistled,
+        lambda c, p, w: {"reason": "需纳入年度维修计划", "until": _in_days(60)},
+        {"sub_staff", "leader", "admin"},
+    ),
 }
 # Users who cannot see a case of community A at all (→ 404 rather than 403).
 BLIND = {"staff_b", "worker_a2", "dept_ga", "resident2"}
