@@ -1,7 +1,7 @@
 """The `gridgov` command: serve, demo, worker, createadmin, manage.
 
 gridgov serve [--host H] [--port P] [--workers N] [--no-worker]
-gridgov demo --scale small|district|longhua [--reset] [--seed S]
+gridgov demo --scale small|district|longhua [--reset] [--seed S] [--history-days N]
 gridgov worker
 gridgov createadmin [--username U] [--role admin|security_admin|audit_admin]
 gridgov manage <django management command …>
@@ -82,7 +82,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from gridgov.accounts.roles import Role
     from gridgov.demo.services import generate, representative_logins
 
-    result = generate(args.scale, seed=args.seed, reset=args.reset)
+    result = generate(args.scale, seed=args.seed, reset=args.reset, history_days=args.history_days)
     counts = ", ".join(f"{k} {v:,}" for k, v in result.counts.items())
     port = os.environ.get("GRIDGOV_PORT", "8000")
     print(f"演示区 Demo district ({args.scale}) ready in {result.elapsed:.1f} s: {counts}")
@@ -152,6 +152,9 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--scale", choices=["small", "district", "longhua"], default="small")
     demo.add_argument("--seed", type=int, default=20261122)
     demo.add_argument("--reset", action="store_true", help="delete the demo data first and generate it again")
+    demo.add_argument(
+        "--history-days", type=int, default=90, help="days of case history to generate (0: none; default 90)"
+    )
     demo.set_defaults(func=cmd_demo)
 
     worker = sub.add_parser("worker", help="run the background-task consumer (Huey)")

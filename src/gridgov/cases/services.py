@@ -372,9 +372,7 @@ def reject(*, case_id, version, actor, reason="", note="", attachments=None):
     if not (reason or "").strip():
         raise _invalid("reason", _("Give the reason."))
     case.closed_at = timezone.now()
-    told = _tell_reporters(
-        case, gettext_lazy("Your report %(number)s was not taken up: %(reason)s"), reason=reason
-    )
+    told = _tell_reporters(case, OUTCOME_MESSAGES["reject"], reason=reason)
     return workflow.move(
         case,
         "reject",
@@ -419,14 +417,7 @@ def merge(*, case_id, version, actor, target_case_number="", note="", attachment
     case.merged_into = target
     case.closing_type = ClosingType.SPECIAL
     case.closed_at = timezone.now()
-    told = _tell_reporters(
-        case,
-        gettext_lazy(
-            "Your report %(number)s concerns the same problem as case %(target)s; they are handled "
-            "together and you will be told the outcome."
-        ),
-        target=target.number,
-    )
+    told = _tell_reporters(case, OUTCOME_MESSAGES["merge"], target=target.number)
     return workflow.move(
         case,
         "merge",
@@ -476,7 +467,11 @@ def whistle(*, case_id, version, actor, departments=None, whistle_item_id=None, 
         actor,
         note=note,
         attachments=attachments,
-        data={"departments": [t.code for t in targets], "whistle_item": item.pk if item else None},
+        data={
+            "departments": [t.code for t in targets],
+            "whistle_item": item.pk if item else None,
+            "due_at": case.due_at.isoformat(),
+        },
     )
 
 
@@ -642,11 +637,7 @@ def close(*, case_id, version, actor, closing_type=None, reason="", note="", att
         overdue = case.due_at is not None and now > case.due_at
         case.closing_type = ClosingType.OVERDUE if overdue else ClosingType.NORMAL
     case.closed_at = now
-    told = _tell_reporters(
-        case,
-        gettext_lazy("Your report %(number)s has been dealt with and closed. %(outcome)s"),
-        outcome=_outcome(case),
-    )
+    told = _tell_reporters(case, OUTCOME_MESSAGES["close"], outcome=_outcome(case))
     return workflow.move(
         case,
         "close",
@@ -769,7 +760,12 @@ def defer(*, case_id, version, actor, reason="", until=None, note="", attachment
         actor,
         note=note or reason,
         attachments=attachments,
-        data={"reason": reason, "until": until.isoformat(), "previous_due_at": before.isoformat()},
+        data={
+            "reason": reason,
+            "until": until.isoformat(),
+            "previous_due_at": before.isoformat(),
+            "due_at": new_due.isoformat(),
+        },
     )
 
 
@@ -793,12 +789,28 @@ def resume(*, case_id, version, actor, note="", attachments=None):
     case.suspended_at = None
     case.suspended_working_seconds += seconds
     return workflow.move(
-        case, "resume", actor, note=note, attachments=attachments, data={"suspended_working_seconds": seconds}
+        case,
+        "resume",
+        actor,
+        note=note,
+        attachments=attachments,
+        data={
+            "suspended_working_seconds": seconds,
+            "due_at": case.due_at.isoformat() if case.due_at else None,
+        },
     )
 
 
 # --- telling reporters --------------------------------------------------------------------------------
 MESSAGE_LANGUAGE = "zh-hans"  # notifications are rendered once, in the default language
+OUTCOME_MESSAGES = {
+    "reject": gettext_lazy("Your report %(number)s was not taken up: %(reason)s"),
+    "merge": gettext_lazy(
+        "Your report %(number)s concerns the same problem as case %(target)s; they are handled "
+        "together and you will be told the outcome."
+    ),
+    "close": gettext_lazy("Your report %(number)s has been dealt with and closed. %(outcome)s"),
+}
 
 
 def _outcome(case: Case) -> str:

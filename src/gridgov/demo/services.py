@@ -114,9 +114,11 @@ def generate(
     seed: int = DEFAULT_SEED,
     reset: bool = False,
     data_dir: Path | None = None,
+    history_days: int = 90,
     log: Log = print,
 ) -> DemoResult:
-    """Generate the demo district at `scale` (small | district | longhua).
+    """Generate the demo district at `scale` (small | district | longhua) with `history_days` days of
+    cases (demo/history.py; 0 for none).
 
     If the district already exists and `reset` is false nothing is written but the logins file. With
     `reset` every demo record is deleted first and the district is generated again."""
@@ -140,6 +142,12 @@ def generate(
         if not demo_exists():
             _build(scale, seed, log, timings)
             grids_changed()
+            if history_days > 0:
+                from gridgov.demo.history import generate_history
+
+                t = time.perf_counter()
+                generate_history(seed=seed, days=history_days, log=log)
+                timings["history"] = time.perf_counter() - t
             created = True
     logins = demo_logins()
     path = write_logins(logins, data_dir)
