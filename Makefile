@@ -7,7 +7,7 @@ PORT ?= 8000
 SCALE ?= small
 PYTEST_ARGS ?=
 
-.PHONY: install run demo serve worker test lint format messages bench clean
+.PHONY: install run demo serve worker test lint format messages bench bench-intake clean
 
 install:
 	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 || python3 -m pip install --quiet uv
@@ -46,6 +46,11 @@ messages: install
 
 bench: install
 	GRIDGOV_DATA_DIR=var/bench $(UV) run python bench/locate.py --demo district
+
+# Case intake through the real server on PostgreSQL (a fresh database unless DATABASE_URL is set);
+# options: make bench-intake BENCH_ARGS="--seconds 10 --clients 8"
+bench-intake: install
+	$(UV) run python bench/intake.py $(BENCH_ARGS)
 
 clean:
 	rm -rf var .venv

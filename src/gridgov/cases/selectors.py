@@ -111,12 +111,17 @@ def _end(value):
 
 
 def visible_case(user, case_id: int) -> Case:
-    case = (
-        visible_cases(user)
-        .select_related("area", "grid", "category", "holder_area", "holder_organisation", "merged_into")
-        .filter(pk=case_id)
-        .first()
-    )
+    # Two plain queries: the scope check alone, then the row with its relations. One query joining the
+    # relations behind the scope's OR filter costs PostgreSQL more to plan than both together to run.
+    case = None
+    if visible_cases(user).filter(pk=case_id).exists():
+        case = (
+            Case.objects.select_related(
+                "area", "grid", "category", "holder_area", "holder_organisation", "merged_into"
+            )
+            .filter(pk=case_id)
+            .first()
+        )
     if case is None:
         raise NotFound(_("Nothing here, or it is outside your area."))
     return case

@@ -189,11 +189,12 @@ class Life:
         return e
 
     def status_at(self, when: dt.datetime) -> str:
-        current = ""
+        """The status after the latest event at or before `when` (events are not kept in time order)."""
+        latest = None
         for e in self.events:
-            if e.at <= when:
-                current = e.to_status
-        return current
+            if e.at <= when and (latest is None or e.at >= latest.at):
+                latest = e
+        return latest.to_status if latest is not None else ""
 
 
 def _later(at: dt.datetime, hours: float) -> dt.datetime:
@@ -240,8 +241,9 @@ class Simulator:
         for at, new in ((yellow, WarningLevel.YELLOW), (due, WarningLevel.RED)):
             if at < end:
                 swept = min(at + dt.timedelta(minutes=self.rng.randint(0, 4)), end - dt.timedelta(seconds=1))
+                status = life.status_at(swept)
                 e = life.ev(swept, None, "deadline_warning", move=False)
-                e.from_status = e.to_status = life.status_at(swept)
+                e.from_status = e.to_status = status
                 e.watch = (deadline, step, due, new)
                 e.data = {"level": new, "deadline": deadline, "step_id": None, "due_at": due.isoformat()}
                 if step is not None:
@@ -321,6 +323,7 @@ class Simulator:
         life.ev(t, staff, "community_handle", to=S.COMMUNITY_HANDLING)
         late = rng.random() < P.handle_late
         done = _at_share(c.accepted_at, c.due_at, rng.uniform(1.05, 1.8) if late else rng.uniform(0.15, 0.9))
+        done = max(done, _later(t, rng.uniform(0.2, 1.0)))
         self._supervise_if_late(life, c.accepted_at, c.due_at, done, [])
         if done > self.now:
             return
