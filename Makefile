@@ -7,11 +7,16 @@ PORT ?= 8000
 SCALE ?= small
 PYTEST_ARGS ?=
 
-.PHONY: install run demo serve worker test lint format messages bench bench-intake clean
+.PHONY: install frontend run demo serve worker test lint format messages bench bench-intake bench-partition bench-import clean
 
 install:
 	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 || python3 -m pip install --quiet uv
-	$(UV) sync --frozen
+	$(UV) sync --frozen --inexact
+	@if [ -f frontend/package.json ]; then $(MAKE) --no-print-directory frontend; fi
+
+# The web app (Vue, Vite): installed from package-lock.json and built into the Django static folder.
+frontend:
+	cd frontend && npm ci --no-audit --no-fund --loglevel=error && npm run build
 
 run: install
 	GRIDGOV_PORT=$(PORT) $(UV) run gridgov demo --scale $(SCALE)
@@ -29,6 +34,7 @@ worker: install
 test: install
 	$(UV) run ruff check src bench tests
 	$(UV) run python manage.py makemigrations --check --dry-run
+	@if [ -f frontend/package.json ]; then cd frontend && npm run --silent test:unit; fi
 	$(UV) run pytest -q $(PYTEST_ARGS)
 
 lint: install
@@ -51,6 +57,16 @@ bench: install
 # options: make bench-intake BENCH_ARGS="--seconds 10 --clients 8"
 bench-intake: install
 	$(UV) run python bench/intake.py $(BENCH_ARGS)
+
+# Grid re-division against spopt, pygeoda and GerryChain (the bench dependency group).
+bench-partition: install
+	$(UV) sync --frozen --inexact --group bench
+	GRIDGOV_DATA_DIR=var/bench $(UV) run python bench/partition.py $(BENCH_ARGS)
+
+# Resident import with full validation against PostgreSQL COPY and django-import-export.
+bench-import: install
+	$(UV) sync --frozen --inexact --group bench
+	$(UV) run python bench/import.py $(BENCH_ARGS)
 
 clean:
 	rm -rf var .venv
