@@ -195,6 +195,7 @@ WHITENOISE_USE_FINDERS = True
 GRIDGOV_DISTRICT_CODE = os.environ.get("GRIDGOV_DISTRICT_CODE", "440309")
 GRIDGOV_GRID_HOUSEHOLDS = (300, 500)
 GRIDGOV_COMMUNITY_HOUSEHOLDS = 3000
+GRIDGOV_COMMUNITY_TOLERANCE = 0.2  # a community is "about 3000 households" within ±20 %
 # Map tiles: an operator's tile server (天地图, own OSM); empty = grid polygons on a blank base.
 GRIDGOV_TILE_URL = os.environ.get("GRIDGOV_TILE_URL", "")
 

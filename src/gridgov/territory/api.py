@@ -107,3 +107,9 @@ def list_houses(
     use: HouseUseName | None = None,
 ):
     return selectors.houses_of_building(request.auth, building_code, use=use)
+
+
+# --- the grid engine: health, re-division, 多网合一 -----------------------------------------------------
+from gridgov.territory.engine_api import router as engine_router  # noqa: E402
+
+router.add_router("", engine_router)

@@ -7,6 +7,7 @@ Codes: docs/codes.md.
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
@@ -122,3 +123,111 @@ class House(models.Model):
     def __str__(self) -> str:
         unit = f"{self.unit}单元" if self.unit else ""
         return f"{self.building.address} {unit}{self.room}"
+
+
+class AreaVersion(models.Model):
+    """What an area was before a change of the grid layout (re-division adopted): its geometry, parent,
+    households and name, and until when they held. The area row itself is kept (archived when it is no
+    longer in use), so cases and history that name it still resolve."""
+
+    area = models.ForeignKey(Area, on_delete=models.PROTECT, related_name="versions")
+    proposal = models.ForeignKey(
+        "GridProposal", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    name = models.CharField(max_length=100)
+    parent_code = models.CharField(max_length=24, blank=True, default="")
+    geometry = models.TextField(blank=True, default="")
+    households = models.PositiveIntegerField(default=0)
+    buildings = models.JSONField(default=list, blank=True, help_text="building codes")
+    valid_to = models.DateTimeField()
+
+    class Meta:
+        ordering = ["area_id", "valid_to"]
+
+    def __str__(self) -> str:
+        return f"{self.area_id} until {self.valid_to:%Y-%m-%d}"
+
+
+class ProposalStatus(models.TextChoices):
+    DRAFT = "draft", _("Draft")
+    ADOPTED = "adopted", _("Adopted")
+    DISCARDED = "discarded", _("Discarded")
+
+
+class GridProposal(models.Model):
+    """A proposed re-division of the grids of a community, a block or a subdistrict (territory/partition.py),
+    kept for review beside today's grids until staff adopt or discard it.
+
+    `result`: {"grids": [{"key", "code" (kept, or "" for a new one), "group", "households", "buildings":
+    [building ids], "geometry"}], "oversize": [...], "infeasible": [...], "before": [...], "metrics": {...}}.
+    `fingerprint` is a hash of the building → grid assignment the proposal started from: adopting a
+    proposal whose grids changed since answers 409."""
+
+    area = models.ForeignKey(Area, on_delete=models.PROTECT, related_name="+")
+    group_level = models.CharField(max_length=16)
+    lo = models.PositiveIntegerField()
+    hi = models.PositiveIntegerField()
+    status = models.CharField(
+        max_length=16, choices=ProposalStatus.choices, default=ProposalStatus.DRAFT, db_index=True
+    )
+    fingerprint = models.CharField(max_length=64)
+    result = models.JSONField(default=dict)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"proposal {self.pk} ({self.status})"
+
+
+class CrsName(models.TextChoices):
+    WGS84 = "wgs84", "WGS-84 (GPS)"
+    CGCS2000 = "cgcs2000", "CGCS2000 (≈ WGS-84)"
+    GCJ02 = "gcj02", "GCJ-02"
+    BD09 = "bd09", "BD-09"
+
+
+class DepartmentLayer(models.Model):
+    """A department's own grid layer (综治、城管、市场监管 … 网格) imported for 多网合一."""
+
+    name = models.CharField(max_length=100)
+    organisation = models.ForeignKey(
+        "accounts.Organisation", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    source_crs = models.CharField(max_length=16, choices=CrsName.choices)
+    source_name = models.CharField(max_length=255, blank=True, default="")
+    imported_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class DepartmentGrid(models.Model):
+    layer = models.ForeignKey(DepartmentLayer, on_delete=models.CASCADE, related_name="grids")
+    code = models.CharField(max_length=64)
+    name = models.CharField(max_length=200, blank=True, default="")
+    geometry = models.TextField(help_text="GeoJSON Polygon/MultiPolygon, WGS-84")
+    min_lng = models.FloatField()
+    min_lat = models.FloatField()
+    max_lng = models.FloatField()
+    max_lat = models.FloatField()
+
+    class Meta:
+        ordering = ["layer_id", "code", "id"]
+
+    def __str__(self) -> str:
+        return self.code

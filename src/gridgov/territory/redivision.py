@@ -1,0 +1,448 @@
+"""Re-division of grids (网格重划), from proposal to adoption.
+
+    propose(area)  the buildings of a subdistrict, community or block → `partition.redivide` (grids never
+                   cross a block, or a community where there are no blocks) → a draft `GridProposal`
+                   with the new grids, the grids of today (before/after table) and the figures
+    adopt(id)      administrators: a new grid version — grids that keep their code are updated in place,
+                   the others archived (`is_active` off, an `AreaVersion` keeps what each grid was),
+                   new grids get the next free codes of their community; buildings, the memberships of
+                   retired grids (grid workers, building heads …) and open cases follow; every move is
+                   in the security audit log and every moved case gets a `regrid` timeline event
+    discard(id)    the draft is set aside
+
+Adopting a proposal whose buildings moved since it was made answers 409 (the fingerprint of the
+building → grid assignment differs)."""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter, defaultdict
+
+import numpy as np
+import shapely
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from gridgov.accounts.audit import record_audit
+from gridgov.accounts.models import AuditEventType, Membership
+from gridgov.accounts.roles import Role
+from gridgov.accounts.scope import scope_for
+from gridgov.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from gridgov.territory import geo, partition
+from gridgov.territory.health import grid_bounds, status_of
+from gridgov.territory.models import Area, AreaVersion, Building, GridProposal, Level, ProposalStatus
+from gridgov.territory.selectors import visible_areas
+from gridgov.territory.services import grids_changed
+
+PROPOSE_ROLES = (Role.ADMIN, Role.LEADER, Role.SUBDISTRICT_STAFF, Role.COMMUNITY_STAFF)
+LEVELS = (Level.SUBDISTRICT, Level.COMMUNITY, Level.BLOCK)
+
+
+def _invalid(field: str, message: str) -> ValidationFailed:
+    return ValidationFailed(
+        _("Please correct: %(fields)s") % {"fields": field}, errors=[{"field": field, "message": message}]
+    )
+
+
+def _fingerprint(area: Area) -> str:
+    rows = (
+        Building.objects.filter(grid__path__startswith=area.path).order_by("pk").values_list("pk", "grid_id")
+    )
+    digest = hashlib.sha256()
+    for pk, grid_id in rows.iterator():
+        digest.update(f"{pk}:{grid_id};".encode())
+    return digest.hexdigest()
+
+
+def _pp(geoms) -> tuple[float | None, float | None]:
+    if not len(geoms):
+        return None, None
+    values = partition.polsby_popper(geoms)
+    return round(float(np.mean(values)), 4), round(float(np.min(values)), 4)
+
+
+# --- propose ----------------------------------------------------------------------------------------------
+def propose(*, actor, area_code: str, request=None) -> GridProposal:
+    if not any(scope_for(actor).has_role(r) for r in PROPOSE_ROLES):
+        raise Forbidden(_("You may not propose a re-division of grids."))
+    area = visible_areas(actor).filter(code=area_code, is_active=True).first()
+    if area is None:
+        raise NotFound(_("Nothing here, or it is outside your area."))
+    if area.level not in LEVELS:
+        raise _invalid("area_code", _("Choose a subdistrict, a community or a block."))
+    lo, hi = grid_bounds()
+    grids = list(
+        Area.objects.filter(path__startswith=area.path, level=Level.GRID, is_active=True).select_related(
+            "parent"
+        )
+    )
+    if not grids:
+        raise _invalid("area_code", _("There are no grids below this area."))
+    group_level = Level.BLOCK if any(g.parent.level == Level.BLOCK for g in grids) else Level.COMMUNITY
+    rows = list(
+        Building.objects.filter(grid__in=grids)
+        .order_by("code")
+        .values_list(
+            "pk",
+            "code",
+            "lng",
+            "lat",
+            "households",
+            "grid__code",
+            "grid__parent__code",
+            "grid__parent__level",
+        )
+    )
+    if not rows:
+        raise _invalid("area_code", _("There are no buildings below this area."))
+    ids = np.array([r[0] for r in rows])
+    lng = np.array([r[2] for r in rows])
+    lat = np.array([r[3] for r in rows])
+    households = np.array([r[4] for r in rows])
+    codes = [r[5] for r in rows]
+    groups = [r[6] if r[7] == group_level else r[6][:12] for r in rows]
+    plane = partition.LocalPlane.around(lng, lat)
+    x, y = plane.forward(lng, lat)
+    polygons = {}
+    for a in Area.objects.filter(code__in=set(groups)).exclude(geometry=""):
+        polygons[a.code] = plane.to_local(geo.parse_geojson(a.geometry))
+    result = partition.redivide(ids, x, y, households, groups, polygons, codes=codes, lo=lo, hi=hi)
+
+    new_geoms = list(result.polygons)
+    grids_out = []
+    for k in range(result.grids):
+        members = ids[result.labels == k]
+        grids_out.append(
+            {
+                "key": f"N{k + 1:03d}",
+                "code": result.grid_codes[k] or "",
+                "group": result.grid_group[k],
+                "households": int(result.grid_households[k]),
+                "buildings": [int(b) for b in members],
+                "status": status_of(int(result.grid_households[k]), (lo, hi)),
+                "geometry": geo.to_geojson(plane.to_lnglat(new_geoms[k])) if new_geoms else "",
+            }
+        )
+    before_geoms = [plane.to_local(geo.parse_geojson(g.geometry)) for g in grids if g.geometry]
+    before = [
+        {
+            "code": g.code,
+            "name": g.name,
+            "households": g.households,
+            "status": status_of(g.households, (lo, hi)),
+        }
+        for g in sorted(grids, key=lambda g: g.code)
+    ]
+    within_before = sum(1 for b in before if b["status"] == "within")
+    within_after = sum(1 for g in grids_out if g["status"] == "within")
+    pp_before, pp_after = _pp(before_geoms), _pp(new_geoms)
+    kept = sum(1 for g in grids_out if g["code"])
+    result_doc = {
+        "grids": grids_out,
+        "before": before,
+        "oversize": [
+            {
+                "building": int(o.building),
+                "group": o.group,
+                "households": int(o.households),
+                "grid": f"N{o.grid + 1:03d}",
+            }
+            for o in result.oversize
+        ],
+        "infeasible": [
+            {
+                "group": i.group,
+                "reason": i.reason,
+                "households": int(i.households),
+                "buildings": int(i.buildings),
+                "part_of_group": bool(i.part_of_group),
+                "detail": i.detail,
+            }
+            for i in result.infeasible
+        ],
+        "metrics": {
+            "grids_before": len(before),
+            "grids_after": len(grids_out),
+            "within_before": within_before,
+            "within_after": within_after,
+            "mean_pp_before": pp_before[0],
+            "min_pp_before": pp_before[1],
+            "mean_pp_after": pp_after[0],
+            "min_pp_after": pp_after[1],
+            "codes_kept": kept,
+            "buildings": len(rows),
+            "households": int(households.sum()),
+        },
+    }
+    proposal = GridProposal.objects.create(
+        area=area,
+        group_level=group_level,
+        lo=lo,
+        hi=hi,
+        fingerprint=_fingerprint(area),
+        result=result_doc,
+        created_by=actor,
+    )
+    record_audit(
+        AuditEventType.DATA_CHANGE,
+        user=actor,
+        request=request,
+        object_type="grid_proposal",
+        object_id=proposal.pk,
+        detail={"action": "propose", "area": area.code, **result_doc["metrics"]},
+    )
+    return proposal
+
+
+# --- reads -------------------------------------------------------------------------------------------------
+def proposals_for(user):
+    if not any(scope_for(user).has_role(r) for r in PROPOSE_ROLES):
+        return GridProposal.objects.none()
+    paths = visible_areas(user).filter(level__in=LEVELS).values("pk")
+    return GridProposal.objects.filter(area__in=paths).select_related("area", "created_by", "decided_by")
+
+
+def proposal_for(user, proposal_id: int) -> GridProposal:
+    proposal = proposals_for(user).filter(pk=proposal_id).first()
+    if proposal is None:
+        raise NotFound(_("Nothing here, or it is outside your area."))
+    return proposal
+
+
+def proposal_geojson(user, proposal_id: int) -> dict:
+    """The proposed grids (`layer` proposed) and today's grids (`layer` current) as one FeatureCollection."""
+    proposal = proposal_for(user, proposal_id)
+    features = [
+        {
+            "type": "Feature",
+            "geometry": geo.read_geojson(g["geometry"]).__geo_interface__ if g["geometry"] else None,
+            "properties": {
+                "layer": "proposed",
+                "key": g["key"],
+                "code": g["code"],
+                "households": g["households"],
+                "status": g["status"],
+            },
+        }
+        for g in proposal.result.get("grids", [])
+    ]
+    for g in Area.objects.filter(
+        path__startswith=proposal.area.path, level=Level.GRID, is_active=True
+    ).exclude(geometry=""):
+        features.append(
+            {
+                "type": "Feature",
+                "geometry": geo.read_geojson(g.geometry).__geo_interface__,
+                "properties": {"layer": "current", "code": g.code, "households": g.households},
+            }
+        )
+    return {"type": "FeatureCollection", "features": features}
+
+
+# --- decide ------------------------------------------------------------------------------------------------
+def _require_admin(actor) -> None:
+    if not scope_for(actor).has_role(Role.ADMIN):
+        raise Forbidden(_("Only a system administrator may change the territory."))
+
+
+def _draft(proposal_id: int) -> GridProposal:
+    proposal = GridProposal.objects.select_for_update().select_related("area").filter(pk=proposal_id).first()
+    if proposal is None:
+        raise NotFound(_("Nothing here, or it is outside your area."))
+    if proposal.status != ProposalStatus.DRAFT:
+        raise Conflict(_("This proposal has been decided already."))
+    return proposal
+
+
+@transaction.atomic
+def discard(*, actor, proposal_id: int, request=None) -> GridProposal:
+    _require_admin(actor)
+    proposal = _draft(proposal_id)
+    proposal.status, proposal.decided_by, proposal.decided_at = (
+        ProposalStatus.DISCARDED,
+        actor,
+        timezone.now(),
+    )
+    proposal.save(update_fields=["status", "decided_by", "decided_at"])
+    record_audit(
+        AuditEventType.DATA_CHANGE,
+        user=actor,
+        request=request,
+        object_type="grid_proposal",
+        object_id=proposal.pk,
+        detail={"action": "discard"},
+    )
+    return proposal
+
+
+def _next_codes(community_code: str):
+    """The free grid codes of a community, in order (codes of archived grids are never reused)."""
+    used = {
+        int(c[12:])
+        for c in Area.objects.filter(level=Level.GRID, code__startswith=community_code).values_list(
+            "code", flat=True
+        )
+        if len(c) == 15
+    }
+    n = 0
+    while True:
+        n += 1
+        if n not in used:
+            yield f"{community_code}{n:03d}"
+
+
+@transaction.atomic
+def adopt(*, actor, proposal_id: int, request=None) -> dict:
+    """Adopt a draft proposal: the new grid version. Returns a summary of what moved."""
+    from gridgov.cases.models import OPEN_STATUSES, Case, TimelineEvent
+    from gridgov.territory.services import recount_households
+
+    _require_admin(actor)
+    proposal = _draft(proposal_id)
+    area = proposal.area
+    if _fingerprint(area) != proposal.fingerprint:
+        raise Conflict(_("The grids changed since this proposal was made; make a new one."))
+    now = timezone.now()
+    old = {
+        g.code: g for g in Area.objects.filter(path__startswith=area.path, level=Level.GRID, is_active=True)
+    }
+    old_buildings: dict[int, list[int]] = defaultdict(list)
+    building_hh: dict[int, int] = {}
+    building_code: dict[int, str] = {}
+    for pk, code, grid_id, hh in Building.objects.filter(grid__in=old.values()).values_list(
+        "pk", "code", "grid_id", "households"
+    ):
+        old_buildings[grid_id].append(pk)
+        building_hh[pk] = hh
+        building_code[pk] = code
+    for g in old.values():
+        AreaVersion.objects.create(
+            area=g,
+            proposal=proposal,
+            name=g.name,
+            parent_code=g.parent.code if g.parent_id else "",
+            geometry=g.geometry,
+            households=g.households,
+            buildings=sorted(building_code[b] for b in old_buildings.get(g.pk, [])),
+            valid_to=now,
+        )
+    groups = {a.code: a for a in Area.objects.filter(code__in={g["group"] for g in proposal.result["grids"]})}
+    free: dict[str, object] = {}
+    new_area_of_building: dict[int, Area] = {}
+    new_grids: list[tuple[Area, shapely.Geometry]] = []
+    for g in proposal.result["grids"]:
+        group = groups[g["group"]]
+        geom = geo.read_geojson(g["geometry"])
+        bbox = geo.bbox_of(geom)
+        if g["code"] and g["code"] in old:
+            grid = old[g["code"]]
+            grid.parent = group
+        else:
+            community = group.code[:12]
+            codes = free.setdefault(community, _next_codes(community))
+            code = next(codes)
+            community_area = Area.objects.get(code=community)
+            grid = Area(
+                level=Level.GRID,
+                parent=group,
+                code=code,
+                name=f"{community_area.name}第{int(code[12:]):02d}网格",
+            )
+        grid.geometry = geo.to_geojson(geom)
+        grid.min_lng, grid.min_lat, grid.max_lng, grid.max_lat = bbox
+        grid.households = g["households"]
+        grid.is_active = True
+        grid.save()
+        new_grids.append((grid, geom))
+        Building.objects.filter(pk__in=g["buildings"]).update(grid=grid)
+        for b in g["buildings"]:
+            new_area_of_building[b] = grid
+    kept = {grid.code for grid, _geom in new_grids}
+    retired = [g for code, g in old.items() if code not in kept]
+    successor: dict[int, Area] = {}
+    for g in old.values():
+        votes = Counter()
+        for b in old_buildings.get(g.pk, []):
+            votes[new_area_of_building[b].pk] += building_hh[b]
+        if votes:
+            best = max(votes.items(), key=lambda kv: (kv[1], -kv[0]))[0]
+            successor[g.pk] = next(a for a, _geom in new_grids if a.pk == best)
+    for g in retired:
+        g.is_active = False
+        g.save(update_fields=["is_active", "updated_at"])
+    moved_memberships = 0
+    for g in retired:
+        target = successor.get(g.pk)
+        if target is None:
+            continue
+        for m in Membership.objects.filter(area=g).select_related("user"):
+            m.area = target
+            m.save(update_fields=["area"])
+            moved_memberships += 1
+            record_audit(
+                AuditEventType.ROLE_GRANT,
+                user=actor,
+                request=request,
+                object_type="membership",
+                object_id=m.pk,
+                detail={
+                    "action": "regrid",
+                    "user": m.user.username,
+                    "role": m.role,
+                    "from": g.code,
+                    "to": target.code,
+                },
+            )
+    # open cases follow the grid their point now lies in
+    for _grid, geom in new_grids:
+        shapely.prepare(geom)
+    moved_cases = 0
+    cases = Case.objects.select_for_update().filter(grid__in=list(old.values()), status__in=OPEN_STATUSES)
+    for case in cases:
+        target = None
+        if case.lng is not None:
+            point = shapely.Point(case.lng, case.lat)
+            target = next((grid for grid, geom in new_grids if geom.contains(point)), None)
+        target = target or successor.get(case.grid_id)
+        if target is None or target.pk == case.grid_id:
+            continue
+        before = case.grid.code
+        fields = {"grid": target, "version": F("version") + 1, "updated_at": now}
+        if case.area_id == case.grid_id:
+            fields["area"] = target
+        Case.objects.filter(pk=case.pk).update(**fields)
+        TimelineEvent.objects.create(
+            case=case,
+            at=now,
+            actor=actor,
+            action="regrid",
+            from_status=case.status,
+            to_status=case.status,
+            note=_("The grid was redrawn: %(from)s → %(to)s") % {"from": before, "to": target.code},
+            data={"from": before, "to": target.code, "proposal": proposal.pk},
+        )
+        moved_cases += 1
+    recount_households(area)
+    proposal.status, proposal.decided_by, proposal.decided_at = ProposalStatus.ADOPTED, actor, now
+    proposal.save(update_fields=["status", "decided_by", "decided_at"])
+    summary = {
+        "grids_before": len(old),
+        "grids_after": len(new_grids),
+        "codes_kept": len(kept & set(old)),
+        "grids_archived": len(retired),
+        "grids_created": len(kept - set(old)),
+        "memberships_moved": moved_memberships,
+        "cases_moved": moved_cases,
+    }
+    record_audit(
+        AuditEventType.DATA_CHANGE,
+        user=actor,
+        request=request,
+        object_type="grid_proposal",
+        object_id=proposal.pk,
+        detail={"action": "adopt", "area": area.code, **summary},
+    )
+    grids_changed()
+    return summary
