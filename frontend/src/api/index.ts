@@ -1,0 +1,127 @@
+/** The one API client of the app, and typed calls per endpoint. */
+import { ApiClient, type Query } from './client'
+import type {
+  ActionBody,
+  Area,
+  AreaCollection,
+  AreaDetail,
+  Attachment,
+  Building,
+  CaseDetail,
+  CaseOut,
+  Category,
+  CategorySuggestion,
+  Duplicate,
+  Figures,
+  House,
+  IntakeBody,
+  Located,
+  Me,
+  Notification,
+  Organisation,
+  Paged,
+  WhistleItem,
+} from './types'
+
+export { ApiError } from './client'
+
+const hooks: { language: () => string; onSessionEnded?: (code: string, message: string) => void } = {
+  language: () => 'zh-CN',
+}
+
+export const api = new ApiClient({
+  language: () => hooks.language(),
+  onSessionEnded: (code, message) => hooks.onSessionEnded?.(code, message),
+})
+
+export function configureApi(language: () => string, onSessionEnded: (code: string, message: string) => void) {
+  hooks.language = language
+  hooks.onSessionEnded = onSessionEnded
+}
+
+export interface CaseFilters {
+  status?: string[]
+  category?: string
+  area?: string
+  department?: string
+  overdue?: boolean
+  channel?: string
+  created_from?: string
+  created_to?: string
+  page?: number
+  page_size?: number
+}
+
+export const auth = {
+  me: () => api.get<Me>('/api/v1/auth/me'),
+  async login(username: string, password: string, totp?: string) {
+    await api.refreshCsrf()
+    const me = await api.request<Me>('POST', '/api/v1/auth/login', {
+      body: { username, password, ...(totp ? { totp } : {}) },
+      quiet401: true,
+    })
+    api.loggedIn = true
+    await api.refreshCsrf() // login rotates the token
+    return me
+  },
+  async logout() {
+    try {
+      await api.request('POST', '/api/v1/auth/logout', { quiet401: true })
+    } finally {
+      api.loggedIn = false
+    }
+  },
+}
+
+export const cases = {
+  list: (filters: CaseFilters = {}) => api.get<Paged<CaseOut>>('/api/v1/cases/cases', filters as Query),
+  /** Every page of a filtered list, up to `max` cases (pages of `pageSize`). */
+  async all(filters: CaseFilters, max = 5000, pageSize = 1000): Promise<{ items: CaseOut[]; count: number }> {
+    const first = await cases.list({ ...filters, page: 1, page_size: pageSize })
+    const items = [...first.items]
+    const pages = Math.min(Math.ceil(first.count / pageSize), Math.ceil(max / pageSize))
+    const rest = await Promise.all(
+      Array.from({ length: Math.max(0, pages - 1) }, (_, i) => cases.list({ ...filters, page: i + 2, page_size: pageSize })),
+    )
+    for (const page of rest) items.push(...page.items)
+    return { items, count: first.count }
+  },
+  count: async (filters: CaseFilters) => (await cases.list({ ...filters, page_size: 1 })).count,
+  get: (id: number) => api.get<CaseDetail>(`/api/v1/cases/cases/${id}`),
+  intake: (body: IntakeBody, idempotencyKey: string) =>
+    api.post<CaseOut>('/api/v1/cases/cases', body, { headers: { 'Idempotency-Key': idempotencyKey } }),
+  act: (id: number, action: string, body: ActionBody) =>
+    api.post<CaseDetail>(`/api/v1/cases/cases/${id}/actions/${action}`, body),
+  duplicates: (id: number) => api.get<Duplicate[]>(`/api/v1/cases/cases/${id}/duplicates`),
+  suggest: (text: string) => api.post<CategorySuggestion[]>('/api/v1/cases/suggest-category', { text }),
+  categories: () => api.get<Category[]>('/api/v1/cases/categories'),
+  whistleItems: () => api.get<WhistleItem[]>('/api/v1/cases/whistle-items'),
+  notifications: (query: Query = {}) => api.get<Paged<Notification>>('/api/v1/cases/notifications', query),
+  readNotification: (id: number) => api.post<void>(`/api/v1/cases/notifications/${id}/read`),
+  figures: (query: { date_from: string; date_to: string; area?: string; department?: string; category?: string }) =>
+    api.get<Figures>('/api/v1/cases/figures', query),
+  upload(file: Blob, name = 'photo.jpg') {
+    const form = new FormData()
+    form.append('file', file, name)
+    return api.request<Attachment>('POST', '/api/v1/cases/attachments', { form })
+  },
+  attachmentUrl: (id: string) => `/api/v1/cases/attachments/${id}`,
+}
+
+export const territory = {
+  mine: () => api.get<Area[]>('/api/v1/territory/areas/mine'),
+  area: (code: string) => api.get<AreaDetail>(`/api/v1/territory/areas/${code}`),
+  children: (code: string) => api.get<Area[]>(`/api/v1/territory/areas/${code}/children`),
+  geojson: (level: string, parent?: string) =>
+    api.get<AreaCollection>('/api/v1/territory/geojson', { level, parent }),
+  locate: (lng: number, lat: number, crs: string) => api.get<Located>('/api/v1/territory/locate', { lng, lat, crs }),
+  buildings: (query: Query) => api.get<Paged<Building>>('/api/v1/territory/buildings', query),
+  houses: (code: string, query: Query = {}) =>
+    api.get<Paged<House>>(`/api/v1/territory/buildings/${code}/houses`, query),
+}
+
+export const accounts = {
+  departments: () =>
+    api.get<Paged<Organisation>>('/api/v1/accounts/organisations', { kind: 'department', page_size: 200 }),
+  organisations: (query: Query = {}) => api.get<Paged<Organisation>>('/api/v1/accounts/organisations', query),
+}

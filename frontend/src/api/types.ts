@@ -1,0 +1,313 @@
+/** Shapes of the GridGov API (see /api/openapi.json). Only what the screens read. */
+
+export interface Paged<T> {
+  items: T[]
+  count: number
+}
+
+export interface RoleOut {
+  role: string
+  role_label: string
+  area_code: string | null
+  area_name: string | null
+  area_level: string | null
+  organisation_code: string | null
+  organisation_name: string | null
+}
+
+export interface Me {
+  id: number
+  username: string
+  display_name: string
+  roles: RoleOut[]
+  scope: { kind: string; kinds: string[]; area_codes: string[]; organisation_codes: string[] }
+  totp_enabled: boolean
+  mfa_enrolment_required: boolean
+  language: string
+  session_idle_seconds: number
+}
+
+export type CaseStatus =
+  | 'submitted'
+  | 'accepted'
+  | 'rejected'
+  | 'community_handling'
+  | 'whistled'
+  | 'in_progress'
+  | 'handled'
+  | 'verified'
+  | 'closed'
+  | 'rated'
+
+export const CASE_STATUSES: CaseStatus[] = [
+  'submitted',
+  'accepted',
+  'community_handling',
+  'whistled',
+  'in_progress',
+  'handled',
+  'verified',
+  'closed',
+  'rated',
+  'rejected',
+]
+
+export const CHANNELS = ['window', 'hotline', 'resident_app', 'patrol', 'building_head', 'device', 'external_api'] as const
+export type Channel = (typeof CHANNELS)[number]
+export const CASE_KINDS = ['demand', 'hazard', 'dispute', 'petition', 'alarm'] as const
+export type Crs = 'wgs84' | 'gcj02' | 'bd09'
+
+export interface CaseOut {
+  id: number
+  number: string
+  kind: string
+  channel: string
+  status: CaseStatus
+  version: number
+  priority: string
+  description: string
+  reporter_name: string
+  reporter_phone: string
+  lng: number | null
+  lat: number | null
+  input_crs: string
+  grid_code: string | null
+  area_code: string
+  address: string
+  category_code: string | null
+  category_name: string | null
+  due_at: string | null
+  accepted_at: string | null
+  closed_at: string | null
+  holder_area_code: string | null
+  holder_organisation_code: string | null
+  merged_into_number: string | null
+  closing_type: string
+  rework_count: number
+  supervision: string
+  suspension_requested: boolean
+  suspended: boolean
+  deferred: boolean
+  deferred_until: string | null
+  satisfaction: number | null
+  satisfaction_comment: string
+  attachments: string[]
+  created_at: string
+  updated_at: string
+}
+
+export interface StepOut {
+  id: number
+  kind: string
+  status: string
+  source_area_code: string | null
+  target_code: string
+  target_name: string
+  report_in_due_at: string | null
+  reported_in_at: string | null
+  due_at: string | null
+  handled_at: string | null
+  overdue: boolean
+  supervision: string
+  rework_count: number
+  feedback: string
+  return_reason: string
+}
+
+export interface TimelineEvent {
+  id: number
+  at: string
+  actor: string | null
+  action: string
+  from_status: string
+  to_status: string
+  note: string
+  data: Record<string, unknown>
+  attachments: string[]
+}
+
+export interface CaseDetail extends CaseOut {
+  steps: StepOut[]
+  timeline: TimelineEvent[]
+  allowed_actions: string[]
+  merged_reporter_count: number
+}
+
+export interface Category {
+  code: string
+  name: string
+  kind: string
+  parent_code?: string | null
+  department_code: string | null
+  open_condition: string
+  close_condition: string
+  resolution_limit: number
+  resolution_unit: string
+  children?: Category[]
+}
+
+export interface WhistleItem {
+  id: number
+  group: string
+  name: string
+  department_codes: string[]
+}
+
+export interface Organisation {
+  code: string
+  name: string
+  kind: string
+  kind_label: string
+  area_code: string | null
+  area_name: string | null
+  is_active: boolean
+}
+
+export interface Notification {
+  id: number
+  kind: string
+  message: string
+  case_id: number
+  case_number: string
+  data: Record<string, unknown>
+  created_at: string
+  read_at: string | null
+}
+
+export interface Duplicate {
+  case_id: number
+  number: string
+  score: number
+  distance_m: number | null
+  hours_apart: number | null
+  text_similarity: number
+  same_category: boolean | null
+  status: string
+  description: string
+}
+
+export interface CategorySuggestion {
+  code: string
+  name: string
+  score: number
+}
+
+export interface Attachment {
+  id: string
+  content_type: string
+  size: number
+  width: number
+  height: number
+  url: string
+}
+
+export interface Area {
+  code: string
+  name: string
+  level: string
+  level_label: string
+  parent_code: string | null
+  path: string
+  households: number
+  bbox?: number[] | null
+}
+
+export interface AreaDetail extends Area {
+  geometry: GeoJSON.Geometry | null
+}
+
+export interface AreaFeatureProps {
+  code: string
+  name: string
+  level: string
+  households: number
+  parent_code: string | null
+}
+
+export type AreaCollection = GeoJSON.FeatureCollection<GeoJSON.Geometry, AreaFeatureProps>
+
+export interface Building {
+  code: string
+  name: string
+  address: string
+  grid_code: string
+  lng: number
+  lat: number
+  floors: number
+  kind: string
+  kind_label: string
+  households: number
+}
+
+export interface House {
+  id: number
+  building_code: string
+  unit: string
+  floor: number
+  room: string
+  use: string
+  use_label: string
+  households: number
+}
+
+export interface Located {
+  grid: { code: string; name: string }
+  community: { code: string; name: string } | null
+  subdistrict: { code: string; name: string } | null
+  point: { lng: number; lat: number; crs: string }
+}
+
+export type RateKey =
+  | 'on_time_close_rate'
+  | 'close_rate'
+  | 'rework_rate'
+  | 'on_time_report_in_rate'
+  | 'on_time_handling_rate'
+  | 'satisfaction_rate'
+  | 'community_share'
+
+export interface Figures {
+  date_from: string
+  date_to: string
+  counts: Record<string, number>
+  rates: Record<RateKey, number | null>
+  mean_report_in_hours: number | null
+  mean_resolution_hours: number | null
+  change: Record<string, { current: number | null; previous: number | null; year_ago: number | null }>
+}
+
+/** The body of a case action (POST /cases/{id}/actions/{action}). */
+export interface ActionBody {
+  version: number
+  note?: string
+  attachments?: string[]
+  departments?: string[]
+  whistle_item_id?: number
+  step_id?: number
+  reason?: string
+  passed?: boolean
+  closing_type?: string
+  satisfaction?: number
+  comment?: string
+  level?: string
+  target_case_number?: string
+  category_code?: string
+  priority?: string
+  until?: string
+}
+
+export interface IntakeBody {
+  description: string
+  kind?: string
+  channel?: string
+  lng?: number
+  lat?: number
+  crs?: Crs
+  area_code?: string
+  address?: string
+  reporter_name?: string
+  reporter_phone?: string
+  priority?: string
+  category_code?: string
+  attachments?: string[]
+}

@@ -1,0 +1,37 @@
+/** Desktop routes under /app/ (history mode; Django answers every /app/… path with the app). Each screen
+ * is its own chunk. */
+import { createRouter, createWebHistory } from 'vue-router'
+import { useSession } from '@/stores/session'
+import { hasRole, DASHBOARD_ROLES, INTAKE_ROLES, TERRITORY_ROLES } from '@/lib/roles'
+
+declare module 'vue-router' {
+  interface RouteMeta {
+    public?: boolean
+    roles?: string[]
+    bare?: boolean
+  }
+}
+
+export const router = createRouter({
+  history: createWebHistory('/app/'),
+  routes: [
+    { path: '/login', name: 'login', component: () => import('./views/LoginView.vue'), meta: { public: true, bare: true } },
+    { path: '/', redirect: '/workbench' },
+    { path: '/workbench', name: 'workbench', component: () => import('./views/WorkbenchView.vue') },
+    { path: '/cases', name: 'cases', component: () => import('./views/CaseListView.vue') },
+    { path: '/cases/new', name: 'intake', component: () => import('./views/CaseIntakeView.vue'), meta: { roles: INTAKE_ROLES } },
+    { path: '/cases/:id(\\d+)', name: 'case', component: () => import('./views/CaseDetailView.vue'), props: (r) => ({ id: Number(r.params.id) }) },
+    { path: '/territory', name: 'territory', component: () => import('./views/TerritoryView.vue'), meta: { roles: TERRITORY_ROLES } },
+    { path: '/dashboard', name: 'dashboard', component: () => import('./views/DashboardView.vue'), meta: { roles: DASHBOARD_ROLES, bare: true } },
+    { path: '/:rest(.*)*', name: 'not-found', component: () => import('./views/NotFoundView.vue') },
+  ],
+})
+
+router.beforeEach(async (to) => {
+  const session = useSession()
+  if (!session.checked) await session.load()
+  if (to.meta.public) return true
+  if (!session.loggedIn) return { name: 'login', query: { next: to.fullPath } }
+  if (to.meta.roles && !hasRole(session.me, to.meta.roles)) return { name: 'workbench' }
+  return true
+})

@@ -1,0 +1,39 @@
+/** Mobile routes under /m/ (Vant, made for 390×844): grid workers and residents. */
+import { createRouter, createWebHistory } from 'vue-router'
+import { useSession } from '@/stores/session'
+
+declare module 'vue-router' {
+  interface RouteMeta {
+    public?: boolean
+    tab?: boolean
+  }
+}
+
+export const router = createRouter({
+  history: createWebHistory('/m/'),
+  routes: [
+    { path: '/login', name: 'login', component: () => import('./views/MobileLogin.vue'), meta: { public: true } },
+    {
+      path: '/',
+      name: 'home',
+      redirect: () => {
+        const session = useSession()
+        return session.is('grid_worker', 'block_chief', 'building_head') ? '/tasks' : '/mine'
+      },
+    },
+    { path: '/tasks', name: 'tasks', component: () => import('./views/GridTasks.vue'), meta: { tab: true } },
+    { path: '/report', name: 'report', component: () => import('./views/ReportCase.vue'), meta: { tab: true } },
+    { path: '/mine', name: 'mine', component: () => import('./views/MyReports.vue'), meta: { tab: true } },
+    { path: '/me', name: 'me', component: () => import('./views/MobileMe.vue'), meta: { tab: true } },
+    { path: '/cases/:id(\\d+)', name: 'case', component: () => import('./views/MobileCase.vue'), props: (r) => ({ id: Number(r.params.id) }) },
+    { path: '/:rest(.*)*', redirect: '/' },
+  ],
+})
+
+router.beforeEach(async (to) => {
+  const session = useSession()
+  if (!session.checked) await session.load()
+  if (to.meta.public) return true
+  if (!session.loggedIn) return { name: 'login', query: { next: to.fullPath } }
+  return true
+})
