@@ -2,6 +2,7 @@
 timeline and the workflow actions (`POST /cases/{case_id}/actions/{action}` with the case version)."""
 
 import datetime as dt
+from typing import Literal
 
 from django.http import FileResponse, HttpRequest
 from ninja import File, Header, Path, Query, Router
@@ -83,9 +84,15 @@ def list_cases(
     channel: ChannelName | None = None,
     created_from: dt.date | None = None,
     created_to: dt.date | None = None,
+    todo: bool | None = Query(None, description="true: only cases waiting on you (your to-dos)"),
+    order: Literal["created", "due"] = Query(
+        "created", description="created: newest first; due: deadline first"
+    ),
 ):
     return selectors.cases_for(
         request.auth,
+        todo=todo,
+        order=order,
         status=status,
         category=category,
         area=area,

@@ -199,3 +199,49 @@ def figures_for(
     current["previous_period"] = {"date_from": previous["date_from"], "date_to": previous["date_to"]}
     current["year_ago_period"] = {"date_from": year_ago["date_from"], "date_to": year_ago["date_to"]}
     return current
+
+
+def figures_by_area(
+    user, *, date_from: dt.date, date_to: dt.date, parent_code: str, category_code: str | None = None
+) -> list[dict]:
+    """The figures of the period for every visible child of a visible area (drill-down: district →
+    subdistricts → communities → blocks → grids), without the change columns."""
+    from gridgov.territory import selectors as territory
+
+    rows = []
+    for area in territory.children(user, parent_code).filter(is_active=True):
+        f = _period_figures(
+            user, date_from, date_to, area_code=area.code, department_code=None, category_code=category_code
+        )
+        rows.append({"code": area.code, "name": area.name, "level": area.level, **f})
+    return rows
+
+
+def figures_by_department(
+    user,
+    *,
+    date_from: dt.date,
+    date_to: dt.date,
+    area_code: str | None = None,
+    category_code: str | None = None,
+) -> list[dict]:
+    """The figures of the period for every department that had a step on the cases the user may see
+    (its report-in and handling rates count its own steps only)."""
+    from gridgov.accounts.models import Organisation
+
+    cases = selectors.cases_for(
+        user, area=area_code, category=category_code, created_from=date_from, created_to=date_to
+    )
+    ids = Step.objects.filter(case__in=cases.values("pk")).values("target_id").distinct()
+    rows = []
+    for org in Organisation.objects.filter(pk__in=ids).order_by("code"):
+        f = _period_figures(
+            user,
+            date_from,
+            date_to,
+            area_code=area_code,
+            department_code=org.code,
+            category_code=category_code,
+        )
+        rows.append({"code": org.code, "name": org.name, "level": org.kind, **f})
+    return rows

@@ -94,10 +94,7 @@ def case_figures(
     department: str | None = Query(None, pattern=CODE_PATTERN, description="organisation code of a step"),
     category: str | None = Query(None, pattern=CODE_PATTERN, description="category code or 大类 prefix"),
 ):
-    if date_to < date_from:
-        raise _invalid(_("The end date is before the start date."))
-    if date_to > _years_after(date_from, MAX_SPAN_YEARS):
-        raise _invalid(_("The period may be at most three years long."))
+    _check_period(date_from, date_to)
     return figures.figures_for(
         request.auth,
         date_from=date_from,
@@ -105,4 +102,61 @@ def case_figures(
         area_code=area,
         department_code=department,
         category_code=category,
+    )
+
+
+class FiguresRowOut(Schema):
+    code: str
+    name: str
+    level: str
+    date_from: dt.date
+    date_to: dt.date
+    counts: CountsOut
+    rates: RatesOut
+    mean_report_in_hours: float | None
+    mean_resolution_hours: float | None
+
+
+def _check_period(date_from: dt.date, date_to: dt.date) -> None:
+    if date_to < date_from:
+        raise _invalid(_("The end date is before the start date."))
+    if date_to > _years_after(date_from, MAX_SPAN_YEARS):
+        raise _invalid(_("The period may be at most three years long."))
+
+
+@router.get(
+    "/figures/by-area",
+    response=list[FiguresRowOut],
+    url_name="case_figures_by_area",
+    summary="The figures of every area directly below one (drill-down and rankings)",
+)
+def case_figures_by_area(
+    request: HttpRequest,
+    date_from: dt.date,
+    date_to: dt.date,
+    parent: str = Query(..., pattern=CODE_PATTERN, description="the area whose children are compared"),
+    category: str | None = Query(None, pattern=CODE_PATTERN),
+):
+    _check_period(date_from, date_to)
+    return figures.figures_by_area(
+        request.auth, date_from=date_from, date_to=date_to, parent_code=parent, category_code=category
+    )
+
+
+@router.get(
+    "/figures/by-department",
+    response=list[FiguresRowOut],
+    url_name="case_figures_by_department",
+    summary="The figures of every department with steps on your cases (rankings)",
+)
+def case_figures_by_department(
+    request: HttpRequest,
+    date_from: dt.date,
+    date_to: dt.date,
+    area: str | None = Query(None, pattern=CODE_PATTERN),
+    category: str | None = Query(None, pattern=CODE_PATTERN),
+):
+    _check_period(date_from, date_to)
+    return figures.figures_by_department(
+        request.auth, date_from=date_from, date_to=date_to, area_code=area, category_code=category
     )

@@ -221,6 +221,7 @@ class CaseOut(Schema):
     closing_type: str
     rework_count: int
     supervision: str
+    warning_level: str
     suspension_requested: bool
     suspended: bool
     deferred: bool

@@ -10,18 +10,21 @@ from __future__ import annotations
 
 import datetime as dt
 
-from django.db.models import Q, QuerySet
+from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from gridgov.accounts.roles import Role
 from gridgov.accounts.scope import scope_for
 from gridgov.cases import workflow
 from gridgov.cases.models import (
     OPEN_STATUSES,
+    OPEN_STEP_STATUSES,
     Attachment,
     Case,
     Category,
     Notification,
+    Status,
     Step,
     TimelineEvent,
     WhistleItem,
@@ -73,8 +76,12 @@ def cases_for(
     channel: str | None = None,
     created_from: dt.datetime | dt.date | None = None,
     created_to: dt.datetime | dt.date | None = None,
+    todo: bool | None = None,
+    order: str = "created",
 ) -> QuerySet[Case]:
     qs = visible_cases(user)
+    if todo:
+        qs = qs.filter(_waiting_on(user))
     if status:
         qs = qs.filter(status__in=status)
     if category:
@@ -93,7 +100,41 @@ def cases_for(
         qs = qs.filter(created_at__gte=_start(created_from))
     if created_to:
         qs = qs.filter(created_at__lt=_end(created_to))
+    if order == "due":
+        qs = qs.order_by(F("due_at").asc(nulls_last=True), "created_at", "id")
     return qs.select_related("area", "grid", "category", "holder_area", "holder_organisation", "merged_into")
+
+
+def _waiting_on(user) -> Q:
+    """Cases waiting on the user (a workbench's to-dos), by the main moves of the transition table:
+    dispatchers — cases their area holds that are to be accepted, dispatched, handled or closed;
+    subdistrict staff and leaders — suspensions to approve in their area; department and partner
+    handlers — their organisation's open steps; grid workers — handled cases of their grid to check on
+    site; reporters — their closed cases to rate; administrators — every open case."""
+    actor = workflow.actor_for(user)
+    if Role.ADMIN in actor.roles:
+        return Q(status__in=OPEN_STATUSES)
+    q = Q(pk__in=[])
+    dispatchers = (Role.COMMUNITY_STAFF, Role.SUBDISTRICT_STAFF, Role.LEADER)
+    holder = set().union(*(actor.area_ids.get(r, set()) for r in dispatchers))
+    if holder:
+        q |= Q(
+            holder_area_id__in=holder,
+            status__in=[Status.SUBMITTED, Status.ACCEPTED, Status.COMMUNITY_HANDLING, Status.VERIFIED],
+        )
+    for role in (Role.SUBDISTRICT_STAFF, Role.LEADER):
+        for path in actor.paths.get(role, ()):
+            q |= Q(area__path__startswith=path, suspension_requested=True, suspended=False)
+    orgs = set().union(*(actor.org_ids.get(r, set()) for r in (Role.DEPARTMENT_HANDLER, Role.PARTNER_ORG)))
+    if orgs:
+        q |= Q(
+            pk__in=Step.objects.filter(target_id__in=orgs, status__in=OPEN_STEP_STATUSES).values("case_id")
+        )
+    for path in actor.paths.get(Role.GRID_WORKER, ()):
+        q |= Q(area__path__startswith=path, status=Status.HANDLED)
+    if getattr(user, "pk", None):
+        q |= Q(reporter_id=user.pk, status=Status.CLOSED, merged_into__isnull=True)
+    return q
 
 
 def _start(value):

@@ -730,6 +730,14 @@ def suspend(*, case_id, version, actor, note="", attachments=None):
 
 
 @transaction.atomic
+def add_note(*, case_id, version, actor, note="", attachments=None):
+    case = _begin("note", case_id, version, actor)
+    if not (note or "").strip():
+        raise _invalid("note", _("Write the note."))
+    return workflow.move(case, "note", actor, note=note, attachments=attachments)
+
+
+@transaction.atomic
 def defer(*, case_id, version, actor, reason="", until=None, note="", attachments=None):
     case = _begin("defer", case_id, version, actor)
     errors = _Errors()
@@ -932,6 +940,7 @@ SERVICES = {
     "escalate": escalate,
     "request_suspension": request_suspension,
     "suspend": suspend,
+    "note": add_note,
     "defer": defer,
     "resume": resume,
 }

@@ -57,6 +57,28 @@ def _category_code(case: Case) -> str | None:
     return case.category.code if case.category_id else None
 
 
+def draft_case(
+    *, description: str, lng=None, lat=None, crs: str = "wgs84", area_code=None, category_code=None
+) -> Case | None:
+    """An unsaved case for a report not yet submitted (duplicates at the intake form): located like an
+    intake; None when it has no place (no point inside a grid and no known area)."""
+    from gridgov.territory import geo, locator
+    from gridgov.territory.models import Area
+
+    area = None
+    if lng is not None and lat is not None:
+        lng, lat = (float(v) for v in geo.to_wgs84(lng, lat, crs))
+        area = locator.locate(lng, lat)
+    else:
+        lng = lat = None
+    if area is None and area_code:
+        area = Area.objects.filter(code=area_code, is_active=True).first()
+    if area is None:
+        return None
+    category = Category.objects.filter(code=category_code).first() if category_code else None
+    return Case(description=description, lng=lng, lat=lat, area=area, grid=area, category=category)
+
+
 def duplicates_for(
     case: Case,
     *,

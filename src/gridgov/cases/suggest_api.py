@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from django.http import HttpRequest
 from django.utils.translation import gettext as _
 from ninja import Field, Path, Router, Schema
@@ -65,3 +67,30 @@ def suggest_category(request: HttpRequest, payload: SuggestIn):
     if not scope_for(user).has_role(*SUGGEST_ROLES):
         raise Forbidden(_("Only staff may ask for category suggestions."))
     return suggest.suggest_categories(payload.text, k=3)
+
+
+class DuplicatePreviewIn(Schema):
+    description: str = Field(..., min_length=1, max_length=4000, pattern=TEXT_PATTERN)
+    lng: float | None = Field(None, ge=-180, le=180, allow_inf_nan=False)
+    lat: float | None = Field(None, ge=-90, le=90, allow_inf_nan=False)
+    crs: Literal["wgs84", "gcj02", "bd09"] = "wgs84"
+    area_code: str | None = Field(None, pattern=r"^[0-9A-Za-z_-]{1,32}$")
+    category_code: str | None = Field(None, pattern=r"^[0-9A-Za-z_-]{1,32}$")
+
+
+@router.post(
+    "/duplicates-preview",
+    response=list[DuplicateOut],
+    url_name="duplicates_preview",
+    summary="Possible duplicates of a report before it is submitted (intake form)",
+)
+def duplicates_preview(request: HttpRequest, payload: DuplicatePreviewIn):
+    user = request.auth
+    if user is None or not getattr(user, "is_authenticated", False):
+        raise NotAuthenticated()
+    if not scope_for(user).has_role(*SUGGEST_ROLES):
+        raise Forbidden(_("Only staff may ask for category suggestions."))
+    draft = suggest.draft_case(**payload.model_dump())
+    if draft is None:
+        return []
+    return suggest.duplicates_for(draft, within=selectors.visible_cases(user))

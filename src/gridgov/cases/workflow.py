@@ -351,6 +351,18 @@ TRANSITIONS: dict[str, Transition] = {
             note="approval: stops the clock",
         ),
         _t(
+            "note",
+            WORKING | {S.HANDLED},
+            None,
+            [
+                *HOLDERS,
+                *(Rule(r, _step_in(*OPEN_STEP_STATUSES)) for r in DEPT),
+                Rule(Role.GRID_WORKER, _grid),
+            ],
+            ("note",),
+            note="a progress note (with photos) on the timeline; the status does not change",
+        ),
+        _t(
             "defer",
             WORKING | {S.HANDLED},
             None,

@@ -123,6 +123,11 @@ SCENARIOS = {
     ),
     "suspend": (_suspension_requested, lambda c, p, w: {}, {"sub_staff", "leader", "admin"}),
     "resume": (_suspended, lambda c, p, w: {}, {"sub_staff", "leader", "admin"}),
+    "note": (
+        _whistled,
+        lambda c, p, w: {"note": "已联系产权单位"},
+        {"staff_a", "dept_cg", "worker_a1", "admin"},
+    ),
     "defer": (
         _whistled,
         lambda c, p, w: {"reason": "需纳入年度维修计划", "until": _in_days(60)},
@@ -175,9 +180,10 @@ def test_detail_lists_exactly_the_allowed_actions(people, world):
         "report_in",
         "return",
         "request_suspension",
+        "note",
     ]
     staff = Api(people.staff_a).get(f"/cases/{case.pk}").json()["allowed_actions"]
-    assert staff == ["reassign", "escalate", "request_suspension"]
+    assert staff == ["reassign", "escalate", "request_suspension", "note"]
     assert Api(people.resident).get(f"/cases/{case.pk}").json()["allowed_actions"] == []
 
 
