@@ -227,6 +227,8 @@ def test_a_department_layer_is_laid_over_the_unified_grids(demo):
     assert r.status_code == 201, r.content
     layer = r.json()
     assert layer["features"] == 2
+    shapes = admin.get(f"/api/v1/territory/layers/{layer['id']}/geojson").json()["features"]
+    assert [f["properties"]["code"] for f in shapes] == ["CG-01", "CG-02"]
     report = admin.get(f"/api/v1/territory/layers/{layer['id']}/overlay", {"area": COMMUNITY}).json()
     grids = {g["grid_code"]: g for g in report["grids"]}
     assert set(grids) == set(

@@ -11,8 +11,17 @@ import type {
   CaseOut,
   Category,
   CategorySuggestion,
+  AdoptSummary,
+  DepartmentLayer,
   Duplicate,
+  DuplicatePreviewBody,
   Figures,
+  FiguresRow,
+  Health,
+  LayeredCollection,
+  Overlay,
+  Proposal,
+  ProposalDetail,
   House,
   IntakeBody,
   Located,
@@ -48,6 +57,10 @@ export interface CaseFilters {
   channel?: string
   created_from?: string
   created_to?: string
+  /** Only the cases waiting on the requesting user (the workbench to-dos). */
+  todo?: boolean
+  /** `due`: deadline first, cases without one last. */
+  order?: 'due'
   page?: number
   page_size?: number
 }
@@ -92,6 +105,10 @@ export const cases = {
     api.post<CaseOut>('/api/v1/cases/cases', body, { headers: { 'Idempotency-Key': idempotencyKey } }),
   act: (id: number, action: string, body: ActionBody) =>
     api.post<CaseDetail>(`/api/v1/cases/cases/${id}/actions/${action}`, body),
+  /** The cases waiting on me, deadline first. */
+  todos: (pageSize = 100) => cases.list({ todo: true, order: 'due', page_size: pageSize }),
+  /** Staff: duplicate candidates of a report not yet submitted. */
+  duplicatesPreview: (body: DuplicatePreviewBody) => api.post<Duplicate[]>('/api/v1/cases/duplicates-preview', body),
   duplicates: (id: number) => api.get<Duplicate[]>(`/api/v1/cases/cases/${id}/duplicates`),
   suggest: (text: string) => api.post<CategorySuggestion[]>('/api/v1/cases/suggest-category', { text }),
   categories: () => api.get<Category[]>('/api/v1/cases/categories'),
@@ -100,6 +117,12 @@ export const cases = {
   readNotification: (id: number) => api.post<void>(`/api/v1/cases/notifications/${id}/read`),
   figures: (query: { date_from: string; date_to: string; area?: string; department?: string; category?: string }) =>
     api.get<Figures>('/api/v1/cases/figures', query),
+  /** The figures of every visible child of `parent` (one row per area). */
+  figuresByArea: (query: { date_from: string; date_to: string; parent: string; category?: string }) =>
+    api.get<FiguresRow[]>('/api/v1/cases/figures/by-area', query),
+  /** The figures of every department with steps on the visible cases. */
+  figuresByDepartment: (query: { date_from: string; date_to: string; area?: string; category?: string }) =>
+    api.get<FiguresRow[]>('/api/v1/cases/figures/by-department', query),
   upload(file: Blob, name = 'photo.jpg') {
     const form = new FormData()
     form.append('file', file, name)
@@ -118,6 +141,34 @@ export const territory = {
   buildings: (query: Query) => api.get<Paged<Building>>('/api/v1/territory/buildings', query),
   houses: (code: string, query: Query = {}) =>
     api.get<Paged<House>>(`/api/v1/territory/buildings/${code}/houses`, query),
+}
+
+/** The grid engine: health check, re-division proposals, department layers (多网合一). */
+export const gridEngine = {
+  health: (query: { area?: string; all?: boolean } = {}) => api.get<Health>('/api/v1/territory/health', query),
+  healthGeojson: (query: { area?: string; only_out?: boolean } = {}) =>
+    api.get<LayeredCollection>('/api/v1/territory/health/geojson', query),
+  propose: (areaCode: string) => api.post<ProposalDetail>('/api/v1/territory/proposals', { area_code: areaCode }),
+  proposals: (query: Query = {}) => api.get<Paged<Proposal>>('/api/v1/territory/proposals', { page_size: 50, ...query }),
+  proposal: (id: number) => api.get<ProposalDetail>(`/api/v1/territory/proposals/${id}`),
+  proposalGeojson: (id: number) => api.get<LayeredCollection>(`/api/v1/territory/proposals/${id}/geojson`),
+  adopt: (id: number) => api.post<AdoptSummary>(`/api/v1/territory/proposals/${id}/adopt`),
+  discard: (id: number) => api.post<Proposal>(`/api/v1/territory/proposals/${id}/discard`),
+  importLayer(fields: { file: File; name: string; crs: string; organisation_code?: string; code_field?: string; name_field?: string }) {
+    const form = new FormData()
+    form.append('file', fields.file, fields.file.name)
+    for (const key of ['name', 'crs', 'organisation_code', 'code_field', 'name_field'] as const) {
+      const v = fields[key]
+      if (v) form.append(key, v)
+    }
+    return api.request<DepartmentLayer>('POST', '/api/v1/territory/layers', { form })
+  },
+  layers: (query: Query = {}) => api.get<Paged<DepartmentLayer>>('/api/v1/territory/layers', { page_size: 100, ...query }),
+  layer: (id: number) => api.get<DepartmentLayer>(`/api/v1/territory/layers/${id}`),
+  overlay: (id: number, area?: string) => api.get<Overlay>(`/api/v1/territory/layers/${id}/overlay`, { area }),
+  overlayXlsxUrl: (id: number, area?: string) => `/api/v1/territory/layers/${id}/overlay.xlsx${area ? `?area=${encodeURIComponent(area)}` : ''}`,
+  /** The department grids themselves (not in the API yet: answers 404, and the map shows the unified grids only). */
+  layerGeojson: (id: number) => api.get<LayeredCollection>(`/api/v1/territory/layers/${id}/geojson`),
 }
 
 export const accounts = {

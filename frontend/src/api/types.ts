@@ -85,6 +85,8 @@ export interface CaseOut {
   closing_type: string
   rework_count: number
   supervision: string
+  /** The server's working-time deadline sweep: yellow at 80 % of the time, red once overdue. */
+  warning_level?: 'none' | 'yellow' | 'red'
   suspension_requested: boolean
   suspended: boolean
   deferred: boolean
@@ -311,3 +313,170 @@ export interface IntakeBody {
   category_code?: string
   attachments?: string[]
 }
+
+/** One row of GET /cases/figures/by-area or /figures/by-department. */
+export interface FiguresRow {
+  code: string
+  name: string
+  level: string
+  date_from: string
+  date_to: string
+  counts: Record<string, number>
+  rates: Record<RateKey, number | null>
+  mean_report_in_hours: number | null
+  mean_resolution_hours: number | null
+}
+
+export interface DuplicatePreviewBody {
+  description: string
+  lng?: number
+  lat?: number
+  crs?: Crs
+  area_code?: string
+  category_code?: string
+}
+
+/* Grid engine: health, re-division, 多网合一 (docs/territory.md). */
+export type HealthStatus = 'below' | 'within' | 'above'
+
+export interface HealthSummary {
+  code: string
+  name: string
+  grids: number
+  grids_below: number
+  grids_within: number
+  grids_above: number
+  communities: number
+  communities_below: number
+  communities_within: number
+  communities_above: number
+}
+
+export interface HealthRow {
+  code: string
+  name: string
+  households: number
+  status: HealthStatus
+  parent_code: string | null
+}
+
+export interface Health {
+  grid_bounds: number[]
+  community_bounds: number[]
+  by_subdistrict: HealthSummary[]
+  grids: HealthRow[]
+  communities: HealthRow[]
+}
+
+export interface ProposalMetrics {
+  grids_before: number
+  grids_after: number
+  within_before: number
+  within_after: number
+  mean_pp_before: number | null
+  min_pp_before: number | null
+  mean_pp_after: number | null
+  min_pp_after: number | null
+  codes_kept: number
+  buildings?: number
+  households?: number
+  [extra: string]: number | null | undefined
+}
+
+export interface Proposal {
+  id: number
+  area_code: string
+  group_level: string
+  lo: number
+  hi: number
+  status: string
+  metrics: ProposalMetrics
+  created_by: string | null
+  created_at: string
+  decided_at: string | null
+}
+
+export interface ProposalGrid {
+  key: string
+  code: string | null
+  group: string
+  households: number
+  buildings: number[]
+  status: HealthStatus
+}
+
+export interface ProposalBefore {
+  code: string
+  name: string
+  households: number
+  status: HealthStatus
+}
+
+export interface ProposalDetail extends Proposal {
+  grids: ProposalGrid[]
+  before: ProposalBefore[]
+  oversize: Record<string, unknown>[]
+  infeasible: Record<string, unknown>[]
+}
+
+export interface AdoptSummary {
+  grids_before: number
+  grids_after: number
+  codes_kept: number
+  grids_archived: number
+  grids_created: number
+  memberships_moved: number
+  cases_moved: number
+}
+
+export type LayerCrs = 'wgs84' | 'cgcs2000' | 'gcj02' | 'bd09'
+export const LAYER_CRS: LayerCrs[] = ['cgcs2000', 'wgs84', 'gcj02', 'bd09']
+
+export interface DepartmentLayer {
+  id: number
+  name: string
+  organisation_code: string | null
+  source_crs: string
+  source_name: string
+  features: number
+  created_at: string
+}
+
+export interface OverlayGrid {
+  grid_code: string
+  grid_name: string
+  area_m2: number
+  main_department_code: string | null
+  main_share: number | null
+  covered: number
+  departments: number
+  split: boolean
+  gap: boolean
+  slivers: string[]
+}
+
+export interface OverlayPair {
+  grid_code: string
+  department_code: string
+  department_name: string
+  area_m2: number
+  share_of_grid: number
+  share_of_department: number
+  sliver: boolean
+}
+
+export interface OverlayIssue {
+  grid_code: string
+  kind: 'gap' | 'split' | 'sliver' | string
+  detail: Record<string, unknown>
+}
+
+export interface Overlay {
+  layer: { id: number; name: string } | null
+  summary: Record<string, number>
+  grids: OverlayGrid[]
+  pairs: OverlayPair[]
+  issues: OverlayIssue[]
+}
+
+export type LayeredCollection = GeoJSON.FeatureCollection<GeoJSON.Geometry | null, Record<string, unknown>>

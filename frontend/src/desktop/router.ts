@@ -2,7 +2,7 @@
  * is its own chunk. */
 import { createRouter, createWebHistory } from 'vue-router'
 import { useSession } from '@/stores/session'
-import { hasRole, DASHBOARD_ROLES, INTAKE_ROLES, TERRITORY_ROLES } from '@/lib/roles'
+import { hasRole, DASHBOARD_ROLES, GRID_ENGINE_ROLES, INTAKE_ROLES, TERRITORY_ROLES } from '@/lib/roles'
 
 declare module 'vue-router' {
   interface RouteMeta {
@@ -22,6 +22,11 @@ export const router = createRouter({
     { path: '/cases/new', name: 'intake', component: () => import('./views/CaseIntakeView.vue'), meta: { roles: INTAKE_ROLES } },
     { path: '/cases/:id(\\d+)', name: 'case', component: () => import('./views/CaseDetailView.vue'), props: (r) => ({ id: Number(r.params.id) }) },
     { path: '/territory', name: 'territory', component: () => import('./views/TerritoryView.vue'), meta: { roles: TERRITORY_ROLES } },
+    { path: '/territory/health', name: 'grid-health', component: () => import('./views/GridHealthView.vue'), meta: { roles: GRID_ENGINE_ROLES } },
+    { path: '/territory/redivision', name: 'redivision', component: () => import('./views/RedivisionView.vue'), meta: { roles: GRID_ENGINE_ROLES } },
+    { path: '/territory/redivision/:id(\\d+)', name: 'proposal', component: () => import('./views/ProposalView.vue'), props: (r) => ({ id: Number(r.params.id) }), meta: { roles: GRID_ENGINE_ROLES } },
+    { path: '/territory/layers', name: 'layers', component: () => import('./views/LayersView.vue'), meta: { roles: GRID_ENGINE_ROLES } },
+    { path: '/territory/layers/:id(\\d+)', name: 'layer', component: () => import('./views/LayerOverlayView.vue'), props: (r) => ({ id: Number(r.params.id) }), meta: { roles: GRID_ENGINE_ROLES } },
     { path: '/dashboard', name: 'dashboard', component: () => import('./views/DashboardView.vue'), meta: { roles: DASHBOARD_ROLES, bare: true } },
     { path: '/:rest(.*)*', name: 'not-found', component: () => import('./views/NotFoundView.vue') },
   ],

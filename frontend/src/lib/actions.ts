@@ -45,6 +45,7 @@ export const ACTIONS: Record<string, ActionSpec> = {
   suspend: { fields: ['note'], required: [], tone: 'warning' },
   defer: { fields: ['reason', 'until'], required: ['reason', 'until'], tone: 'warning' },
   resume: { fields: ['note'], required: [], tone: 'primary' },
+  note: { fields: ['note', 'attachments'], required: ['note'], tone: 'default' },
 }
 
 /** The order of the buttons: the main move first. */

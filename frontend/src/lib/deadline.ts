@@ -1,7 +1,7 @@
-/** The deadline colour rule (时限预警): red once the deadline has passed, yellow when 80 % of the time
- * from acceptance to the deadline is used, none otherwise or when the case is finished. The server keeps
- * the exact level in working time (deadline_warning events and notifications); the list API does not
- * carry it, so screens approximate it with this wall-clock rule. */
+/** The deadline colour (时限预警). The server's working-time deadline sweep sets `warning_level` on every
+ * case (yellow at 80 % of the time, red once overdue); screens show that. Only when it is absent (an
+ * older server) do they fall back to the wall-clock rule here: red once the deadline has passed, yellow
+ * when 80 % of the time from acceptance to the deadline is used, none when the case is finished. */
 
 export type DeadlineLevel = 'none' | 'yellow' | 'red'
 
@@ -14,9 +14,18 @@ export interface DeadlineFacts {
   accepted_at?: string | null
   created_at?: string | null
   suspended?: boolean
+  warning_level?: DeadlineLevel | null
 }
 
+const LEVELS: DeadlineLevel[] = ['none', 'yellow', 'red']
+
 export function deadlineLevel(facts: DeadlineFacts, now: Date = new Date()): DeadlineLevel {
+  if (facts.warning_level && LEVELS.includes(facts.warning_level)) return facts.warning_level
+  return clockLevel(facts, now)
+}
+
+/** The wall-clock approximation (fallback when the server sends no `warning_level`). */
+export function clockLevel(facts: DeadlineFacts, now: Date = new Date()): DeadlineLevel {
   if (!facts.due_at || FINISHED.has(facts.status)) return 'none'
   const due = Date.parse(facts.due_at)
   if (Number.isNaN(due)) return 'none'

@@ -1,10 +1,13 @@
-/** What each role works on: the menu it sees and the statuses of the cases that wait on it. */
+/** What each role works on: the menu it sees. (The cases waiting on a user come from the API: `todo=true`.) */
 import type { Me } from '@/api/types'
-import type { CaseFilters } from '@/api'
 
 export const STAFF_ROLES = ['admin', 'leader', 'subdistrict_staff', 'community_staff', 'block_chief', 'grid_worker', 'building_head', 'department_handler', 'partner_org']
 export const DISPATCH_ROLES = ['admin', 'leader', 'subdistrict_staff', 'community_staff']
 export const TERRITORY_ROLES = ['admin', 'leader', 'subdistrict_staff', 'community_staff', 'block_chief', 'grid_worker', 'building_head', 'party_member']
+/** 网格体检, 网格重划, 多网合一: administrators, leaders, subdistrict and community staff. */
+export const GRID_ENGINE_ROLES = ['admin', 'leader', 'subdistrict_staff', 'community_staff']
+/** Adopting a re-division and importing department layers. */
+export const GRID_ADMIN_ROLES = ['admin']
 export const DASHBOARD_ROLES = ['admin', 'leader', 'subdistrict_staff', 'community_staff']
 export const INTAKE_ROLES = ['admin', 'leader', 'subdistrict_staff', 'community_staff', 'block_chief', 'grid_worker', 'building_head']
 
@@ -20,18 +23,35 @@ export interface MenuItem {
   key: string
   path: string
   roles: string[] | null // null: everyone
+  children?: MenuItem[]
 }
 
 export const MENU: MenuItem[] = [
   { key: 'workbench', path: '/workbench', roles: null },
   { key: 'cases', path: '/cases', roles: null },
   { key: 'intake', path: '/cases/new', roles: INTAKE_ROLES },
-  { key: 'territory', path: '/territory', roles: TERRITORY_ROLES },
+  {
+    key: 'territory',
+    path: '/territory',
+    roles: TERRITORY_ROLES,
+    children: [
+      { key: 'territoryArchive', path: '/territory', roles: TERRITORY_ROLES },
+      { key: 'gridHealth', path: '/territory/health', roles: GRID_ENGINE_ROLES },
+      { key: 'redivision', path: '/territory/redivision', roles: GRID_ENGINE_ROLES },
+      { key: 'layers', path: '/territory/layers', roles: GRID_ENGINE_ROLES },
+    ],
+  },
   { key: 'dashboard', path: '/dashboard', roles: DASHBOARD_ROLES },
 ]
 
+/** The menu of a user; a group with a single visible entry becomes that entry (under the group's name). */
 export function menuFor(me: Me | null): MenuItem[] {
-  return MENU.filter((m) => m.roles === null || hasRole(me, m.roles))
+  const allowed = (m: MenuItem) => m.roles === null || hasRole(me, m.roles)
+  return MENU.filter(allowed).map((m) => {
+    if (!m.children) return m
+    const children = m.children.filter(allowed)
+    return children.length > 1 ? { ...m, children } : { key: m.key, path: children[0]?.path ?? m.path, roles: m.roles }
+  })
 }
 
 /** The user's own area (the top bar shows it): the first membership with an area or organisation. */
@@ -39,51 +59,4 @@ export function areaLabel(me: Me | null): string {
   if (!me) return ''
   const r = me.roles.find((x) => x.area_name || x.organisation_name)
   return r ? (r.area_name ?? r.organisation_name ?? '') : ''
-}
-
-/** The list queries whose cases may wait on this user; each result is then narrowed by the role's
- * conditions in `waitsOn`. (An API filter "actionable by me" would make this exact; see the report.) */
-export function todoQueries(me: Me | null): CaseFilters[] {
-  const out: CaseFilters[] = []
-  for (const r of me?.roles ?? []) {
-    switch (r.role) {
-      case 'community_staff':
-      case 'subdistrict_staff':
-      case 'leader':
-        out.push({ status: ['submitted', 'accepted', 'community_handling', 'verified'], area: r.area_code ?? undefined })
-        break
-      case 'grid_worker':
-        out.push({ status: ['handled'], area: r.area_code ?? undefined })
-        break
-      case 'department_handler':
-      case 'partner_org':
-        out.push({ status: ['whistled', 'in_progress'], department: r.organisation_code ?? undefined })
-        break
-      case 'admin':
-        out.push({ status: ['submitted', 'verified'] })
-        break
-      case 'resident':
-        out.push({ status: ['closed'] })
-        break
-    }
-  }
-  return out
-}
-
-/** Whether a case from `todoQueries` waits on this user (the holder rule for dispatchers). */
-export function waitsOn(me: Me | null, c: { status: string; holder_area_code: string | null; satisfaction: number | null; merged_into_number: string | null }): boolean {
-  for (const r of me?.roles ?? []) {
-    if (['community_staff', 'subdistrict_staff', 'leader'].includes(r.role)) {
-      if (['submitted', 'accepted', 'community_handling', 'verified'].includes(c.status) && c.holder_area_code === r.area_code) return true
-    } else if (r.role === 'grid_worker') {
-      if (c.status === 'handled') return true
-    } else if (r.role === 'department_handler' || r.role === 'partner_org') {
-      if (c.status === 'whistled' || c.status === 'in_progress') return true
-    } else if (r.role === 'admin') {
-      return true
-    } else if (r.role === 'resident') {
-      if (c.status === 'closed' && c.satisfaction === null && !c.merged_into_number) return true
-    }
-  }
-  return false
 }

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest'
 import { daysBefore, formatDate, formatDateTime, formatRate, maskName, maskPhone, rateChange, truncate } from '@/lib/format'
 import { byDeadline, deadlineLevel } from '@/lib/deadline'
 import { actionBody, missingFields, sortActions, specOf, stepChoices } from '@/lib/actions'
-import { areaAtLevel, dateRange, tallyBy } from '@/lib/dashboard'
+import { dateRange, tallyBy } from '@/lib/dashboard'
 import { classOf } from '@/lib/geo'
 import type { StepOut } from '@/api/types'
 
@@ -94,11 +94,7 @@ describe('action forms', () => {
 })
 
 describe('dashboard tallies', () => {
-  it('finds the area of a case at each level from the nested codes', () => {
-    const c = { grid_code: '440309002001003', area_code: '440309002001003' }
-    expect(areaAtLevel(c, 'subdistrict')).toBe('440309002')
-    expect(areaAtLevel(c, 'community')).toBe('440309002001')
-    expect(areaAtLevel({ grid_code: null, area_code: '440309002' }, 'community')).toBeNull()
+  it('tallies items by a key', () => {
     expect(tallyBy(['a', 'b', 'a', null], (x) => x)).toEqual({ a: 2, b: 1 })
   })
   it('classes values for the map', () => {

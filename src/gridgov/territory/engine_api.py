@@ -248,6 +248,11 @@ def get_layer(request: HttpRequest, layer_id: int = ID):
     return multinet.layer_for(request.auth, layer_id)
 
 
+@router.get("/layers/{layer_id}/geojson", response=FeatureCollection, summary="A layer's department grids")
+def layer_geojson(request: HttpRequest, layer_id: int = ID):
+    return multinet.layer_geojson(request.auth, layer_id)
+
+
 @router.get(
     "/layers/{layer_id}/overlay",
     response=OverlayOut,

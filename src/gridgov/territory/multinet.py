@@ -255,6 +255,22 @@ def layer_for(user, layer_id: int) -> DepartmentLayer:
     return layer
 
 
+def layer_geojson(user, layer_id: int) -> dict:
+    """The department grids of a layer as a FeatureCollection (code, name)."""
+    layer = layer_for(user, layer_id)
+    return {
+        "type": "FeatureCollection",
+        "features": [
+            {
+                "type": "Feature",
+                "geometry": json.loads(d.geometry),
+                "properties": {"code": d.code, "name": d.name},
+            }
+            for d in DepartmentGrid.objects.filter(layer=layer).order_by("code", "id")
+        ],
+    }
+
+
 def overlay(user, layer_id: int, *, area_code: str | None = None) -> dict:
     """The overlay of a layer with the unified grids the user may see (below `area_code` when given)."""
     layer = layer_for(user, layer_id)
