@@ -16,6 +16,7 @@ from django.test import Client
 from gridgov.accounts.models import ApiToken, Membership, Organisation, User
 from gridgov.accounts.services import hash_token
 from gridgov.cases.models import Case, Category, Notification, WhistleItem
+from gridgov.registry.tests.samples import registry_values
 from gridgov.territory.models import Area, Building, House
 from tests.conftest import login_of
 
@@ -61,7 +62,58 @@ def _other_values(other: Area) -> dict[str, list]:
         "action": ["accept", "whistle", "reject", "supervise"],
         "category_code": [Category.objects.order_by("code").values_list("code", flat=True).first()],
         "whistle_item_id": [WhistleItem.objects.order_by("id").values_list("id", flat=True).first()],
+        **registry_values(other),
+        "proposal_id": [_proposal_in(other)],
+        "layer_id": [_department_layer(other)],
     }
+
+
+def _text_of(response) -> str:
+    """The text a response carries: JSON/HTML as is, the cells of an Excel workbook, nothing of a photo."""
+    body = b"".join(response.streaming_content) if response.streaming else response.content
+    ctype = response.get("Content-Type", "")
+    if "spreadsheetml" in ctype:
+        import io
+
+        import openpyxl
+
+        book = openpyxl.load_workbook(io.BytesIO(body), read_only=True)
+        return "\n".join(
+            str(v)
+            for ws in book.worksheets
+            for row in ws.iter_rows(values_only=True)
+            for v in row
+            if v is not None
+        )
+    if ctype.startswith("image/"):
+        return ""
+    return body.decode()
+
+
+def _proposal_in(community: Area) -> int:
+    """A re-division proposal for another community, made by an administrator."""
+    from gridgov.territory.redivision import propose
+
+    admin = User.objects.filter(memberships__role="admin").first()
+    return propose(actor=admin, area_code=community.code).pk
+
+
+def _department_layer(community: Area) -> int:
+    """A department layer covering another community (layers are district-wide; their overlay is not)."""
+    from gridgov.territory.models import DepartmentGrid, DepartmentLayer
+
+    layer = DepartmentLayer.objects.create(name="城管网格", source_crs="wgs84")
+    minx, miny, maxx, maxy = shapely.from_geojson(community.geometry).bounds
+    DepartmentGrid.objects.create(
+        layer=layer,
+        code="CG-X1",
+        geometry=shapely.to_geojson(shapely.box(minx, miny, maxx, maxy)),
+        min_lng=minx,
+        min_lat=miny,
+        max_lng=maxx,
+        max_lat=maxy,
+    )
+    return layer.pk
 
 
 OTHER_CASE_TEXT = "另一社区的诉求：楼道堆放杂物堵塞消防通道"
@@ -201,7 +253,7 @@ def test_no_endpoint_returns_another_communitys_data(demo, role):
                     assert r.status_code in (401, 403, 404, 405, 422), f"{where} → {r.status_code}"
                     continue
                 assert r.status_code in (200, 403, 404, 422), f"{where} → {r.status_code}"
-                text = r.content.decode()
+                text = _text_of(r)
                 found = marker_re.search(text)
                 assert found is None, f"{where} leaked {found.group(0)!r}"
     assert checked >= 10

@@ -9,10 +9,14 @@ Environment:
   GRIDGOV_ALLOWED_HOSTS  comma-separated host names (default: *)
   GRIDGOV_MFA_REQUIRED   1 to make the TOTP second factor mandatory for staff roles
   GRIDGOV_SESSION_IDLE_SECONDS  idle session timeout (default 1800)
+  GRIDGOV_PII_KEYS   encryption keys of personal information, "k2:BASE64,k1:BASE64" (first = current;
+                     "k3:sm4:BASE64" for SM4-GCM); a development key is generated into the data directory otherwise
+  GRIDGOV_PII_HASH_KEY  BASE64 key of the keyed hashes that find ID numbers and phones; generated likewise
 """
 
 from __future__ import annotations
 
+import base64
 import os
 import secrets
 from pathlib import Path
@@ -64,6 +68,7 @@ INSTALLED_APPS = [
     "gridgov.accounts",
     "gridgov.territory",
     "gridgov.cases",
+    "gridgov.registry",
     "gridgov.demo",
 ]
 
@@ -198,6 +203,30 @@ GRIDGOV_COMMUNITY_HOUSEHOLDS = 3000
 GRIDGOV_COMMUNITY_TOLERANCE = 0.2  # a community is "about 3000 households" within ±20 %
 # Map tiles: an operator's tile server (天地图, own OSM); empty = grid polygons on a blank base.
 GRIDGOV_TILE_URL = os.environ.get("GRIDGOV_TILE_URL", "")
+
+# --- registry: personal information (PIPL, 等保2.0) -------------------------------------------
+
+
+def _pii_secret(env: str, filename: str, size: int, key_id: str = "") -> str:
+    """A key from the environment, else one generated once into the data directory (development)."""
+    value = os.environ.get(env, "").strip()
+    if value:
+        return value
+    path = DATA_DIR / filename
+    if not path.exists():
+        material = base64.b64encode(secrets.token_bytes(size)).decode()
+        path.write_text(f"{key_id}:{material}" if key_id else material)
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+GRIDGOV_PII_KEYS = _pii_secret("GRIDGOV_PII_KEYS", "pii_keys", 32, key_id="dev1")
+GRIDGOV_PII_HASH_KEY = _pii_secret("GRIDGOV_PII_HASH_KEY", "pii_hash_key", 32)
+# Imports: the largest file accepted, rows per committed batch, the longest text in one cell.
+GRIDGOV_REGISTRY_IMPORT_MAX_BYTES = int(
+    os.environ.get("GRIDGOV_REGISTRY_IMPORT_MAX_BYTES", str(512 * 1024 * 1024))
+)
+GRIDGOV_REGISTRY_BATCH_ROWS = int(os.environ.get("GRIDGOV_REGISTRY_BATCH_ROWS", "20000"))
 
 LOGGING = {
     "version": 1,

@@ -77,6 +77,7 @@ def _register_routers() -> None:
     from gridgov.accounts.api import router as accounts_router
     from gridgov.cases.api import router as cases_router
     from gridgov.core.health import router as health_router
+    from gridgov.registry.api import router as registry_router
     from gridgov.territory.api import router as territory_router
 
     api.add_router("/v1", health_router)
@@ -84,6 +85,7 @@ def _register_routers() -> None:
     api.add_router("/v1/accounts", accounts_router)
     api.add_router("/v1/territory", territory_router)
     api.add_router("/v1/cases", cases_router)
+    api.add_router("/v1/registry", registry_router)
 
 
 _register_routers()

@@ -107,6 +107,7 @@ class Probabilities:
     defer: float = 0.02
     rework: float = 0.09
     rated: float = 0.65
+    progress_note: float = 0.3
 
 
 P = Probabilities()
@@ -495,6 +496,15 @@ class Simulator:
             handled.append((done, i))
         for done, i in sorted(handled):
             s = life.steps[i]
+            if rng.random() < P.progress_note:
+                begin = max(s.reported_in_at, t)  # after any suspension or deferral
+                at = _at_share(begin, done, rng.uniform(0.3, 0.7)) if done > begin else done
+                if begin < at < done and at <= self.now:
+                    status = life.status_at(at)
+                    e = life.ev(
+                        at, self.cast.handler[s.target_id], "note", note=texts.progress_note(life.code, rng)
+                    )
+                    e.from_status = e.to_status = status
             self._supervise_if_late(life, s.created_at, s.due_at, done, [i])
             s.warning_level = self.warnings(life, "resolution", i, s.created_at, s.due_at, done)
             if done > self.now:

@@ -142,6 +142,9 @@ def generate(
         if not demo_exists():
             _build(scale, seed, log, timings)
             grids_changed()
+            from gridgov.registry.demo import generate_registry
+
+            generate_registry(seed=seed, log=log)
             if history_days > 0:
                 from gridgov.demo.history import generate_history
 
@@ -203,6 +206,9 @@ def demo_counts() -> dict[str, int]:
 @transaction.atomic
 def delete_demo(*, log: Log = print) -> None:
     """Delete the demo district and everything the demo made, children before parents."""
+    from gridgov.registry.demo import delete_registry
+
+    delete_registry()
     _delete_demo_cases()
     orgs = _demo_organisations()
     users = demo_users()

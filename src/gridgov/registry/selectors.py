@@ -1,0 +1,477 @@
+"""Reads of the registry, already narrowed to what the user may see, and their presentation with
+personal information masked or (when asked for and allowed) unmasked and logged.
+
+Scope: records of buildings whose grid lies in the user's area subtree (building heads: their grid).
+Only the roles in READER_ROLES read registry records at all; residents see nothing but their own
+submissions; the three administrators see no records (their work is the system, not the people).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.db.models import Count, Q, QuerySet
+from django.http import HttpRequest
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from gridgov.accounts.audit import deny
+from gridgov.accounts.roles import Role
+from gridgov.accounts.scope import scope_for
+from gridgov.core.errors import NotFound
+from gridgov.registry import vault
+from gridgov.registry.models import (
+    CareMembership,
+    Household,
+    ImportJob,
+    PiiAccessLog,
+    PiiAction,
+    PiiField,
+    PiiGrant,
+    RecordHistory,
+    Resident,
+    Submission,
+    Unit,
+)
+from gridgov.registry.pii import PiiPolicy, log_access, mask_id, mask_phone, policy_for
+from gridgov.registry.validators import normalise_id, normalise_phone
+from gridgov.territory.models import Area
+
+READER_ROLES = (
+    Role.GRID_WORKER,
+    Role.BUILDING_HEAD,
+    Role.BLOCK_CHIEF,
+    Role.COMMUNITY_STAFF,
+    Role.SUBDISTRICT_STAFF,
+    Role.LEADER,
+)
+EXPORT_ROLES = (Role.GRID_WORKER, Role.BLOCK_CHIEF, Role.COMMUNITY_STAFF, Role.SUBDISTRICT_STAFF, Role.LEADER)
+REVIEW_ROLES = (Role.COMMUNITY_STAFF, Role.GRID_WORKER, Role.BLOCK_CHIEF, Role.SUBDISTRICT_STAFF)
+PATH = "building__grid__path"
+
+
+def _nothing() -> NotFound:
+    return NotFound(_("Nothing here, or it is outside your area."))
+
+
+def registry_filter(user, path_field: str = PATH) -> Q | None:
+    """The scope filter of registry records for a reader; None when the user reads no records."""
+    scope = scope_for(user)
+    if scope.user_id is None or not scope.has_role(*READER_ROLES):
+        return None
+    # Only the reader roles' own areas count (a volunteer's or a party member's area does not).
+    from gridgov.accounts.models import Membership
+
+    q = Q(pk__in=[])
+    for m in Membership.objects.filter(
+        user_id=scope.user_id, role__in=READER_ROLES, area__isnull=False
+    ).select_related("area"):
+        if m.role == Role.BUILDING_HEAD:
+            q |= Q(**{path_field: m.area.path})
+        else:
+            q |= Q(**{f"{path_field}__startswith": m.area.path})
+    return q
+
+
+def residents_visible(user) -> QuerySet[Resident]:
+    q = registry_filter(user)
+    return Resident.objects.filter(q) if q is not None else Resident.objects.none()
+
+
+def units_visible(user) -> QuerySet[Unit]:
+    q = registry_filter(user)
+    return Unit.objects.filter(q) if q is not None else Unit.objects.none()
+
+
+def households_visible(user) -> QuerySet[Household]:
+    q = registry_filter(user, "house__building__grid__path")
+    return Household.objects.filter(q) if q is not None else Household.objects.none()
+
+
+def _area_path(code: str | None) -> str | None:
+    if not code:
+        return None
+    return Area.objects.filter(code=code).values_list("path", flat=True).first() or "\x00"
+
+
+def residents_for(
+    user,
+    *,
+    q: str = "",
+    area: str | None = None,
+    building: str | None = None,
+    residence_type: str | None = None,
+    id_number: str | None = None,
+    phone: str | None = None,
+    care_group: str | None = None,
+    household: int | None = None,
+    current: bool | None = None,
+    request: HttpRequest | None = None,
+) -> QuerySet[Resident]:
+    qs = residents_visible(user)
+    if q:
+        qs = qs.filter(name__icontains=q.strip())
+    path = _area_path(area)
+    if path:
+        qs = qs.filter(building__grid__path__startswith=path)
+    if building:
+        qs = qs.filter(building__code=building)
+    if residence_type:
+        qs = qs.filter(residence_type=residence_type)
+    if household:
+        qs = qs.filter(household_id=household)
+    if current is not None:
+        qs = qs.filter(moved_out__isnull=current)
+    searched = []
+    if id_number:
+        qs = qs.filter(id_hash=vault.blind_index(normalise_id(id_number)))
+        searched.append(PiiField.ID_NUMBER)
+    if phone:
+        qs = qs.filter(phone_hash=vault.blind_index(normalise_phone(phone)))
+        searched.append(PiiField.PHONE)
+    if care_group:
+        policy = policy_for(user)
+        if not policy.any_care:
+            raise deny(user, action="registry.care.filter", request=request, object_type="care")
+        qs = qs.filter(
+            pk__in=CareMembership.objects.filter(group=care_group)
+            .filter(policy.care_filter("resident__building__grid__path"))
+            .values("resident_id")
+        )
+    if searched:
+        log_access(
+            user, PiiAction.SEARCH, object_type="resident", ids=list(qs.values_list("pk", flat=True)[:1000]),
+            fields=searched, request=request,
+        )  # fmt: skip
+    return qs.select_related("building__grid", "house").order_by("id")
+
+
+def resident_detail(user, resident_id: int) -> Resident:
+    found = (
+        residents_visible(user)
+        .select_related("building__grid", "house", "household")
+        .filter(pk=resident_id)
+        .first()
+    )
+    if found is None:
+        raise _nothing()
+    return found
+
+
+def units_for(
+    user, *, q: str = "", area: str | None = None, building: str | None = None, kind: str | None = None,
+    credit_code: str | None = None, phone: str | None = None, request: HttpRequest | None = None,
+) -> QuerySet[Unit]:  # fmt: skip
+    qs = units_visible(user)
+    if q:
+        qs = qs.filter(name__icontains=q.strip())
+    path = _area_path(area)
+    if path:
+        qs = qs.filter(building__grid__path__startswith=path)
+    if building:
+        qs = qs.filter(building__code=building)
+    if kind:
+        qs = qs.filter(kind=kind)
+    if credit_code:
+        qs = qs.filter(credit_code=credit_code.strip().upper())
+    if phone:
+        qs = qs.filter(phone_hash=vault.blind_index(normalise_phone(phone)))
+        log_access(user, PiiAction.SEARCH, object_type="unit", ids=list(qs.values_list("pk", flat=True)[:1000]),
+                   fields=[PiiField.PHONE], request=request)  # fmt: skip
+    return qs.select_related("building__grid", "house").order_by("id")
+
+
+def unit_detail(user, unit_id: int) -> Unit:
+    found = units_visible(user).select_related("building__grid", "house").filter(pk=unit_id).first()
+    if found is None:
+        raise _nothing()
+    return found
+
+
+def households_for(user, *, area: str | None = None, building: str | None = None) -> QuerySet[Household]:
+    qs = households_visible(user).annotate(member_count=Count("members"))
+    path = _area_path(area)
+    if path:
+        qs = qs.filter(house__building__grid__path__startswith=path)
+    if building:
+        qs = qs.filter(house__building__code=building)
+    return qs.select_related("house__building", "head").order_by("id")
+
+
+def household_detail(user, household_id: int) -> Household:
+    found = (
+        households_visible(user)
+        .annotate(member_count=Count("members"))
+        .select_related("house__building__grid", "head")
+        .filter(pk=household_id)
+        .first()
+    )
+    if found is None:
+        raise _nothing()
+    return found
+
+
+def care_members_visible(user) -> QuerySet[CareMembership]:
+    policy = policy_for(user)
+    q = registry_filter(user, "resident__building__grid__path")
+    if q is None or not policy.any_care:
+        return CareMembership.objects.none()
+    return CareMembership.objects.filter(q).filter(policy.care_filter("resident__building__grid__path"))
+
+
+def care_members_for(
+    user, *, group: str | None = None, area: str | None = None, request: HttpRequest | None = None
+) -> QuerySet[CareMembership]:
+    if not policy_for(user).any_care:
+        raise deny(user, action="registry.care.read", request=request, object_type="care")
+    qs = care_members_visible(user)
+    if group:
+        qs = qs.filter(group=group)
+    path = _area_path(area)
+    if path:
+        qs = qs.filter(resident__building__grid__path__startswith=path)
+    return qs.select_related("resident__building__grid", "resident__house").order_by("id")
+
+
+def care_summary(user, *, request: HttpRequest | None = None) -> list[dict]:
+    qs = care_members_for(user, request=request)
+    counts = dict(qs.values_list("group").annotate(n=Count("id")).order_by())
+    from gridgov.registry.models import CareGroup
+
+    return [{"group": g.value, "label": str(g.label), "count": counts.get(g.value, 0)} for g in CareGroup]
+
+
+def submissions_visible(user) -> QuerySet[Submission]:
+    scope = scope_for(user)
+    if scope.user_id is None:
+        return Submission.objects.none()
+    q = Q(submitted_by_id=scope.user_id)
+    if scope.has_role(*REVIEW_ROLES):
+        reviewers = registry_filter(user)
+        if reviewers is not None:
+            q |= reviewers
+    return Submission.objects.filter(q)
+
+
+def submissions_for(user, *, status: str | None = None, kind: str | None = None) -> QuerySet[Submission]:
+    qs = submissions_visible(user)
+    if status:
+        qs = qs.filter(status=status)
+    if kind:
+        qs = qs.filter(kind=kind)
+    return qs.select_related("building", "submitted_by", "reviewed_by").order_by("-submitted_at", "-id")
+
+
+def submission_detail(user, submission_id: int) -> Submission:
+    found = (
+        submissions_visible(user)
+        .select_related("building__grid", "submitted_by", "reviewed_by")
+        .filter(pk=submission_id)
+        .first()
+    )
+    if found is None:
+        raise _nothing()
+    return found
+
+
+def history_for(user, object_type: str, object_id: int) -> QuerySet[RecordHistory]:
+    visible = residents_visible(user) if object_type == "resident" else units_visible(user)
+    if not visible.filter(pk=object_id).exists():
+        raise _nothing()
+    return (
+        RecordHistory.objects.filter(object_type=object_type, object_id=object_id)
+        .select_related("actor")
+        .order_by("version", "id")
+    )
+
+
+def import_jobs_for(user) -> QuerySet[ImportJob]:
+    if not getattr(user, "is_authenticated", False):
+        return ImportJob.objects.none()
+    return ImportJob.objects.filter(created_by_id=user.pk).order_by("-created_at", "-id")
+
+
+def import_job_detail(user, job_id: int) -> ImportJob:
+    found = import_jobs_for(user).filter(pk=job_id).first()
+    if found is None:
+        raise _nothing()
+    return found
+
+
+def grants_for(user) -> QuerySet[PiiGrant]:
+    scope = scope_for(user)
+    if scope.user_id is None:
+        return PiiGrant.objects.none()
+    qs = (
+        PiiGrant.objects.all()
+        if scope.has_role(Role.SECURITY_ADMIN)
+        else PiiGrant.objects.filter(user_id=user.pk)
+    )
+    return qs.select_related("user", "area", "granted_by", "revoked_by").order_by("-created_at", "-id")
+
+
+def access_log(
+    actor, *, request: HttpRequest | None = None, username: str | None = None, action: str | None = None,
+    object_type: str | None = None, object_id: int | None = None, date_from: dt.date | None = None,
+    date_to: dt.date | None = None,
+) -> QuerySet[PiiAccessLog]:  # fmt: skip
+    """The personal-information access log, for the audit administrator only (三权分立)."""
+    if not scope_for(actor).has_role(Role.AUDIT_ADMIN):
+        raise deny(actor, action="registry.access_log.read", request=request, object_type="pii_access_log")
+    qs = PiiAccessLog.objects.all()
+    if username:
+        qs = qs.filter(username=username.strip())
+    if action:
+        qs = qs.filter(action=action)
+    if object_type:
+        qs = qs.filter(object_type=object_type)
+    if object_id:
+        qs = qs.filter(object_refs__contains=f",{object_id},")
+    tz = timezone.get_current_timezone()
+    if date_from:
+        qs = qs.filter(at__gte=dt.datetime.combine(date_from, dt.time.min, tzinfo=tz))
+    if date_to:
+        qs = qs.filter(at__lt=dt.datetime.combine(date_to + dt.timedelta(days=1), dt.time.min, tzinfo=tz))
+    return qs.order_by("-at", "-id")
+
+
+# --- presentation: masking, revealing, logging -------------------------------------------------------
+def _care_groups_of(resident_ids: list[int]) -> dict[int, list[str]]:
+    out: dict[int, list[str]] = {}
+    for rid, group in CareMembership.objects.filter(resident_id__in=resident_ids).values_list(
+        "resident_id", "group"
+    ):
+        out.setdefault(rid, []).append(group)
+    return out
+
+
+def present_residents(
+    user, residents: list[Resident], *, reveal: bool = False, purpose: str = "",
+    request: HttpRequest | None = None, log_action: str = PiiAction.VIEW,
+) -> list[dict]:  # fmt: skip
+    """Residents as dicts for the API: ID numbers and phones masked, unless `reveal` is asked for and the
+    policy allows it for the record; care groups only for care readers. Logs what was unmasked."""
+    policy = policy_for(user)
+    ids = [r.pk for r in residents]
+    care = _care_groups_of(ids) if ids else {}
+    out: list[dict] = []
+    shown_ids: list[int] = []
+    shown_fields: set[str] = set()
+    care_seen: list[int] = []
+    for r in residents:
+        path = r.building.grid.path
+        groups = care.get(r.pk, [])
+        may_care = policy.may(PiiField.CARE, path)
+        id_number = vault.decrypt(r.id_enc, r.pii_key, "id_number")
+        phone = vault.decrypt(r.phone_enc, r.pii_key, "phone") if r.phone_enc else ""
+        show_id = reveal and policy.may(PiiField.ID_NUMBER, path)
+        show_phone = reveal and policy.may(PiiField.PHONE, path) and (not groups or may_care)
+        masked = []
+        if not show_id:
+            masked.append("id_number")
+        if phone and not show_phone:
+            masked.append("phone")
+        if show_id or (show_phone and phone):
+            shown_ids.append(r.pk)
+            shown_fields.update(
+                f for f, on in (("id_number", show_id), ("phone", show_phone and phone)) if on
+            )
+        if may_care and groups:
+            care_seen.append(r.pk)
+        out.append(
+            {
+                "id": r.pk,
+                "name": r.name,
+                "gender": r.gender,
+                "birth_date": r.birth_date,
+                "id_number": id_number if show_id else mask_id(id_number),
+                "phone": phone if show_phone else mask_phone(phone),
+                "residence_type": r.residence_type,
+                "moved_in": r.moved_in,
+                "moved_out": r.moved_out,
+                "relation": r.relation,
+                "building_code": r.building.code,
+                "address": r.building.address,
+                "unit": r.house.unit if r.house_id else "",
+                "room": r.house.room if r.house_id else "",
+                "household_id": r.household_id,
+                "care_groups": groups if may_care else None,
+                "source": r.source,
+                "version": r.version,
+                "created_at": r.created_at,
+                "updated_at": r.updated_at,
+                "masked": masked,
+            }
+        )
+    if shown_ids:
+        log_access(user, log_action, object_type="resident", ids=shown_ids, fields=sorted(shown_fields),
+                   purpose=purpose, request=request)  # fmt: skip
+    if care_seen:
+        log_access(user, PiiAction.CARE_VIEW, object_type="resident", ids=care_seen, fields=[PiiField.CARE],
+                   purpose=purpose, request=request)  # fmt: skip
+    return out
+
+
+def present_units(
+    user, units: list[Unit], *, reveal: bool = False, purpose: str = "", request: HttpRequest | None = None
+) -> list[dict]:
+    policy = policy_for(user)
+    out: list[dict] = []
+    shown: list[int] = []
+    for u in units:
+        phone = vault.decrypt(u.phone_enc, u.pii_key, "phone") if u.phone_enc else ""
+        show = reveal and bool(phone) and policy.may(PiiField.PHONE, u.building.grid.path)
+        if show:
+            shown.append(u.pk)
+        out.append(
+            {
+                "id": u.pk, "name": u.name, "credit_code": u.credit_code, "kind": u.kind, "address": u.address,
+                "building_code": u.building.code, "room": u.house.room if u.house_id else "",
+                "contact_name": u.contact_name, "phone": phone if show else mask_phone(phone),
+                "employees": u.employees, "source": u.source, "version": u.version, "created_at": u.created_at,
+                "updated_at": u.updated_at, "masked": ["phone"] if phone and not show else [],
+            }
+        )  # fmt: skip
+    if shown:
+        log_access(user, PiiAction.VIEW, object_type="unit", ids=shown, fields=[PiiField.PHONE], purpose=purpose,
+                   request=request)  # fmt: skip
+    return out
+
+
+def present_submission(user, submission: Submission, *, request: HttpRequest | None = None) -> dict:
+    """A submission with its proposed values: masked for everybody but the submitter (who typed them)
+    and reviewers whose policy allows the field."""
+    from gridgov.registry.services import submission_payload
+
+    payload = submission_payload(submission)
+    policy: PiiPolicy = policy_for(user)
+    path = submission.building.grid.path if hasattr(submission.building, "grid") else ""
+    own = submission.submitted_by_id == getattr(user, "pk", None)
+    shown = []
+    if payload.get("id_number"):
+        if own or policy.may(PiiField.ID_NUMBER, path):
+            shown.append("id_number")
+        else:
+            payload["id_number"] = mask_id(normalise_id(payload["id_number"]))
+    if payload.get("phone"):
+        if own or policy.may(PiiField.PHONE, path):
+            shown.append("phone")
+        else:
+            payload["phone"] = mask_phone(normalise_phone(payload["phone"]))
+    if shown and not own:
+        log_access(
+            user, PiiAction.VIEW, object_type="submission", ids=[submission.pk], fields=shown, request=request
+        )
+    return {
+        "id": submission.pk, "kind": submission.kind, "action": submission.action, "status": submission.status,
+        "building_code": submission.building.code, "target_id": submission.target_id,
+        "base_version": submission.base_version, "data": payload,
+        "submitted_by": submission.submitted_by.username, "submitted_at": submission.submitted_at,
+        "reviewed_by": submission.reviewed_by.username if submission.reviewed_by_id else None,
+        "reviewed_at": submission.reviewed_at, "reason": submission.reason, "result_id": submission.result_id,
+    }  # fmt: skip
+
+
+def require_export(user, request: HttpRequest | None = None) -> None:
+    if not scope_for(user).has_role(*EXPORT_ROLES):
+        raise deny(user, action="registry.export", request=request, object_type="export")
