@@ -60,11 +60,11 @@ from pathlib import Path
 
 import psycopg
 from psycopg import sql
+from scratchdb import Database, database_url
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 
-DEFAULT_SERVER = "postgres://postgres@127.0.0.1:5432"
 HEADER = ["姓名", "性别", "公民身份号码", "出生日期", "联系电话", "人员类型", "楼栋编码", "单元", "房号", "户号",
           "与户主关系", "迁入日期"]  # fmt: skip
 # Area codes of the generated ID numbers: none of them is used by the demo (Shenzhen, other provinces).
@@ -75,40 +75,6 @@ SURNAMES = (
 )
 GIVEN = "伟芳娜秀英敏静丽强磊军洋勇艳杰娟涛明超秀兰霞平刚桂英华建国文博宇浩然子涵欣怡梓萱俊杰"
 RTYPES = ("户籍", "户籍", "流动", "租住", "租住")
-
-
-# --- database -------------------------------------------------------------------------------------------
-@dataclass
-class Database:
-    url: str
-    created: bool = False
-
-    @property
-    def name(self) -> str:
-        return psycopg.conninfo.conninfo_to_dict(self.url)["dbname"]
-
-    def _admin(self) -> psycopg.Connection:
-        params = psycopg.conninfo.conninfo_to_dict(self.url)
-        params["dbname"] = "postgres"
-        return psycopg.connect(psycopg.conninfo.make_conninfo(**params), autocommit=True)
-
-    def ensure(self) -> None:
-        with self._admin() as conn:
-            if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [self.name]).fetchone():
-                return
-            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(self.name)))
-            self.created = True
-
-    def drop(self) -> None:
-        with self._admin() as conn:
-            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(self.name)))
-
-
-def database_url(arg: str | None) -> tuple[str, bool]:
-    url = arg or os.environ.get("DATABASE_URL", "").strip()
-    if url:
-        return url, False
-    return f"{DEFAULT_SERVER}/gridgov_bench_import_{os.getpid()}_{int(time.time())}", True
 
 
 # --- rows -------------------------------------------------------------------------------------------------
@@ -374,7 +340,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.rows < 1:
         parser.error("--rows must be positive")
 
-    url, fresh = database_url(args.database_url)
+    url, fresh = database_url(args.database_url, "gridgov_bench_import")
     db = Database(url)
     data_dir = Path(tempfile.mkdtemp(prefix="gridgov-bench-import-"))
     os.environ["DATABASE_URL"] = url

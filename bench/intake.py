@@ -65,11 +65,11 @@ import numpy as np
 import psycopg
 from psycopg import sql
 from psycopg.types.json import Jsonb
+from scratchdb import Database, database_url
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 
-DEFAULT_SERVER = "postgres://postgres@127.0.0.1:5432"
 INTAKE_PATH = "/api/v1/cases/cases"  # the cases router is mounted at /api/v1/cases
 BODIES_PER_USER = 24
 REPLAY_SAMPLE = 50
@@ -89,41 +89,6 @@ PROBLEMS = [
     "绿化带里的树枝断裂悬挂，随时可能掉落。",
 ]
 DETAILS = ["请尽快处理。", "麻烦社区协调一下。", "已多次反映，希望跟进。", "附近老人小孩多。", ""]
-
-
-# --- database ---------------------------------------------------------------------------------------
-@dataclass
-class Database:
-    url: str
-    created: bool = False
-
-    @property
-    def name(self) -> str:
-        return psycopg.conninfo.conninfo_to_dict(self.url)["dbname"]
-
-    def _admin(self) -> psycopg.Connection:
-        params = psycopg.conninfo.conninfo_to_dict(self.url)
-        params["dbname"] = "postgres"
-        return psycopg.connect(psycopg.conninfo.make_conninfo(**params), autocommit=True)
-
-    def ensure(self) -> None:
-        with self._admin() as conn:
-            if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [self.name]).fetchone():
-                return
-            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(self.name)))
-            self.created = True
-
-    def drop(self) -> None:
-        with self._admin() as conn:
-            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(self.name)))
-
-
-def database_url(arg: str | None) -> tuple[str, bool]:
-    """The URL to use and whether it was chosen by the script (a fresh, unique name)."""
-    url = arg or os.environ.get("DATABASE_URL", "").strip()
-    if url:
-        return url, False
-    return f"{DEFAULT_SERVER}/gridgov_bench_{os.getpid()}_{int(time.time())}", True
 
 
 # --- setup: demo, tokens, request bodies ----------------------------------------------------------------
@@ -649,7 +614,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.clients < 1 or args.seconds <= 0:
         parser.error("--clients and --seconds must be positive")
 
-    url, fresh = database_url(args.database_url)
+    url, fresh = database_url(args.database_url, "gridgov_bench")
     db = Database(url)
     data_dir = Path(tempfile.mkdtemp(prefix="gridgov-bench-intake-"))
     os.environ["DATABASE_URL"] = url

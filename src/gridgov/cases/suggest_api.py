@@ -21,6 +21,13 @@ SUGGEST_ROLES = STAFF_ROLES - {Role.SECURITY_ADMIN, Role.AUDIT_ADMIN}
 TEXT_PATTERN = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f]*$"
 
 
+def _require_staff(user) -> None:
+    if user is None or not getattr(user, "is_authenticated", False):
+        raise NotAuthenticated()
+    if not scope_for(user).has_role(*SUGGEST_ROLES):
+        raise Forbidden(_("Only staff may ask for category suggestions."))
+
+
 class DuplicateOut(Schema):
     case_id: int
     number: str
@@ -61,11 +68,7 @@ def case_duplicates(request: HttpRequest, case_id: int = Path(..., ge=1, le=2**6
     summary="Top-3 category suggestions for a description",
 )
 def suggest_category(request: HttpRequest, payload: SuggestIn):
-    user = request.auth
-    if user is None or not getattr(user, "is_authenticated", False):
-        raise NotAuthenticated()
-    if not scope_for(user).has_role(*SUGGEST_ROLES):
-        raise Forbidden(_("Only staff may ask for category suggestions."))
+    _require_staff(request.auth)
     return suggest.suggest_categories(payload.text, k=3)
 
 
@@ -85,12 +88,8 @@ class DuplicatePreviewIn(Schema):
     summary="Possible duplicates of a report before it is submitted (intake form)",
 )
 def duplicates_preview(request: HttpRequest, payload: DuplicatePreviewIn):
-    user = request.auth
-    if user is None or not getattr(user, "is_authenticated", False):
-        raise NotAuthenticated()
-    if not scope_for(user).has_role(*SUGGEST_ROLES):
-        raise Forbidden(_("Only staff may ask for category suggestions."))
+    _require_staff(request.auth)
     draft = suggest.draft_case(**payload.model_dump())
     if draft is None:
         return []
-    return suggest.duplicates_for(draft, within=selectors.visible_cases(user))
+    return suggest.duplicates_for(draft, within=selectors.visible_cases(request.auth))
