@@ -27,6 +27,15 @@ pytestmark = pytest.mark.django_db
 COMMUNITY = "440309002001"
 
 
+@pytest.fixture(autouse=True)
+def fresh_locator():
+    """An adoption rebuilds the process-wide locator inside the test's transaction, which is then rolled
+    back together with the grid revision: start and end every test with no index."""
+    locator.get_locator().reset()
+    yield
+    locator.get_locator().reset()
+
+
 def _client(demo, role, **kw) -> tuple[Client, User]:
     user = User.objects.get(username=login_of(demo, role, **kw)["username"])
     client = Client(HTTP_ACCEPT_LANGUAGE="zh-hans")
