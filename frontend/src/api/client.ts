@@ -77,6 +77,21 @@ export function acceptLanguage(uiLanguage: string): string {
   return uiLanguage.toLowerCase().startsWith('en') ? 'en' : 'zh-hans'
 }
 
+/** The file name of a Content-Disposition header (RFC 5987 `filename*` first). */
+export function fileNameOf(header: string | null, fallback = 'download'): string {
+  if (!header) return fallback
+  const star = /filename\*\s*=\s*(?:UTF-8|utf-8)''([^;]+)/.exec(header)
+  if (star) {
+    try {
+      return decodeURIComponent(star[1].trim())
+    } catch {
+      /* fall through */
+    }
+  }
+  const plain = /filename\s*=\s*"?([^";]+)"?/.exec(header)
+  return plain ? plain[1].trim() : fallback
+}
+
 export type Query = Record<string, string | number | boolean | null | undefined | Array<string | number>>
 
 export function buildQuery(query?: Query): string {
@@ -129,6 +144,33 @@ export class ApiClient {
 
   post<T>(path: string, body?: unknown, options: RequestOptions = {}): Promise<T> {
     return this.request<T>('POST', path, { ...options, body })
+  }
+
+  /** A write whose answer is a file (e.g. an export): the body as a Blob and the file name the server gave. */
+  async download(method: string, path: string, body?: unknown): Promise<{ blob: Blob; fileName: string }> {
+    if (!this.csrfToken) await this.refreshCsrf()
+    const response = await this.fetchImpl(this.base + path, {
+      method,
+      headers: {
+        Accept: '*/*',
+        'Accept-Language': acceptLanguage(this.hooks.language()),
+        'Content-Type': 'application/json',
+        'X-CSRFToken': this.csrfToken,
+      },
+      body: body === undefined ? undefined : JSON.stringify(body),
+      credentials: 'same-origin',
+    })
+    if (!response.ok) {
+      const text = await response.text()
+      let problem: Problem = { title: `HTTP ${response.status}`, detail: text.slice(0, 200) }
+      try {
+        problem = JSON.parse(text) as Problem
+      } catch {
+        /* not JSON */
+      }
+      throw new ApiError(response.status, problem)
+    }
+    return { blob: await response.blob(), fileName: fileNameOf(response.headers.get('Content-Disposition')) }
   }
 
   async request<T>(method: string, path: string, options: RequestOptions = {}): Promise<T> {

@@ -2,7 +2,17 @@
  * is its own chunk. */
 import { createRouter, createWebHistory } from 'vue-router'
 import { useSession } from '@/stores/session'
-import { hasRole, DASHBOARD_ROLES, GRID_ENGINE_ROLES, INTAKE_ROLES, TERRITORY_ROLES } from '@/lib/roles'
+import {
+  hasRole,
+  ACCESS_LOG_ROLES,
+  DASHBOARD_ROLES,
+  GRID_ENGINE_ROLES,
+  INTAKE_ROLES,
+  REGISTRY_IMPORT_ROLES,
+  REGISTRY_ROLES,
+  SUBMISSION_ROLES,
+  TERRITORY_ROLES,
+} from '@/lib/roles'
 
 declare module 'vue-router' {
   interface RouteMeta {
@@ -27,6 +37,10 @@ export const router = createRouter({
     { path: '/territory/redivision/:id(\\d+)', name: 'proposal', component: () => import('./views/ProposalView.vue'), props: (r) => ({ id: Number(r.params.id) }), meta: { roles: GRID_ENGINE_ROLES } },
     { path: '/territory/layers', name: 'layers', component: () => import('./views/LayersView.vue'), meta: { roles: GRID_ENGINE_ROLES } },
     { path: '/territory/layers/:id(\\d+)', name: 'layer', component: () => import('./views/LayerOverlayView.vue'), props: (r) => ({ id: Number(r.params.id) }), meta: { roles: GRID_ENGINE_ROLES } },
+    { path: '/registry', name: 'registry', component: () => import('./views/RegistryView.vue'), meta: { roles: REGISTRY_ROLES } },
+    { path: '/registry/import', name: 'registry-import', component: () => import('./views/RegistryImportView.vue'), meta: { roles: REGISTRY_IMPORT_ROLES } },
+    { path: '/registry/submissions', name: 'registry-submissions', component: () => import('./views/SubmissionsView.vue'), meta: { roles: SUBMISSION_ROLES } },
+    { path: '/registry/access-log', name: 'access-log', component: () => import('./views/AccessLogView.vue'), meta: { roles: ACCESS_LOG_ROLES } },
     { path: '/dashboard', name: 'dashboard', component: () => import('./views/DashboardView.vue'), meta: { roles: DASHBOARD_ROLES, bare: true } },
     { path: '/:rest(.*)*', name: 'not-found', component: () => import('./views/NotFoundView.vue') },
   ],

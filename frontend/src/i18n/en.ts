@@ -1,6 +1,8 @@
 /** English. Same keys as zh-CN.ts (checked by a unit test and by the type below). */
 import type { Messages } from './zh-CN'
 
+import registry from './registry-en'
+
 const en: Messages = {
   app: { name: 'GridGov', short: 'GridGov', mobile: 'GridGov mobile' },
   common: {
@@ -51,6 +53,11 @@ const en: Messages = {
     menu: 'Main menu',
   },
   menu: {
+    registry: 'Registry',
+    registryRecords: 'Records',
+    registryImport: 'Import',
+    registrySubmissions: 'Field collection',
+    accessLog: 'Access log',
     workbench: 'Workbench',
     cases: 'Cases',
     intake: 'New case',
@@ -451,6 +458,7 @@ const en: Messages = {
     stars: '{n} stars',
     logout: 'Log out',
   },
+  registry,
   errors: {
     title: 'Something went wrong',
     network: 'Network error',

@@ -1,4 +1,6 @@
 /** 简体中文（默认语言）。Every key here exists in en.ts too (a unit test checks it). */
+import registry from './registry-zh-CN'
+
 const zhCN = {
   app: { name: '网格治理平台', short: 'GridGov', mobile: '网格治理 · 移动端' },
   common: {
@@ -49,6 +51,11 @@ const zhCN = {
     menu: '主菜单',
   },
   menu: {
+    registry: '实有人口',
+    registryRecords: '人口查询',
+    registryImport: '数据导入',
+    registrySubmissions: '采集审核',
+    accessLog: '访问日志',
     workbench: '工作台',
     cases: '案件管理',
     intake: '诉求登记',
@@ -449,6 +456,7 @@ const zhCN = {
     stars: '{n} 星',
     logout: '退出',
   },
+  registry,
   errors: {
     title: '出错了',
     network: '网络连接失败',

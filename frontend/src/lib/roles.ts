@@ -10,6 +10,17 @@ export const GRID_ENGINE_ROLES = ['admin', 'leader', 'subdistrict_staff', 'commu
 export const GRID_ADMIN_ROLES = ['admin']
 export const DASHBOARD_ROLES = ['admin', 'leader', 'subdistrict_staff', 'community_staff']
 export const INTAKE_ROLES = ['admin', 'leader', 'subdistrict_staff', 'community_staff', 'block_chief', 'grid_worker', 'building_head']
+/** 实有人口 (the registry): who reads records at all (administrators see none). */
+export const REGISTRY_ROLES = ['leader', 'subdistrict_staff', 'community_staff', 'block_chief', 'grid_worker', 'building_head']
+export const REGISTRY_IMPORT_ROLES = ['subdistrict_staff', 'community_staff']
+export const REGISTRY_EXPORT_ROLES = ['leader', 'subdistrict_staff', 'community_staff', 'block_chief', 'grid_worker']
+/** Roles that may see phones unmasked in their area (others need a grant; ID numbers always need one). */
+export const REGISTRY_REVEAL_ROLES = ['community_staff', 'grid_worker']
+export const CARE_ROLES = ['community_staff']
+export const SUBMIT_ROLES = ['building_head', 'grid_worker']
+export const REVIEW_ROLES = ['community_staff']
+export const SUBMISSION_ROLES = ['community_staff', 'building_head', 'grid_worker']
+export const ACCESS_LOG_ROLES = ['audit_admin']
 
 export function roleCodes(me: Me | null): string[] {
   return me ? me.roles.map((r) => r.role) : []
@@ -41,6 +52,17 @@ export const MENU: MenuItem[] = [
       { key: 'layers', path: '/territory/layers', roles: GRID_ENGINE_ROLES },
     ],
   },
+  {
+    key: 'registry',
+    path: '/registry',
+    roles: REGISTRY_ROLES,
+    children: [
+      { key: 'registryRecords', path: '/registry', roles: REGISTRY_ROLES },
+      { key: 'registryImport', path: '/registry/import', roles: REGISTRY_IMPORT_ROLES },
+      { key: 'registrySubmissions', path: '/registry/submissions', roles: SUBMISSION_ROLES },
+    ],
+  },
+  { key: 'accessLog', path: '/registry/access-log', roles: ACCESS_LOG_ROLES },
   { key: 'dashboard', path: '/dashboard', roles: DASHBOARD_ROLES },
 ]
 
