@@ -809,6 +809,49 @@ def resume(*, case_id, version, actor, note="", attachments=None):
     )
 
 
+# --- grids redrawn ----------------------------------------------------------------------------------------
+def follow_new_grids(*, actor, old_grids, new_grids, successor: dict, proposal_id: int) -> int:
+    """After a re-division is adopted (territory/redivision.py): every open case of an old grid moves to
+    the new grid that contains its point (else to the old grid's successor), with a new version and a
+    `regrid` timeline event. Runs inside the adoption's transaction. Returns how many cases moved."""
+    import shapely
+
+    now = timezone.now()
+    for _grid, geom in new_grids:
+        shapely.prepare(geom)
+    moved = 0
+    cases = (
+        Case.objects.select_for_update(of=("self",))
+        .select_related("grid")
+        .filter(grid__in=old_grids, status__in=OPEN_STATUSES)
+    )
+    for case in cases:
+        target = None
+        if case.lng is not None:
+            point = shapely.Point(case.lng, case.lat)
+            target = next((grid for grid, geom in new_grids if geom.contains(point)), None)
+        target = target or successor.get(case.grid_id)
+        if target is None or target.pk == case.grid_id:
+            continue
+        before = case.grid.code
+        fields = {"grid": target, "version": F("version") + 1, "updated_at": now}
+        if case.area_id == case.grid_id:
+            fields["area"] = target
+        Case.objects.filter(pk=case.pk).update(**fields)
+        TimelineEvent.objects.create(
+            case=case,
+            at=now,
+            actor=actor,
+            action="regrid",
+            from_status=case.status,
+            to_status=case.status,
+            note=_("The grid was redrawn: %(from)s → %(to)s") % {"from": before, "to": target.code},
+            data={"from": before, "to": target.code, "proposal": proposal_id},
+        )
+        moved += 1
+    return moved
+
+
 # --- telling reporters --------------------------------------------------------------------------------
 MESSAGE_LANGUAGE = "zh-hans"  # notifications are rendered once, in the default language
 OUTCOME_MESSAGES = {

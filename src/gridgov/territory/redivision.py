@@ -21,7 +21,6 @@ from collections import Counter, defaultdict
 import numpy as np
 import shapely
 from django.db import transaction
-from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -296,7 +295,7 @@ def _next_codes(community_code: str):
 @transaction.atomic
 def adopt(*, actor, proposal_id: int, request=None) -> dict:
     """Adopt a draft proposal: the new grid version. Returns a summary of what moved."""
-    from gridgov.cases.models import OPEN_STATUSES, Case, TimelineEvent
+    from gridgov.cases import services as case_services
     from gridgov.territory.services import recount_households
 
     _require_admin(actor)
@@ -395,35 +394,13 @@ def adopt(*, actor, proposal_id: int, request=None) -> dict:
                     "to": target.code,
                 },
             )
-    # open cases follow the grid their point now lies in
-    for _grid, geom in new_grids:
-        shapely.prepare(geom)
-    moved_cases = 0
-    cases = Case.objects.select_for_update().filter(grid__in=list(old.values()), status__in=OPEN_STATUSES)
-    for case in cases:
-        target = None
-        if case.lng is not None:
-            point = shapely.Point(case.lng, case.lat)
-            target = next((grid for grid, geom in new_grids if geom.contains(point)), None)
-        target = target or successor.get(case.grid_id)
-        if target is None or target.pk == case.grid_id:
-            continue
-        before = case.grid.code
-        fields = {"grid": target, "version": F("version") + 1, "updated_at": now}
-        if case.area_id == case.grid_id:
-            fields["area"] = target
-        Case.objects.filter(pk=case.pk).update(**fields)
-        TimelineEvent.objects.create(
-            case=case,
-            at=now,
-            actor=actor,
-            action="regrid",
-            from_status=case.status,
-            to_status=case.status,
-            note=_("The grid was redrawn: %(from)s → %(to)s") % {"from": before, "to": target.code},
-            data={"from": before, "to": target.code, "proposal": proposal.pk},
-        )
-        moved_cases += 1
+    moved_cases = case_services.follow_new_grids(
+        actor=actor,
+        old_grids=list(old.values()),
+        new_grids=new_grids,
+        successor=successor,
+        proposal_id=proposal.pk,
+    )
     recount_households(area)
     proposal.status, proposal.decided_by, proposal.decided_at = ProposalStatus.ADOPTED, actor, now
     proposal.save(update_fields=["status", "decided_by", "decided_at"])
