@@ -157,6 +157,9 @@ def _xlsx_formulas(path: Path) -> set[tuple[int, int]]:
                 tail = b""
                 while chunk := f.read(1 << 22):
                     data = tail + chunk
+                    if b"<f" not in data:  # most sheets have no formula: skip the slower match per cell
+                        tail = data[-512:]
+                        continue
                     for m in _FORMULA_RE.finditer(data):
                         found.add((int(m[2]), _letters_to_index(m[1].decode())))
                     tail = data[-512:]

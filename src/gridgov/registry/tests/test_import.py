@@ -8,6 +8,7 @@ import io
 import openpyxl
 import pytest
 from django.db import connection
+from django.utils import translation
 
 from gridgov.registry import jobs
 from gridgov.registry.models import Household, ImportJob, ImportRowError, Resident, Unit
@@ -25,9 +26,17 @@ from gridgov.territory.models import House
 
 
 def _errors(job) -> list[tuple[int, str, str]]:
-    return [
-        (e.row, e.column, jobs.render(e.message, e.params)) for e in ImportRowError.objects.filter(job=job)
-    ]
+    """The row errors of a job, rendered in English (whatever language an earlier test left active)."""
+    with translation.override("en"):
+        return [
+            (e.row, e.column, jobs.render(e.message, e.params))
+            for e in ImportRowError.objects.filter(job=job)
+        ]
+
+
+def _file_error(job) -> str:
+    with translation.override("en"):
+        return jobs.render(job.file_error["message"], job.file_error["params"])
 
 
 @pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "gbk", "gb18030"])
@@ -67,7 +76,7 @@ def test_wrong_headers_are_reported_and_change_nothing(people, header, fragment)
     rows = [r[: len(header)] for r in resident_rows(5)]
     job = run_import(people.staff_a, csv_bytes(rows, header=header), mode="all_or_nothing")
     assert job.status == "rejected"
-    assert fragment in jobs.render(job.file_error["message"], job.file_error["params"])
+    assert fragment in _file_error(job)
     assert Resident.objects.count() == 0
 
 
@@ -82,7 +91,7 @@ def test_wrong_headers_are_reported_and_change_nothing(people, header, fragment)
 def test_empty_or_unreadable_files(people, data, fragment):
     job = run_import(people.staff_a, data)
     assert job.status == "rejected"
-    assert fragment in jobs.render(job.file_error["message"], job.file_error["params"])
+    assert fragment in _file_error(job)
     assert Resident.objects.count() == 0
 
 
@@ -150,7 +159,7 @@ def test_merged_cells_are_refused(people):
     data = xlsx_bytes(resident_rows(4), merge=(1, 4, 3, 4, "租住"))
     job = run_import(people.staff_a, data, "m.xlsx", mode="all_or_nothing")
     assert job.status == "rejected"
-    assert "merged cells (E2:E4)" in jobs.render(job.file_error["message"], job.file_error["params"])
+    assert "merged cells (E2:E4)" in _file_error(job)
     assert Resident.objects.count() == 0
 
 
