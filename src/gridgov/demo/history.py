@@ -546,7 +546,8 @@ class Simulator:
         life.case.supervision = level
         for i in indexes:
             life.steps[i].supervision = level
-        life.ev(
+        status = life.status_at(at)  # events after `at` may be recorded already
+        e = life.ev(
             at,
             actor,
             "supervise",
@@ -554,6 +555,7 @@ class Simulator:
             data={"level": level},
             steps={"steps": list(indexes)},
         )
+        e.from_status = e.to_status = status
 
     def _suspend(self, life: Life, t, staff, holder: Area):
         rng, c = self.rng, life.case
