@@ -51,7 +51,7 @@ from gridgov.cases.models import (
     WhistleItem,
 )
 from gridgov.core import worktime
-from gridgov.core.errors import Forbidden, NotFound, TooLarge, ValidationFailed
+from gridgov.core.errors import FieldErrors, Forbidden, NotFound, TooLarge, ValidationFailed, field_error
 from gridgov.territory import geo, locator
 from gridgov.territory.models import Area
 
@@ -69,27 +69,6 @@ def seed_categories() -> tuple[int, int]:
 
 
 # --- helpers ----------------------------------------------------------------------------------------
-class _Errors:
-    def __init__(self) -> None:
-        self.items: list[dict[str, str]] = []
-
-    def add(self, field: str, message: str) -> None:
-        self.items.append({"field": field, "message": message})
-
-    def raise_if_any(self) -> None:
-        if self.items:
-            raise ValidationFailed(
-                _("Please correct: %(fields)s") % {"fields": ", ".join(e["field"] for e in self.items)},
-                errors=self.items,
-            )
-
-
-def _invalid(field: str, message: str) -> ValidationFailed:
-    e = _Errors()
-    e.add(field, message)
-    return ValidationFailed(_("Please correct: %(fields)s") % {"fields": field}, errors=e.items)
-
-
 def _deadline(start, limit: int, unit: str):
     return worktime.add_working_time(start, limit, unit)
 
@@ -133,7 +112,7 @@ def _my_steps(case: Case, actor, statuses, step_id: int | None = None) -> list[S
     steps = list(qs)
     if not steps:
         if step_id is not None:
-            raise _invalid("step_id", _("No step of yours with this id is waiting for this action."))
+            raise field_error("step_id", _("No step of yours with this id is waiting for this action."))
         raise Forbidden(_("No step of yours is waiting for this action."))
     return steps
 
@@ -168,7 +147,7 @@ def _departments(codes: list[str], field: str = "departments") -> list[Organisat
     }
     missing = [c for c in codes if c not in found]
     if missing:
-        raise _invalid(field, _("Unknown department: %(codes)s") % {"codes": ", ".join(missing)})
+        raise field_error(field, _("Unknown department: %(codes)s") % {"codes": ", ".join(missing)})
     return [found[c] for c in codes]
 
 
@@ -239,7 +218,7 @@ def intake(
         if existing is not None:
             return existing, False
     roles = _roles(actor)
-    errors = _Errors()
+    errors = FieldErrors()
     channel = channel or _default_channel(roles, via_token)
     if channel not in Channel.values:
         errors.add("channel", _("Choose one of the allowed values"))
@@ -345,13 +324,13 @@ def accept(*, case_id, version, actor, category_code=None, priority=None, note="
     if category_code:
         category = Category.objects.filter(code=category_code, is_active=True, parent__isnull=False).first()
         if category is None:
-            raise _invalid("category_code", _("There is no such subcategory."))
+            raise field_error("category_code", _("There is no such subcategory."))
         case.category = category
     elif case.category is None:
-        raise _invalid("category_code", _("Choose the subcategory of the case."))
+        raise field_error("category_code", _("Choose the subcategory of the case."))
     if priority:
         if priority not in Priority.values:
-            raise _invalid("priority", _("Choose one of the allowed values"))
+            raise field_error("priority", _("Choose one of the allowed values"))
         case.priority = priority
     now = timezone.now()
     case.accepted_at = now
@@ -370,7 +349,7 @@ def accept(*, case_id, version, actor, category_code=None, priority=None, note="
 def reject(*, case_id, version, actor, reason="", note="", attachments=None):
     case = _begin("reject", case_id, version, actor)
     if not (reason or "").strip():
-        raise _invalid("reason", _("Give the reason."))
+        raise field_error("reason", _("Give the reason."))
     case.closed_at = timezone.now()
     told = _tell_reporters(case, OUTCOME_MESSAGES["reject"], reason=reason)
     return workflow.move(
@@ -387,7 +366,7 @@ def reject(*, case_id, version, actor, reason="", note="", attachments=None):
 def merge(*, case_id, version, actor, target_case_number="", note="", attachments=None):
     case = _begin("merge", case_id, version, actor)
     if not target_case_number:
-        raise _invalid("target_case_number", _("Give the number of the case to merge into."))
+        raise field_error("target_case_number", _("Give the number of the case to merge into."))
     target = (
         Case.objects.select_for_update(of=("self",))
         .select_related("area")
@@ -395,13 +374,13 @@ def merge(*, case_id, version, actor, target_case_number="", note="", attachment
         .first()
     )
     if target is None or not selectors.visible_cases(actor).filter(pk=target.pk).exists():
-        raise _invalid("target_case_number", _("There is no case with this number."))
+        raise field_error("target_case_number", _("There is no case with this number."))
     if target.pk == case.pk:
-        raise _invalid("target_case_number", _("A case cannot be merged into itself."))
+        raise field_error("target_case_number", _("A case cannot be merged into itself."))
     if target.status not in OPEN_STATUSES or target.merged_into_id or target.status == Status.SUBMITTED:
-        raise _invalid("target_case_number", _("The target case must be accepted and still open."))
+        raise field_error("target_case_number", _("The target case must be accepted and still open."))
     if _community_path(target.area) != _community_path(case.area):
-        raise _invalid("target_case_number", _("The target case must be in the same community."))
+        raise field_error("target_case_number", _("The target case must be in the same community."))
     reporter = {
         "case": case.number,
         "reporter_id": case.reporter_id,
@@ -442,19 +421,19 @@ def whistle(*, case_id, version, actor, departments=None, whistle_item_id=None, 
     if whistle_item_id is not None:
         item = WhistleItem.objects.filter(pk=whistle_item_id, is_active=True).first()
         if item is None:
-            raise _invalid("whistle_item_id", _("There is no whistle item with this id."))
+            raise field_error("whistle_item_id", _("There is no whistle item with this id."))
     kind = StepKind.WHISTLE
     if departments:
         targets = _departments(departments)
     elif item is not None:
         targets = list(Organisation.objects.filter(code__in=item.department_codes, is_active=True))
         if not targets:
-            raise _invalid("departments", _("Name the departments: none of the item's departments exist."))
+            raise field_error("departments", _("Name the departments: none of the item's departments exist."))
     elif case.category is not None and case.category.department_code:
         targets = _departments([case.category.department_code])
         kind = StepKind.DISPATCH
     else:
-        raise _invalid("departments", _("Name at least one department or a whistle item."))
+        raise field_error("departments", _("Name at least one department or a whistle item."))
     now = timezone.now()
     steps = [_new_step(case, t, kind, item, now) for t in targets]
     latest = max(s.due_at for s in steps)
@@ -504,7 +483,7 @@ def report_in(*, case_id, version, actor, step_id=None, note="", attachments=Non
 def handle(*, case_id, version, actor, step_id=None, note="", attachments=None):
     case = _begin("handle", case_id, version, actor)
     if not (note or "").strip():
-        raise _invalid("note", _("Describe how the case was handled."))
+        raise field_error("note", _("Describe how the case was handled."))
     if case.status == Status.COMMUNITY_HANDLING:
         return workflow.move(case, "handle", actor, note=note, attachments=attachments)
     now = timezone.now()
@@ -535,7 +514,7 @@ def handle(*, case_id, version, actor, step_id=None, note="", attachments=None):
 def return_step(*, case_id, version, actor, step_id=None, reason="", note="", attachments=None):
     case = _begin("return", case_id, version, actor)
     if not (reason or "").strip():
-        raise _invalid("reason", _("Give the reason."))
+        raise field_error("reason", _("Give the reason."))
     steps = _my_steps(case, actor, list(OPEN_STEP_STATUSES), step_id)
     for s in steps:
         s.status = StepStatus.RETURNED
@@ -562,7 +541,7 @@ def return_step(*, case_id, version, actor, step_id=None, reason="", note="", at
 @transaction.atomic
 def reassign(*, case_id, version, actor, step_id=None, departments=None, note="", attachments=None):
     case = _begin("reassign", case_id, version, actor)
-    errors = _Errors()
+    errors = FieldErrors()
     old = (
         Step.objects.filter(case=case, pk=step_id, status__in=OPEN_STEP_STATUSES)
         .select_related("target", "whistle_item")
@@ -577,7 +556,7 @@ def reassign(*, case_id, version, actor, step_id=None, departments=None, note=""
     errors.raise_if_any()
     (target,) = _departments(departments)
     if Step.objects.filter(case=case, target=target, status__in=OPEN_STEP_STATUSES).exists():
-        raise _invalid("departments", _("This department already has an open step on the case."))
+        raise field_error("departments", _("This department already has an open step on the case."))
     old.status = StepStatus.CANCELLED
     old.save()
     new = _new_step(case, target, old.kind, old.whistle_item, timezone.now())
@@ -598,7 +577,7 @@ def reassign(*, case_id, version, actor, step_id=None, departments=None, note=""
 def verify(*, case_id, version, actor, passed=None, note="", attachments=None):
     case = _begin("verify", case_id, version, actor)
     if passed is None:
-        raise _invalid("passed", _("Say whether the check on site passed."))
+        raise field_error("passed", _("Say whether the check on site passed."))
     if passed:
         return workflow.move(case, "verify", actor, note=note, attachments=attachments, data={"passed": True})
     case.rework_count += 1
@@ -629,10 +608,10 @@ def close(*, case_id, version, actor, closing_type=None, reason="", note="", att
         if not _roles(actor) & {Role.LEADER, Role.ADMIN}:
             raise Forbidden(_("Only a leader or an administrator may set this closing type."))
         if not (reason or "").strip():
-            raise _invalid("reason", _("Give the reason."))
+            raise field_error("reason", _("Give the reason."))
         case.closing_type = closing_type
     elif closing_type not in (None, "", ClosingType.NORMAL, ClosingType.OVERDUE):
-        raise _invalid("closing_type", _("Choose one of the allowed values"))
+        raise field_error("closing_type", _("Choose one of the allowed values"))
     else:
         overdue = case.due_at is not None and now > case.due_at
         case.closing_type = ClosingType.OVERDUE if overdue else ClosingType.NORMAL
@@ -652,7 +631,7 @@ def close(*, case_id, version, actor, closing_type=None, reason="", note="", att
 def return_visit(*, case_id, version, actor, satisfaction=None, comment="", note="", attachments=None):
     case = _begin("return_visit", case_id, version, actor)
     if satisfaction is None or not 1 <= int(satisfaction) <= 5:
-        raise _invalid("satisfaction", _("Rate from 1 to 5."))
+        raise field_error("satisfaction", _("Rate from 1 to 5."))
     case.satisfaction = int(satisfaction)
     case.satisfaction_comment = comment or ""
     by = "reporter" if case.reporter_id == actor.pk else "staff"
@@ -670,7 +649,7 @@ def return_visit(*, case_id, version, actor, satisfaction=None, comment="", note
 def supervise(*, case_id, version, actor, level=None, step_id=None, note="", attachments=None):
     case = _begin("supervise", case_id, version, actor)
     if level not in (Supervision.NORMAL, Supervision.YELLOW, Supervision.RED):
-        raise _invalid("level", _("Choose one of the allowed values"))
+        raise field_error("level", _("Choose one of the allowed values"))
     steps = Step.objects.filter(case=case, status__in=OPEN_STEP_STATUSES)
     if step_id is not None:
         steps = steps.filter(pk=step_id)
@@ -686,7 +665,7 @@ def supervise(*, case_id, version, actor, level=None, step_id=None, note="", att
 def escalate(*, case_id, version, actor, reason="", note="", attachments=None):
     case = _begin("escalate", case_id, version, actor)
     if not (reason or "").strip():
-        raise _invalid("reason", _("Give the reason."))
+        raise field_error("reason", _("Give the reason."))
     before = case.holder_area
     case.holder_area = Area.objects.get(pk=before.parent_id)
     return workflow.move(
@@ -708,7 +687,7 @@ def escalate(*, case_id, version, actor, reason="", note="", attachments=None):
 def request_suspension(*, case_id, version, actor, reason="", note="", attachments=None):
     case = _begin("request_suspension", case_id, version, actor)
     if not (reason or "").strip():
-        raise _invalid("reason", _("Give the reason."))
+        raise field_error("reason", _("Give the reason."))
     case.suspension_requested = True
     return workflow.move(
         case,
@@ -733,14 +712,14 @@ def suspend(*, case_id, version, actor, note="", attachments=None):
 def add_note(*, case_id, version, actor, note="", attachments=None):
     case = _begin("note", case_id, version, actor)
     if not (note or "").strip():
-        raise _invalid("note", _("Write the note."))
+        raise field_error("note", _("Write the note."))
     return workflow.move(case, "note", actor, note=note, attachments=attachments)
 
 
 @transaction.atomic
 def defer(*, case_id, version, actor, reason="", until=None, note="", attachments=None):
     case = _begin("defer", case_id, version, actor)
-    errors = _Errors()
+    errors = FieldErrors()
     if not (reason or "").strip():
         errors.add("reason", _("Give the reason."))
     today = timezone.localdate()
@@ -751,7 +730,7 @@ def defer(*, case_id, version, actor, reason="", until=None, note="", attachment
     errors.raise_if_any()
     new_due = worktime.end_of_working_day(until)
     if new_due <= case.due_at:
-        raise _invalid("until", _("Choose a date after the current deadline."))
+        raise field_error("until", _("Choose a date after the current deadline."))
     before = case.due_at
     case.deferred = True
     case.deferred_until = until
@@ -925,15 +904,15 @@ def upload_attachment(*, actor, file) -> Attachment:
     if len(data) > limit:
         raise TooLarge(_("A photo may be at most %(mb)s MB.") % {"mb": round(limit / 1024 / 1024, 1)})
     if not data:
-        raise _invalid("file", _("The file is empty."))
-    not_a_photo = _invalid("file", _("Upload a photo in JPEG, PNG or WebP format."))
+        raise field_error("file", _("The file is empty."))
+    not_a_photo = field_error("file", _("Upload a photo in JPEG, PNG or WebP format."))
     try:
         with Image.open(io.BytesIO(data)) as image:
             if image.format not in PHOTO_FORMATS:
                 raise not_a_photo
             width, height = image.size
             if width * height > settings.GRIDGOV_UPLOAD_MAX_PIXELS:
-                raise _invalid("file", _("The photo has too many pixels."))
+                raise field_error("file", _("The photo has too many pixels."))
             image.load()  # decodes everything: a truncated or corrupt file fails here
             content_type, extension = PHOTO_FORMATS[image.format]
     except ValidationFailed:

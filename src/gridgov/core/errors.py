@@ -40,6 +40,30 @@ class ValidationFailed(ApiError):
     title = gettext_lazy("The input is not valid")
 
 
+class FieldErrors:
+    """Field errors collected while checking an input, raised together as one ValidationFailed (422)."""
+
+    def __init__(self) -> None:
+        self.items: list[dict[str, str]] = []
+
+    def add(self, field: str, message: str) -> None:
+        self.items.append({"field": field, "message": message})
+
+    def raise_if_any(self) -> None:
+        if self.items:
+            raise ValidationFailed(
+                _("Please correct: %(fields)s") % {"fields": ", ".join(e["field"] for e in self.items)},
+                errors=self.items,
+            )
+
+
+def field_error(field: str, message: str) -> ValidationFailed:
+    """One field's error as a ValidationFailed (422), for the caller to raise."""
+    errors = FieldErrors()
+    errors.add(field, message)
+    return ValidationFailed(_("Please correct: %(fields)s") % {"fields": field}, errors=errors.items)
+
+
 class NotAuthenticated(ApiError):
     status = 401
     code = "not-authenticated"

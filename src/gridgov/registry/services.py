@@ -21,7 +21,7 @@ from gridgov.accounts.audit import deny, record_audit
 from gridgov.accounts.models import AuditEventType, User
 from gridgov.accounts.roles import ADMIN_ROLES, Role
 from gridgov.accounts.scope import scope_for
-from gridgov.core.errors import Conflict, NotFound, TooLarge, ValidationFailed
+from gridgov.core.errors import Conflict, FieldErrors, NotFound, TooLarge, ValidationFailed
 from gridgov.registry import importer, jobs, vault
 from gridgov.registry.models import (
     CareMembership,
@@ -61,21 +61,6 @@ PII_FIELDS = ("id_number", "phone")
 
 
 # --- helpers -----------------------------------------------------------------------------------------
-class _Errors:
-    def __init__(self) -> None:
-        self.items: list[dict[str, str]] = []
-
-    def add(self, field: str, message: str) -> None:
-        self.items.append({"field": field, "message": message})
-
-    def raise_if_any(self) -> None:
-        if self.items:
-            raise ValidationFailed(
-                _("Please correct: %(fields)s") % {"fields": ", ".join(e["field"] for e in self.items)},
-                errors=self.items,
-            )
-
-
 def _require(actor, roles, *, action: str, request=None, object_type: str = "", object_id="") -> None:
     if not scope_for(actor).has_role(*roles):
         raise deny(actor, action=action, request=request, object_type=object_type, object_id=object_id)
@@ -85,7 +70,7 @@ def _not_found() -> NotFound:
     return NotFound(_("Nothing here, or it is outside your area."))
 
 
-def _building_in_scope(actor, code: str | None, errors: _Errors, *, field: str = "building_code"):
+def _building_in_scope(actor, code: str | None, errors: FieldErrors, *, field: str = "building_code"):
     building = Building.objects.select_related("grid").filter(code=code or "").first()
     if building is None or not scope_for(actor).can_see_path(building.grid.path):
         errors.add(field, _("No building with this code in your area"))
@@ -93,7 +78,7 @@ def _building_in_scope(actor, code: str | None, errors: _Errors, *, field: str =
     return building
 
 
-def _house_of(building: Building, unit: str, room: str, errors: _Errors) -> House | None:
+def _house_of(building: Building, unit: str, room: str, errors: FieldErrors) -> House | None:
     """The house of a room (and unit) in a building; without a unit, a room number unique in the building."""
     if not room:
         return None
@@ -146,7 +131,7 @@ def clean_resident(actor, data: dict, *, current: Resident | None = None) -> dic
     """Validate resident fields (all of them for a new record, the given ones for a change) with the
     import's rules; returns the cleaned values. Raises ValidationFailed with field errors."""
     data = _dates(data)
-    errors = _Errors()
+    errors = FieldErrors()
     out: dict[str, Any] = {}
     if current is None or "name" in data:
         name = (data.get("name") or "").strip()
@@ -356,7 +341,7 @@ def update_resident(
 
 # --- units -------------------------------------------------------------------------------------------
 def clean_unit(actor, data: dict, *, current: Unit | None = None) -> dict:
-    errors = _Errors()
+    errors = FieldErrors()
     out: dict[str, Any] = {}
     if current is None or "name" in data:
         name = (data.get("name") or "").strip()
@@ -484,7 +469,7 @@ def submit(
     from gridgov.registry import selectors
 
     _require(actor, SUBMITTER_ROLES, action="registry.submit", request=request)
-    errors = _Errors()
+    errors = FieldErrors()
     scope = scope_for(actor)
     data = {k: v for k, v in data.items() if v is not None}
     if action == SubmissionAction.CREATE:
@@ -680,7 +665,7 @@ def grant_pii(
     expires_at: dt.datetime | None = None, request: HttpRequest | None = None,
 ) -> PiiGrant:  # fmt: skip
     _require(actor, (Role.SECURITY_ADMIN,), action="registry.pii_grant", request=request)
-    errors = _Errors()
+    errors = FieldErrors()
     user = User.objects.filter(pk=user_id).first()
     if user is None:
         raise NotFound(_("No such user."))

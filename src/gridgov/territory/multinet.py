@@ -34,7 +34,7 @@ from gridgov.accounts.audit import record_audit
 from gridgov.accounts.models import AuditEventType, Organisation
 from gridgov.accounts.roles import Role
 from gridgov.accounts.scope import scope_for
-from gridgov.core.errors import Forbidden, NotFound, TooLarge, ValidationFailed
+from gridgov.core.errors import Forbidden, NotFound, TooLarge, field_error
 from gridgov.territory import geo
 from gridgov.territory.models import CrsName, DepartmentGrid, DepartmentLayer, Level
 from gridgov.territory.partition import LocalPlane
@@ -46,12 +46,6 @@ GAP_COVERED = 0.95
 MAX_BYTES = 50 * 1024 * 1024
 MAX_FEATURES = 100_000
 READ_ROLES = (Role.ADMIN, Role.LEADER, Role.SUBDISTRICT_STAFF, Role.COMMUNITY_STAFF)
-
-
-def _invalid(field: str, message: str) -> ValidationFailed:
-    return ValidationFailed(
-        _("Please correct: %(fields)s") % {"fields": field}, errors=[{"field": field, "message": message}]
-    )
 
 
 # --- reading files ---------------------------------------------------------------------------------------
@@ -84,9 +78,9 @@ def _read_geojson(data: bytes) -> list[tuple[dict, dict | None]]:
     try:
         doc = json.loads(data.decode("utf-8-sig"))
     except (UnicodeDecodeError, ValueError):
-        raise _invalid("file", _("The file is neither GeoJSON nor a zipped Shapefile.")) from None
+        raise field_error("file", _("The file is neither GeoJSON nor a zipped Shapefile.")) from None
     if not isinstance(doc, dict):
-        raise _invalid("file", _("The file is neither GeoJSON nor a zipped Shapefile."))
+        raise field_error("file", _("The file is neither GeoJSON nor a zipped Shapefile."))
     if doc.get("type") == "FeatureCollection":
         items = doc.get("features") or []
         return [(f.get("properties") or {}, f.get("geometry")) for f in items if isinstance(f, dict)]
@@ -101,18 +95,18 @@ def _read_shapefile(data: bytes) -> list[tuple[dict, dict | None]]:
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
     except zipfile.BadZipFile:
-        raise _invalid("file", _("The file is neither GeoJSON nor a zipped Shapefile.")) from None
+        raise field_error("file", _("The file is neither GeoJSON nor a zipped Shapefile.")) from None
     names = {n.lower(): n for n in archive.namelist() if not n.endswith("/")}
     shp = next((n for n in names if n.endswith(".shp")), None)
     if shp is None:
-        raise _invalid("file", _("The zip holds no .shp file."))
+        raise field_error("file", _("The zip holds no .shp file."))
     stem = shp[:-4]
     parts = {}
     for ext in ("shp", "shx", "dbf", "cpg"):
         name = names.get(f"{stem}.{ext}")
         parts[ext] = archive.read(name) if name else None
     if parts["dbf"] is None:
-        raise _invalid("file", _("The Shapefile's .dbf part is missing."))
+        raise field_error("file", _("The Shapefile's .dbf part is missing."))
     encodings = [parts["cpg"].decode("ascii", "ignore").strip()] if parts["cpg"] else []
     encodings += ["utf-8", "gbk"]
     last_error = None
@@ -132,21 +126,23 @@ def _read_shapefile(data: bytes) -> list[tuple[dict, dict | None]]:
         except Exception as exc:  # pyshp wraps decoding errors in its own exceptions: try the next encoding
             last_error = exc
     if isinstance(last_error, UnicodeDecodeError | LookupError) or "decode" in str(last_error).lower():
-        raise _invalid("file", _("The Shapefile's text encoding is neither UTF-8 nor GBK.")) from last_error
-    raise _invalid("file", _("The Shapefile cannot be read.")) from last_error
+        raise field_error(
+            "file", _("The Shapefile's text encoding is neither UTF-8 nor GBK.")
+        ) from last_error
+    raise field_error("file", _("The Shapefile cannot be read.")) from last_error
 
 
 def read_layer(data: bytes, *, crs: str, code_field: str | None = None, name_field: str | None = None):
     """File bytes → features in WGS-84 (polygonal, valid). ValidationFailed with field errors."""
     if crs not in CrsName.values:
-        raise _invalid("crs", _("Choose one of the allowed values"))
+        raise field_error("crs", _("Choose one of the allowed values"))
     if not data:
-        raise _invalid("file", _("The file is empty."))
+        raise field_error("file", _("The file is empty."))
     rows = _read_shapefile(data) if data[:2] == b"PK" else _read_geojson(data)
     if not rows:
-        raise _invalid("file", _("The layer holds no features."))
+        raise field_error("file", _("The layer holds no features."))
     if len(rows) > MAX_FEATURES:
-        raise _invalid("file", _("The layer holds too many features."))
+        raise field_error("file", _("The layer holds too many features."))
     convert = geo.CRS_WGS84 if crs in (CrsName.WGS84, CrsName.CGCS2000) else crs
     features, seen = [], set()
     for i, (props, geometry) in enumerate(rows, 1):
@@ -156,10 +152,10 @@ def read_layer(data: bytes, *, crs: str, code_field: str | None = None, name_fie
             geom = None
         geom = geo.polygonal_part(shapely.make_valid(geom)) if geom is not None else None
         if geom is None:
-            raise _invalid("file", _("Feature %(n)s is not a polygon.") % {"n": i})
+            raise field_error("file", _("Feature %(n)s is not a polygon.") % {"n": i})
         minx, miny, maxx, maxy = geom.bounds
         if not (-180 <= minx <= maxx <= 180 and -90 <= miny <= maxy <= 90):
-            raise _invalid(
+            raise field_error(
                 "crs",
                 _(
                     "The coordinates are not longitude and latitude; convert the layer to one of the listed systems."
@@ -169,7 +165,7 @@ def read_layer(data: bytes, *, crs: str, code_field: str | None = None, name_fie
             geom = shapely.transform(geom, lambda c: np.column_stack(geo.to_wgs84(c[:, 0], c[:, 1], convert)))
         code = _pick(props, code_field, CODE_FIELDS) or str(i)
         if code in seen:
-            raise _invalid("file", _("The code %(code)s appears twice in the layer.") % {"code": code})
+            raise field_error("file", _("The code %(code)s appears twice in the layer.") % {"code": code})
         seen.add(code)
         features.append(Feature(code[:64], _pick(props, name_field, NAME_FIELDS)[:200], geom))
     return features
@@ -194,12 +190,12 @@ def import_layer(
     if len(data) > MAX_BYTES:
         raise TooLarge(_("The file is too large"))
     if not (name or "").strip():
-        raise _invalid("name", _("Give the layer a name."))
+        raise field_error("name", _("Give the layer a name."))
     organisation = None
     if organisation_code:
         organisation = Organisation.objects.filter(code=organisation_code).first()
         if organisation is None:
-            raise _invalid(
+            raise field_error(
                 "organisation_code", _("Unknown department: %(codes)s") % {"codes": organisation_code}
             )
     features = read_layer(data, crs=crs, code_field=code_field, name_field=name_field)

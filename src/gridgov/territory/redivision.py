@@ -28,7 +28,7 @@ from gridgov.accounts.audit import record_audit
 from gridgov.accounts.models import AuditEventType, Membership
 from gridgov.accounts.roles import Role
 from gridgov.accounts.scope import scope_for
-from gridgov.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from gridgov.core.errors import Conflict, Forbidden, NotFound, field_error
 from gridgov.territory import geo, partition
 from gridgov.territory.health import grid_bounds, status_of
 from gridgov.territory.models import Area, AreaVersion, Building, GridProposal, Level, ProposalStatus
@@ -37,12 +37,6 @@ from gridgov.territory.services import grids_changed
 
 PROPOSE_ROLES = (Role.ADMIN, Role.LEADER, Role.SUBDISTRICT_STAFF, Role.COMMUNITY_STAFF)
 LEVELS = (Level.SUBDISTRICT, Level.COMMUNITY, Level.BLOCK)
-
-
-def _invalid(field: str, message: str) -> ValidationFailed:
-    return ValidationFailed(
-        _("Please correct: %(fields)s") % {"fields": field}, errors=[{"field": field, "message": message}]
-    )
 
 
 def _fingerprint(area: Area) -> str:
@@ -70,7 +64,7 @@ def propose(*, actor, area_code: str, request=None) -> GridProposal:
     if area is None:
         raise NotFound(_("Nothing here, or it is outside your area."))
     if area.level not in LEVELS:
-        raise _invalid("area_code", _("Choose a subdistrict, a community or a block."))
+        raise field_error("area_code", _("Choose a subdistrict, a community or a block."))
     lo, hi = grid_bounds()
     grids = list(
         Area.objects.filter(path__startswith=area.path, level=Level.GRID, is_active=True).select_related(
@@ -78,7 +72,7 @@ def propose(*, actor, area_code: str, request=None) -> GridProposal:
         )
     )
     if not grids:
-        raise _invalid("area_code", _("There are no grids below this area."))
+        raise field_error("area_code", _("There are no grids below this area."))
     group_level = Level.BLOCK if any(g.parent.level == Level.BLOCK for g in grids) else Level.COMMUNITY
     rows = list(
         Building.objects.filter(grid__in=grids)
@@ -95,7 +89,7 @@ def propose(*, actor, area_code: str, request=None) -> GridProposal:
         )
     )
     if not rows:
-        raise _invalid("area_code", _("There are no buildings below this area."))
+        raise field_error("area_code", _("There are no buildings below this area."))
     ids = np.array([r[0] for r in rows])
     lng = np.array([r[2] for r in rows])
     lat = np.array([r[3] for r in rows])
