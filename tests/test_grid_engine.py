@@ -88,6 +88,7 @@ def test_a_proposal_is_reviewed_then_adopted(demo):
     assert proposal["status"] == "draft" and proposal["group_level"] == "block"
     assert sum(g["households"] for g in proposal["grids"]) == households
     assert len(proposal["before"]) == len(before_grids)
+    assert proposal["relaxed"] == []  # every block splits on buildings up to 120 m apart
     layers = staff.get(f"/api/v1/territory/proposals/{proposal['id']}/geojson").json()["features"]
     assert {f["properties"]["layer"] for f in layers} == {"proposed", "current"}
     # Only administrators adopt; community staff of another community do not even see it.

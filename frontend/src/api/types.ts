@@ -417,6 +417,16 @@ export interface ProposalDetail extends Proposal {
   before: ProposalBefore[]
   oversize: Record<string, unknown>[]
   infeasible: Record<string, unknown>[]
+  relaxed: ProposalRelaxed[]
+}
+
+/** A group split within bounds only after links longer than the usual distance were allowed. */
+export interface ProposalRelaxed {
+  group: string
+  usual_edge: number
+  max_edge: number
+  longest_link: number
+  grids: number
 }
 
 export interface AdoptSummary {

@@ -115,6 +115,7 @@ class ProposalDetailOut(ProposalOut):
     before: list[dict[str, Any]]
     oversize: list[dict[str, Any]]
     infeasible: list[dict[str, Any]]
+    relaxed: list[dict[str, Any]]
 
     @staticmethod
     def resolve_grids(obj) -> list:
@@ -131,6 +132,10 @@ class ProposalDetailOut(ProposalOut):
     @staticmethod
     def resolve_infeasible(obj) -> list:
         return obj.result.get("infeasible", [])
+
+    @staticmethod
+    def resolve_relaxed(obj) -> list:
+        return obj.result.get("relaxed", [])
 
 
 class AdoptedOut(Schema):

@@ -47,7 +47,7 @@ from typing import Any
 import numpy as np
 import shapely
 from scipy.sparse import coo_matrix, csr_matrix
-from scipy.sparse.csgraph import minimum_spanning_tree
+from scipy.sparse.csgraph import connected_components, minimum_spanning_tree
 from scipy.spatial import Delaunay
 from shapely.geometry.base import BaseGeometry
 
@@ -59,6 +59,7 @@ __all__ = [
     "LocalPlane",
     "Oversize",
     "Redivision",
+    "Relaxed",
     "building_cells",
     "contiguity_graph",
     "grid_count",
@@ -84,6 +85,8 @@ _K_TRIES = 2  # grid counts tried per part of a group (the best result is kept) 
 _SMALL_K = 6  # … always when k is at most this, else only when the first result has a grid …
 _GOOD_PP = 0.45  # … below this Polsby–Popper value
 _DUPLICATE_RADIUS_M = 0.5  # buildings at the same point are spread on a circle this wide
+_RELAX_STEP = 1.25  # a group with no split within bounds is tried again with links this much longer …
+_RELAX_TRIES = 10  # … up to this many times (the last try allows every link between touching cells)
 
 
 # --- coordinates ----------------------------------------------------------------------------------------
@@ -406,6 +409,20 @@ class Infeasible:
     detail: str
 
 
+@dataclass(frozen=True)
+class Relaxed:
+    """A group that had no split within bounds on the contiguity graph and got one after links between
+    buildings up to `max_edge` metres apart (whose cells touch) were added. `longest_link`: the longest
+    link a grid needs to be connected; `grids`: the grids not connected without the added links; `edges`:
+    the added links (pairs of input positions), so the same graph can be rebuilt."""
+
+    group: Any
+    max_edge: float
+    longest_link: float
+    grids: int
+    edges: np.ndarray = field(repr=False)
+
+
 @dataclass
 class Redivision:
     labels: np.ndarray  # grid number (0…grids-1) of every building, in input order
@@ -419,6 +436,7 @@ class Redivision:
     lo: int
     hi: int
     stats: dict = field(default_factory=dict)
+    relaxed: list[Relaxed] = field(default_factory=list)
 
     @property
     def grids(self) -> int:
@@ -1322,6 +1340,7 @@ def redivide(
     max_edge: float = MAX_EDGE_M,
     keep_share: float = 0.5,
     polygons: bool = True,
+    relax: bool = True,
 ) -> Redivision:
     """Propose new grids for the buildings of one or more groups (communities or blocks).
 
@@ -1330,7 +1349,8 @@ def redivide(
     group_polygons: key → polygon in the same plane (the grids tile it; without one the hull of the
     buildings grown by max_edge/2 is used); codes: the current grid code per building (None/"" = none);
     graph: the contiguity graph (n×n, symmetric); built with `contiguity_graph(max_edge=…)` when not given;
-    edges between groups are ignored. keep_share ≥ 0.5: the share of households a new and an old grid must
+    edges between groups are ignored. relax: a group with no split within bounds on the graph is tried
+    again with longer links between buildings whose cells touch (reported in `relaxed`). keep_share ≥ 0.5: the share of households a new and an old grid must
     have in common, both ways, for the new grid to keep the old code."""
     if not 0.5 <= keep_share <= 1.0:
         raise ValueError("keep_share must lie in [0.5, 1]")
@@ -1368,6 +1388,7 @@ def redivide(
     grid_group: list = []
     oversize: list[Oversize] = []
     infeasible: list[Infeasible] = []
+    relaxed: list[Relaxed] = []
     local = np.full(n, -1, dtype=np.int64)
     next_label = 0
     for gi, (key, idx) in enumerate(zip(keys, members, strict=True)):
@@ -1383,8 +1404,21 @@ def redivide(
             ge = local[ge] if len(ge) else np.zeros((0, 2), dtype=np.int64)
         else:
             ge = np.zeros((0, 2), dtype=np.int64)
-        solver = _GroupSolver(hh[idx], px, py, shapely.area(c), shapely.length(c), ge, ve, vlen, lo, hi)
-        lab, issues = solver.solve()
+        area, perim = shapely.area(c), shapely.length(c)
+        lab, issues = _GroupSolver(hh[idx], px, py, area, perim, ge, ve, vlen, lo, hi).solve()
+        if relax and any(issue[0] == "granularity" for issue in issues):
+            found = _relax(hh[idx], px, py, area, perim, ge, ve, vlen, lo, hi, max_edge)
+            if found is None:
+                issues = [
+                    (*issue[:4], issue[4] + " (nor with longer links between touching cells)")
+                    if issue[0] == "granularity"
+                    else issue
+                    for issue in issues
+                ]
+            else:
+                lab, issues, length, added = found
+                longest, over = _links_needed(lab, px, py, ge, added)
+                relaxed.append(Relaxed(key, length, longest, over, idx[added]))
         # Number grids in order of their first building (input order).
         first: dict[int, int] = {}
         for pos_, g in enumerate(lab.tolist()):
@@ -1420,7 +1454,59 @@ def redivide(
         lo=lo,
         hi=hi,
         stats={"buildings": n, "groups": len(keys), "edges": len(ge_all)},
+        relaxed=relaxed,
     )
+
+
+def _relax(h, px, py, area, perim, ge, ve, vlen, lo, hi, max_edge):
+    """Solve a group again on its graph plus the links between buildings whose cells touch, allowing
+    longer links step by step (the last step allows all of them). The first layout where no part is short
+    of a split within bounds: (labels, issues, link length allowed, added edges); None when there is none."""
+    if not len(ve):
+        return None
+    length = np.hypot(px[ve[:, 0]] - px[ve[:, 1]], py[ve[:, 0]] - py[ve[:, 1]])
+    n = len(h)
+    known = set((ge[:, 0] * n + ge[:, 1]).tolist()) | set((ge[:, 1] * n + ge[:, 0]).tolist())
+    fresh = (vlen > 0.0) & np.fromiter(
+        (int(k) not in known for k in (ve[:, 0] * n + ve[:, 1]).tolist()), dtype=bool, count=len(ve)
+    )
+    cands, cand_len = ve[fresh], length[fresh]
+    if not len(cands):
+        return None
+    longest = float(cand_len.max())
+    limit = max_edge
+    for attempt in range(_RELAX_TRIES):
+        limit = limit * _RELAX_STEP if attempt < _RELAX_TRIES - 1 else math.inf
+        if limit >= longest:
+            limit = math.inf
+        added = cands[cand_len <= limit]
+        if not len(added):
+            continue
+        edges = np.concatenate([ge, added])
+        lab, issues = _GroupSolver(h, px, py, area, perim, edges, ve, vlen, lo, hi).solve()
+        if not any(issue[0] == "granularity" for issue in issues):
+            used = float(cand_len[cand_len <= limit].max()) if limit == math.inf else limit
+            return lab, issues, used, added
+        if limit == math.inf:
+            break
+    return None
+
+
+def _links_needed(lab, px, py, ge, added) -> tuple[float, int]:
+    """The longest link the grids need to be connected (the longest edge of a minimum spanning tree of
+    each grid on the relaxed graph) and how many grids are not connected on the original graph alone."""
+    n = len(lab)
+    edges = np.concatenate([ge, added])
+    inside = lab[edges[:, 0]] == lab[edges[:, 1]]
+    e = edges[inside]
+    d = np.hypot(px[e[:, 0]] - px[e[:, 1]], py[e[:, 0]] - py[e[:, 1]]) + 1e-9
+    mst = minimum_spanning_tree(csr_matrix((d, (e[:, 0], e[:, 1])), shape=(n, n))).tocoo()
+    longest = float(mst.data.max() - 1e-9) if len(mst.data) else 0.0
+    base = ge[lab[ge[:, 0]] == lab[ge[:, 1]]]
+    g = coo_matrix((np.ones(len(base)), (base[:, 0], base[:, 1])), shape=(n, n))
+    _, comp = connected_components(g, directed=False)
+    pieces = np.bincount(lab[np.unique(comp, return_index=True)[1]], minlength=int(lab.max()) + 1)
+    return longest, int((pieces > 1).sum())
 
 
 def _kept_codes(codes, labels, hh, grid_h, lo, hi, keep_share, m) -> list:

@@ -155,6 +155,16 @@ def propose(*, actor, area_code: str, request=None) -> GridProposal:
             }
             for i in result.infeasible
         ],
+        "relaxed": [
+            {
+                "group": r.group,
+                "usual_edge": partition.MAX_EDGE_M,
+                "max_edge": round(r.max_edge, 1),
+                "longest_link": round(r.longest_link, 1),
+                "grids": int(r.grids),
+            }
+            for r in result.relaxed
+        ],
         "metrics": {
             "grids_before": len(before),
             "grids_after": len(grids_out),

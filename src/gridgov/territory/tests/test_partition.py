@@ -10,6 +10,7 @@ import pytest
 import shapely
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
 from gridgov.territory import geo
@@ -38,6 +39,7 @@ def check_partition(r, x, y, hh, groups, polys, graph):
     """The invariants every result must satisfy; returns the set of groups whose grids are all in bounds."""
     n = len(x)
     labels = r.labels
+    graph = with_relaxed_links(graph, r)
     # every building in exactly one grid, grids numbered 0…grids-1
     assert labels.shape == (n,)
     assert labels.min() >= 0 and labels.max() == r.grids - 1
@@ -73,6 +75,17 @@ def check_partition(r, x, y, hh, groups, polys, graph):
     for o in r.oversize:
         assert o.households > r.hi and r.grid_buildings[o.grid] == 1
     return ok_groups
+
+
+def with_relaxed_links(graph, r):
+    """The graph plus the links a result added for groups it could not split on the graph alone."""
+    if not r.relaxed:
+        return graph
+    e = np.concatenate([item.edges for item in r.relaxed])
+    extra = coo_matrix(
+        (np.ones(2 * len(e)), (np.r_[e[:, 0], e[:, 1]], np.r_[e[:, 1], e[:, 0]])), shape=graph.shape
+    )
+    return (graph + extra).tocsr()
 
 
 def run(ids, x, y, hh, groups, polys, **kw):
@@ -197,6 +210,34 @@ def test_groups_that_cannot_be_split_are_reported(households, reason):
     r, graph = run(np.arange(n), x, y, np.asarray(households), groups, polys)
     check_partition(r, x, y, np.asarray(households), groups, polys, graph)
     assert [(i.group, i.reason, i.households) for i in r.infeasible] == [("A", reason, sum(households))]
+
+
+def test_a_group_with_no_split_on_the_graph_gets_longer_links_between_touching_cells():
+    """A building of 100 households in the middle, three of 250 at 200 m around it, 346 m from each other.
+    On the 120 m graph (its spanning tree: a star) every split leaves one grid of 250 households; joining
+    two outer buildings, whose cells touch, gives 500 + 350. The longer links are used and reported."""
+    angles = np.deg2rad([90.0, 210.0, 330.0])
+    x = np.r_[500.0, 500.0 + 200.0 * np.cos(angles)]
+    y = np.r_[500.0, 500.0 + 200.0 * np.sin(angles)]
+    hh = np.asarray([100, 250, 250, 250])
+    groups = np.asarray(["A"] * 4)
+    polys = {"A": shapely.box(0, 0, 1000, 1000)}
+    strict, graph = run(np.arange(4), x, y, hh, groups, polys, relax=False)
+    assert [(i.reason, i.households) for i in strict.infeasible] == [("granularity", 850)]
+    assert not strict.relaxed
+
+    r, graph = run(np.arange(4), x, y, hh, groups, polys)
+    check_partition(r, x, y, hh, groups, polys, graph)
+    assert not r.infeasible and sorted(r.grid_households.tolist()) == [350, 500]
+    [item] = r.relaxed
+    assert item.group == "A" and item.grids == 1
+    assert item.longest_link == pytest.approx(200.0 * np.sqrt(3), rel=1e-6)
+    assert item.max_edge >= item.longest_link > P.MAX_EDGE_M
+    # the added links join touching cells only, so every grid polygon is in one piece
+    assert all(set(pair) <= {1, 2, 3} for pair in item.edges.tolist())
+    assert all(p.geom_type == "Polygon" for p in r.polygons)
+    again, _ = run(np.arange(4), x, y, hh, groups, polys)
+    assert np.array_equal(again.labels, r.labels)
 
 
 def test_a_part_cut_off_in_the_graph_is_reported_as_such():
