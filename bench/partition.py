@@ -210,6 +210,7 @@ def m_gridgov(d, A, extra):
             "max_edge": round(x.max_edge, 1),
             "longest_link": round(x.longest_link, 1),
             "grids": x.grids,
+            "proved": x.proved,
         }
         for x in r.relaxed
     ]
@@ -502,7 +503,7 @@ def main(argv: list[str] | None = None) -> int:
                     "no split within bounds on the graph alone: "
                     + ", ".join(
                         f"{x['group']} (≤ {x['max_edge']:.0f} m, longest used {x['longest_link']:.0f} m, "
-                        f"{x['grids']} grids need one)"
+                        f"{x['grids']} grids need one; {'proved' if x['proved'] else 'not found'} on the graph alone)"
                         for x in row["relaxed"]
                     ),
                     flush=True,

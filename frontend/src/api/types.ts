@@ -427,6 +427,8 @@ export interface ProposalRelaxed {
   max_edge: number
   longest_link: number
   grids: number
+  proved: boolean
+  detail: string
 }
 
 export interface AdoptSummary {

@@ -14,6 +14,7 @@ sweep (`cases/sla.py`) then raises their warnings and notifications.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import random
 from collections import defaultdict
 from collections.abc import Callable
@@ -787,7 +788,7 @@ def generate_history(
 
     households = sum(b[6] for b in buildings)
     total = round(households / 1000 * CASES_PER_1000_HOUSEHOLDS_PER_DAY * days)
-    weights = [b[6] for b in buildings]
+    cum_weights = list(itertools.accumulate(b[6] for b in buildings))  # once: `weights=` redoes it per call
     start = now - dt.timedelta(days=days)
     moments = sorted(start + dt.timedelta(days=rng.random() * days) for _ in range(total))
     lives: list[Life] = []
@@ -797,7 +798,7 @@ def generate_history(
         created = local.replace(hour=hour, minute=rng.randint(0, 59), second=rng.randint(0, 59))
         if created >= now:
             created = now - dt.timedelta(minutes=rng.randint(5, 600))
-        b_id, grid_id, lng, lat, b_name, b_address, _h = rng.choices(buildings, weights=weights)[0]
+        b_id, grid_id, lng, lat, b_name, b_address, _h = rng.choices(buildings, cum_weights=cum_weights)[0]
         grid = grids[grid_id]
         community = by_code[grid.path.split("/")[2]]
         channel = rng.choices([c for c, _ in CHANNELS], weights=[w for _, w in CHANNELS])[0]

@@ -29,7 +29,11 @@ How (docs/grid-engine.md has the long version):
 6. **Recombination.** A grid still below PP 0.6 is merged with each neighbouring grid in turn and the pair
    cut again at the cut (within bounds, both sides connected) that maximises the pair's summed log PP,
    evaluated exactly for every cut of every growth order at once; then the local search again.
-7. **Codes.** A new grid keeps an old grid's code when that old grid held lo–hi households and the two
+7. **No split?** A part is first checked for a proof that no split exists (a building through which more
+   than hi households can only be reached in pieces below lo, `_no_split_proof`); a proved part skips
+   the search. A group left with no split is solved again with longer links between buildings whose
+   cells touch, step by step, and reported in `relaxed` (or, with relax=False, in `infeasible`).
+8. **Codes.** A new grid keeps an old grid's code when that old grid held lo–hi households and the two
    share more than half of each other's households (`keep_share`), so a code goes to at most one new grid.
 
 Deterministic: no randomness at all; ties are broken by input order.
@@ -398,8 +402,10 @@ class Infeasible:
 
     reason: "below_minimum" (fewer than lo households), "no_grid_count" (no k with k·lo ≤ H ≤ k·hi),
     "granularity" (such a k exists but no contiguous split into grids of lo–hi households was found,
-    because of building sizes or the shape of the graph). `part_of_group` is true when only a part of the
-    group cut off from the rest (by oversize buildings or a disconnected graph) is concerned."""
+    because of building sizes or the shape of the graph; `building` is set when that is proved: the
+    building through which more than hi households can only be reached in pieces below lo). `part_of_group`
+    is true when only a part of the group cut off from the rest (by oversize buildings or a disconnected
+    graph) is concerned."""
 
     group: Any
     reason: str
@@ -407,19 +413,23 @@ class Infeasible:
     buildings: int
     part_of_group: bool
     detail: str
+    building: Any = None  # for a proved "granularity": the building the proof turns on
 
 
 @dataclass(frozen=True)
 class Relaxed:
     """A group that had no split within bounds on the contiguity graph and got one after links between
-    buildings up to `max_edge` metres apart (whose cells touch) were added. `longest_link`: the longest
-    link a grid needs to be connected; `grids`: the grids not connected without the added links; `edges`:
-    the added links (pairs of input positions), so the same graph can be rebuilt."""
+    buildings up to `max_edge` metres apart (whose cells touch) were added. `grids`: the grids not
+    connected without the added links; `longest_link`: the longest link they need; `proved`: whether the
+    graph alone was proved to have no split (`detail` says why) or only none was found; `edges`: the added
+    links (pairs of input positions), so the same graph can be rebuilt."""
 
     group: Any
     max_edge: float
     longest_link: float
     grids: int
+    proved: bool
+    detail: str
     edges: np.ndarray = field(repr=False)
 
 
@@ -920,6 +930,65 @@ class _GroupSolver:
         if len(order) == n:
             yield order, parent
 
+    def _no_split_proof(self, nodes: np.ndarray) -> tuple[int, int, int] | None:
+        """A proof that the connected set has no split into connected grids of lo–hi households, or None.
+
+        If removing a building v leaves a piece of fewer than lo households, every grid touching that
+        piece must contain v (a grid without v would lie inside the piece), so the piece and v share v's
+        grid. When v with all such pieces holds more than hi households, no split exists. One depth-first
+        search finds, for every building, the pieces its removal leaves (subtrees cut off below it, and the
+        rest). Returns (v, households that must share v's grid, buildings) for the largest such v."""
+        lo, hi = self.lo, self.hi
+        h = self.h[nodes].tolist()
+        n = len(nodes)
+        total = sum(h)
+        adj = self._local_adj(nodes)
+        disc = [-1] * n
+        low = [0] * n
+        sub = h[:]  # households of the DFS subtree
+        cnt = [1] * n  # buildings of the DFS subtree
+        glued = [0] * n  # households of the pieces cut off below v with fewer than lo households
+        glued_n = [0] * n
+        cut = [0] * n  # households of all pieces cut off below v
+        cut_n = [0] * n
+        disc[0] = 0
+        clock = 1
+        stack = [(0, -1, 0)]
+        while stack:
+            v, parent, i = stack[-1]
+            if i < len(adj[v]):
+                stack[-1] = (v, parent, i + 1)
+                w = adj[v][i]
+                if disc[w] < 0:
+                    disc[w] = low[w] = clock
+                    clock += 1
+                    stack.append((w, v, 0))
+                elif w != parent:
+                    low[v] = min(low[v], disc[w])
+                continue
+            stack.pop()
+            if parent >= 0:
+                low[parent] = min(low[parent], low[v])
+                sub[parent] += sub[v]
+                cnt[parent] += cnt[v]
+                if low[v] >= disc[parent]:  # v's subtree is a piece once parent is removed
+                    cut[parent] += sub[v]
+                    cut_n[parent] += cnt[v]
+                    if sub[v] < lo:
+                        glued[parent] += sub[v]
+                        glued_n[parent] += cnt[v]
+        if min(disc) < 0:
+            return None
+        best = None
+        for v in range(n):
+            must, count = h[v] + glued[v], 1 + glued_n[v]
+            rest = total - h[v] - cut[v]
+            if v and 0 < rest < lo:  # the piece above v (the root has none)
+                must, count = must + rest, count + n - 1 - cut_n[v]
+            if must > hi and (best is None or must > best[1]):
+                best = (int(nodes[v]), must, count)
+        return best
+
     def _tree_split(self, nodes: np.ndarray) -> list[np.ndarray] | None:
         """Cut a spanning tree of the set into connected pieces of lo–hi households each (any number of
         pieces), or None if no tried tree allows it. Exact dynamic programme on the tree: for every
@@ -1124,12 +1193,12 @@ class _GroupSolver:
 
     # -- one group -------------------------------------------------------------------------------------
 
-    def solve(self) -> tuple[np.ndarray, list[tuple[str, int, int, bool, str]]]:
+    def solve(self) -> tuple[np.ndarray, list[tuple]]:
         """Grid label per local building (0…) and the problems found (reason, households, buildings,
-        part_of_group, detail)."""
+        part_of_group, detail, the building a proof of `granularity` turns on or None)."""
         n, lo, hi = self.n, self.lo, self.hi
         lab = [-1] * n
-        issues: list[tuple[str, int, int, bool, str]] = []
+        issues: list[tuple] = []
         big = self.h > hi
         frozen = big.tolist()
         next_label = 0
@@ -1141,12 +1210,14 @@ class _GroupSolver:
             return np.asarray(lab, dtype=np.int64), issues
         parts = [np.asarray(sorted(piece), dtype=np.int64) for piece in self._pieces(rest.tolist())]
         several = len(parts) > 1 or bool(big.any())
+        proofs: list[tuple[int, int, int] | None] = []
         for part in parts:
             total = int(self.h[part].sum())
             members = part.tolist()
             ks = grid_counts(total, lo, hi)
+            proofs.append(self._no_split_proof(part) if ks else None)
             best = None  # (score, labels of the part, within bounds)
-            for attempt, kk in enumerate(ks[:_K_TRIES]):
+            for attempt, kk in enumerate(ks[:_K_TRIES] if proofs[-1] is None else []):
                 if attempt and best is not None and best[2] and (kk > _SMALL_K and best[3] >= _GOOD_PP):
                     break
                 self.budget = 40 + 12 * kk
@@ -1169,7 +1240,7 @@ class _GroupSolver:
         lab_arr = np.asarray(lab, dtype=np.int64)
         # Report what is still out of bounds, per connected part.
         sums = np.bincount(lab_arr, weights=self.h, minlength=next_label)
-        for part in parts:
+        for part, proof in zip(parts, proofs, strict=True):
             grids = np.unique(lab_arr[part])
             if all(lo <= sums[g] <= hi for g in grids):
                 continue
@@ -1179,6 +1250,14 @@ class _GroupSolver:
             elif not grid_counts(total, lo, hi):
                 reason = "no_grid_count"
                 detail = f"{total} households: no number of grids k with k·{lo} ≤ {total} ≤ k·{hi}"
+            elif proof is not None:
+                reason = "granularity"
+                pivot, must, count = proof
+                detail = (
+                    f"{total} households in {len(part)} buildings: no contiguous split into grids of {lo}–{hi} "
+                    f"households exists — a building and the {count - 1} buildings reachable only through it "
+                    f"(in pieces of fewer than {lo} households) hold {must} households, more than {hi}"
+                )
             else:
                 reason = "granularity"
                 detail = (
@@ -1187,7 +1266,7 @@ class _GroupSolver:
                 )
             if several:
                 detail += " (a part of the group cut off from the rest in the contiguity graph)"
-            issues.append((reason, total, len(part), several, detail))
+            issues.append((reason, total, len(part), several, detail, proof[0] if proof else None))
         return lab_arr, issues
 
     def _place(self, lab: list[int], members: list[int], pieces: list[np.ndarray], frozen, first: int):
@@ -1410,15 +1489,16 @@ def redivide(
             found = _relax(hh[idx], px, py, area, perim, ge, ve, vlen, lo, hi, max_edge)
             if found is None:
                 issues = [
-                    (*issue[:4], issue[4] + " (nor with longer links between touching cells)")
+                    (*issue[:4], issue[4] + " (nor with longer links between touching cells)", issue[5])
                     if issue[0] == "granularity"
                     else issue
                     for issue in issues
                 ]
             else:
+                why = next(issue for issue in issues if issue[0] == "granularity")
                 lab, issues, length, added = found
                 longest, over = _links_needed(lab, px, py, ge, added)
-                relaxed.append(Relaxed(key, length, longest, over, idx[added]))
+                relaxed.append(Relaxed(key, length, longest, over, why[5] is not None, why[4], idx[added]))
         # Number grids in order of their first building (input order).
         first: dict[int, int] = {}
         for pos_, g in enumerate(lab.tolist()):
@@ -1432,8 +1512,9 @@ def redivide(
         for j in np.flatnonzero(hh[idx] > hi):
             b = idx[j]
             oversize.append(Oversize(ids[b], key, int(hh[b]), int(labels[b])))
-        for reason, total, count, part, detail in issues:
-            infeasible.append(Infeasible(key, reason, total, count, part, detail))
+        for reason, total, count, part, detail, pivot in issues:
+            building = None if pivot is None else ids[idx[pivot]]
+            infeasible.append(Infeasible(key, reason, total, count, part, detail, building))
         local[idx] = -1
 
     grid_h = (
@@ -1493,19 +1574,18 @@ def _relax(h, px, py, area, perim, ge, ve, vlen, lo, hi, max_edge):
 
 
 def _links_needed(lab, px, py, ge, added) -> tuple[float, int]:
-    """The longest link the grids need to be connected (the longest edge of a minimum spanning tree of
-    each grid on the relaxed graph) and how many grids are not connected on the original graph alone."""
+    """Of the grids not connected on the original graph alone: how many there are, and the longest link
+    they need (the longest edge of their minimum spanning trees on the relaxed graph)."""
     n = len(lab)
-    edges = np.concatenate([ge, added])
-    inside = lab[edges[:, 0]] == lab[edges[:, 1]]
-    e = edges[inside]
-    d = np.hypot(px[e[:, 0]] - px[e[:, 1]], py[e[:, 0]] - py[e[:, 1]]) + 1e-9
-    mst = minimum_spanning_tree(csr_matrix((d, (e[:, 0], e[:, 1])), shape=(n, n))).tocoo()
-    longest = float(mst.data.max() - 1e-9) if len(mst.data) else 0.0
     base = ge[lab[ge[:, 0]] == lab[ge[:, 1]]]
     g = coo_matrix((np.ones(len(base)), (base[:, 0], base[:, 1])), shape=(n, n))
     _, comp = connected_components(g, directed=False)
     pieces = np.bincount(lab[np.unique(comp, return_index=True)[1]], minlength=int(lab.max()) + 1)
+    edges = np.concatenate([ge, added])
+    e = edges[(lab[edges[:, 0]] == lab[edges[:, 1]]) & (pieces[lab[edges[:, 0]]] > 1)]
+    d = np.hypot(px[e[:, 0]] - px[e[:, 1]], py[e[:, 0]] - py[e[:, 1]]) + 1e-9
+    mst = minimum_spanning_tree(csr_matrix((d, (e[:, 0], e[:, 1])), shape=(n, n)))
+    longest = float(mst.data.max() - 1e-9) if mst.nnz else 0.0
     return longest, int((pieces > 1).sum())
 
 

@@ -152,6 +152,7 @@ def propose(*, actor, area_code: str, request=None) -> GridProposal:
                 "buildings": int(i.buildings),
                 "part_of_group": bool(i.part_of_group),
                 "detail": i.detail,
+                "building": None if i.building is None else int(i.building),
             }
             for i in result.infeasible
         ],
@@ -162,6 +163,8 @@ def propose(*, actor, area_code: str, request=None) -> GridProposal:
                 "max_edge": round(r.max_edge, 1),
                 "longest_link": round(r.longest_link, 1),
                 "grids": int(r.grids),
+                "proved": r.proved,
+                "detail": r.detail,
             }
             for r in result.relaxed
         ],

@@ -210,6 +210,8 @@ def test_groups_that_cannot_be_split_are_reported(households, reason):
     r, graph = run(np.arange(n), x, y, np.asarray(households), groups, polys)
     check_partition(r, x, y, np.asarray(households), groups, polys, graph)
     assert [(i.group, i.reason, i.households) for i in r.infeasible] == [("A", reason, sum(households))]
+    if reason == "granularity":  # the middle building of the chain: 200 + 200 + 200 must share one grid
+        assert r.infeasible[0].building == 1
 
 
 def test_a_group_with_no_split_on_the_graph_gets_longer_links_between_touching_cells():
@@ -223,14 +225,16 @@ def test_a_group_with_no_split_on_the_graph_gets_longer_links_between_touching_c
     groups = np.asarray(["A"] * 4)
     polys = {"A": shapely.box(0, 0, 1000, 1000)}
     strict, graph = run(np.arange(4), x, y, hh, groups, polys, relax=False)
-    assert [(i.reason, i.households) for i in strict.infeasible] == [("granularity", 850)]
+    # proved, not just not found: the three outer buildings can only be reached through the middle one
+    assert [(i.reason, i.households, i.building) for i in strict.infeasible] == [("granularity", 850, 0)]
+    assert "exists" in strict.infeasible[0].detail and "850 households" in strict.infeasible[0].detail
     assert not strict.relaxed
 
     r, graph = run(np.arange(4), x, y, hh, groups, polys)
     check_partition(r, x, y, hh, groups, polys, graph)
     assert not r.infeasible and sorted(r.grid_households.tolist()) == [350, 500]
     [item] = r.relaxed
-    assert item.group == "A" and item.grids == 1
+    assert item.group == "A" and item.grids == 1 and item.proved
     assert item.longest_link == pytest.approx(200.0 * np.sqrt(3), rel=1e-6)
     assert item.max_edge >= item.longest_link > P.MAX_EDGE_M
     # the added links join touching cells only, so every grid polygon is in one piece
@@ -310,6 +314,42 @@ def test_properties_hold_for_any_input(sizes, seed, big, max_edge):
     check_partition(r, x, y, hh, groups, polys, graph)
     again, _ = run(ids, x, y, hh, groups, polys, max_edge=max_edge)
     assert np.array_equal(r.labels, again.labels)
+
+
+def _splits(nodes: list[int], adj: list[set[int]], hh, lo: int, hi: int) -> bool:
+    """Whether the buildings can be cut into connected grids of lo–hi households (every set partition)."""
+    if not nodes:
+        return True
+    first, rest = nodes[0], nodes[1:]
+    for mask in range(1 << len(rest)):
+        grid = [first] + [rest[i] for i in range(len(rest)) if mask >> i & 1]
+        if not lo <= sum(hh[i] for i in grid) <= hi:
+            continue
+        seen, stack = {first}, [first]
+        while stack:
+            for w in adj[stack.pop()]:
+                if w in grid and w not in seen:
+                    seen.add(w)
+                    stack.append(w)
+        if len(seen) == len(grid) and _splits([i for i in rest if i not in grid], adj, hh, lo, hi):
+            return True
+    return False
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(n=st.integers(2, 8), seed=st.integers(0, 2**32 - 1), max_edge=st.sampled_from([80.0, 150.0, 1e9]))
+def test_a_proof_of_no_split_is_never_wrong_and_a_split_is_found_when_one_exists(n, seed, max_edge):
+    """Against every set partition of up to 8 buildings (50–250 households each) on the graph: a group
+    reported as `granularity` has no split, and a reported proof (`building`) is only given then."""
+    ids, x, y, hh, groups, polys = make_groups([n], seed, hh_range=(50, 250))
+    r, graph = run(ids, x, y, hh, groups, polys, max_edge=max_edge, relax=False)
+    check_partition(r, x, y, hh, groups, polys, graph)
+    adj = [set(graph.indices[graph.indptr[i] : graph.indptr[i + 1]].tolist()) for i in range(n)]
+    exists = _splits(list(range(n)), adj, hh.tolist(), P.LO, P.HI)
+    assert exists == (not r.infeasible), (hh.tolist(), [i.detail for i in r.infeasible])
+    for issue in r.infeasible:
+        if issue.building is not None:
+            assert issue.reason == "granularity" and not exists
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
