@@ -16,6 +16,8 @@ import type {
   Duplicate,
   DuplicatePreviewBody,
   Figures,
+  FiguresCategory,
+  FiguresDay,
   FiguresRow,
   Health,
   LayeredCollection,
@@ -120,6 +122,12 @@ export const cases = {
   /** The figures of every visible child of `parent` (one row per area). */
   figuresByArea: (query: { date_from: string; date_to: string; parent: string; category?: string }) =>
     api.get<FiguresRow[]>('/api/v1/cases/figures/by-area', query),
+  /** Cases reported and closed on every day of the period (the trend). */
+  figuresByDay: (query: { date_from: string; date_to: string; area?: string; department?: string; category?: string }) =>
+    api.get<FiguresDay[]>('/api/v1/cases/figures/by-day', query),
+  /** Cases reported and closed per 大类, most reported first ('' = not yet classified). */
+  figuresByCategory: (query: { date_from: string; date_to: string; area?: string; department?: string }) =>
+    api.get<FiguresCategory[]>('/api/v1/cases/figures/by-category', query),
   /** The figures of every department with steps on the visible cases. */
   figuresByDepartment: (query: { date_from: string; date_to: string; area?: string; category?: string }) =>
     api.get<FiguresRow[]>('/api/v1/cases/figures/by-department', query),

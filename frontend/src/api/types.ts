@@ -315,6 +315,19 @@ export interface IntakeBody {
 }
 
 /** One row of GET /cases/figures/by-area or /figures/by-department. */
+export interface FiguresDay {
+  date: string
+  reported: number
+  closed: number
+}
+
+export interface FiguresCategory {
+  code: string
+  name: string
+  reported: number
+  closed: number
+}
+
 export interface FiguresRow {
   code: string
   name: string

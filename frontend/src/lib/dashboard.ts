@@ -1,30 +1,9 @@
 /** The dashboard's logic: the levels of the drill-down, the figures rows of the child areas (from
- * GET /cases/figures/by-area), the map values and rankings made from them, and tallies for the trend. */
+ * GET /cases/figures/by-area), and the map values and rankings made from them. */
 import type { FiguresRow, RateKey } from '@/api/types'
 
 export const CHILD_LEVEL: Record<string, string | null> = { district: 'subdistrict', subdistrict: 'community', community: 'grid', block: 'grid', grid: null }
 export const OPEN_STATUSES = ['submitted', 'accepted', 'community_handling', 'whistled', 'in_progress', 'handled', 'verified']
-
-export function tallyBy<T>(items: T[], key: (item: T) => string | null): Record<string, number> {
-  const out: Record<string, number> = {}
-  for (const item of items) {
-    const k = key(item)
-    if (k) out[k] = (out[k] ?? 0) + 1
-  }
-  return out
-}
-
-/** Every date from `from` to `to` inclusive ("YYYY-MM-DD"). */
-export function dateRange(from: string, to: string): string[] {
-  const out: string[] = []
-  const d = new Date(`${from}T00:00:00Z`)
-  const end = new Date(`${to}T00:00:00Z`)
-  while (d <= end && out.length < 1200) {
-    out.push(d.toISOString().slice(0, 10))
-    d.setUTCDate(d.getUTCDate() + 1)
-  }
-  return out
-}
 
 /** The map indicators: counts and rates of the figures rows, or the households of the map's features. */
 export const INDICATORS = ['reported', 'closed', 'on_time_close_rate', 'satisfaction_rate', 'rework_rate', 'households'] as const

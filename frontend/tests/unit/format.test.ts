@@ -2,7 +2,6 @@ import { describe, expect, it } from 'vitest'
 import { daysBefore, formatDate, formatDateTime, formatRate, maskName, maskPhone, rateChange, truncate } from '@/lib/format'
 import { byDeadline, deadlineLevel } from '@/lib/deadline'
 import { actionBody, missingFields, sortActions, specOf, stepChoices } from '@/lib/actions'
-import { dateRange, tallyBy } from '@/lib/dashboard'
 import { classOf } from '@/lib/geo'
 import type { StepOut } from '@/api/types'
 
@@ -34,7 +33,6 @@ describe('formats', () => {
   it('counts days and truncates by characters', () => {
     expect(daysBefore('2026-03-01', 1)).toBe('2026-02-28')
     expect(truncate('网格治理平台', 4)).toBe('网格治理…')
-    expect(dateRange('2026-02-27', '2026-03-01')).toEqual(['2026-02-27', '2026-02-28', '2026-03-01'])
   })
 })
 
@@ -93,10 +91,7 @@ describe('action forms', () => {
   })
 })
 
-describe('dashboard tallies', () => {
-  it('tallies items by a key', () => {
-    expect(tallyBy(['a', 'b', 'a', null], (x) => x)).toEqual({ a: 2, b: 1 })
-  })
+describe('map classes', () => {
   it('classes values for the map', () => {
     expect(classOf(0, 10)).toBe(0)
     expect(classOf(10, 10)).toBe(4)

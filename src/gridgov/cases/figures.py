@@ -23,6 +23,7 @@ from __future__ import annotations
 import datetime as dt
 
 from django.db.models import Count, Exists, F, OuterRef, Q
+from django.db.models.functions import Coalesce, TruncDate
 from django.utils import timezone
 
 from gridgov.cases import selectors
@@ -67,24 +68,42 @@ def year_ago_period(date_from: dt.date, date_to: dt.date) -> tuple[dt.date, dt.d
     return _year_before(date_from), _year_before(date_to)
 
 
+COUNTABLE = ~Q(status=Status.REJECTED) & Q(merged_into__isnull=True)
+CLOSED = COUNTABLE & Q(deferred=False, closed_at__isnull=False)  # the `closed` count
+
+
+def _cohort(user, date_from, date_to, *, area_code, department_code, category_code):
+    return (
+        selectors.cases_for(
+            user,
+            area=area_code,
+            department=department_code,
+            category=category_code,
+            created_from=date_from,
+            created_to=date_to,
+        )
+        .select_related(None)
+        .order_by()
+    )
+
+
 def _period_figures(user, date_from, date_to, *, area_code, department_code, category_code) -> dict:
-    cases = selectors.cases_for(
+    cases = _cohort(
         user,
-        area=area_code,
-        department=department_code,
-        category=category_code,
-        created_from=date_from,
-        created_to=date_to,
-    ).select_related(None)
+        date_from,
+        date_to,
+        area_code=area_code,
+        department_code=department_code,
+        category_code=category_code,
+    )
     now = timezone.now()
     end = dt.datetime.combine(
         date_to + dt.timedelta(days=1), dt.time.min, tzinfo=timezone.get_current_timezone()
     )
     cutoff = min(end, now)
 
-    countable = ~Q(status=Status.REJECTED) & Q(merged_into__isnull=True)
-    due = countable & (Q(closed_at__isnull=False) | Q(due_at__lt=cutoff))
-    closed = countable & Q(deferred=False, closed_at__isnull=False)
+    due = COUNTABLE & (Q(closed_at__isnull=False) | Q(due_at__lt=cutoff))
+    closed = CLOSED
     counts = cases.annotate(has_step=Exists(Step.objects.filter(case=OuterRef("pk")))).aggregate(
         reported=Count("pk"),
         accepted=Count("pk", filter=Q(accepted_at__isnull=False)),
@@ -245,3 +264,71 @@ def figures_by_department(
         )
         rows.append({"code": org.code, "name": org.name, "level": org.kind, **f})
     return rows
+
+
+def figures_by_day(
+    user,
+    *,
+    date_from: dt.date,
+    date_to: dt.date,
+    area_code: str | None = None,
+    department_code: str | None = None,
+    category_code: str | None = None,
+) -> list[dict]:
+    """For every day of the period (Asia/Shanghai): the cohort's cases reported that day and those of them
+    closed that day (`closed` as in the figures; closings after date_to fall outside). Counted in the
+    database, so the whole period is counted however many cases it holds."""
+    cases = _cohort(
+        user,
+        date_from,
+        date_to,
+        area_code=area_code,
+        department_code=department_code,
+        category_code=category_code,
+    )
+    tz = timezone.get_current_timezone()
+
+    def per_day(qs, field: str) -> dict[dt.date, int]:
+        rows = qs.annotate(day=TruncDate(field, tzinfo=tz)).values("day").annotate(n=Count("pk"))
+        return dict(rows.values_list("day", "n"))
+
+    reported = per_day(cases, "created_at")
+    closed = per_day(cases.filter(CLOSED), "closed_at")
+    days = (date_to - date_from).days + 1
+    return [
+        {"date": day, "reported": reported.get(day, 0), "closed": closed.get(day, 0)}
+        for day in (date_from + dt.timedelta(days=i) for i in range(days))
+    ]
+
+
+def figures_by_category(
+    user,
+    *,
+    date_from: dt.date,
+    date_to: dt.date,
+    area_code: str | None = None,
+    department_code: str | None = None,
+) -> list[dict]:
+    """The cohort's cases per 大类 (the category's parent, or the category itself when it is a 大类):
+    reported and closed, most reported first; cases not yet classified in one row with an empty code."""
+    cases = _cohort(
+        user, date_from, date_to, area_code=area_code, department_code=department_code, category_code=None
+    )
+    rows = (
+        cases.annotate(
+            top_code=Coalesce("category__parent__code", "category__code"),
+            top_name=Coalesce("category__parent__name", "category__name"),
+        )
+        .values("top_code", "top_name")
+        .annotate(reported=Count("pk"), closed=Count("pk", filter=CLOSED))
+    )
+    out = [
+        {
+            "code": r["top_code"] or "",
+            "name": r["top_name"] or "",
+            "reported": r["reported"],
+            "closed": r["closed"],
+        }
+        for r in rows
+    ]
+    return sorted(out, key=lambda r: (-r["reported"], r["code"]))

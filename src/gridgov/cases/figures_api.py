@@ -160,3 +160,60 @@ def case_figures_by_department(
     return figures.figures_by_department(
         request.auth, date_from=date_from, date_to=date_to, area_code=area, category_code=category
     )
+
+
+class DayOut(Schema):
+    date: dt.date
+    reported: int
+    closed: int
+
+
+@router.get(
+    "/figures/by-day",
+    response=list[DayOut],
+    url_name="case_figures_by_day",
+    summary="Cases reported and closed on every day of the period (the trend)",
+)
+def case_figures_by_day(
+    request: HttpRequest,
+    date_from: dt.date,
+    date_to: dt.date,
+    area: str | None = Query(None, pattern=CODE_PATTERN),
+    department: str | None = Query(None, pattern=CODE_PATTERN),
+    category: str | None = Query(None, pattern=CODE_PATTERN),
+):
+    _check_period(date_from, date_to)
+    return figures.figures_by_day(
+        request.auth,
+        date_from=date_from,
+        date_to=date_to,
+        area_code=area,
+        department_code=department,
+        category_code=category,
+    )
+
+
+class CategoryRowOut(Schema):
+    code: str
+    name: str
+    reported: int
+    closed: int
+
+
+@router.get(
+    "/figures/by-category",
+    response=list[CategoryRowOut],
+    url_name="case_figures_by_category",
+    summary="Cases reported and closed per main category (大类), most reported first",
+)
+def case_figures_by_category(
+    request: HttpRequest,
+    date_from: dt.date,
+    date_to: dt.date,
+    area: str | None = Query(None, pattern=CODE_PATTERN),
+    department: str | None = Query(None, pattern=CODE_PATTERN),
+):
+    _check_period(date_from, date_to)
+    return figures.figures_by_category(
+        request.auth, date_from=date_from, date_to=date_to, area_code=area, department_code=department
+    )

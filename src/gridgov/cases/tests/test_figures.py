@@ -212,3 +212,51 @@ def test_bad_periods_are_refused(people):
     assert api.get("/figures", {"date_from": "2020-01-01", "date_to": "2023-01-02"}).status_code == 422
     assert api.get("/figures", {"date_from": "2020-01-01", "date_to": "2023-01-01"}).status_code == 200
     assert api.get("/figures", {"date_from": "2020-01-01"}).status_code == 422
+
+
+def test_the_trend_by_day_and_the_categories_add_up_to_the_figures(history, people):
+    """Counted per Asia/Shanghai day in the database: moved across a midnight, a case changes day; the
+    days add up to the figures' reported and closed; the 大类 rows too; other communities see nothing."""
+    ok, rework, late, community, rejected, waiting = history
+    today = timezone.localdate()
+    tz = timezone.get_current_timezone()
+    yesterday = today - dt.timedelta(days=1)
+    # 23:30 yesterday and 00:30 today in Shanghai are the same UTC day (15:30 and 16:30 UTC)
+    before_midnight = dt.datetime.combine(yesterday, dt.time(23, 30), tzinfo=tz)
+    Case.objects.filter(pk=ok.pk).update(
+        created_at=before_midnight, closed_at=before_midnight + dt.timedelta(minutes=20)
+    )
+    Case.objects.filter(pk=rework.pk).update(created_at=before_midnight + dt.timedelta(hours=1))
+    params = {"date_from": (today - dt.timedelta(days=2)).isoformat(), "date_to": today.isoformat()}
+
+    body = Api(people.staff_a).get("/figures/by-day", params)
+    assert body.status_code == 200, body.content
+    days = {d["date"]: (d["reported"], d["closed"]) for d in body.json()}
+    assert list(days) == [(today - dt.timedelta(days=i)).isoformat() for i in (2, 1, 0)]
+    assert days[yesterday.isoformat()] == (1, 1)  # ok: reported and closed before midnight
+    assert days[today.isoformat()] == (6, 3)  # rework (00:30) and five more; rework, late, community closed
+    assert days[(today - dt.timedelta(days=2)).isoformat()] == (0, 0)
+    totals = Api(people.staff_a).get("/figures", params).json()["counts"]
+    assert sum(r for r, _ in days.values()) == totals["reported"] == 7
+    assert sum(c for _, c in days.values()) == totals["closed"] == 4
+
+    rows = Api(people.staff_a).get("/figures/by-category", params).json()
+    assert rows == [
+        {"code": "E01", "name": "市容环境", "reported": 5, "closed": 4},
+        {"code": "", "name": "", "reported": 2, "closed": 0},  # rejected and submitted: not classified
+    ]
+    # A department's own cases only; another community's staff see zeros and no rows.
+    ga = Api(people.leader).get("/figures/by-category", {**params, "department": "440309-GA"}).json()
+    assert ga == [{"code": "E01", "name": "市容环境", "reported": 2, "closed": 2}]  # rework and late
+    other = Api(people.staff_b)
+    assert {(d["reported"], d["closed"]) for d in other.get("/figures/by-day", params).json()} == {(0, 0)}
+    assert other.get("/figures/by-category", params).json() == []
+
+    bad = Api(people.staff_a).get(
+        "/figures/by-day", {"date_from": params["date_to"], "date_to": params["date_from"]}
+    )
+    assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "date_to"
+    zh = Api(people.staff_a, language="zh-hans").get(
+        "/figures/by-category", {"date_from": "2020-01-01", "date_to": "2023-01-02"}
+    )
+    assert zh.status_code == 422 and "三年" in zh.json()["detail"]
