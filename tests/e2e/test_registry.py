@@ -1,4 +1,5 @@
-"""实有人口 in the browser: community staff open the residents list (phones masked), then import a small CSV
+"""实有人口 in the browser: community staff open the residents list (phones masked), reveal one phone (the ID
+number stays masked without a grant), then import a small CSV
 (3 valid rows, 1 bad row) in 导入有效行 mode, follow the progress bar to done and see 3 inserted, 1 error and
 the error workbook link."""
 
@@ -46,6 +47,19 @@ def test_registry_list_and_import(server, new_context):
     expect(table.locator("tbody tr").first).to_be_visible()
     expect(table).to_contain_text(re.compile(r"1\d\d\*\*\*\*\d{4}"))
     expect(table).to_contain_text(first["phone"])
+
+    # 显示明文: offered because the API says the phone is revealable for this user; the ID number stays masked.
+    listed = staff.get("/api/v1/registry/residents?page_size=50")["items"]
+    person = next(r for r in listed if r["revealable"] == ["phone"])
+    plain = staff.get(f"/api/v1/registry/residents/{person['id']}?reveal=true")["phone"]
+    page.get_by_test_id(f"resident-{person['id']}").click()
+    drawer = page.get_by_test_id("resident-drawer")
+    expect(drawer.get_by_test_id("detail-phone")).to_have_text(person["phone"])
+    drawer.get_by_test_id("reveal").click()
+    expect(drawer.get_by_test_id("detail-phone")).to_have_text(plain)
+    expect(drawer.get_by_test_id("detail-id-number")).to_have_text(person["id_number"])
+    expect(drawer.get_by_test_id("revealed-note")).to_be_visible()
+    page.keyboard.press("Escape")
 
     # 导入: a CSV with three valid rows and one bad row, valid-rows mode.
     page.get_by_test_id("menu-registryImport").click()

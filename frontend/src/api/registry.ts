@@ -37,6 +37,8 @@ export interface Resident {
   created_at: string
   updated_at: string
   masked: string[]
+  /** Masked fields this user would see with reveal=true (a role of the area or a grant). */
+  revealable: string[]
 }
 
 export interface Household {
@@ -65,6 +67,7 @@ export interface Unit {
   source: string
   version: number
   masked: string[]
+  revealable: string[]
 }
 
 export interface HistoryEntry {

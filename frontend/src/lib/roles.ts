@@ -14,8 +14,6 @@ export const INTAKE_ROLES = ['admin', 'leader', 'subdistrict_staff', 'community_
 export const REGISTRY_ROLES = ['leader', 'subdistrict_staff', 'community_staff', 'block_chief', 'grid_worker', 'building_head']
 export const REGISTRY_IMPORT_ROLES = ['subdistrict_staff', 'community_staff']
 export const REGISTRY_EXPORT_ROLES = ['leader', 'subdistrict_staff', 'community_staff', 'block_chief', 'grid_worker']
-/** Roles that may see phones unmasked in their area (others need a grant; ID numbers always need one). */
-export const REGISTRY_REVEAL_ROLES = ['community_staff', 'grid_worker']
 export const CARE_ROLES = ['community_staff']
 export const SUBMIT_ROLES = ['building_head', 'grid_worker']
 export const REVIEW_ROLES = ['community_staff']

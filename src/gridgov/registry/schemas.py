@@ -55,6 +55,7 @@ class ResidentOut(Schema):
     created_at: dt.datetime
     updated_at: dt.datetime
     masked: list[str] = Field(description="fields shown masked")
+    revealable: list[str] = Field(description="masked fields you would see with reveal=true (logged)")
 
 
 class ResidentPage(Schema):
@@ -123,6 +124,7 @@ class UnitOut(Schema):
     created_at: dt.datetime
     updated_at: dt.datetime
     masked: list[str]
+    revealable: list[str] = Field(description="masked fields you would see with reveal=true (logged)")
 
 
 class UnitPage(Schema):

@@ -364,13 +364,16 @@ def present_residents(
         may_care = policy.may(PiiField.CARE, path)
         id_number = vault.decrypt(r.id_enc, r.pii_key, "id_number")
         phone = vault.decrypt(r.phone_enc, r.pii_key, "phone") if r.phone_enc else ""
-        show_id = reveal and policy.may(PiiField.ID_NUMBER, path)
-        show_phone = reveal and policy.may(PiiField.PHONE, path) and (not groups or may_care)
+        may_id = policy.may(PiiField.ID_NUMBER, path)
+        may_phone = bool(phone) and policy.may(PiiField.PHONE, path) and (not groups or may_care)
+        show_id, show_phone = reveal and may_id, reveal and may_phone
         masked = []
         if not show_id:
             masked.append("id_number")
         if phone and not show_phone:
             masked.append("phone")
+        revealable = [f for f, may, shown in (("id_number", may_id, show_id), ("phone", may_phone, show_phone))
+                      if may and not shown]  # fmt: skip
         if show_id or (show_phone and phone):
             shown_ids.append(r.pk)
             shown_fields.update(
@@ -401,6 +404,7 @@ def present_residents(
                 "created_at": r.created_at,
                 "updated_at": r.updated_at,
                 "masked": masked,
+                "revealable": revealable,
             }
         )
     if shown_ids:
@@ -420,7 +424,8 @@ def present_units(
     shown: list[int] = []
     for u in units:
         phone = vault.decrypt(u.phone_enc, u.pii_key, "phone") if u.phone_enc else ""
-        show = reveal and bool(phone) and policy.may(PiiField.PHONE, u.building.grid.path)
+        may = bool(phone) and policy.may(PiiField.PHONE, u.building.grid.path)
+        show = reveal and may
         if show:
             shown.append(u.pk)
         out.append(
@@ -430,6 +435,7 @@ def present_units(
                 "contact_name": u.contact_name, "phone": phone if show else mask_phone(phone),
                 "employees": u.employees, "source": u.source, "version": u.version, "created_at": u.created_at,
                 "updated_at": u.updated_at, "masked": ["phone"] if phone and not show else [],
+                "revealable": ["phone"] if may and not show else [],
             }
         )  # fmt: skip
     if shown:

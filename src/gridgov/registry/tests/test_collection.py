@@ -113,6 +113,9 @@ def test_staff_create_and_update_with_versions(people):
                                  "credit_code": "", "kind": "shop"})  # fmt: skip
     assert unit.status_code == 201, unit.content
     assert unit.json()["phone"] == "0755****5678"
+    assert unit.json()["masked"] == unit.json()["revealable"] == ["phone"]
+    listed = Api(people.leader).get("/units").json()["items"]
+    assert [(u["phone"], u["revealable"]) for u in listed] == [("0755****5678", [])]  # no reveal for leaders
 
 
 @pytest.mark.parametrize("who, visible", [

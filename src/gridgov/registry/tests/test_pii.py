@@ -48,6 +48,7 @@ def test_masked_by_default_and_revealed_per_role(people, registry):
     body = Api(people.staff_a).get(f"/residents/{registry.pk}").json()
     assert body["id_number"] == mask_id(number) and body["phone"] == mask_phone(phone)
     assert body["masked"] == ["id_number", "phone"]
+    assert body["revealable"] == ["phone"]  # what 显示明文 would show this user (a read logs nothing)
     assert PiiAccessLog.objects.count() == 0
     # Community staff and grid workers of the area: phones on request, ID numbers not without a grant.
     for user in (people.staff_a, people.worker_a1):
@@ -56,6 +57,7 @@ def test_masked_by_default_and_revealed_per_role(people, registry):
             body["phone"] == phone
             and body["id_number"] == mask_id(number)
             and body["masked"] == ["id_number"]
+            and body["revealable"] == []
         )
     log = PiiAccessLog.objects.filter(username="staff_a").get()
     assert (log.action, log.object_type, log.fields, log.purpose) == (
@@ -69,6 +71,7 @@ def test_masked_by_default_and_revealed_per_role(people, registry):
     )
     # Building heads, leaders and subdistrict staff see masked values even when they ask.
     for user in (people.head_a1, people.leader, people.sub_staff):
+        assert Api(user).get(f"/residents/{registry.pk}").json()["revealable"] == []
         body = Api(user).get(f"/residents/{registry.pk}", {"reveal": "true"}).json()
         assert body["phone"] == mask_phone(phone) and body["id_number"] == mask_id(number)
     assert PiiAccessLog.objects.count() == 2
@@ -92,12 +95,15 @@ def test_id_numbers_need_an_audited_grant_from_the_security_admin(people, regist
     assert AuditEvent.objects.filter(
         event_type="role_grant", object_type="pii_grant", object_id=str(grant_id)
     ).exists()
+    # the grant holder's screen now offers the ID number too
+    assert Api(people.staff_a).get(f"/residents/{registry.pk}").json()["revealable"] == ["id_number", "phone"]
     body = Api(people.staff_a).get(f"/residents/{registry.pk}", {"reveal": "true"}).json()
     assert body["id_number"] == id_for(0, "F") and body["masked"] == []
     # The grant covers community A only.
     other = Resident.objects.get(name="居民100")
     assert Api(people.staff_a).get(f"/residents/{other.pk}").status_code == 404
     assert api.delete(f"/pii-grants/{grant_id}").status_code == 204
+    assert Api(people.staff_a).get(f"/residents/{registry.pk}").json()["revealable"] == ["phone"]
     body = Api(people.staff_a).get(f"/residents/{registry.pk}", {"reveal": "true"}).json()
     assert body["id_number"] == mask_id(id_for(0, "F"))
 
