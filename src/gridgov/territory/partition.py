@@ -1429,8 +1429,9 @@ def redivide(
     buildings grown by max_edge/2 is used); codes: the current grid code per building (None/"" = none);
     graph: the contiguity graph (n×n, symmetric); built with `contiguity_graph(max_edge=…)` when not given;
     edges between groups are ignored. relax: a group with no split within bounds on the graph is tried
-    again with longer links between buildings whose cells touch (reported in `relaxed`). keep_share ≥ 0.5: the share of households a new and an old grid must
-    have in common, both ways, for the new grid to keep the old code."""
+    again with longer links between buildings whose cells touch (reported in `relaxed`). keep_share ≥ 0.5:
+    the share of households a new and an old grid must have in common, both ways, for the new grid to keep
+    the old code."""
     if not 0.5 <= keep_share <= 1.0:
         raise ValueError("keep_share must lie in [0.5, 1]")
     if not 0 < lo <= hi:
@@ -1546,11 +1547,8 @@ def _relax(h, px, py, area, perim, ge, ve, vlen, lo, hi, max_edge):
     if not len(ve):
         return None
     length = np.hypot(px[ve[:, 0]] - px[ve[:, 1]], py[ve[:, 0]] - py[ve[:, 1]])
-    n = len(h)
-    known = set((ge[:, 0] * n + ge[:, 1]).tolist()) | set((ge[:, 1] * n + ge[:, 0]).tolist())
-    fresh = (vlen > 0.0) & np.fromiter(
-        (int(k) not in known for k in (ve[:, 0] * n + ve[:, 1]).tolist()), dtype=bool, count=len(ve)
-    )
+    n = len(h)  # both edge lists hold pairs (i, j) with i < j
+    fresh = (vlen > 0.0) & ~np.isin(ve[:, 0] * n + ve[:, 1], ge[:, 0] * n + ge[:, 1])
     cands, cand_len = ve[fresh], length[fresh]
     if not len(cands):
         return None
