@@ -429,8 +429,21 @@ export interface ProposalDetail extends Proposal {
   grids: ProposalGrid[]
   before: ProposalBefore[]
   oversize: Record<string, unknown>[]
-  infeasible: Record<string, unknown>[]
+  infeasible: ProposalInfeasible[]
   relaxed: ProposalRelaxed[]
+}
+
+/** A group (or a part of it) that cannot be split within bounds, with the reason. */
+export interface ProposalInfeasible {
+  group: string
+  reason: string
+  households: number
+  buildings: number
+  part_of_group: boolean
+  detail: string
+  building: number | null
+  must_share: number | null
+  behind: number | null
 }
 
 /** A group split within bounds only after links longer than the usual distance were allowed. */
@@ -441,6 +454,10 @@ export interface ProposalRelaxed {
   longest_link: number
   grids: number
   proved: boolean
+  /** When proved: the building through which must_share households (behind buildings) must share a grid. */
+  building: number | null
+  must_share: number | null
+  behind: number | null
   detail: string
 }
 

@@ -384,7 +384,7 @@ const en: Messages = {
     relaxedProved: 'joining only buildings up to {usual} m apart, no split within bounds exists (proved); ',
     relaxedFound: 'joining only buildings up to {usual} m apart, no split within bounds was found; ',
     relaxedItem: '{grids} grids join buildings farther apart (up to {link} m)',
-    keyBuilding: 'key building {building}: the buildings reachable only through it hold too many households to leave its grid',
+    proof: 'building {building} and the {behind} buildings reachable only through it (in pieces below {lo} households, so in its grid) hold {must} households, more than {hi}',
     relaxedHint: 'The proposal treats buildings whose plots touch as neighbours even when they are farther apart. Check that these grids can be patrolled.',
     reason: { below_minimum: 'fewer households than one grid needs', no_grid_count: 'no number of grids fits', granularity: 'building sizes or the shape prevent a contiguous split' },
     adopt: 'Adopt',

@@ -382,7 +382,7 @@ const zhCN = {
     relaxedProved: '只连 {usual} 米内相邻的楼栋时，可以证明划不出标准网格；',
     relaxedFound: '只连 {usual} 米内相邻的楼栋时，没有找到标准网格的划法；',
     relaxedItem: '{grids} 个网格连接了相距更远的楼栋（最远 {link} 米）',
-    keyBuilding: '关键楼栋 {building}：经它才能到达的楼栋户数过多，只能与它同格',
+    proof: '楼栋 {building} 与只能经它到达的 {behind} 栋楼（各片不足 {lo} 户，只能与它同格）合计 {must} 户，超过 {hi} 户',
     relaxedHint: '方案把地块相接但相距更远的楼栋也视为相邻。请核对这些网格是否便于巡查。',
     reason: { below_minimum: '户数不足一个网格的下限', no_grid_count: '找不到合适的网格数', granularity: '受楼栋大小或形状所限，无法连片划分' },
     adopt: '采纳',

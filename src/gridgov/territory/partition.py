@@ -413,24 +413,29 @@ class Infeasible:
     buildings: int
     part_of_group: bool
     detail: str
-    building: Any = None  # for a proved "granularity": the building the proof turns on
+    building: Any = None  # for a proved "granularity": the building the proof turns on, …
+    must_share: int | None = None  # … the households that must share its grid (more than hi) …
+    behind: int | None = None  # … of which in buildings reachable only through it, in pieces below lo
 
 
 @dataclass(frozen=True)
 class Relaxed:
     """A group that had no split within bounds on the contiguity graph and got one after links between
     buildings up to `max_edge` metres apart (whose cells touch) were added. `grids`: the grids not
-    connected without the added links; `longest_link`: the longest link they need; `proved`: whether the
-    graph alone was proved to have no split (`detail` says why) or only none was found; `edges`: the added
-    links (pairs of input positions), so the same graph can be rebuilt."""
+    connected without the added links; `longest_link`: the longest link they need; `because`: why the graph
+    alone would not do (`because.building` is set when that is proved); `edges`: the added links (pairs of
+    input positions), so the same graph can be rebuilt."""
 
     group: Any
     max_edge: float
     longest_link: float
     grids: int
-    proved: bool
-    detail: str
+    because: Infeasible
     edges: np.ndarray = field(repr=False)
+
+    @property
+    def proved(self) -> bool:
+        return self.because.building is not None
 
 
 @dataclass
@@ -1195,7 +1200,7 @@ class _GroupSolver:
 
     def solve(self) -> tuple[np.ndarray, list[tuple]]:
         """Grid label per local building (0…) and the problems found (reason, households, buildings,
-        part_of_group, detail, the building a proof of `granularity` turns on or None)."""
+        part_of_group, detail, proof of `granularity` as (building, households, buildings) or None)."""
         n, lo, hi = self.n, self.lo, self.hi
         lab = [-1] * n
         issues: list[tuple] = []
@@ -1266,7 +1271,7 @@ class _GroupSolver:
                 )
             if several:
                 detail += " (a part of the group cut off from the rest in the contiguity graph)"
-            issues.append((reason, total, len(part), several, detail, proof[0] if proof else None))
+            issues.append((reason, total, len(part), several, detail, proof))
         return lab_arr, issues
 
     def _place(self, lab: list[int], members: list[int], pieces: list[np.ndarray], frozen, first: int):
@@ -1496,10 +1501,10 @@ def redivide(
                     for issue in issues
                 ]
             else:
-                why = next(issue for issue in issues if issue[0] == "granularity")
+                why = _infeasible(key, next(issue for issue in issues if issue[0] == "granularity"), ids, idx)
                 lab, issues, length, added = found
                 longest, over = _links_needed(lab, px, py, ge, added)
-                relaxed.append(Relaxed(key, length, longest, over, why[5] is not None, why[4], idx[added]))
+                relaxed.append(Relaxed(key, length, longest, over, why, idx[added]))
         # Number grids in order of their first building (input order).
         first: dict[int, int] = {}
         for pos_, g in enumerate(lab.tolist()):
@@ -1513,9 +1518,7 @@ def redivide(
         for j in np.flatnonzero(hh[idx] > hi):
             b = idx[j]
             oversize.append(Oversize(ids[b], key, int(hh[b]), int(labels[b])))
-        for reason, total, count, part, detail, pivot in issues:
-            building = None if pivot is None else ids[idx[pivot]]
-            infeasible.append(Infeasible(key, reason, total, count, part, detail, building))
+        infeasible.extend(_infeasible(key, issue, ids, idx) for issue in issues)
         local[idx] = -1
 
     grid_h = (
@@ -1538,6 +1541,14 @@ def redivide(
         stats={"buildings": n, "groups": len(keys), "edges": len(ge_all)},
         relaxed=relaxed,
     )
+
+
+def _infeasible(key, issue: tuple, ids: np.ndarray, idx: np.ndarray) -> Infeasible:
+    reason, total, count, part, detail, proof = issue
+    if proof is None:
+        return Infeasible(key, reason, total, count, part, detail)
+    pivot, must, buildings = proof
+    return Infeasible(key, reason, total, count, part, detail, ids[idx[pivot]], must, buildings - 1)
 
 
 def _relax(h, px, py, area, perim, ge, ve, vlen, lo, hi, max_edge):

@@ -153,6 +153,8 @@ def propose(*, actor, area_code: str, request=None) -> GridProposal:
                 "part_of_group": bool(i.part_of_group),
                 "detail": i.detail,
                 "building": None if i.building is None else int(i.building),
+                "must_share": i.must_share,
+                "behind": i.behind,
             }
             for i in result.infeasible
         ],
@@ -164,7 +166,10 @@ def propose(*, actor, area_code: str, request=None) -> GridProposal:
                 "longest_link": round(r.longest_link, 1),
                 "grids": int(r.grids),
                 "proved": r.proved,
-                "detail": r.detail,
+                "building": None if r.because.building is None else int(r.because.building),
+                "must_share": r.because.must_share,
+                "behind": r.because.behind,
+                "detail": r.because.detail,
             }
             for r in result.relaxed
         ],

@@ -211,7 +211,7 @@ def test_groups_that_cannot_be_split_are_reported(households, reason):
     check_partition(r, x, y, np.asarray(households), groups, polys, graph)
     assert [(i.group, i.reason, i.households) for i in r.infeasible] == [("A", reason, sum(households))]
     if reason == "granularity":  # the middle building of the chain: 200 + 200 + 200 must share one grid
-        assert r.infeasible[0].building == 1
+        assert (r.infeasible[0].building, r.infeasible[0].must_share, r.infeasible[0].behind) == (1, 600, 2)
 
 
 def test_a_group_with_no_split_on_the_graph_gets_longer_links_between_touching_cells():
@@ -227,6 +227,7 @@ def test_a_group_with_no_split_on_the_graph_gets_longer_links_between_touching_c
     strict, graph = run(np.arange(4), x, y, hh, groups, polys, relax=False)
     # proved, not just not found: the three outer buildings can only be reached through the middle one
     assert [(i.reason, i.households, i.building) for i in strict.infeasible] == [("granularity", 850, 0)]
+    assert (strict.infeasible[0].must_share, strict.infeasible[0].behind) == (850, 3)
     assert "exists" in strict.infeasible[0].detail and "850 households" in strict.infeasible[0].detail
     assert not strict.relaxed
 
@@ -234,7 +235,7 @@ def test_a_group_with_no_split_on_the_graph_gets_longer_links_between_touching_c
     check_partition(r, x, y, hh, groups, polys, graph)
     assert not r.infeasible and sorted(r.grid_households.tolist()) == [350, 500]
     [item] = r.relaxed
-    assert item.group == "A" and item.grids == 1 and item.proved
+    assert item.group == "A" and item.grids == 1 and item.proved and item.because.building == 0
     assert item.longest_link == pytest.approx(200.0 * np.sqrt(3), rel=1e-6)
     assert item.max_edge >= item.longest_link > P.MAX_EDGE_M
     # the added links join touching cells only, so every grid polygon is in one piece
