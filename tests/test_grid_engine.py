@@ -149,6 +149,18 @@ def test_a_proposal_is_reviewed_then_adopted(demo):
     assert admin.post(f"/api/v1/territory/proposals/{proposal['id']}/adopt").status_code == 409
 
 
+def test_an_oversize_building_is_named_by_its_code(demo):
+    big = Building.objects.filter(grid__code__startswith=COMMUNITY).order_by("code").first()
+    Building.objects.filter(pk=big.pk).update(households=620)
+    staff, _ = _client(demo, "community_staff", area_prefix=COMMUNITY)
+    r = staff.post("/api/v1/territory/proposals", {"area_code": COMMUNITY}, content_type="application/json")
+    assert r.status_code == 201, r.content
+    (oversize,) = r.json()["oversize"]
+    assert (oversize["building"], oversize["building_code"], oversize["households"]) == (big.pk, big.code, 620)
+    grid = next(g for g in r.json()["grids"] if g["key"] == oversize["grid"])
+    assert grid["buildings"] == [big.pk] and grid["households"] == 620
+
+
 def test_a_stale_proposal_is_refused_and_a_draft_can_be_discarded(demo):
     admin, _ = _client(demo, "admin")
     block = Area.objects.filter(level="block", is_active=True).exclude(code__startswith=COMMUNITY).first()

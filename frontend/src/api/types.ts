@@ -428,9 +428,18 @@ export interface ProposalBefore {
 export interface ProposalDetail extends Proposal {
   grids: ProposalGrid[]
   before: ProposalBefore[]
-  oversize: Record<string, unknown>[]
+  oversize: ProposalOversize[]
   infeasible: ProposalInfeasible[]
   relaxed: ProposalRelaxed[]
+}
+
+/** A building with more households than a grid may hold: a grid of its own. */
+export interface ProposalOversize {
+  building: number
+  building_code: string
+  group: string
+  households: number
+  grid: string
 }
 
 /** A group (or a part of it) that cannot be split within bounds, with the reason. */
@@ -442,6 +451,7 @@ export interface ProposalInfeasible {
   part_of_group: boolean
   detail: string
   building: number | null
+  building_code: string
   must_share: number | null
   behind: number | null
 }
@@ -456,6 +466,7 @@ export interface ProposalRelaxed {
   proved: boolean
   /** When proved: the building through which must_share households (behind buildings) must share a grid. */
   building: number | null
+  building_code: string
   must_share: number | null
   behind: number | null
   detail: string

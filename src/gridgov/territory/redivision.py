@@ -132,12 +132,17 @@ def propose(*, actor, area_code: str, request=None) -> GridProposal:
     within_after = sum(1 for g in grids_out if g["status"] == "within")
     pp_before, pp_after = _pp(before_geoms), _pp(new_geoms)
     kept = sum(1 for g in grids_out if g["code"])
+    code_of = {r[0]: r[1] for r in rows}
+
+    def building(pk) -> dict:
+        return {"building": None if pk is None else int(pk), "building_code": code_of.get(pk, "")}
+
     result_doc = {
         "grids": grids_out,
         "before": before,
         "oversize": [
             {
-                "building": int(o.building),
+                **building(o.building),
                 "group": o.group,
                 "households": int(o.households),
                 "grid": f"N{o.grid + 1:03d}",
@@ -152,7 +157,7 @@ def propose(*, actor, area_code: str, request=None) -> GridProposal:
                 "buildings": int(i.buildings),
                 "part_of_group": bool(i.part_of_group),
                 "detail": i.detail,
-                "building": None if i.building is None else int(i.building),
+                **building(i.building),
                 "must_share": i.must_share,
                 "behind": i.behind,
             }
@@ -166,7 +171,7 @@ def propose(*, actor, area_code: str, request=None) -> GridProposal:
                 "longest_link": round(r.longest_link, 1),
                 "grids": int(r.grids),
                 "proved": r.proved,
-                "building": None if r.because.building is None else int(r.because.building),
+                **building(r.because.building),
                 "must_share": r.because.must_share,
                 "behind": r.because.behind,
                 "detail": r.because.detail,
