@@ -103,19 +103,18 @@ def _period_figures(user, date_from, date_to, *, area_code, department_code, cat
     cutoff = min(end, now)
 
     due = COUNTABLE & (Q(closed_at__isnull=False) | Q(due_at__lt=cutoff))
-    closed = CLOSED
     counts = cases.annotate(has_step=Exists(Step.objects.filter(case=OuterRef("pk")))).aggregate(
         reported=Count("pk"),
         accepted=Count("pk", filter=Q(accepted_at__isnull=False)),
         rejected=Count("pk", filter=Q(status=Status.REJECTED)),
-        closed=Count("pk", filter=closed),
-        closed_on_time=Count("pk", filter=closed & (Q(due_at__isnull=True) | Q(closed_at__lte=F("due_at")))),
+        closed=Count("pk", filter=CLOSED),
+        closed_on_time=Count("pk", filter=CLOSED & (Q(due_at__isnull=True) | Q(closed_at__lte=F("due_at")))),
         due=Count("pk", filter=due),
         deferred_due=Count("pk", filter=due & Q(deferred=True)),  # not "deferred": that is a field
-        reworked=Count("pk", filter=closed & Q(rework_count__gt=0)),
+        reworked=Count("pk", filter=CLOSED & Q(rework_count__gt=0)),
         rated=Count("pk", filter=Q(satisfaction__isnull=False)),
         satisfied=Count("pk", filter=Q(satisfaction__gte=4)),
-        solved_in_community=Count("pk", filter=closed & Q(has_step=False)),
+        solved_in_community=Count("pk", filter=CLOSED & Q(has_step=False)),
     )
 
     counts["deferred"] = counts.pop("deferred_due")
@@ -130,7 +129,7 @@ def _period_figures(user, date_from, date_to, *, area_code, department_code, cat
         handled_on_time=Count("pk", filter=Q(status="handled", handled_on_time=True)),
     )
     step_ids = set(steps.values_list("pk", flat=True))
-    closed_ids = set(cases.filter(closed).values_list("pk", flat=True))
+    closed_ids = set(cases.filter(CLOSED).values_list("pk", flat=True))
 
     report_in_seconds, resolution_seconds = _times(cases, step_ids, closed_ids)
     base = counts["due"] - counts["deferred"]
