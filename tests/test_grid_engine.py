@@ -189,6 +189,78 @@ def test_a_stale_proposal_is_refused_and_a_draft_can_be_discarded(demo):
     assert admin.post(f"/api/v1/territory/proposals/{second.json()['id']}/adopt").status_code == 409
 
 
+def test_a_pii_grant_on_a_redrawn_grid_follows_its_buildings(demo):
+    """A grant names an area; when its grid is retired by a re-division the grant follows the grid's
+    buildings to the new grids (audited), so the holder still sees their residents unmasked."""
+    from gridgov.accounts.models import Membership
+    from gridgov.accounts.roles import Role
+    from gridgov.registry import services as registry_services
+    from gridgov.registry.models import PiiGrant, Resident
+    from gridgov.territory.models import GridProposal
+
+    admin, _ = _client(demo, "admin")
+    block = next(
+        b
+        for b in Area.objects.filter(level="block", code__startswith=COMMUNITY, is_active=True).order_by(
+            "code"
+        )
+        if Area.objects.filter(parent=b, level="grid", is_active=True).count() >= 2
+    )
+    r = admin.post("/api/v1/territory/proposals", {"area_code": block.code}, content_type="application/json")
+    assert r.status_code == 201, r.content
+    proposal = GridProposal.objects.get(pk=r.json()["id"])
+    # The grid that keeps its code in the proposal gets a new code instead: the old grid is retired.
+    entry = next(g for g in proposal.result["grids"] if g["code"])
+    grid = Area.objects.get(code=entry["code"])
+    entry["code"] = ""
+    proposal.save(update_fields=["result"])
+    residents = list(Resident.objects.filter(building__grid=grid).order_by("pk")[:50])
+    assert residents
+
+    staff, staff_user = _client(demo, "community_staff", area_prefix=COMMUNITY)
+    security = User.objects.create(username="security-regrid")
+    Membership.objects.create(user=security, role=Role.SECURITY_ADMIN)
+    grant = registry_services.grant_pii(
+        actor=security, user_id=staff_user.pk, field="id_number", area_code=grid.code, reason="低保复核"
+    )
+
+    def id_number(resident):
+        r = staff.get(f"/api/v1/registry/residents/{resident.pk}", {"reveal": "true", "purpose": "核对"})
+        assert r.status_code == 200, r.content
+        return r.json()["id_number"]
+
+    plain = {res.pk: id_number(res) for res in residents}
+    assert all(v and "*" not in v for v in plain.values())
+
+    audit_before = AuditEvent.objects.filter(object_type="pii_grant").count()
+    r = admin.post(f"/api/v1/territory/proposals/{proposal.pk}/adopt")
+    assert r.status_code == 200, r.content
+    assert set(r.json()) == {
+        "grids_before", "grids_after", "codes_kept", "grids_archived", "grids_created",
+        "memberships_moved", "cases_moved",
+    }  # fmt: skip
+    assert not Area.objects.get(pk=grid.pk).is_active
+    # every resident of the retired grid's buildings: still unmasked, wherever the building went
+    for res in residents:
+        res.refresh_from_db()
+        assert res.building.grid_id != grid.pk
+        assert id_number(res) == plain[res.pk], res.building.grid.code
+    grant.refresh_from_db()
+    assert grant.area.is_active and grant.revoked_at is None
+    new_areas = set(
+        PiiGrant.objects.filter(user=staff_user, revoked_at__isnull=True).values_list("area_id", flat=True)
+    )
+    assert {res.building.grid_id for res in residents} <= new_areas
+    assert AuditEvent.objects.filter(object_type="pii_grant").count() - audit_before == len(new_areas)
+    # a resident of a grid the old one gave nothing to stays masked
+    other = (
+        Resident.objects.filter(building__grid__code__startswith=COMMUNITY)
+        .exclude(building__grid_id__in=new_areas)
+        .first()
+    )
+    assert other is not None and "*" in id_number(other)
+
+
 def test_propose_needs_a_level_with_grids_below(demo):
     admin, _ = _client(demo, "admin")
     grid = Area.objects.filter(level="grid", is_active=True).first()

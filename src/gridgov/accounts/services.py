@@ -796,3 +796,28 @@ def purge_audit(older_than_days: int, *, actor=None) -> int:
             detail={"older_than_days": older_than_days, "deleted": deleted},
         )
     return deleted
+
+
+# --- grids redrawn (territory.signals.grids_redrawn) ------------------------------------------------------
+def follow_new_grids(*, actor, retired, successor: dict, request=None) -> int:
+    """After a re-division is adopted: the memberships of retired grids (grid workers, building heads,
+    party members …) move to the grid that received most of the old grid's households. Each move is a
+    `role_grant` audit event. Runs inside the adoption's transaction. Returns how many moved."""
+    moved = 0
+    for g in retired:
+        target = successor.get(g.pk)
+        if target is None:
+            continue
+        for m in Membership.objects.filter(area=g).select_related("user"):
+            m.area = target
+            m.save(update_fields=["area"])
+            moved += 1
+            record_audit(
+                AuditEventType.ROLE_GRANT,
+                user=actor,
+                request=request,
+                object_type="membership",
+                object_id=m.pk,
+                detail={"action": "regrid", "user": m.user.username, "role": m.role, "from": g.code, "to": target.code},
+            )  # fmt: skip
+    return moved

@@ -52,7 +52,7 @@ from gridgov.cases.models import (
 )
 from gridgov.core import worktime
 from gridgov.core.errors import FieldErrors, Forbidden, NotFound, TooLarge, ValidationFailed, field_error
-from gridgov.territory import geo, locator
+from gridgov.territory import geo, locator, paths
 from gridgov.territory.models import Area
 
 DEFAULT_REPORT_IN = (2, "hours")
@@ -73,21 +73,6 @@ def _deadline(start, limit: int, unit: str):
     return worktime.add_working_time(start, limit, unit)
 
 
-def _community_of(area: Area) -> Area:
-    """The community above (or at) an area; the area itself when it lies above community level."""
-    codes = [c for c in area.path.split("/") if c]
-    if len(codes) < 3:
-        return area
-    if len(codes) == 3:
-        return area
-    return Area.objects.get(code=codes[2])
-
-
-def _community_path(area: Area) -> str:
-    codes = [c for c in area.path.split("/") if c]
-    return "/".join(codes[:3]) + "/"
-
-
 def _roles(actor) -> set[str]:
     return workflow.actor_for(actor).roles
 
@@ -98,23 +83,6 @@ def _begin(action: str, case_id: int, version: int, actor) -> Case:
     case = workflow.take(case_id, version)
     workflow.check(case, action, actor)
     return case
-
-
-def _my_steps(case: Case, actor, statuses, step_id: int | None = None) -> list[Step]:
-    """The steps in `statuses` the actor acts for: their organisations' steps (all for an admin)."""
-    a = workflow.actor_for(actor)
-    orgs = set().union(*a.org_ids.values()) if a.org_ids else set()
-    qs = Step.objects.filter(case=case, status__in=statuses).select_related("target")
-    if Role.ADMIN not in a.roles:
-        qs = qs.filter(target_id__in=orgs)
-    if step_id is not None:
-        qs = qs.filter(pk=step_id)
-    steps = list(qs)
-    if not steps:
-        if step_id is not None:
-            raise field_error("step_id", _("No step of yours with this id is waiting for this action."))
-        raise Forbidden(_("No step of yours is waiting for this action."))
-    return steps
 
 
 def _status_from_steps(case: Case) -> str:
@@ -290,7 +258,7 @@ def intake(
                 address=address or "",
                 category=category,
                 priority=priority,
-                holder_area=_community_of(area),
+                holder_area=paths.community_of(area),
                 attachments=list(dict.fromkeys(attachments or [])),
                 idempotency_key=key,
             )
@@ -379,7 +347,7 @@ def merge(*, case_id, version, actor, target_case_number="", note="", attachment
         raise field_error("target_case_number", _("A case cannot be merged into itself."))
     if target.status not in OPEN_STATUSES or target.merged_into_id or target.status == Status.SUBMITTED:
         raise field_error("target_case_number", _("The target case must be accepted and still open."))
-    if _community_path(target.area) != _community_path(case.area):
+    if paths.community_path(target.area.path) != paths.community_path(case.area.path):
         raise field_error("target_case_number", _("The target case must be in the same community."))
     reporter = {
         "case": case.number,
@@ -458,12 +426,11 @@ def whistle(*, case_id, version, actor, departments=None, whistle_item_id=None, 
 def report_in(*, case_id, version, actor, step_id=None, note="", attachments=None):
     case = _begin("report_in", case_id, version, actor)
     now = timezone.now()
-    steps = _my_steps(case, actor, [StepStatus.PENDING_REPORT_IN], step_id)
+    steps = workflow.steps_for(case, "report_in", actor, step_id)
     for s in steps:
-        s.status = StepStatus.REPORTED_IN
         s.reported_in_at = now
         s.report_in_on_time = s.report_in_due_at is None or now <= s.report_in_due_at
-        s.save()
+        workflow.move_step(s, "report_in", actor)
     return workflow.move(
         case,
         "report_in",
@@ -487,14 +454,13 @@ def handle(*, case_id, version, actor, step_id=None, note="", attachments=None):
     if case.status == Status.COMMUNITY_HANDLING:
         return workflow.move(case, "handle", actor, note=note, attachments=attachments)
     now = timezone.now()
-    steps = _my_steps(case, actor, [StepStatus.REPORTED_IN, StepStatus.IN_PROGRESS], step_id)
+    steps = workflow.steps_for(case, "handle", actor, step_id)
     for s in steps:
-        s.status = StepStatus.HANDLED
         s.handled_at = now
         s.handled_on_time = s.due_at is None or now <= s.due_at
         s.overdue = not s.handled_on_time
         s.feedback = note
-        s.save()
+        workflow.move_step(s, "handle", actor)
     return workflow.move(
         case,
         "handle",
@@ -515,11 +481,10 @@ def return_step(*, case_id, version, actor, step_id=None, reason="", note="", at
     case = _begin("return", case_id, version, actor)
     if not (reason or "").strip():
         raise field_error("reason", _("Give the reason."))
-    steps = _my_steps(case, actor, list(OPEN_STEP_STATUSES), step_id)
+    steps = workflow.steps_for(case, "return", actor, step_id)
     for s in steps:
-        s.status = StepStatus.RETURNED
         s.return_reason = reason
-        s.save()
+        workflow.move_step(s, "return", actor)
     status = _status_from_steps(case)
     if status == Status.ACCEPTED:
         case.holder_organisation = None
@@ -543,7 +508,7 @@ def reassign(*, case_id, version, actor, step_id=None, departments=None, note=""
     case = _begin("reassign", case_id, version, actor)
     errors = FieldErrors()
     old = (
-        Step.objects.filter(case=case, pk=step_id, status__in=OPEN_STEP_STATUSES)
+        Step.objects.filter(case=case, pk=step_id, status__in=workflow.STEPS.transition("cancel").sources)
         .select_related("target", "whistle_item")
         .first()
         if step_id is not None
@@ -557,8 +522,8 @@ def reassign(*, case_id, version, actor, step_id=None, departments=None, note=""
     (target,) = _departments(departments)
     if Step.objects.filter(case=case, target=target, status__in=OPEN_STEP_STATUSES).exists():
         raise field_error("departments", _("This department already has an open step on the case."))
-    old.status = StepStatus.CANCELLED
-    old.save()
+    old.case = case
+    workflow.move_step(old, "cancel", actor)
     new = _new_step(case, target, old.kind, old.whistle_item, timezone.now())
     if case.holder_organisation_id == old.target_id:
         case.holder_organisation = target
@@ -581,13 +546,13 @@ def verify(*, case_id, version, actor, passed=None, note="", attachments=None):
     if passed:
         return workflow.move(case, "verify", actor, note=note, attachments=attachments, data={"passed": True})
     case.rework_count += 1
-    steps = list(Step.objects.filter(case=case, status=StepStatus.HANDLED))
+    steps = list(Step.objects.filter(case=case, status__in=workflow.STEPS.transition("rework").sources))
     for s in steps:
-        s.status = StepStatus.IN_PROGRESS
+        s.case = case
         s.rework_count += 1
         s.handled_at = None
         s.handled_on_time = None
-        s.save()
+        workflow.move_step(s, "rework", actor)
     status = Status.IN_PROGRESS if steps else Status.COMMUNITY_HANDLING
     return workflow.move(
         case,
@@ -606,7 +571,9 @@ def close(*, case_id, version, actor, closing_type=None, reason="", note="", att
     now = timezone.now()
     if closing_type in (ClosingType.ERROR, ClosingType.SPECIAL):
         if not _roles(actor) & {Role.LEADER, Role.ADMIN}:
-            raise Forbidden(_("Only a leader or an administrator may set this closing type."))
+            raise workflow.CASES.refuse(
+                case, "close", actor, _("Only a leader or an administrator may set this closing type.")
+            )
         if not (reason or "").strip():
             raise field_error("reason", _("Give the reason."))
         case.closing_type = closing_type
@@ -790,7 +757,7 @@ def resume(*, case_id, version, actor, note="", attachments=None):
 
 # --- grids redrawn ----------------------------------------------------------------------------------------
 def follow_new_grids(*, actor, old_grids, new_grids, successor: dict, proposal_id: int) -> int:
-    """After a re-division is adopted (territory/redivision.py): every open case of an old grid moves to
+    """After a re-division is adopted (territory.signals.grids_redrawn, cases/receivers.py): every open case of an old grid moves to
     the new grid that contains its point (else to the old grid's successor), with a new version and a
     `regrid` timeline event. Runs inside the adoption's transaction. Returns how many cases moved."""
     import shapely

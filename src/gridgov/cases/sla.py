@@ -48,6 +48,7 @@ from gridgov.cases.models import (
     WarningLevel,
 )
 from gridgov.core import worktime
+from gridgov.territory import paths as area_paths
 
 RANK = {WarningLevel.NONE: 0, WarningLevel.YELLOW: 1, WarningLevel.RED: 2}
 STEP_ROLES = (Role.DEPARTMENT_HANDLER, Role.PARTNER_ORG)
@@ -118,11 +119,6 @@ def _candidates():
     )
 
 
-def _ancestor_paths(path: str) -> list[str]:
-    codes = [c for c in path.split("/") if c]
-    return ["/".join(codes[: i + 1]) + "/" for i in range(len(codes))]
-
-
 class Recipients:
     """Who is told, loaded once for many cases: handlers per organisation, community staff per
     community path, holder-area staff per area."""
@@ -165,14 +161,14 @@ class Recipients:
     def keys_for(self, case: Case, found: list[Watch]) -> tuple[set[int], set[str], set[int]]:
         orgs = {w.step.target_id for w in found if w.step is not None}
         if any(w.step is None for w in found):
-            return orgs, set(_ancestor_paths(case.area.path)), {case.holder_area_id} - {None}
+            return orgs, set(area_paths.ancestor_paths(case.area.path)), {case.holder_area_id} - {None}
         return orgs, set(), set()
 
     def for_watch(self, case: Case, w: Watch) -> set[int]:
         if w.step is not None:
             self.load(org_ids=[w.step.target_id])
             return set(self.by_org[w.step.target_id])
-        paths = _ancestor_paths(case.area.path)
+        paths = area_paths.ancestor_paths(case.area.path)
         areas = [case.holder_area_id] if case.holder_area_id else []
         self.load(paths=paths, area_ids=areas)
         users = set().union(*(self.by_community[p] for p in paths))

@@ -27,6 +27,7 @@ from django.utils.translation import gettext as _
 from gridgov.cases.classifier import MODEL_FILENAME, CategoryClassifier
 from gridgov.cases.models import OPEN_STATUSES, Case, Category, Status
 from gridgov.cases.textsim import Report, duplicate_candidates
+from gridgov.territory import paths
 
 log = logging.getLogger(__name__)
 
@@ -40,13 +41,6 @@ _BBOX_MARGIN = 1.05  # a little wider than the radius: the exact distance is mea
 
 
 # --- duplicates ---------------------------------------------------------------------------------
-def _community_prefix(path: str) -> str:
-    """Path prefix of the community above (or at) an area: district/subdistrict/community/.
-    An area above community level is its own prefix."""
-    codes = [c for c in path.split("/") if c]
-    return "/".join(codes[:3]) + "/"
-
-
 def _bbox(lng: float, lat: float, radius_m: float) -> tuple[float, float, float, float]:
     dlat = radius_m * _BBOX_MARGIN / _M_PER_DEG_LAT
     dlng = radius_m * _BBOX_MARGIN / (_M_PER_DEG_LAT * max(math.cos(math.radians(lat)), 1e-6))
@@ -100,7 +94,7 @@ def duplicates_for(
     at = case.created_at or now
     qs = within if within is not None else Case.objects.all()
     qs = qs.filter(
-        area__path__startswith=_community_prefix(case.area.path),
+        area__path__startswith=paths.community_path(case.area.path),
         status__in=OPEN_STATUSES,
         merged_into__isnull=True,
         created_at__gte=at - dt.timedelta(hours=window_h),

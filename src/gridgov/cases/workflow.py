@@ -1,5 +1,6 @@
-"""The case state machine: ONE transition table (action → from-statuses, resulting status, who may do it,
-required fields, extra guard), and the helpers every move goes through:
+"""The case state machine on the core engine (core/workflow.py): ONE transition table (action →
+from-statuses, resulting status, who may do it, required fields, extra guard), the table of the steps
+of a case, and the helpers every move goes through:
 
     take(case_id, version)      lock the row, check and bump the version atomically → Conflict (409)
     check(case, action, actor)  status and guard → Conflict (409); the table's roles → Forbidden (403)
@@ -23,9 +24,10 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from django.db.models import F, Q
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from gridgov.accounts.roles import Role
 from gridgov.cases.models import (
@@ -33,11 +35,14 @@ from gridgov.cases.models import (
     Attachment,
     Case,
     Status,
+    Step,
     StepStatus,
     TimelineEvent,
 )
 from gridgov.core import worktime
-from gridgov.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from gridgov.core.errors import ValidationFailed, field_error
+from gridgov.core.workflow import Rule, Transition, Workflow, anyone, transition, via
+from gridgov.territory import paths
 
 
 # --- actors -----------------------------------------------------------------------------------------
@@ -81,8 +86,7 @@ def _steps(case: Case) -> list:
 
 
 def _territory(case: Case, actor: Actor, role: str) -> bool:
-    path = case.area.path
-    return any(path.startswith(p) for p in actor.paths.get(role, ()))
+    return paths.within(case.area.path, actor.paths.get(role, ()))
 
 
 def _holder(case: Case, actor: Actor, role: str) -> bool:
@@ -107,35 +111,12 @@ def _reporter(case: Case, actor: Actor, role: str) -> bool:
     return case.reporter_id is not None and case.reporter_id == getattr(actor.user, "pk", None)
 
 
-def _any(case: Case, actor: Actor, role: str) -> bool:
-    return True
-
-
 _territory.__name__ = "territory"
 _holder.__name__ = "holder"
 _reporter.__name__ = "reporter"
 _work_in_hand.__name__ = "work in hand"
-_any.__name__ = "any"
+_any = anyone
 _grid = _territory  # a grid worker's membership area is their grid
-
-
-@dataclass(frozen=True)
-class Rule:
-    role: str  # a Role value, or "reporter" for whoever reported the case
-    condition: Callable[[Case, Actor, str], bool]
-    statuses: frozenset[str] | None = None  # only in these statuses (None: every source status)
-
-    def matches(self, case: Case, actor: Actor) -> bool:
-        if self.statuses is not None and case.status not in self.statuses:
-            return False
-        if self.role == "reporter":
-            return _reporter(case, actor, self.role)
-        return self.role in actor.roles and self.condition(case, actor, self.role)
-
-    def describe(self) -> str:
-        where = self.condition.__name__
-        only = f" (in {', '.join(sorted(self.statuses))})" if self.statuses else ""
-        return f"{self.role}: {where}{only}"
 
 
 # --- guards (state conditions beyond the status) ----------------------------------------------------
@@ -191,19 +172,6 @@ def _deferrable(case: Case) -> bool:
 
 
 # --- the table --------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Transition:
-    action: str
-    sources: frozenset[str]
-    target: str | None  # None: the status does not change
-    rules: tuple[Rule, ...]
-    required: tuple[str, ...] = ()
-    guard: Callable[[Case], bool] | None = None
-    guard_text: str = ""
-    while_suspended: bool = False
-    note: str = ""
-
-
 S = Status
 WORKING = frozenset({S.ACCEPTED, S.COMMUNITY_HANDLING, S.WHISTLED, S.IN_PROGRESS})
 ADMIN = Rule(Role.ADMIN, _any)
@@ -221,8 +189,7 @@ ABOVE = (
 DEPT = (Role.DEPARTMENT_HANDLER, Role.PARTNER_ORG)
 
 
-def _t(action, sources, target, rules, required=(), **kw) -> Transition:
-    return Transition(action, frozenset(sources), target, tuple(rules), tuple(required), **kw)
+_t = transition
 
 
 TRANSITIONS: dict[str, Transition] = {
@@ -309,7 +276,7 @@ TRANSITIONS: dict[str, Transition] = {
             "return_visit",
             {S.CLOSED},
             S.RATED,
-            [Rule("reporter", _reporter), Rule(Role.COMMUNITY_STAFF, _territory), ADMIN],
+            [Rule("reporter", _reporter, membership=False), Rule(Role.COMMUNITY_STAFF, _territory), ADMIN],
             ("satisfaction",),
             guard=_not_merged,
             guard_text="not merged",
@@ -379,71 +346,14 @@ TRANSITIONS: dict[str, Transition] = {
             ABOVE,
             guard=_is_suspended,
             guard_text="suspended",
-            while_suspended=True,
+            while_blocked=True,
             note="due dates move by the suspended working time",
         ),
     )
 }
-ACTIONS = tuple(TRANSITIONS)
 
 
-# --- checks -----------------------------------------------------------------------------------------
-def transition(action: str) -> Transition:
-    t = TRANSITIONS.get(action)
-    if t is None:
-        raise NotFound(_("There is no action “%(action)s”.") % {"action": action})
-    return t
-
-
-def state_allows(case: Case, t: Transition) -> bool:
-    if case.status not in t.sources:
-        return False
-    if case.suspended and not t.while_suspended:
-        return False
-    return t.guard is None or t.guard(case)
-
-
-def role_allows(case: Case, t: Transition, actor: Actor) -> bool:
-    return any(rule.matches(case, actor) for rule in t.rules)
-
-
-def allowed_actions(case: Case, user) -> list[str]:
-    actor = actor_for(user)
-    return [a for a, t in TRANSITIONS.items() if state_allows(case, t) and role_allows(case, t, actor)]
-
-
-def check(case: Case, action: str, user) -> Transition:
-    t = transition(action)
-    if not state_allows(case, t):
-        raise Conflict(
-            _("This case cannot take the action “%(action)s” now (status: %(status)s).")
-            % {"action": action, "status": case.get_status_display()}
-        )
-    if not role_allows(case, t, actor_for(user)):
-        raise Forbidden(_("You may not take the action “%(action)s” on this case.") % {"action": action})
-    return t
-
-
-def take(case_id: int, version: int) -> Case:
-    """Lock the case and move its version from `version` to `version + 1` in one conditional UPDATE:
-    a stale or concurrent move gets Conflict, whatever the database."""
-    case = (
-        Case.objects.select_for_update(of=("self",))
-        .select_related("area", "holder_area", "category")
-        .filter(pk=case_id)
-        .first()
-    )
-    if case is None:
-        raise NotFound(_("Nothing here, or it is outside your area."))
-    stale = _("Someone else changed this case first; reload it and try again.")
-    if case.version != version:
-        raise Conflict(stale, current_version=case.version)
-    if Case.objects.filter(pk=case_id, version=version).update(version=F("version") + 1) != 1:
-        raise Conflict(stale)
-    case.version = version + 1
-    return case
-
-
+# --- records ----------------------------------------------------------------------------------------
 def record(
     case: Case,
     action: str,
@@ -465,6 +375,52 @@ def record(
         data=data or {},
         attachments=attachments or [],
     )
+
+
+# --- the case workflow on the engine ----------------------------------------------------------------
+CASES = Workflow(
+    model=Case,
+    transitions=TRANSITIONS.values(),
+    loader=actor_for,
+    record=record,
+    blocked=_is_suspended,
+    select_related=("area", "holder_area", "category"),
+    texts={
+        "conflict": gettext_lazy("This case cannot take the action “%(action)s” now (status: %(status)s)."),
+        "forbidden": gettext_lazy("You may not take the action “%(action)s” on this case."),
+        "stale": gettext_lazy("Someone else changed this case first; reload it and try again."),
+    },
+)
+ACTIONS = CASES.actions
+
+
+def transition(action: str) -> Transition:
+    return CASES.transition(action)
+
+
+def state_allows(case: Case, t: Transition) -> bool:
+    return CASES.state_allows(case, t)
+
+
+def role_allows(case: Case, t: Transition, actor: Actor) -> bool:
+    return CASES.role_allows(case, t, actor)
+
+
+def allowed_actions(case: Case, user) -> list[str]:
+    return CASES.allowed_actions(case, user)
+
+
+def check(case: Case, action: str, user) -> Transition:
+    return CASES.require(case, action, user)
+
+
+require = check
+
+
+def take(case_id: int, version: int) -> Case:
+    """Lock the case and move its version from `version` to `version + 1` in one conditional UPDATE:
+    a stale or concurrent move gets Conflict, whatever the database."""
+    return CASES.take(case_id, version)
 
 
 def claim_attachments(case: Case, actor, ids: list[str]) -> list[str]:
@@ -502,51 +458,107 @@ def move(
     data: dict | None = None,
     attachments: list[str] | None = None,
 ) -> Case:
-    """Set the new status (the table's, unless the service computed another), save, record."""
-    t = TRANSITIONS[action]
-    from_status = case.status
-    new = status if status is not None else t.target
-    if new is not None:
-        case.status = new
+    """Set the new status (the table's, unless the service computed another), tie the photos, save,
+    record one TimelineEvent."""
     if attachments:
         attachments = claim_attachments(case, actor, attachments)
         case.attachments = [*case.attachments, *attachments]
-    case.save()
-    record(case, action, actor, from_status=from_status, note=note, data=data, attachments=attachments)
-    return case
+    return CASES.move(case, action, actor, status=status, note=note, data=data, attachments=attachments)
 
 
 def table_rows() -> list[dict]:
     """The transition table as rows (docs, tests)."""
-    return [
-        {
-            "action": t.action,
-            "from": sorted(str(s) for s in t.sources),
-            "to": t.target or "(unchanged)",
-            "who": [r.describe() for r in t.rules],
-            "required": list(t.required),
-            "guard": t.guard_text,
-            "note": t.note,
-        }
-        for t in TRANSITIONS.values()
-    ]
+    return CASES.table_rows()
 
 
 def markdown_table() -> str:
     """The transition table as Markdown (docs/cases.md embeds it; a test keeps them equal)."""
-    lines = [
-        "| action | from | to | who may (role: condition) | required | guard |",
-        "| --- | --- | --- | --- | --- | --- |",
-    ]
-    for r in table_rows():
-        lines.append(
-            "| `{}` | {} | {} | {} | {} | {} |".format(
-                r["action"],
-                ", ".join(str(s) for s in r["from"]),
-                r["to"],
-                "<br>".join(r["who"]),
-                ", ".join(r["required"]) or "—",
-                r["guard"] or "—",
-            )
-        )
-    return "\n".join(lines)
+    return CASES.markdown_table()
+
+
+# --- the steps of a case ----------------------------------------------------------------------------
+# A step has no version of its own: its case's `take` holds the lock, and the case action (report_in,
+# handle, return, reassign, verify) has been checked before a step moves. The step table says which
+# step statuses each step move starts from and who may move a step.
+def _case_of(step: Step) -> Case:
+    return step.case
+
+
+def _target(step: Step, actor: Actor, role: str) -> bool:
+    return step.target_id in actor.org_ids.get(role, ())
+
+
+_target.__name__ = "target"
+ST = StepStatus
+OWN_STEP = (*(Rule(r, _target) for r in DEPT), ADMIN)
+STEP_TRANSITIONS: dict[str, Transition] = {
+    t.action: t
+    for t in (
+        _t("report_in", {ST.PENDING_REPORT_IN}, ST.REPORTED_IN, OWN_STEP, note="case action report_in"),
+        _t(
+            "handle",
+            {ST.REPORTED_IN, ST.IN_PROGRESS},
+            ST.HANDLED,
+            OWN_STEP,
+            ("note",),
+            note="case action handle",
+        ),
+        _t("return", OPEN_STEP_STATUSES, ST.RETURNED, OWN_STEP, ("reason",), note="case action return"),
+        _t(
+            "cancel",
+            OPEN_STEP_STATUSES,
+            ST.CANCELLED,
+            [*(Rule(r.role, via(_case_of, _holder, "case ")) for r in HOLDERS if r is not ADMIN), ADMIN],
+            note="case action reassign: a new step for the new department",
+        ),
+        _t(
+            "rework",
+            {ST.HANDLED},
+            ST.IN_PROGRESS,
+            [Rule(Role.GRID_WORKER, via(_case_of, _grid, "case ")), ADMIN],
+            note="case action verify with passed=false",
+        ),
+    )
+}
+STEPS = Workflow(
+    model=Step,
+    transitions=STEP_TRANSITIONS.values(),
+    version_field=None,
+    loader=actor_for,
+    texts={
+        "conflict": gettext_lazy("This step cannot take the action “%(action)s” now (status: %(status)s)."),
+        "forbidden": gettext_lazy("No step of yours is waiting for this action."),
+    },
+)
+
+
+def steps_for(case: Case, action: str, actor, step_id: int | None = None) -> list[Step]:
+    """The steps of a locked case that `actor` may move by the step action `action`: in the action's
+    source statuses and admitted by its rules (their organisations' steps; all for an admin). None:
+    with `step_id` a field error, else Forbidden."""
+    t = STEPS.transition(action)
+    principal = actor_for(actor)
+    qs = Step.objects.filter(case=case, status__in=t.sources).select_related("target")
+    if step_id is not None:
+        qs = qs.filter(pk=step_id)
+    steps = []
+    for s in qs:
+        s.case = case
+        if STEPS.role_allows(s, t, principal):
+            steps.append(s)
+    if not steps:
+        if step_id is not None:
+            raise field_error("step_id", _("No step of yours with this id is waiting for this action."))
+        raise STEPS.refuse(None, action, actor)
+    return steps
+
+
+def move_step(step: Step, action: str, actor) -> Step:
+    """One step move by the step table (the case's move records the timeline event)."""
+    STEPS.require(step, action, actor)
+    return STEPS.move(step, action, actor)
+
+
+def step_markdown_table() -> str:
+    """The step table as Markdown (docs/cases.md embeds it; a test keeps them equal)."""
+    return STEPS.markdown_table()

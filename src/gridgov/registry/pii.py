@@ -28,6 +28,7 @@ from gridgov.accounts.models import Membership
 from gridgov.accounts.roles import ADMIN_ROLES, Role
 from gridgov.accounts.scope import scope_for
 from gridgov.registry.models import PiiAccessLog, PiiField, PiiGrant
+from gridgov.territory import paths as area_paths
 
 PHONE_ROLES = frozenset({Role.COMMUNITY_STAFF, Role.GRID_WORKER})
 CARE_ROLES = frozenset({Role.COMMUNITY_STAFF})
@@ -56,7 +57,7 @@ def mask_phone(value: str) -> str:
 
 # --- the policy ------------------------------------------------------------------------------------
 def _covers(paths: tuple[str, ...], path: str) -> bool:
-    return any(path.startswith(p) for p in paths)
+    return area_paths.within(path, paths)
 
 
 @dataclass(frozen=True)
@@ -75,10 +76,7 @@ class PiiPolicy:
         return bool(self.care)
 
     def care_filter(self, path_field: str) -> Q:
-        q = Q(pk__in=[])
-        for p in self.care:
-            q |= Q(**{f"{path_field}__startswith": p})
-        return q
+        return area_paths.subtrees(self.care, path_field)
 
 
 NOTHING = PiiPolicy()

@@ -12,7 +12,7 @@ import json
 from typing import Any
 
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -39,7 +39,6 @@ from gridgov.registry.models import (
     Submission,
     SubmissionAction,
     SubmissionKind,
-    SubmissionStatus,
     Unit,
 )
 from gridgov.registry.pii import mask_id, mask_phone
@@ -50,6 +49,7 @@ from gridgov.registry.validators import (
     normalise_id,
     normalise_phone,
 )
+from gridgov.registry.workflow import SUBMISSIONS
 from gridgov.territory.models import Area, Building, House
 
 WRITER_ROLES = (Role.COMMUNITY_STAFF, Role.GRID_WORKER)
@@ -542,7 +542,7 @@ def _dates(data: dict) -> dict:
     return out
 
 
-def _submission_for_review(actor, submission_id: int, request) -> Submission:
+def _submission_for_review(actor, submission_id: int, request, action: str) -> Submission:
     from gridgov.registry import selectors
 
     if not selectors.submissions_visible(actor).filter(pk=submission_id).exists():
@@ -555,21 +555,16 @@ def _submission_for_review(actor, submission_id: int, request) -> Submission:
         object_type="submission",
         object_id=submission_id,
     )
-    sub = (
-        Submission.objects.select_for_update(of=("self",))
-        .select_related("building__grid")
-        .get(pk=submission_id)
-    )
+    sub = SUBMISSIONS.take(submission_id)
     if not scope_for(actor).can_see_path(sub.building.grid.path):
         raise _not_found()
-    if sub.status != SubmissionStatus.PENDING:
-        raise Conflict(_("This submission has already been reviewed."))
+    SUBMISSIONS.require(sub, action, actor)
     return sub
 
 
 @transaction.atomic
 def approve(*, actor, submission_id: int, request=None) -> Submission:
-    sub = _submission_for_review(actor, submission_id, request)
+    sub = _submission_for_review(actor, submission_id, request, "approve")
     data = _dates(submission_payload(sub))
     collector = sub.submitted_by
     if sub.action == SubmissionAction.CREATE:
@@ -592,10 +587,8 @@ def approve(*, actor, submission_id: int, request=None) -> Submission:
             obj = update_unit(
                 actor=actor, unit_id=sub.target_id, version=current, changes=data, submission=sub
             )
-    sub.status = SubmissionStatus.APPROVED
     sub.reviewed_by, sub.reviewed_at, sub.result_id = actor, timezone.now(), obj.pk
-    sub.save(update_fields=["status", "reviewed_by", "reviewed_at", "result_id"])
-    return sub
+    return SUBMISSIONS.move(sub, "approve", actor, update_fields=["reviewed_by", "reviewed_at", "result_id"])
 
 
 @transaction.atomic
@@ -606,11 +599,10 @@ def reject(*, actor, submission_id: int, reason: str, request=None) -> Submissio
             _("Please correct: %(fields)s") % {"fields": "reason"},
             errors=[{"field": "reason", "message": _("Give the reason for the rejection")}],
         )
-    sub = _submission_for_review(actor, submission_id, request)
-    sub.status, sub.reason = SubmissionStatus.REJECTED, reason[:500]
+    sub = _submission_for_review(actor, submission_id, request, "reject")
+    sub.reason = reason[:500]
     sub.reviewed_by, sub.reviewed_at = actor, timezone.now()
-    sub.save(update_fields=["status", "reason", "reviewed_by", "reviewed_at"])
-    return sub
+    return SUBMISSIONS.move(sub, "reject", actor, update_fields=["reason", "reviewed_by", "reviewed_at"])
 
 
 # --- care groups -------------------------------------------------------------------------------------
@@ -716,6 +708,49 @@ def revoke_pii_grant(*, actor, grant_id: int, request: HttpRequest | None = None
             detail={"username": grant.user.username, "field": grant.field, "area": grant.area.code},
         )  # fmt: skip
     return grant
+
+
+def follow_new_grids(*, actor, retired, covering: dict, request=None) -> int:
+    """After a re-division is adopted (territory.signals.grids_redrawn, registry/receivers.py): an active
+    PII grant naming a retired grid follows its buildings — the grant now names the grid that received
+    most of them, and a grant for the same user, field, reason and expiry is added for every other new
+    grid that received some. Each is a `role_grant` audit event. Revoked and expired grants keep naming
+    the archived grid (they are history). Returns how many grants were moved or added."""
+    now = timezone.now()
+    changed = 0
+    for g in retired:
+        targets = covering.get(g.pk) or []
+        if not targets:
+            continue
+        grants = (
+            PiiGrant.objects.select_for_update(of=("self",))
+            .filter(area=g, revoked_at__isnull=True)
+            .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now))
+            .select_related("user")
+        )
+        for grant in grants:
+            first, *others = targets
+            grant.area = first
+            grant.save(update_fields=["area"])
+            made = [(grant, first)]
+            for t in others:
+                if PiiGrant.objects.filter(
+                    user=grant.user, field=grant.field, area=t, revoked_at__isnull=True
+                ).exists():
+                    continue
+                extra = PiiGrant.objects.create(
+                    user=grant.user, field=grant.field, area=t, reason=grant.reason,
+                    granted_by=grant.granted_by, expires_at=grant.expires_at,
+                )  # fmt: skip
+                made.append((extra, t))
+            for obj, t in made:
+                record_audit(
+                    AuditEventType.ROLE_GRANT, user=actor, request=request, object_type="pii_grant", object_id=obj.pk,
+                    detail={"action": "regrid", "username": grant.user.username, "field": grant.field,
+                            "from": g.code, "to": t.code, "grant": grant.pk},
+                )  # fmt: skip
+                changed += 1
+    return changed
 
 
 # --- imports -----------------------------------------------------------------------------------------

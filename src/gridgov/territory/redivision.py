@@ -5,9 +5,10 @@
                    with the new grids, the grids of today (before/after table) and the figures
     adopt(id)      administrators: a new grid version — grids that keep their code are updated in place,
                    the others archived (`is_active` off, an `AreaVersion` keeps what each grid was),
-                   new grids get the next free codes of their community; buildings, the memberships of
-                   retired grids (grid workers, building heads …) and open cases follow; every move is
-                   in the security audit log and every moved case gets a `regrid` timeline event
+                   new grids get the next free codes of their community; buildings follow, and the
+                   adoption announces `territory.signals.grids_redrawn`: accounts moves the memberships
+                   of retired grids (grid workers, building heads …), registry the PII grants, cases the
+                   open cases (each with a `regrid` timeline event); every move is audited
     discard(id)    the draft is set aside
 
 Adopting a proposal whose buildings moved since it was made answers 409 (the fingerprint of the
@@ -25,15 +26,17 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from gridgov.accounts.audit import record_audit
-from gridgov.accounts.models import AuditEventType, Membership
+from gridgov.accounts.models import AuditEventType
 from gridgov.accounts.roles import Role
 from gridgov.accounts.scope import scope_for
 from gridgov.core.errors import Conflict, Forbidden, NotFound, field_error
 from gridgov.territory import geo, partition
 from gridgov.territory.health import grid_bounds, status_of
-from gridgov.territory.models import Area, AreaVersion, Building, GridProposal, Level, ProposalStatus
+from gridgov.territory.models import Area, AreaVersion, Building, GridProposal, Level
 from gridgov.territory.selectors import visible_areas
 from gridgov.territory.services import grids_changed
+from gridgov.territory.signals import Redraw, announce_redraw
+from gridgov.territory.workflow import PROPOSALS
 
 PROPOSE_ROLES = (Role.ADMIN, Role.LEADER, Role.SUBDISTRICT_STAFF, Role.COMMUNITY_STAFF)
 LEVELS = (Level.SUBDISTRICT, Level.COMMUNITY, Level.BLOCK)
@@ -258,39 +261,22 @@ def proposal_geojson(user, proposal_id: int) -> dict:
 
 
 # --- decide ------------------------------------------------------------------------------------------------
-def _require_admin(actor) -> None:
-    if not scope_for(actor).has_role(Role.ADMIN):
-        raise Forbidden(_("Only a system administrator may change the territory."))
-
-
-def _draft(proposal_id: int) -> GridProposal:
-    proposal = GridProposal.objects.select_for_update().select_related("area").filter(pk=proposal_id).first()
-    if proposal is None:
-        raise NotFound(_("Nothing here, or it is outside your area."))
-    if proposal.status != ProposalStatus.DRAFT:
-        raise Conflict(_("This proposal has been decided already."))
+def _draft(actor, proposal_id: int, action: str) -> GridProposal:
+    """The draft, locked; a stranger is refused before anything is looked up (403), a missing one is
+    404, a decided one 409."""
+    PROPOSALS.require_role(action, actor)
+    proposal = PROPOSALS.take(proposal_id)
+    PROPOSALS.require(proposal, action, actor)
     return proposal
 
 
 @transaction.atomic
 def discard(*, actor, proposal_id: int, request=None) -> GridProposal:
-    _require_admin(actor)
-    proposal = _draft(proposal_id)
-    proposal.status, proposal.decided_by, proposal.decided_at = (
-        ProposalStatus.DISCARDED,
-        actor,
-        timezone.now(),
+    proposal = _draft(actor, proposal_id, "discard")
+    proposal.decided_by, proposal.decided_at = actor, timezone.now()
+    return PROPOSALS.move(
+        proposal, "discard", actor, update_fields=["decided_by", "decided_at"], request=request
     )
-    proposal.save(update_fields=["status", "decided_by", "decided_at"])
-    record_audit(
-        AuditEventType.DATA_CHANGE,
-        user=actor,
-        request=request,
-        object_type="grid_proposal",
-        object_id=proposal.pk,
-        detail={"action": "discard"},
-    )
-    return proposal
 
 
 def _next_codes(community_code: str):
@@ -312,11 +298,9 @@ def _next_codes(community_code: str):
 @transaction.atomic
 def adopt(*, actor, proposal_id: int, request=None) -> dict:
     """Adopt a draft proposal: the new grid version. Returns a summary of what moved."""
-    from gridgov.cases import services as case_services
     from gridgov.territory.services import recount_households
 
-    _require_admin(actor)
-    proposal = _draft(proposal_id)
+    proposal = _draft(actor, proposal_id, "adopt")
     area = proposal.area
     if _fingerprint(area) != proposal.fingerprint:
         raise Conflict(_("The grids changed since this proposal was made; make a new one."))
@@ -388,55 +372,45 @@ def adopt(*, actor, proposal_id: int, request=None) -> dict:
     for g in retired:
         g.is_active = False
         g.save(update_fields=["is_active", "updated_at"])
-    moved_memberships = 0
-    for g in retired:
-        target = successor.get(g.pk)
-        if target is None:
-            continue
-        for m in Membership.objects.filter(area=g).select_related("user"):
-            m.area = target
-            m.save(update_fields=["area"])
-            moved_memberships += 1
-            record_audit(
-                AuditEventType.ROLE_GRANT,
-                user=actor,
-                request=request,
-                object_type="membership",
-                object_id=m.pk,
-                detail={
-                    "action": "regrid",
-                    "user": m.user.username,
-                    "role": m.role,
-                    "from": g.code,
-                    "to": target.code,
-                },
-            )
-    moved_cases = case_services.follow_new_grids(
-        actor=actor,
-        old_grids=list(old.values()),
-        new_grids=new_grids,
-        successor=successor,
-        proposal_id=proposal.pk,
+    covering: dict[int, list[Area]] = {}
+    grid_by_pk = {grid.pk: grid for grid, _geom in new_grids}
+    for g in old.values():
+        received = {new_area_of_building[b].pk for b in old_buildings.get(g.pk, [])}
+        first = successor.get(g.pk)
+        ordered = ([first.pk] if first is not None else []) + sorted(received - {getattr(first, "pk", None)})
+        covering[g.pk] = [grid_by_pk[pk] for pk in ordered]
+    moved = announce_redraw(
+        Redraw(
+            proposal_id=proposal.pk,
+            area=area,
+            actor=actor,
+            request=request,
+            old_grids=list(old.values()),
+            new_grids=new_grids,
+            retired=retired,
+            successor=successor,
+            covering=covering,
+        )
     )
     recount_households(area)
-    proposal.status, proposal.decided_by, proposal.decided_at = ProposalStatus.ADOPTED, actor, now
-    proposal.save(update_fields=["status", "decided_by", "decided_at"])
+    proposal.decided_by, proposal.decided_at = actor, now
     summary = {
         "grids_before": len(old),
         "grids_after": len(new_grids),
         "codes_kept": len(kept & set(old)),
         "grids_archived": len(retired),
         "grids_created": len(kept - set(old)),
-        "memberships_moved": moved_memberships,
-        "cases_moved": moved_cases,
+        "memberships_moved": moved.get("memberships_moved", 0),
+        "cases_moved": moved.get("cases_moved", 0),
+        **{k: v for k, v in moved.items() if k not in ("memberships_moved", "cases_moved")},
     }
-    record_audit(
-        AuditEventType.DATA_CHANGE,
-        user=actor,
+    PROPOSALS.move(
+        proposal,
+        "adopt",
+        actor,
+        update_fields=["decided_by", "decided_at"],
+        data={"area": area.code, **summary},
         request=request,
-        object_type="grid_proposal",
-        object_id=proposal.pk,
-        detail={"action": "adopt", "area": area.code, **summary},
     )
     grids_changed()
     return summary

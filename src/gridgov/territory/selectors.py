@@ -18,7 +18,7 @@ from django.utils.translation import gettext as _
 
 from gridgov.accounts.scope import scope_for
 from gridgov.core.errors import NotFound
-from gridgov.territory import geo, locator
+from gridgov.territory import geo, locator, paths
 from gridgov.territory.models import Area, Building, House, Level
 
 
@@ -33,7 +33,7 @@ def visible_areas(user) -> QuerySet[Area]:
 def _under(code: str | None) -> Q | None:
     """Areas at or below the area with this code (by path prefix), or None when there is no such area."""
     path = Area.objects.filter(code=code).values_list("path", flat=True).first()
-    return None if path is None else Q(path__startswith=path)
+    return None if path is None else paths.subtree(path)
 
 
 def _search(q: str | None, *fields: str) -> Q:
@@ -178,7 +178,7 @@ def locate_for(user, lng: float, lat: float, crs: str = geo.CRS_WGS84) -> Locate
         grid = Area.objects.filter(pk=grid_id, level=Level.GRID).first()
     if grid is None or not scope_for(user).can_see_path(grid.path, include_jurisdiction=True):
         raise NotFound(_("No grid of yours contains this point."))
-    codes = [c for c in grid.path.split("/") if c and c != grid.code]
+    codes = paths.ancestor_codes(grid.path)
     ancestors = {a.level: a for a in Area.objects.filter(code__in=codes)}
     return Located(
         grid=grid,

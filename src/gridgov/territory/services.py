@@ -17,7 +17,7 @@ from gridgov.accounts.roles import Role
 from gridgov.accounts.scope import scope_for
 from gridgov.core.errors import NotFound, ValidationFailed
 from gridgov.core.models import Revision
-from gridgov.territory import codes, geo
+from gridgov.territory import codes, geo, paths
 from gridgov.territory.models import LEVEL_DEPTH, LEVEL_ORDER, Area, Building, House, Level
 
 GRID_REVISION = "territory.grids"
@@ -322,7 +322,7 @@ def recount_households(area: Area | None = None) -> None:
     for level in reversed(LEVEL_ORDER[top:-1]):
         areas.filter(level=level).update(households=_zero_or(_sum_of(Area.objects.all(), "parent")))
     if area is not None:
-        ancestor_codes = [c for c in area.path.split("/") if c and c != area.code]
+        ancestor_codes = paths.ancestor_codes(area.path)
         for ancestor in Area.objects.filter(code__in=ancestor_codes).order_by("-depth"):
             Area.objects.filter(pk=ancestor.pk).update(
                 households=_zero_or(_sum_of(Area.objects.all(), "parent"))
