@@ -6,6 +6,8 @@ of a case, and the helpers every move goes through:
     check(case, action, actor)  status and guard → Conflict (409); the table's roles → Forbidden (403)
     move(case, action, actor)   new status, photos tied to the case, save, one TimelineEvent
     allowed_actions(case, user) the actions the user may take now, from the same table
+    steps_for(case, action, u)  the steps of the locked case that the step action may move for the user
+    move_step(step, action, u)  one step move by the step table (STEPS); the case's move records it
 
 Who may act is a list of (role, condition) rules; a user may act when any of their memberships matches
 one rule. Conditions:
