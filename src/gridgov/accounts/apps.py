@@ -4,3 +4,11 @@ from django.apps import AppConfig
 class AccountsConfig(AppConfig):
     name = "gridgov.accounts"
     label = "accounts"
+
+    def ready(self) -> None:
+        from gridgov.accounts import audit, permissions  # noqa: F401  (declares the permissions)
+        from gridgov.accounts.scope import load_memberships
+        from gridgov.core import principal
+
+        principal.register_loader(load_memberships)
+        principal.register_denial_writer(audit.write_denial)

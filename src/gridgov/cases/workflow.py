@@ -19,9 +19,8 @@ one rule. Conditions:
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from django.db.models import F, Q
 from django.utils import timezone
@@ -38,37 +37,16 @@ from gridgov.cases.models import (
 )
 from gridgov.core import worktime
 from gridgov.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
-
+from gridgov.core.principal import Principal, principal_for
 
 # --- actors -----------------------------------------------------------------------------------------
-@dataclass
-class Actor:
-    """A user's memberships, grouped by role: area paths and ids, organisation ids."""
-
-    user: object
-    paths: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
-    area_ids: dict[str, set[int]] = field(default_factory=lambda: defaultdict(set))
-    org_ids: dict[str, set[int]] = field(default_factory=lambda: defaultdict(set))
-    roles: set[str] = field(default_factory=set)
+# The actor is the request's principal (gridgov.core.principal): `.user`, `.roles`, `.paths[role]`,
+# `.area_ids[role]`, `.org_ids[role]`, loaded once per request with the user's data scope.
+Actor = Principal
 
 
 def actor_for(user) -> Actor:
-    cached = getattr(user, "_gridgov_case_actor", None)
-    if cached is not None:
-        return cached
-    from gridgov.accounts.models import Membership
-
-    actor = Actor(user=user)
-    if user is not None and getattr(user, "is_authenticated", False):
-        for m in Membership.objects.filter(user=user).select_related("area"):
-            actor.roles.add(m.role)
-            if m.area_id:
-                actor.paths[m.role].append(m.area.path)
-                actor.area_ids[m.role].add(m.area_id)
-            if m.organisation_id:
-                actor.org_ids[m.role].add(m.organisation_id)
-        user._gridgov_case_actor = actor
-    return actor
+    return principal_for(user)
 
 
 # --- conditions -------------------------------------------------------------------------------------

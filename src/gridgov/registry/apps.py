@@ -4,3 +4,11 @@ from django.apps import AppConfig
 class RegistryConfig(AppConfig):
     name = "gridgov.registry"
     verbose_name = "Registry 实有人口、房屋、单位"
+
+    def ready(self) -> None:
+        from gridgov.core import pii, principal
+        from gridgov.registry import permissions  # noqa: F401  (declares the permissions)
+        from gridgov.registry.pii import load_pii_policy, log_access
+
+        principal.register_loader(load_pii_policy, part="pii")
+        pii.register_access_logger(log_access)

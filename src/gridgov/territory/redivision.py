@@ -26,16 +26,15 @@ from django.utils.translation import gettext as _
 
 from gridgov.accounts.audit import record_audit
 from gridgov.accounts.models import AuditEventType, Membership
-from gridgov.accounts.roles import Role
-from gridgov.accounts.scope import scope_for
-from gridgov.core.errors import Conflict, Forbidden, NotFound, field_error
+from gridgov.core.errors import Conflict, NotFound, field_error
+from gridgov.core.principal import principal_for, require
 from gridgov.territory import geo, partition
 from gridgov.territory.health import grid_bounds, status_of
 from gridgov.territory.models import Area, AreaVersion, Building, GridProposal, Level, ProposalStatus
+from gridgov.territory.permissions import PROPOSE_ROLES
 from gridgov.territory.selectors import visible_areas
 from gridgov.territory.services import grids_changed
 
-PROPOSE_ROLES = (Role.ADMIN, Role.LEADER, Role.SUBDISTRICT_STAFF, Role.COMMUNITY_STAFF)
 LEVELS = (Level.SUBDISTRICT, Level.COMMUNITY, Level.BLOCK)
 
 
@@ -58,8 +57,7 @@ def _pp(geoms) -> tuple[float | None, float | None]:
 
 # --- propose ----------------------------------------------------------------------------------------------
 def propose(*, actor, area_code: str, request=None) -> GridProposal:
-    if not any(scope_for(actor).has_role(r) for r in PROPOSE_ROLES):
-        raise Forbidden(_("You may not propose a re-division of grids."))
+    require(actor, "territory.proposal.propose", ("area", area_code), request=request)
     area = visible_areas(actor).filter(code=area_code, is_active=True).first()
     if area is None:
         raise NotFound(_("Nothing here, or it is outside your area."))
@@ -214,7 +212,7 @@ def propose(*, actor, area_code: str, request=None) -> GridProposal:
 
 # --- reads -------------------------------------------------------------------------------------------------
 def proposals_for(user):
-    if not any(scope_for(user).has_role(r) for r in PROPOSE_ROLES):
+    if not principal_for(user).has_role(*PROPOSE_ROLES):
         return GridProposal.objects.none()
     paths = visible_areas(user).filter(level__in=LEVELS).values("pk")
     return GridProposal.objects.filter(area__in=paths).select_related("area", "created_by", "decided_by")
@@ -258,11 +256,6 @@ def proposal_geojson(user, proposal_id: int) -> dict:
 
 
 # --- decide ------------------------------------------------------------------------------------------------
-def _require_admin(actor) -> None:
-    if not scope_for(actor).has_role(Role.ADMIN):
-        raise Forbidden(_("Only a system administrator may change the territory."))
-
-
 def _draft(proposal_id: int) -> GridProposal:
     proposal = GridProposal.objects.select_for_update().select_related("area").filter(pk=proposal_id).first()
     if proposal is None:
@@ -274,7 +267,7 @@ def _draft(proposal_id: int) -> GridProposal:
 
 @transaction.atomic
 def discard(*, actor, proposal_id: int, request=None) -> GridProposal:
-    _require_admin(actor)
+    require(actor, "territory.proposal.decide", ("grid_proposal", proposal_id), request=request)
     proposal = _draft(proposal_id)
     proposal.status, proposal.decided_by, proposal.decided_at = (
         ProposalStatus.DISCARDED,
@@ -315,7 +308,7 @@ def adopt(*, actor, proposal_id: int, request=None) -> dict:
     from gridgov.cases import services as case_services
     from gridgov.territory.services import recount_households
 
-    _require_admin(actor)
+    require(actor, "territory.proposal.decide", ("grid_proposal", proposal_id), request=request)
     proposal = _draft(proposal_id)
     area = proposal.area
     if _fingerprint(area) != proposal.fingerprint:
