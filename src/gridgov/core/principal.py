@@ -200,7 +200,7 @@ def principal_for(user) -> Principal:
         return user
     if not _authenticated(user):
         return Principal(user)
-    cached = user.__dict__.get(CACHE_ATTR)
+    cached = getattr(user, CACHE_ATTR, None)  # (request.user is a lazy proxy: no __dict__ look-up)
     if cached is not None:
         return cached
     principal = Principal(user)
@@ -212,8 +212,8 @@ def principal_for(user) -> Principal:
 
 def forget(user) -> None:
     """Drop a cached principal (after the user's memberships or grants changed in this request)."""
-    if user is not None:
-        user.__dict__.pop(CACHE_ATTR, None)
+    if user is not None and getattr(user, CACHE_ATTR, None) is not None:
+        delattr(user, CACHE_ATTR)
 
 
 # --- permissions ------------------------------------------------------------------------------------
