@@ -7,3 +7,7 @@ class CasesConfig(AppConfig):
 
     def ready(self) -> None:
         from gridgov.cases import permissions  # noqa: F401  (declares the permissions)
+        from gridgov.cases.models import Case
+        from gridgov.core import pii
+
+        pii.register_resealed(Case)  # reporters' phones take part in `rotate_pii_keys`

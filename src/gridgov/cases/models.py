@@ -254,15 +254,18 @@ class Case(models.Model):
         else:
             self.reporter_phone_enc, self.reporter_phone_hash = None, ""
 
-    def reseal(self, key) -> None:
-        """Re-encrypt the reporter's phone and the merged reporters' phones with `key` (key rotation)."""
+    def reseal(self, key) -> tuple[str, ...]:
+        """Re-encrypt the reporter's phone and the merged reporters' phones with `key` (key rotation);
+        returns the columns that changed."""
         phone = self.reporter_phone
         if phone:
             self.reporter_phone_enc = pii.encrypt(phone, REPORTER_PHONE_FIELD, key)[0]
         self.merged_reporters = [
-            {**r, "phone_sealed": seal_merged_phone(merged_phone(r), key)} for r in self.merged_reporters or []
+            {**r, "phone_sealed": seal_merged_phone(merged_phone(r), key)}
+            for r in self.merged_reporters or []
         ]
         self.pii_key = key.id
+        return ("reporter_phone_enc", "merged_reporters", "pii_key")
 
 
 REPORTER_PHONE_FIELD = "case.reporter_phone"

@@ -321,3 +321,14 @@ def open_json(sealed: dict | None, field: str) -> str:
     if not sealed or not sealed.get("enc"):
         return ""
     return decrypt(base64.b64decode(sealed["enc"]), sealed["key"], field)
+
+
+# --- key rotation of other apps' rows --------------------------------------------------------------
+# Models whose rows carry a `pii_key` and a `reseal(key)` method that re-encrypts all their sealed values
+# with `key` (e.g. cases.Case); `gridgov manage rotate_pii_keys` walks them beside the registry's tables.
+RESEALED_MODELS: list = []
+
+
+def register_resealed(model) -> None:
+    if model not in RESEALED_MODELS:
+        RESEALED_MODELS.append(model)

@@ -27,7 +27,16 @@ from gridgov.core.pii import NOTHING, PiiPolicy, mask_id, mask_name, mask_phone
 from gridgov.core.principal import Principal, principal_for
 from gridgov.registry.models import PiiAccessLog, PiiField, PiiGrant
 
-__all__ = ["NOTHING", "PiiPolicy", "load_pii_policy", "log_access", "mask_id", "mask_name", "mask_phone", "policy_for"]
+__all__ = [
+    "NOTHING",
+    "PiiPolicy",
+    "load_pii_policy",
+    "log_access",
+    "mask_id",
+    "mask_name",
+    "mask_phone",
+    "policy_for",
+]
 
 PHONE_ROLES = frozenset({Role.COMMUNITY_STAFF, Role.GRID_WORKER})
 CARE_ROLES = frozenset({Role.COMMUNITY_STAFF})

@@ -595,6 +595,7 @@ def add_care(
     *, actor, resident_id: int, group: str, since: dt.date | None, note: str = "", request=None
 ) -> CareMembership:
     from gridgov.registry import selectors
+
     resident = (
         selectors.residents_visible(actor).select_related("building__grid").filter(pk=resident_id).first()
     )

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from gridgov.cases.models import Case, TimelineEvent
-from gridgov.core.pii import mask_name, mask_phone
 from gridgov.cases.tests.conftest import A1, A2, B1, OUTSIDE, Api, act, report
+from gridgov.core.pii import mask_name, mask_phone
 from gridgov.territory import geo
 
 

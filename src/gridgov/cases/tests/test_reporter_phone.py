@@ -118,3 +118,24 @@ def test_one_masking_rule_everywhere():
     assert pii.mask_phone("075512345678") == "0755****5678"
     assert pii.mask_id("440309199001011234") == "440***********1234"
     assert pii.mask_name("张三丰") == "张**" and pii.mask_name("") == ""
+
+
+def test_key_rotation_reseals_reporters_phones(people, world, settings):
+    import io
+
+    from django.core.management import call_command
+
+    target = report(people.resident2, A2, category_code="E0102")
+    act("accept", target, people.staff_a)
+    dup = Case.objects.get(pk=_hotline(people.staff_a, OTHER)["id"])
+    act("merge", dup, people.staff_a, target_case_number=target.number)
+    old = settings.GRIDGOV_PII_KEYS
+    settings.GRIDGOV_PII_KEYS = pii.generate_key_spec("k8") + "," + old
+    out = io.StringIO()
+    call_command("rotate_pii_keys", stdout=out)
+    assert "cases.case" in out.getvalue()
+    settings.GRIDGOV_PII_KEYS = settings.GRIDGOV_PII_KEYS.split(",")[0]  # the old key is gone
+    assert set(Case.objects.exclude(pii_key="").values_list("pii_key", flat=True)) == {"k8"}
+    dup, target = Case.objects.get(pk=dup.pk), Case.objects.get(pk=target.pk)
+    assert dup.reporter_phone == OTHER and merged_phone(target.merged_reporters[0]) == OTHER
+    assert Case.objects.filter(reporter_phone_hash=pii.blind_index(OTHER)).get() == dup

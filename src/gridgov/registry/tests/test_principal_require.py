@@ -134,7 +134,10 @@ EXPECTED = {
     "registry.review": {Role.COMMUNITY_STAFF},
     "registry.import": {Role.COMMUNITY_STAFF, Role.SUBDISTRICT_STAFF},
     "registry.export": {
-        Role.GRID_WORKER, Role.COMMUNITY_STAFF, Role.SUBDISTRICT_STAFF, Role.LEADER,
+        Role.GRID_WORKER,
+        Role.COMMUNITY_STAFF,
+        Role.SUBDISTRICT_STAFF,
+        Role.LEADER,
     },  # fmt: skip
     "registry.pii_grant": {Role.SECURITY_ADMIN},
     "registry.pii_revoke": {Role.SECURITY_ADMIN},
@@ -151,7 +154,11 @@ EXPECTED = {
     "territory.layer.read": {Role.ADMIN, Role.LEADER, Role.SUBDISTRICT_STAFF, Role.COMMUNITY_STAFF},
     # cases (was cases/suggest_api.py _require_staff): staff who work on cases
     "cases.suggest": {
-        Role.ADMIN, Role.LEADER, Role.SUBDISTRICT_STAFF, Role.COMMUNITY_STAFF, Role.GRID_WORKER,
+        Role.ADMIN,
+        Role.LEADER,
+        Role.SUBDISTRICT_STAFF,
+        Role.COMMUNITY_STAFF,
+        Role.GRID_WORKER,
     },  # fmt: skip
 }
 
