@@ -139,3 +139,28 @@ def test_key_rotation_reseals_reporters_phones(people, world, settings):
     dup, target = Case.objects.get(pk=dup.pk), Case.objects.get(pk=target.pk)
     assert dup.reporter_phone == OTHER and merged_phone(target.merged_reporters[0]) == OTHER
     assert Case.objects.filter(reporter_phone_hash=pii.blind_index(OTHER)).get() == dup
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_migration_seals_existing_phones_and_unseals_them_backwards(people, world):
+    from django.db.migrations.executor import MigrationExecutor
+
+    target = report(people.resident2, A2, category_code="E0102")
+    act("accept", target, people.staff_a)
+    dup = Case.objects.get(pk=_hotline(people.staff_a, OTHER)["id"])
+    act("merge", dup, people.staff_a, target_case_number=target.number)
+    latest = MigrationExecutor(connection).loader.graph.leaf_nodes("cases")
+    executor = MigrationExecutor(connection)
+    executor.migrate([("cases", "0004_attachments_defer")])  # back: plain text as before
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT reporter_phone, merged_reporters FROM cases_case WHERE id = %s", [dup.pk])
+        assert cursor.fetchone()[0] == OTHER
+        cursor.execute("SELECT merged_reporters FROM cases_case WHERE id = %s", [target.pk])
+        assert OTHER in cursor.fetchone()[0]
+    executor = MigrationExecutor(connection)
+    executor.loader.build_graph()
+    executor.migrate(latest)  # forward: the existing rows are sealed
+    assert OTHER not in _every_text_in_the_database()
+    dup, target = Case.objects.get(pk=dup.pk), Case.objects.get(pk=target.pk)
+    assert dup.reporter_phone == OTHER and merged_phone(target.merged_reporters[0]) == OTHER
+    assert dup.reporter_phone_hash == pii.blind_index(OTHER)
