@@ -156,7 +156,11 @@ def test_an_oversize_building_is_named_by_its_code(demo):
     r = staff.post("/api/v1/territory/proposals", {"area_code": COMMUNITY}, content_type="application/json")
     assert r.status_code == 201, r.content
     (oversize,) = r.json()["oversize"]
-    assert (oversize["building"], oversize["building_code"], oversize["households"]) == (big.pk, big.code, 620)
+    assert (oversize["building"], oversize["building_code"], oversize["households"]) == (
+        big.pk,
+        big.code,
+        620,
+    )
     grid = next(g for g in r.json()["grids"] if g["key"] == oversize["grid"])
     assert grid["buildings"] == [big.pk] and grid["households"] == 620
 

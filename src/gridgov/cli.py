@@ -178,7 +178,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    return int(args.func(args) or 0)
+    try:
+        return int(args.func(args) or 0)
+    finally:
+        # Refusals that waited for a transaction are written on the way out (see core.principal).
+        from django.apps import apps
+
+        if apps.ready:
+            from gridgov.core.principal import flush_denials
+
+            flush_denials()
 
 
 if __name__ == "__main__":

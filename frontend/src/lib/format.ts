@@ -58,13 +58,15 @@ export function formatHours(hours: number | null | undefined): string {
   return hours.toFixed(1)
 }
 
-/** 13812345678 → 138****5678. Already masked or too short values are left alone. */
+/** 13812345678 → 138****5678 (already masked values are left alone; too short ones are all stars). */
 export function maskPhone(phone: string | null | undefined): string {
+  // The server's rule (gridgov.core.pii.mask_phone): 138****5678, landline 0755****5678.
   if (!phone) return ''
   if (phone.includes('*')) return phone
   const digits = phone.replace(/\s+/g, '')
-  if (digits.length < 7) return digits
-  return `${digits.slice(0, 3)}${'*'.repeat(digits.length - 7)}${digits.slice(-4)}`
+  if (digits.length < 7) return '*'.repeat(digits.length)
+  const head = digits.startsWith('0') ? 4 : 3
+  return `${digits.slice(0, head)}****${digits.slice(-4)}`
 }
 
 /** 张三丰 → 张**; a name already masked is left alone. */

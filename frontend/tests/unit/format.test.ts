@@ -9,7 +9,8 @@ describe('masking', () => {
   it('masks phones and names', () => {
     expect(maskPhone('13812345678')).toBe('138****5678')
     expect(maskPhone('138****5678')).toBe('138****5678')
-    expect(maskPhone('12345')).toBe('12345')
+    expect(maskPhone('12345')).toBe('*****')
+    expect(maskPhone('075512345678')).toBe('0755****5678')
     expect(maskPhone('')).toBe('')
     expect(maskName('张三丰')).toBe('张**')
     expect(maskName('王*')).toBe('王*')

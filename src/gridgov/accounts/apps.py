@@ -10,3 +10,9 @@ class AccountsConfig(AppConfig):
         from gridgov.territory.signals import grids_redrawn
 
         grids_redrawn.connect(receivers.grids_redrawn, dispatch_uid="accounts.grids_redrawn")
+        from gridgov.accounts import audit, permissions  # noqa: F401  (declares the permissions)
+        from gridgov.accounts.scope import load_memberships
+        from gridgov.core import principal
+
+        principal.register_loader(load_memberships)
+        principal.register_denial_writer(audit.write_denial)

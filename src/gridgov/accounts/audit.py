@@ -12,6 +12,7 @@ from django.utils.translation import gettext as _
 
 from gridgov.accounts.models import AuditEvent, AuditEventType
 from gridgov.core.errors import Forbidden
+from gridgov.core.principal import Denial, forbidden
 
 
 def _valid_ip(value: str) -> str | None:
@@ -69,14 +70,27 @@ def deny(
     object_id: str | int = "",
     message: str | None = None,
 ) -> Forbidden:
-    """Record a refused action and return the Forbidden error for the caller to raise."""
-    record_audit(
-        AuditEventType.PERMISSION_DENIED,
-        user=actor,
+    """Record a refused action and return the Forbidden error for the caller to raise. The record is
+    written outside any transaction that rolls back (see `gridgov.core.principal.forbidden`); prefer
+    `require(principal, permission)` with a declared permission."""
+    return forbidden(
+        actor,
+        action=action,
         request=request,
-        success=False,
         object_type=object_type,
         object_id=object_id,
-        detail={"action": action},
+        message=message or _("You are not allowed to do this"),
     )
-    return Forbidden(message or _("You are not allowed to do this"))
+
+
+def write_denial(denial: Denial) -> None:
+    """The audit writer the core principal calls for every refusal."""
+    record_audit(
+        AuditEventType.PERMISSION_DENIED,
+        user=denial.user,
+        request=denial.request,
+        success=False,
+        object_type=denial.object_type,
+        object_id=denial.object_id,
+        detail={"action": denial.action},
+    )

@@ -11,6 +11,7 @@ from ninja import Field, Schema
 from pydantic import AfterValidator
 
 from gridgov.accounts.roles import Role
+from gridgov.core.pii import mask_phone
 
 MAX_ID = 2**63 - 1
 
@@ -27,15 +28,6 @@ def _storable(value: str) -> str:
 
 
 Text = Annotated[str, AfterValidator(_storable)]
-
-
-def mask_phone(phone: str) -> str:
-    phone = (phone or "").strip()
-    if not phone:
-        return ""
-    if len(phone) >= 7:
-        return phone[:3] + "****" + phone[-4:]
-    return "*" * len(phone)
 
 
 # --- shared --------------------------------------------------------------------------------------

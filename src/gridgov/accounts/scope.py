@@ -1,100 +1,47 @@
 """Data scope: what a user may see, as the union of their memberships (RuoYi's data scopes:
 all / own area and below / own area / own organisation / self).
 
-Selectors turn a `UserScope` into a `Q` filter. Every read goes through a selector; nothing in views
-or the front end narrows data.
+Selectors turn a scope into a `Q` filter. Every read goes through a selector; nothing in views or the
+front end narrows data. The scope is part of the request's principal (`gridgov.core.principal`): this
+module holds the accounts loader that fills it from the memberships, and `scope_for`, a view of it.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
-from django.db.models import Q
-
 from gridgov.accounts.roles import ROLE_SCOPE, DataScope
+from gridgov.core.principal import ANONYMOUS_SCOPE, MembershipRecord, Principal, principal_for
+from gridgov.core.principal import Scope as UserScope
 
-_NOTHING = Q(pk__in=[])
+ANONYMOUS = ANONYMOUS_SCOPE
 
-
-@dataclass(frozen=True)
-class UserScope:
-    user_id: int | None
-    roles: frozenset[str] = frozenset()
-    all: bool = False
-    subtree_paths: tuple[str, ...] = ()  # area and below: materialised path prefixes
-    area_ids: tuple[int, ...] = ()  # own area only
-    area_paths: tuple[str, ...] = ()  # the paths of those areas (for records located below them)
-    organisation_ids: tuple[int, ...] = ()
-    # The areas served by the user's organisations (a department's district): territory they may look at.
-    jurisdiction_paths: tuple[str, ...] = field(default=())
-
-    @property
-    def is_empty(self) -> bool:
-        return not (self.all or self.subtree_paths or self.area_ids or self.organisation_ids)
-
-    def has_role(self, *roles: str) -> bool:
-        return bool(self.roles.intersection(roles))
-
-    # --- filters -------------------------------------------------------------------------------
-    def area_filter(self, path_field: str = "path", *, include_jurisdiction: bool = False) -> Q:
-        """Records that belong to an area, given the name of the field that holds the area's path
-        (e.g. "path" on Area, "grid__path" on Building)."""
-        if self.all:
-            return Q()
-        q = _NOTHING
-        paths = self.subtree_paths + (self.jurisdiction_paths if include_jurisdiction else ())
-        for p in _minimal_prefixes(paths):
-            q |= Q(**{f"{path_field}__startswith": p})
-        for p in self.area_paths:
-            q |= Q(**{path_field: p})
-        return q
-
-    def visible_paths(self, *, include_jurisdiction: bool = False) -> tuple[str, ...] | None:
-        """Path prefixes of the user's subtrees; None means everything."""
-        if self.all:
-            return None
-        return _minimal_prefixes(
-            self.subtree_paths + (self.jurisdiction_paths if include_jurisdiction else ())
-        )
-
-    def can_see_path(self, path: str, *, include_jurisdiction: bool = False) -> bool:
-        if self.all:
-            return True
-        prefixes = self.subtree_paths + (self.jurisdiction_paths if include_jurisdiction else ())
-        return any(path.startswith(p) for p in prefixes) or path in self.area_paths
+__all__ = ["ANONYMOUS", "UserScope", "load_memberships", "scope_for"]
 
 
-def _minimal_prefixes(paths: tuple[str, ...]) -> tuple[str, ...]:
-    """Drop paths already covered by a shorter prefix, so filters stay small."""
-    out: list[str] = []
-    for p in sorted(set(paths), key=len):
-        if not any(p.startswith(q) for q in out):
-            out.append(p)
-    return tuple(sorted(out))
-
-
-ANONYMOUS = UserScope(user_id=None)
-
-
-def scope_for(user) -> UserScope:
-    """The user's data scope, computed once per request and cached on the user object."""
-    if user is None or not getattr(user, "is_authenticated", False):
-        return ANONYMOUS
-    cached = getattr(user, "_gridgov_scope", None)
-    if cached is not None:
-        return cached
+def load_memberships(principal: Principal) -> None:
+    """The principal's memberships, roles and data scope: one query (registered in AccountsConfig.ready)."""
     from gridgov.accounts.models import Membership
 
-    roles: set[str] = set()
+    records = []
     everything = False
     subtree: list[str] = []
     area_ids: list[int] = []
     area_paths: list[str] = []
     orgs: list[int] = []
     jurisdiction: list[str] = []
-    memberships = Membership.objects.filter(user=user).select_related("area", "organisation__area")
+    memberships = Membership.objects.filter(user_id=principal.user_id).select_related(
+        "area", "organisation__area"
+    )
     for m in memberships:
-        roles.add(m.role)
+        org_area = m.organisation.area.path if m.organisation_id and m.organisation.area_id else ""
+        records.append(
+            MembershipRecord(
+                role=m.role,
+                area_id=m.area_id,
+                area_path=m.area.path if m.area_id else "",
+                organisation_id=m.organisation_id,
+                organisation_area_path=org_area,
+            )
+        )
         kind = ROLE_SCOPE.get(m.role, DataScope.SELF)
         if kind == DataScope.ALL:
             everything = True
@@ -105,11 +52,12 @@ def scope_for(user) -> UserScope:
             area_paths.append(m.area.path)
         elif kind == DataScope.ORGANISATION and m.organisation_id:
             orgs.append(m.organisation_id)
-            if m.organisation.area_id:
-                jurisdiction.append(m.organisation.area.path)
-    scope = UserScope(
-        user_id=user.pk,
-        roles=frozenset(roles),
+            if org_area:
+                jurisdiction.append(org_area)
+    principal.set_memberships(records)
+    principal.scope = UserScope(
+        user_id=principal.user_id,
+        roles=principal.roles,
         all=everything,
         subtree_paths=tuple(sorted(set(subtree))),
         area_ids=tuple(sorted(set(area_ids))),
@@ -117,5 +65,8 @@ def scope_for(user) -> UserScope:
         organisation_ids=tuple(sorted(set(orgs))),
         jurisdiction_paths=tuple(sorted(set(jurisdiction))),
     )
-    user._gridgov_scope = scope
-    return scope
+
+
+def scope_for(user) -> UserScope:
+    """The user's data scope: the scope of their principal (loaded once per request)."""
+    return principal_for(user).scope

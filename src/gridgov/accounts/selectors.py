@@ -21,11 +21,11 @@ from django.utils import timezone
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
-from gridgov.accounts.audit import deny
 from gridgov.accounts.models import ApiToken, AuditEvent, Membership, Organisation, OrganisationKind, User
 from gridgov.accounts.roles import STAFF_ROLES, DataScope, Role
 from gridgov.accounts.scope import UserScope, scope_for
 from gridgov.core.errors import NotFound
+from gridgov.core.principal import require
 
 # --- the signed-in user ----------------------------------------------------------------------------
 
@@ -179,8 +179,7 @@ def audit_events(
     date_to: dt.date | None = None,
 ) -> QuerySet[AuditEvent]:
     """The audit log, for the audit administrator only (三权分立); dates are whole local days, inclusive."""
-    if not scope_for(actor).has_role(Role.AUDIT_ADMIN):
-        raise deny(actor, action="audit.read", request=request, object_type="audit")
+    require(actor, "audit.read", ("audit", ""), request=request)
     qs = AuditEvent.objects.all()
     if username:
         qs = qs.filter(username=username.strip())

@@ -40,8 +40,8 @@ from gridgov.accounts.models import (
     User,
 )
 from gridgov.accounts.roles import ADMIN_ROLES, AREA_ROLES, ORGANISATION_ROLES, Role
-from gridgov.accounts.scope import scope_for
 from gridgov.core.errors import Conflict, Locked, NotFound, ValidationFailed
+from gridgov.core.principal import require
 
 __all__ = [
     "authenticate_token",
@@ -385,11 +385,6 @@ def revoke_token(request: HttpRequest | None, *, user: User, token_id: int) -> A
 # --- 三权分立: who may do what ------------------------------------------------------------------------
 
 
-def _require_role(actor, role: str, *, action: str, request, object_type: str = "", object_id="") -> None:
-    if not scope_for(actor).has_role(role):
-        raise deny(actor, action=action, request=request, object_type=object_type, object_id=object_id)
-
-
 def _user_or_404(user_id: int, *, lock: bool = False) -> User:
     qs = User.objects.select_for_update() if lock else User.objects.all()
     found = qs.filter(pk=user_id).first()
@@ -423,7 +418,7 @@ def create_user(
     is_active: bool = True,
 ) -> User:
     """A new account (system administrator only); roles are granted by the security administrator."""
-    _require_role(actor, Role.ADMIN, action="user.create", request=request, object_type="user")
+    require(actor, "user.create", ("user", ""), request=request)
     username = (username or "").strip()
     errors: list[dict] = []
     if not username:
@@ -464,9 +459,7 @@ def create_user(
 def update_user(request: HttpRequest | None, *, actor, user_id: int, changes: dict) -> User:
     """Change an account (system administrator only). The password and the active flag of a security
     or audit administrator are out of the system administrator's reach (三权分立)."""
-    _require_role(
-        actor, Role.ADMIN, action="user.change", request=request, object_type="user", object_id=user_id
-    )
+    require(actor, "user.change", ("user", user_id), request=request)
     changes = {k: v for k, v in changes.items() if k in {"display_name", "phone", "is_active", "password"}}
     target = _user_or_404(user_id)
     if (
@@ -621,14 +614,7 @@ def grant_membership(
 ) -> Membership:
     """Grant a role in an area or organisation (security administrator only, never to themselves; one
     person holds at most one of the three administrator roles)."""
-    _require_role(
-        actor,
-        Role.SECURITY_ADMIN,
-        action="membership.grant",
-        request=request,
-        object_type="user",
-        object_id=user_id,
-    )
+    require(actor, "membership.grant", ("user", user_id), request=request)
     if role not in Role.values:
         raise _field_error("role", _("Choose one of the allowed values"))
     if int(user_id) == actor.pk:
@@ -668,14 +654,7 @@ def grant_membership(
 
 
 def revoke_membership(request: HttpRequest | None, *, actor, membership_id: int) -> None:
-    _require_role(
-        actor,
-        Role.SECURITY_ADMIN,
-        action="membership.revoke",
-        request=request,
-        object_type="membership",
-        object_id=membership_id,
-    )
+    require(actor, "membership.revoke", ("membership", membership_id), request=request)
     with transaction.atomic():
         membership = (
             Membership.objects.select_for_update(of=("self",))
@@ -705,14 +684,7 @@ def revoke_membership(request: HttpRequest | None, *, actor, membership_id: int)
 
 
 def unlock_user(request: HttpRequest | None, *, actor, user_id: int) -> User:
-    _require_role(
-        actor,
-        Role.SECURITY_ADMIN,
-        action="user.unlock",
-        request=request,
-        object_type="user",
-        object_id=user_id,
-    )
+    require(actor, "user.unlock", ("user", user_id), request=request)
     with transaction.atomic():
         target = _user_or_404(user_id, lock=True)
         detail = {"username": target.username, "failures": target.failed_logins}
@@ -732,14 +704,7 @@ def unlock_user(request: HttpRequest | None, *, actor, user_id: int) -> User:
 
 def reset_totp(request: HttpRequest | None, *, actor, user_id: int) -> User:
     """Remove a user's second factor (lost phone) so they enrol again (security administrator only)."""
-    _require_role(
-        actor,
-        Role.SECURITY_ADMIN,
-        action="totp.reset",
-        request=request,
-        object_type="user",
-        object_id=user_id,
-    )
+    require(actor, "totp.reset", ("user", user_id), request=request)
     if int(user_id) == actor.pk:
         raise deny(
             actor,

@@ -107,8 +107,13 @@ def list_cases(
 @router.get(
     "/cases/{case_id}", response=CaseDetailOut, summary="One case with steps, timeline and your actions"
 )
-def get_case(request: HttpRequest, case_id: int = Path(..., ge=1, le=2**63 - 1)):
-    return selectors.case_detail(request.auth, case_id)
+def get_case(
+    request: HttpRequest,
+    case_id: int = Path(..., ge=1, le=2**63 - 1),
+    reveal: bool = Query(False, description="unmask the reporter's name and phone (when allowed; logged)"),
+    purpose: str = Query("", max_length=200, pattern=r"^[^\x00-\x1f]*$", description="why (logged)"),
+):
+    return selectors.case_detail(request.auth, case_id, reveal=reveal, purpose=purpose, request=request)
 
 
 @router.get("/cases/{case_id}/timeline", response=list[TimelineEventOut], summary="The timeline of a case")

@@ -9,6 +9,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from gridgov.core import pii
 from gridgov.core.models import AppendOnlyModel
 
 
@@ -157,7 +158,11 @@ class Case(models.Model):
         related_name="reported_cases",
     )
     reporter_name = models.CharField(max_length=100, blank=True, default="")
-    reporter_phone = models.CharField(max_length=20, blank=True, default="")
+    # The reporter's phone, encrypted at rest (core.pii): ciphertext, the keyed hash for exact search, the
+    # id of the key that sealed it (and the merged reporters' phones). Read and set through `reporter_phone`.
+    reporter_phone_enc = models.BinaryField(null=True, blank=True)
+    reporter_phone_hash = models.CharField(max_length=32, blank=True, default="", db_index=True)
+    pii_key = models.CharField(max_length=16, blank=True, default="")
     description = models.TextField()
     lng = models.FloatField(null=True, blank=True, help_text="WGS-84")
     lat = models.FloatField(null=True, blank=True, help_text="WGS-84")
@@ -187,7 +192,8 @@ class Case(models.Model):
     merged_into = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.PROTECT, related_name="merged_cases"
     )
-    # Reporters of cases merged into this one: [{"case": number, "reporter_id", "name", "phone"}].
+    # Reporters of cases merged into this one: [{"case": number, "reporter_id", "name", "phone_sealed"}],
+    # the phone sealed by `seal_merged_phone` (never in plain text).
     merged_reporters = models.JSONField(default=list, blank=True)
     closing_type = models.CharField(max_length=8, choices=ClosingType.choices, blank=True, default="")
     rework_count = models.PositiveSmallIntegerField(default=0)
@@ -226,6 +232,54 @@ class Case(models.Model):
 
     def __str__(self) -> str:
         return self.number
+
+    # --- the reporter's phone, sealed at rest --------------------------------------------------------
+    @property
+    def reporter_phone(self) -> str:
+        """The reporter's phone in plain text (decrypted on first use; mask it for output)."""
+        cached = self.__dict__.get("_reporter_phone")
+        if cached is None:
+            cached = pii.decrypt(self.reporter_phone_enc, self.pii_key, REPORTER_PHONE_FIELD)
+            self.__dict__["_reporter_phone"] = cached
+        return cached
+
+    @reporter_phone.setter
+    def reporter_phone(self, value: str) -> None:
+        value = (value or "").strip()
+        self.__dict__["_reporter_phone"] = value
+        if value:
+            self.reporter_phone_enc, key_id = pii.encrypt(value, REPORTER_PHONE_FIELD)
+            self.reporter_phone_hash = pii.blind_index(value)
+            self.pii_key = key_id
+        else:
+            self.reporter_phone_enc, self.reporter_phone_hash = None, ""
+
+    def reseal(self, key) -> tuple[str, ...]:
+        """Re-encrypt the reporter's phone and the merged reporters' phones with `key` (key rotation);
+        returns the columns that changed."""
+        phone = self.reporter_phone
+        if phone:
+            self.reporter_phone_enc = pii.encrypt(phone, REPORTER_PHONE_FIELD, key)[0]
+        self.merged_reporters = [
+            {**r, "phone_sealed": seal_merged_phone(merged_phone(r), key)}
+            for r in self.merged_reporters or []
+        ]
+        self.pii_key = key.id
+        return ("reporter_phone_enc", "merged_reporters", "pii_key")
+
+
+REPORTER_PHONE_FIELD = "case.reporter_phone"
+MERGED_PHONE_FIELD = "case.merged_reporter_phone"
+
+
+def seal_merged_phone(phone: str, key=None) -> dict:
+    """A merged reporter's phone as stored in `Case.merged_reporters` (ciphertext, key id, keyed hash)."""
+    return pii.seal_json((phone or "").strip(), MERGED_PHONE_FIELD, key)
+
+
+def merged_phone(reporter: dict) -> str:
+    """The plain phone of one entry of `Case.merged_reporters`."""
+    return pii.open_json(reporter.get("phone_sealed"), MERGED_PHONE_FIELD)
 
 
 class StepKind(models.TextChoices):

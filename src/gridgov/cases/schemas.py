@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 
 from ninja import Field, Schema
 
-from gridgov.accounts.roles import Role
+from gridgov.core.pii import mask_name, mask_phone
 
 CODE_PATTERN = r"^[0-9A-Za-z_-]{1,32}$"
 TEXT_PATTERN = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f]*$"  # no control characters except tab and newlines
@@ -37,20 +37,9 @@ AttachmentId = Annotated[str, Field(pattern=ATTACHMENT_PATTERN)]
 
 
 # --- masking ----------------------------------------------------------------------------------------
-def mask_phone(phone: str) -> str:
-    if not phone:
-        return ""
-    if len(phone) >= 7:
-        return phone[:3] + "****" + phone[-4:]
-    return "*" * len(phone)
-
-
-def mask_name(name: str) -> str:
-    if not name:
-        return ""
-    return name[0] + "*" * max(1, len(name) - 1)
-
-
+# The reporter's name and phone are masked (core.pii, the registry's rule) except for the reporter
+# themself and for a reader whose PII policy covers the case's area (community staff and grid workers of
+# the area, phone grants; never the three administrators) who asked for them (`reveal=true`, logged).
 def _viewer(context) -> Any:
     request = (context or {}).get("request")
     return getattr(request, "auth", None) if request is not None else None
@@ -62,9 +51,7 @@ def _unmasked(obj, context) -> bool:
         return False
     if getattr(obj, "reporter_id", None) is not None and obj.reporter_id == user.pk:
         return True
-    from gridgov.cases.workflow import actor_for
-
-    return Role.ADMIN in actor_for(user).roles
+    return bool(getattr(obj, "contact_revealed", False))
 
 
 # --- categories and whistle items ---------------------------------------------------------------------
@@ -270,6 +257,7 @@ class CaseOut(Schema):
 
 
 class CaseDetailOut(CaseOut):
+    revealable: list[str] = Field([], description="masked fields you may reveal with reveal=true")
     steps: list[StepOut] = []
     timeline: list[TimelineEventOut] = []
     allowed_actions: list[str] = []
@@ -286,6 +274,10 @@ class CaseDetailOut(CaseOut):
     @staticmethod
     def resolve_allowed_actions(obj) -> list[str]:
         return getattr(obj, "allowed_actions", [])
+
+    @staticmethod
+    def resolve_revealable(obj) -> list[str]:
+        return getattr(obj, "contact_revealable", [])
 
     @staticmethod
     def resolve_merged_reporter_count(obj) -> int:

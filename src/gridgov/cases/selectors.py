@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 
 from django.db.models import F, Q, QuerySet
+from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -29,7 +30,9 @@ from gridgov.cases.models import (
     TimelineEvent,
     WhistleItem,
 )
+from gridgov.core import pii
 from gridgov.core.errors import NotFound
+from gridgov.core.principal import principal_for
 from gridgov.territory.models import Area
 
 
@@ -168,14 +171,37 @@ def visible_case(user, case_id: int) -> Case:
     return case
 
 
-def case_detail(user, case_id: int) -> Case:
-    """The case with its steps, timeline and the actions the user may take now."""
+def case_detail(
+    user, case_id: int, *, reveal: bool = False, purpose: str = "", request: HttpRequest | None = None
+) -> Case:
+    """The case with its steps, timeline and the actions the user may take now. The reporter's contact
+    is masked; `reveal` unmasks it (and logs it) when the user's PII policy covers the case's area."""
     case = visible_case(user, case_id)
+    reveal_contact(user, case, reveal=reveal, purpose=purpose, request=request)
     case.step_list = list(case.steps.select_related("target", "source_organisation", "source_area"))
     case._steps_cache = case.step_list
     case.timeline_list = list(case.timeline.select_related("actor"))
     case.allowed_actions = workflow.allowed_actions(case, user)
     return case
+
+
+def reveal_contact(
+    user, case: Case, *, reveal: bool, purpose: str = "", request: HttpRequest | None = None
+) -> None:
+    """Mark what of the reporter's contact the user may reveal, or reveals (one access-log entry)."""
+    own = case.reporter_id is not None and case.reporter_id == getattr(user, "pk", None)
+    may = (
+        not own
+        and bool(case.reporter_phone or case.reporter_name)
+        and principal_for(user).pii.may("phone", case.area.path)
+    )
+    case.contact_revealed = reveal and may
+    case.contact_revealable = ["reporter_name", "reporter_phone"] if may and not reveal else []
+    if case.contact_revealed:
+        pii.log_access(
+            user, "view", object_type="case", ids=[case.pk], fields=["phone", "name"],
+            purpose=purpose, request=request,
+        )  # fmt: skip
 
 
 def timeline(user, case_id: int) -> QuerySet[TimelineEvent]:

@@ -49,6 +49,8 @@ from gridgov.cases.models import (
     TimelineEvent,
     WarningLevel,
     WhistleItem,
+    merged_phone,
+    seal_merged_phone,
 )
 from gridgov.core import worktime
 from gridgov.core.errors import FieldErrors, Forbidden, NotFound, TooLarge, ValidationFailed, field_error
@@ -353,7 +355,7 @@ def merge(*, case_id, version, actor, target_case_number="", note="", attachment
         "case": case.number,
         "reporter_id": case.reporter_id,
         "name": case.reporter_name,
-        "phone": case.reporter_phone,
+        "phone_sealed": seal_merged_phone(case.reporter_phone),
     }
     Case.objects.filter(pk=target.pk).update(
         merged_reporters=[*target.merged_reporters, reporter], version=F("version") + 1
@@ -826,7 +828,7 @@ def _tell_reporters(case: Case, template, **facts) -> dict[str, int]:
     those with an account). Reporters known only by a phone number are counted for the return visit
     call. Returns {"in_app": n, "by_phone": m}."""
     reports = [(case.number, case.reporter_id, case.reporter_phone)]
-    reports += [(r.get("case"), r.get("reporter_id"), r.get("phone")) for r in case.merged_reporters or []]
+    reports += [(r.get("case"), r.get("reporter_id"), merged_phone(r)) for r in case.merged_reporters or []]
     numbers = [n for n, _uid, _phone in reports if n]
     own = dict(Case.objects.filter(number__in=numbers).values_list("number", "pk"))
     notes, seen, by_phone = [], set(), 0

@@ -6,26 +6,14 @@ from __future__ import annotations
 from typing import Literal
 
 from django.http import HttpRequest
-from django.utils.translation import gettext as _
 from ninja import Field, Path, Router, Schema
 
-from gridgov.accounts.roles import STAFF_ROLES, Role
-from gridgov.accounts.scope import scope_for
 from gridgov.cases import selectors, suggest
-from gridgov.core.errors import Forbidden, NotAuthenticated
+from gridgov.core.principal import require
 
 router = Router(tags=["cases"])
 
-# Staff who work on cases; the security and audit administrators do not (三权分立).
-SUGGEST_ROLES = STAFF_ROLES - {Role.SECURITY_ADMIN, Role.AUDIT_ADMIN}
 TEXT_PATTERN = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f]*$"
-
-
-def _require_staff(user) -> None:
-    if user is None or not getattr(user, "is_authenticated", False):
-        raise NotAuthenticated()
-    if not scope_for(user).has_role(*SUGGEST_ROLES):
-        raise Forbidden(_("Only staff may ask for category suggestions."))
 
 
 class DuplicateOut(Schema):
@@ -68,7 +56,7 @@ def case_duplicates(request: HttpRequest, case_id: int = Path(..., ge=1, le=2**6
     summary="Top-3 category suggestions for a description",
 )
 def suggest_category(request: HttpRequest, payload: SuggestIn):
-    _require_staff(request.auth)
+    require(request.auth, "cases.suggest", request=request)
     return suggest.suggest_categories(payload.text, k=3)
 
 
@@ -88,7 +76,7 @@ class DuplicatePreviewIn(Schema):
     summary="Possible duplicates of a report before it is submitted (intake form)",
 )
 def duplicates_preview(request: HttpRequest, payload: DuplicatePreviewIn):
-    _require_staff(request.auth)
+    require(request.auth, "cases.suggest", request=request)
     draft = suggest.draft_case(**payload.model_dump())
     if draft is None:
         return []

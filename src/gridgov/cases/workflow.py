@@ -22,9 +22,7 @@ one rule. Conditions:
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
 from django.db.models import Q
 from django.utils import timezone
@@ -43,39 +41,18 @@ from gridgov.cases.models import (
 )
 from gridgov.core import worktime
 from gridgov.core.errors import ValidationFailed, field_error
+from gridgov.core.principal import Principal, principal_for
 from gridgov.core.workflow import Rule, Transition, Workflow, anyone, transition, via
 from gridgov.territory import paths
 
-
 # --- actors -----------------------------------------------------------------------------------------
-@dataclass
-class Actor:
-    """A user's memberships, grouped by role: area paths and ids, organisation ids."""
-
-    user: object
-    paths: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
-    area_ids: dict[str, set[int]] = field(default_factory=lambda: defaultdict(set))
-    org_ids: dict[str, set[int]] = field(default_factory=lambda: defaultdict(set))
-    roles: set[str] = field(default_factory=set)
+# The actor is the request's principal (gridgov.core.principal): `.user`, `.roles`, `.paths[role]`,
+# `.area_ids[role]`, `.org_ids[role]`, loaded once per request with the user's data scope.
+Actor = Principal
 
 
 def actor_for(user) -> Actor:
-    cached = getattr(user, "_gridgov_case_actor", None)
-    if cached is not None:
-        return cached
-    from gridgov.accounts.models import Membership
-
-    actor = Actor(user=user)
-    if user is not None and getattr(user, "is_authenticated", False):
-        for m in Membership.objects.filter(user=user).select_related("area"):
-            actor.roles.add(m.role)
-            if m.area_id:
-                actor.paths[m.role].append(m.area.path)
-                actor.area_ids[m.role].add(m.area_id)
-            if m.organisation_id:
-                actor.org_ids[m.role].add(m.organisation_id)
-        user._gridgov_case_actor = actor
-    return actor
+    return principal_for(user)
 
 
 # --- conditions -------------------------------------------------------------------------------------
@@ -383,7 +360,6 @@ def record(
 CASES = Workflow(
     model=Case,
     transitions=TRANSITIONS.values(),
-    loader=actor_for,
     record=record,
     blocked=_is_suspended,
     select_related=("area", "holder_area", "category"),
@@ -526,7 +502,6 @@ STEPS = Workflow(
     model=Step,
     transitions=STEP_TRANSITIONS.values(),
     version_field=None,
-    loader=actor_for,
     texts={
         "conflict": gettext_lazy("This step cannot take the action “%(action)s” now (status: %(status)s)."),
         "forbidden": gettext_lazy("No step of yours is waiting for this action."),

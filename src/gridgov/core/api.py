@@ -13,6 +13,7 @@ from ninja.errors import ValidationError as NinjaValidationError
 
 from gridgov.accounts.auth import api_auth
 from gridgov.core.errors import ApiError, api_error_response, handle_validation_error, problem
+from gridgov.core.principal import flush_denials
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +42,8 @@ api = NinjaAPI(
 
 @api.exception_handler(ApiError)
 def _api_error(request: HttpRequest, exc: ApiError):
+    # The use case's transaction has unwound by now: a refusal that waited for it is written here.
+    flush_denials()
     return api_error_response(exc)
 
 

@@ -9,6 +9,7 @@ from django.urls import Resolver404, resolve
 from django.utils.translation import gettext as _
 
 from gridgov.core.errors import PROBLEM_CONTENT_TYPE, problem
+from gridgov.core.principal import flush_denials
 
 _TITLES = {
     400: ("bad-request", lambda: _("Bad request")),
@@ -79,3 +80,17 @@ class ApiProblemMiddleware:
                 new["Allow"] = response["Allow"]
             return new
         return response
+
+
+class DenialAuditMiddleware:
+    """The safety net of `require`: refusals still waiting when a request ends (a view that caught the
+    Forbidden, a non-API view) are written to the audit log, outside every transaction of the request."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        try:
+            return self.get_response(request)
+        finally:
+            flush_denials()

@@ -32,6 +32,7 @@ from typing import Any
 from django.db.models import F, Model
 from django.utils.translation import gettext_lazy
 
+from gridgov.core import principal as principals
 from gridgov.core.errors import Conflict, Forbidden, NotFound
 
 Condition = Callable[[Any, Any, str], bool]
@@ -117,13 +118,15 @@ DEFAULT_TEXTS = {
 }
 
 
-def _no_principal(user):
-    raise RuntimeError("this workflow was declared without a loader of principals")
-
-
 def _forbidden(workflow: Workflow, obj, action: str, user, message: str | None = None) -> Forbidden:
-    """THE refusal of every workflow (403): the one place where denials can be audited."""
-    return Forbidden(message or workflow.text("forbidden", action=action))
+    """THE refusal of every workflow (403), audited like every other refusal (core.principal)."""
+    return principals.forbidden(
+        getattr(user, "user", user),
+        action=f"{workflow.model._meta.label_lower}.{action}",
+        object_type=workflow.model._meta.model_name,
+        object_id=getattr(obj, "pk", None),
+        message=message or workflow.text("forbidden", action=action),
+    )
 
 
 @dataclass
@@ -135,7 +138,7 @@ class Workflow:
     status_field: str = "status"
     version_field: str | None = "version"
     # principal_for(user) → an object with .user, .roles, .paths, .area_ids, .org_ids
-    loader: Callable[[Any], Any] = _no_principal
+    loader: Callable[[Any], Any] = principals.principal_for
     # record(obj, action, actor, *, from_status, note, data, **extra) → the event written on a move
     record: Callable[..., Any] | None = None
     # blocked(obj): while true only transitions with while_blocked=True may be taken (e.g. suspended)

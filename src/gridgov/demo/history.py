@@ -41,6 +41,8 @@ from gridgov.cases.models import (
     TimelineEvent,
     WarningLevel,
     WhistleItem,
+    merged_phone,
+    seal_merged_phone,
 )
 from gridgov.cases.services import MESSAGE_LANGUAGE, OUTCOME_MESSAGES
 from gridgov.core import worktime
@@ -308,7 +310,12 @@ class Simulator:
         c.closed_at = t
         target.case.merged_reporters = [
             *target.case.merged_reporters,
-            {"case": c, "reporter_id": c.reporter_id, "name": c.reporter_name, "phone": c.reporter_phone},
+            {
+                "case": c,
+                "reporter_id": c.reporter_id,
+                "name": c.reporter_name,
+                "phone_sealed": seal_merged_phone(c.reporter_phone),
+            },
         ]
         target.moves += 1
         status = target.status_at(t)
@@ -862,7 +869,7 @@ BATCH = 500
 def _informed(case: Case) -> tuple[list[tuple[Case | str, int]], int]:
     """(report, user id) pairs told in-app of the outcome of `case`, and the count reachable by phone only."""
     reports = [(case, case.reporter_id, case.reporter_phone)]
-    reports += [(r["case"], r["reporter_id"], r["phone"]) for r in case.merged_reporters]
+    reports += [(r["case"], r["reporter_id"], merged_phone(r)) for r in case.merged_reporters]
     told, seen, by_phone = [], set(), 0
     for report, user_id, phone in reports:
         if user_id is None:

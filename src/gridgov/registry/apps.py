@@ -10,3 +10,9 @@ class RegistryConfig(AppConfig):
         from gridgov.territory.signals import grids_redrawn
 
         grids_redrawn.connect(receivers.grids_redrawn, dispatch_uid="registry.grids_redrawn")
+        from gridgov.core import pii, principal
+        from gridgov.registry import permissions  # noqa: F401  (declares the permissions)
+        from gridgov.registry.pii import load_pii_policy, log_access
+
+        principal.register_loader(load_pii_policy, part="pii")
+        pii.register_access_logger(log_access)

@@ -17,101 +17,62 @@ The rule (docs/registry.md):
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from django.db.models import Q
 from django.http import HttpRequest
 from django.utils import timezone
 
 from gridgov.accounts.audit import client_ip
-from gridgov.accounts.models import Membership
 from gridgov.accounts.roles import ADMIN_ROLES, Role
-from gridgov.accounts.scope import scope_for
+from gridgov.core.pii import NOTHING, PiiPolicy, mask_id, mask_name, mask_phone
+from gridgov.core.principal import Principal, principal_for
 from gridgov.registry.models import PiiAccessLog, PiiField, PiiGrant
-from gridgov.territory import paths as area_paths
+
+__all__ = [
+    "NOTHING",
+    "PiiPolicy",
+    "load_pii_policy",
+    "log_access",
+    "mask_id",
+    "mask_name",
+    "mask_phone",
+    "policy_for",
+]
 
 PHONE_ROLES = frozenset({Role.COMMUNITY_STAFF, Role.GRID_WORKER})
 CARE_ROLES = frozenset({Role.COMMUNITY_STAFF})
 MAX_REFS = 1000
 
 
-# --- masking ---------------------------------------------------------------------------------------
-def mask_id(value: str) -> str:
-    """440***********1234: the province and city digits and the last four stay."""
-    if not value:
-        return ""
-    if len(value) <= 7:
-        return "*" * len(value)
-    return value[:3] + "*" * (len(value) - 7) + value[-4:]
-
-
-def mask_phone(value: str) -> str:
-    """138****5678; 0755****5678 for a landline."""
-    if not value:
-        return ""
-    if len(value) < 7:
-        return "*" * len(value)
-    head = 4 if value.startswith("0") else 3
-    return value[:head] + "****" + value[-4:]
-
-
 # --- the policy ------------------------------------------------------------------------------------
-def _covers(paths: tuple[str, ...], path: str) -> bool:
-    return area_paths.within(path, paths)
-
-
-@dataclass(frozen=True)
-class PiiPolicy:
-    """Path prefixes under which the user may see each kind of personal information unmasked."""
-
-    phone: tuple[str, ...] = ()
-    id_number: tuple[str, ...] = ()
-    care: tuple[str, ...] = ()
-
-    def may(self, field: str, path: str) -> bool:
-        return _covers(getattr(self, field), path or "")
-
-    @property
-    def any_care(self) -> bool:
-        return bool(self.care)
-
-    def care_filter(self, path_field: str) -> Q:
-        return area_paths.subtrees(self.care, path_field)
-
-
-NOTHING = PiiPolicy()
+def load_pii_policy(principal: Principal) -> PiiPolicy:
+    """The principal's PII policy from their memberships and active grants (the `pii` part of the
+    principal, registered in RegistryConfig.ready; loaded on first use, one query)."""
+    if principal.has_role(*ADMIN_ROLES):
+        return NOTHING
+    phone: set[str] = set()
+    care: set[str] = set()
+    ids: set[str] = set()
+    for m in principal.memberships:
+        if not m.area_id:
+            continue
+        if m.role in PHONE_ROLES:
+            phone.add(m.area_path)
+        if m.role in CARE_ROLES:
+            care.add(m.area_path)
+    now = timezone.now()
+    grants = (
+        PiiGrant.objects.filter(user_id=principal.user_id, revoked_at__isnull=True)
+        .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now))
+        .values_list("field", "area__path")
+    )
+    for field, path in grants:
+        {PiiField.PHONE: phone, PiiField.ID_NUMBER: ids, PiiField.CARE: care}[field].add(path)
+    return PiiPolicy(tuple(sorted(phone)), tuple(sorted(ids)), tuple(sorted(care)))
 
 
 def policy_for(user) -> PiiPolicy:
-    """The user's PII policy from their roles and their active grants (cached on the user object)."""
-    if user is None or not getattr(user, "is_authenticated", False):
-        return NOTHING
-    cached = getattr(user, "_gridgov_pii_policy", None)
-    if cached is not None:
-        return cached
-    scope = scope_for(user)
-    if scope.has_role(*ADMIN_ROLES):
-        policy = NOTHING
-    else:
-        phone: set[str] = set()
-        care: set[str] = set()
-        ids: set[str] = set()
-        for m in Membership.objects.filter(user=user, area__isnull=False).select_related("area"):
-            if m.role in PHONE_ROLES:
-                phone.add(m.area.path)
-            if m.role in CARE_ROLES:
-                care.add(m.area.path)
-        now = timezone.now()
-        grants = (
-            PiiGrant.objects.filter(user=user, revoked_at__isnull=True)
-            .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now))
-            .select_related("area")
-        )
-        for g in grants:
-            {PiiField.PHONE: phone, PiiField.ID_NUMBER: ids, PiiField.CARE: care}[g.field].add(g.area.path)
-        policy = PiiPolicy(tuple(sorted(phone)), tuple(sorted(ids)), tuple(sorted(care)))
-    user._gridgov_pii_policy = policy
-    return policy
+    """The user's PII policy: a view of their principal (cached with it on the user object)."""
+    return principal_for(user).pii
 
 
 # --- the access log --------------------------------------------------------------------------------

@@ -15,10 +15,10 @@ from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from gridgov.accounts.audit import deny
 from gridgov.accounts.roles import Role
 from gridgov.accounts.scope import scope_for
 from gridgov.core.errors import NotFound
+from gridgov.core.principal import principal_for, require
 from gridgov.registry import vault
 from gridgov.registry.models import (
     CareMembership,
@@ -45,7 +45,6 @@ READER_ROLES = (
     Role.SUBDISTRICT_STAFF,
     Role.LEADER,
 )
-EXPORT_ROLES = (Role.GRID_WORKER, Role.BLOCK_CHIEF, Role.COMMUNITY_STAFF, Role.SUBDISTRICT_STAFF, Role.LEADER)
 REVIEW_ROLES = (Role.COMMUNITY_STAFF, Role.GRID_WORKER, Role.BLOCK_CHIEF, Role.SUBDISTRICT_STAFF)
 PATH = "building__grid__path"
 
@@ -55,21 +54,20 @@ def _nothing() -> NotFound:
 
 
 def registry_filter(user, path_field: str = PATH) -> Q | None:
-    """The scope filter of registry records for a reader; None when the user reads no records."""
-    scope = scope_for(user)
-    if scope.user_id is None or not scope.has_role(*READER_ROLES):
+    """The scope filter of registry records for a reader; None when the user reads no records (a view
+    of the principal's memberships: no query of its own)."""
+    principal = principal_for(user)
+    if principal.user_id is None or not principal.has_role(*READER_ROLES):
         return None
     # Only the reader roles' own areas count (a volunteer's or a party member's area does not).
-    from gridgov.accounts.models import Membership
-
     q = Q(pk__in=[])
-    for m in Membership.objects.filter(
-        user_id=scope.user_id, role__in=READER_ROLES, area__isnull=False
-    ).select_related("area"):
+    for m in principal.memberships:
+        if m.role not in READER_ROLES or not m.area_id:
+            continue
         if m.role == Role.BUILDING_HEAD:
-            q |= Q(**{path_field: m.area.path})
+            q |= Q(**{path_field: m.area_path})
         else:
-            q |= Q(**{f"{path_field}__startswith": m.area.path})
+            q |= Q(**{f"{path_field}__startswith": m.area_path})
     return q
 
 
@@ -130,9 +128,7 @@ def residents_for(
         qs = qs.filter(phone_hash=vault.blind_index(normalise_phone(phone)))
         searched.append(PiiField.PHONE)
     if care_group:
-        policy = policy_for(user)
-        if not policy.any_care:
-            raise deny(user, action="registry.care.filter", request=request, object_type="care")
+        policy = require(user, "registry.care.filter", ("care", ""), request=request).pii
         qs = qs.filter(
             pk__in=CareMembership.objects.filter(group=care_group)
             .filter(policy.care_filter("resident__building__grid__path"))
@@ -222,8 +218,7 @@ def care_members_visible(user) -> QuerySet[CareMembership]:
 def care_members_for(
     user, *, group: str | None = None, area: str | None = None, request: HttpRequest | None = None
 ) -> QuerySet[CareMembership]:
-    if not policy_for(user).any_care:
-        raise deny(user, action="registry.care.read", request=request, object_type="care")
+    require(user, "registry.care.read", ("care", ""), request=request)
     qs = care_members_visible(user)
     if group:
         qs = qs.filter(group=group)
@@ -316,8 +311,7 @@ def access_log(
     date_to: dt.date | None = None,
 ) -> QuerySet[PiiAccessLog]:  # fmt: skip
     """The personal-information access log, for the audit administrator only (三权分立)."""
-    if not scope_for(actor).has_role(Role.AUDIT_ADMIN):
-        raise deny(actor, action="registry.access_log.read", request=request, object_type="pii_access_log")
+    require(actor, "registry.access_log.read", ("pii_access_log", ""), request=request)
     qs = PiiAccessLog.objects.all()
     if username:
         qs = qs.filter(username=username.strip())
@@ -479,5 +473,4 @@ def present_submission(user, submission: Submission, *, request: HttpRequest | N
 
 
 def require_export(user, request: HttpRequest | None = None) -> None:
-    if not scope_for(user).has_role(*EXPORT_ROLES):
-        raise deny(user, action="registry.export", request=request, object_type="export")
+    require(user, "registry.export", ("export", ""), request=request)

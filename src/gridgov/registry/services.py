@@ -17,11 +17,12 @@ from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from gridgov.accounts.audit import deny, record_audit
+from gridgov.accounts.audit import record_audit
 from gridgov.accounts.models import AuditEventType, User
 from gridgov.accounts.roles import ADMIN_ROLES, Role
 from gridgov.accounts.scope import scope_for
 from gridgov.core.errors import Conflict, FieldErrors, NotFound, TooLarge, ValidationFailed
+from gridgov.core.principal import Principal, require
 from gridgov.registry import importer, jobs, vault
 from gridgov.registry.models import (
     CareMembership,
@@ -30,7 +31,6 @@ from gridgov.registry.models import (
     ImportKind,
     ImportMode,
     ImportStatus,
-    PiiField,
     PiiGrant,
     RecordHistory,
     Relation,
@@ -41,6 +41,7 @@ from gridgov.registry.models import (
     SubmissionKind,
     Unit,
 )
+from gridgov.registry.permissions import IMPORTER_ROLES
 from gridgov.registry.pii import mask_id, mask_phone
 from gridgov.registry.validators import (
     check_credit_code,
@@ -52,20 +53,10 @@ from gridgov.registry.validators import (
 from gridgov.registry.workflow import SUBMISSIONS
 from gridgov.territory.models import Area, Building, House
 
-WRITER_ROLES = (Role.COMMUNITY_STAFF, Role.GRID_WORKER)
-REVIEWER_ROLES = (Role.COMMUNITY_STAFF,)
-SUBMITTER_ROLES = (Role.BUILDING_HEAD, Role.GRID_WORKER, Role.RESIDENT)
-IMPORTER_ROLES = (Role.COMMUNITY_STAFF, Role.SUBDISTRICT_STAFF)
-CARE_EDITOR_ROLES = (Role.COMMUNITY_STAFF,)
 PII_FIELDS = ("id_number", "phone")
 
 
 # --- helpers -----------------------------------------------------------------------------------------
-def _require(actor, roles, *, action: str, request=None, object_type: str = "", object_id="") -> None:
-    if not scope_for(actor).has_role(*roles):
-        raise deny(actor, action=action, request=request, object_type=object_type, object_id=object_id)
-
-
 def _not_found() -> NotFound:
     return NotFound(_("Nothing here, or it is outside your area."))
 
@@ -231,7 +222,7 @@ def _set_pii(resident, cleaned: dict) -> None:
 @transaction.atomic
 def create_resident(*, actor, data: dict, request=None, submission=None, collected_by=None) -> Resident:
     if submission is None:
-        _require(actor, WRITER_ROLES, action="registry.resident.create", request=request)
+        require(actor, "registry.resident.create", request=request)
     cleaned = clean_resident(actor, data)
     resident = Resident(
         name=cleaned["name"],
@@ -289,10 +280,7 @@ def update_resident(
     *, actor, resident_id: int, version: int | None, changes: dict, request=None, submission=None
 ) -> Resident:
     if submission is None:
-        _require(
-            actor, WRITER_ROLES, action="registry.resident.update", request=request,
-            object_type="resident", object_id=resident_id,
-        )  # fmt: skip
+        require(actor, "registry.resident.update", ("resident", resident_id), request=request)
     resident = _resident_for_change(actor, resident_id, version)
     cleaned = clean_resident(actor, changes, current=resident)
     before = {
@@ -377,7 +365,7 @@ def clean_unit(actor, data: dict, *, current: Unit | None = None) -> dict:
 @transaction.atomic
 def create_unit(*, actor, data: dict, request=None, submission=None, collected_by=None) -> Unit:
     if submission is None:
-        _require(actor, WRITER_ROLES, action="registry.unit.create", request=request)
+        require(actor, "registry.unit.create", request=request)
     cleaned = clean_unit(actor, data)
     phone = cleaned.pop("phone", "")
     unit = Unit(
@@ -411,14 +399,7 @@ def update_unit(
     from gridgov.registry import selectors
 
     if submission is None:
-        _require(
-            actor,
-            WRITER_ROLES,
-            action="registry.unit.update",
-            request=request,
-            object_type="unit",
-            object_id=unit_id,
-        )
+        require(actor, "registry.unit.update", ("unit", unit_id), request=request)
     if not selectors.units_visible(actor).filter(pk=unit_id).exists():
         raise _not_found()
     unit = Unit.objects.select_for_update(of=("self",)).select_related("building").get(pk=unit_id)
@@ -468,7 +449,7 @@ def submit(
     a change or a move-out; community staff review it."""
     from gridgov.registry import selectors
 
-    _require(actor, SUBMITTER_ROLES, action="registry.submit", request=request)
+    require(actor, "registry.submit", request=request)
     errors = FieldErrors()
     scope = scope_for(actor)
     data = {k: v for k, v in data.items() if v is not None}
@@ -525,7 +506,9 @@ class _ProbeActor:
         path = building.grid.path
         from gridgov.accounts.scope import UserScope
 
-        self._gridgov_scope = UserScope(user_id=None, subtree_paths=(path,))
+        principal = Principal(self)
+        principal.scope = UserScope(user_id=None, subtree_paths=(path,))
+        self._gridgov_principal = principal
 
 
 def _dates(data: dict) -> dict:
@@ -547,14 +530,7 @@ def _submission_for_review(actor, submission_id: int, request, action: str) -> S
 
     if not selectors.submissions_visible(actor).filter(pk=submission_id).exists():
         raise _not_found()
-    _require(
-        actor,
-        REVIEWER_ROLES,
-        action="registry.review",
-        request=request,
-        object_type="submission",
-        object_id=submission_id,
-    )
+    require(actor, "registry.review", ("submission", submission_id), request=request)
     sub = SUBMISSIONS.take(submission_id)
     if not scope_for(actor).can_see_path(sub.building.grid.path):
         raise _not_found()
@@ -611,19 +587,13 @@ def add_care(
     *, actor, resident_id: int, group: str, since: dt.date | None, note: str = "", request=None
 ) -> CareMembership:
     from gridgov.registry import selectors
-    from gridgov.registry.pii import policy_for
 
     resident = (
         selectors.residents_visible(actor).select_related("building__grid").filter(pk=resident_id).first()
     )
     if resident is None:
         raise _not_found()
-    if not scope_for(actor).has_role(*CARE_EDITOR_ROLES) or not policy_for(actor).may(
-        PiiField.CARE, resident.building.grid.path
-    ):
-        raise deny(
-            actor, action="registry.care.add", request=request, object_type="resident", object_id=resident_id
-        )
+    require(actor, "registry.care.add", resident, request=request)
     care, created = CareMembership.objects.get_or_create(
         resident=resident, group=group, defaults={"since": since, "note": note[:200], "created_by": actor}
     )
@@ -639,14 +609,7 @@ def remove_care(*, actor, care_member_id: int, request=None) -> None:
     care = selectors.care_members_visible(actor).filter(pk=care_member_id).first()
     if care is None:
         raise _not_found()
-    if not scope_for(actor).has_role(*CARE_EDITOR_ROLES):
-        raise deny(
-            actor,
-            action="registry.care.remove",
-            request=request,
-            object_type="care",
-            object_id=care_member_id,
-        )
+    require(actor, "registry.care.remove", ("care", care_member_id), request=request)
     care.delete()
 
 
@@ -656,7 +619,7 @@ def grant_pii(
     *, actor, user_id: int, field: str, area_code: str, reason: str,
     expires_at: dt.datetime | None = None, request: HttpRequest | None = None,
 ) -> PiiGrant:  # fmt: skip
-    _require(actor, (Role.SECURITY_ADMIN,), action="registry.pii_grant", request=request)
+    require(actor, "registry.pii_grant", request=request)
     errors = FieldErrors()
     user = User.objects.filter(pk=user_id).first()
     if user is None:
@@ -691,7 +654,7 @@ def grant_pii(
 
 @transaction.atomic
 def revoke_pii_grant(*, actor, grant_id: int, request: HttpRequest | None = None) -> PiiGrant:
-    _require(actor, (Role.SECURITY_ADMIN,), action="registry.pii_revoke", request=request)
+    require(actor, "registry.pii_revoke", request=request)
     grant = (
         PiiGrant.objects.select_for_update(of=("self",))
         .select_related("user", "area")
@@ -774,7 +737,7 @@ def create_import_job(
     from django.conf import settings
 
     if actor is not None:
-        _require(actor, IMPORTER_ROLES, action="registry.import", request=request)
+        require(actor, "registry.import", request=request)
     if size > settings.GRIDGOV_REGISTRY_IMPORT_MAX_BYTES:
         raise TooLarge(
             _("The file is too large: at most %(mb)s MB.")

@@ -1,7 +1,7 @@
 """The review of collected records (楼长采集) on the core engine: a submission waits (pending) until
 community staff approve or reject it, once.
 
-Who may review is checked first by the registry's permission check (`services._require`, which audits
+Who may review is checked first by the registry's permission `registry.review` (`core.principal.require`, which audits
 a refusal); the table repeats the roles so that `allowed_actions` and the docs read from one place.
 The submission is locked by `SUBMISSIONS.take`; a second review answers 409.
 """
@@ -11,7 +11,6 @@ from __future__ import annotations
 from django.utils.translation import gettext_lazy
 
 from gridgov.accounts.roles import Role
-from gridgov.accounts.scope import scope_for
 from gridgov.core.workflow import Rule, Workflow, transition
 from gridgov.registry.models import Submission, SubmissionStatus
 
@@ -30,7 +29,6 @@ SUBMISSIONS = Workflow(
         transition("reject", {SubmissionStatus.PENDING}, SubmissionStatus.REJECTED, REVIEWERS, ("reason",)),
     ),  # fmt: skip
     version_field=None,
-    loader=scope_for,  # .roles is all the rules above need
     select_related=("building__grid",),
     texts={"conflict": gettext_lazy("This submission has already been reviewed.")},
 )

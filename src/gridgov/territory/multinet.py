@@ -32,9 +32,8 @@ from django.utils.translation import gettext as _
 
 from gridgov.accounts.audit import record_audit
 from gridgov.accounts.models import AuditEventType, Organisation
-from gridgov.accounts.roles import Role
-from gridgov.accounts.scope import scope_for
-from gridgov.core.errors import Forbidden, NotFound, TooLarge, field_error
+from gridgov.core.errors import NotFound, TooLarge, field_error
+from gridgov.core.principal import require
 from gridgov.territory import geo
 from gridgov.territory.models import CrsName, DepartmentGrid, DepartmentLayer, Level
 from gridgov.territory.partition import LocalPlane
@@ -45,7 +44,6 @@ SPLIT_SHARE = 0.10
 GAP_COVERED = 0.95
 MAX_BYTES = 50 * 1024 * 1024
 MAX_FEATURES = 100_000
-READ_ROLES = (Role.ADMIN, Role.LEADER, Role.SUBDISTRICT_STAFF, Role.COMMUNITY_STAFF)
 
 
 # --- reading files ---------------------------------------------------------------------------------------
@@ -185,8 +183,7 @@ def import_layer(
     request=None,
 ) -> DepartmentLayer:
     """Import a department's grid layer (administrators)."""
-    if not scope_for(actor).has_role(Role.ADMIN):
-        raise Forbidden(_("Only a system administrator may import a department's grid layer."))
+    require(actor, "territory.layer.import", request=request)
     if len(data) > MAX_BYTES:
         raise TooLarge(_("The file is too large"))
     if not (name or "").strip():
@@ -233,18 +230,13 @@ def import_layer(
 
 
 # --- reads ------------------------------------------------------------------------------------------------
-def _require_reader(user) -> None:
-    if not any(scope_for(user).has_role(r) for r in READ_ROLES):
-        raise NotFound(_("Nothing here, or it is outside your area."))
-
-
 def layers_for(user):
-    _require_reader(user)
+    require(user, "territory.layer.read")
     return DepartmentLayer.objects.select_related("organisation").order_by("-created_at", "-id")
 
 
 def layer_for(user, layer_id: int) -> DepartmentLayer:
-    _require_reader(user)
+    require(user, "territory.layer.read")
     layer = DepartmentLayer.objects.select_related("organisation").filter(pk=layer_id).first()
     if layer is None:
         raise NotFound(_("Nothing here, or it is outside your area."))

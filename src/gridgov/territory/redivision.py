@@ -27,18 +27,17 @@ from django.utils.translation import gettext as _
 
 from gridgov.accounts.audit import record_audit
 from gridgov.accounts.models import AuditEventType
-from gridgov.accounts.roles import Role
-from gridgov.accounts.scope import scope_for
-from gridgov.core.errors import Conflict, Forbidden, NotFound, field_error
+from gridgov.core.errors import Conflict, NotFound, field_error
+from gridgov.core.principal import principal_for, require
 from gridgov.territory import geo, partition
 from gridgov.territory.health import grid_bounds, status_of
 from gridgov.territory.models import Area, AreaVersion, Building, GridProposal, Level
+from gridgov.territory.permissions import PROPOSE_ROLES
 from gridgov.territory.selectors import visible_areas
 from gridgov.territory.services import grids_changed
 from gridgov.territory.signals import Redraw, announce_redraw
 from gridgov.territory.workflow import PROPOSALS
 
-PROPOSE_ROLES = (Role.ADMIN, Role.LEADER, Role.SUBDISTRICT_STAFF, Role.COMMUNITY_STAFF)
 LEVELS = (Level.SUBDISTRICT, Level.COMMUNITY, Level.BLOCK)
 
 
@@ -61,8 +60,7 @@ def _pp(geoms) -> tuple[float | None, float | None]:
 
 # --- propose ----------------------------------------------------------------------------------------------
 def propose(*, actor, area_code: str, request=None) -> GridProposal:
-    if not any(scope_for(actor).has_role(r) for r in PROPOSE_ROLES):
-        raise Forbidden(_("You may not propose a re-division of grids."))
+    require(actor, "territory.proposal.propose", ("area", area_code), request=request)
     area = visible_areas(actor).filter(code=area_code, is_active=True).first()
     if area is None:
         raise NotFound(_("Nothing here, or it is outside your area."))
@@ -217,7 +215,7 @@ def propose(*, actor, area_code: str, request=None) -> GridProposal:
 
 # --- reads -------------------------------------------------------------------------------------------------
 def proposals_for(user):
-    if not any(scope_for(user).has_role(r) for r in PROPOSE_ROLES):
+    if not principal_for(user).has_role(*PROPOSE_ROLES):
         return GridProposal.objects.none()
     paths = visible_areas(user).filter(level__in=LEVELS).values("pk")
     return GridProposal.objects.filter(area__in=paths).select_related("area", "created_by", "decided_by")

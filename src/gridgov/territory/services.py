@@ -11,12 +11,11 @@ from django.db.models import IntegerField, OuterRef, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 from django.utils.translation import gettext as _
 
-from gridgov.accounts.audit import deny, record_audit
+from gridgov.accounts.audit import record_audit
 from gridgov.accounts.models import AuditEventType
-from gridgov.accounts.roles import Role
-from gridgov.accounts.scope import scope_for
 from gridgov.core.errors import NotFound, ValidationFailed
 from gridgov.core.models import Revision
+from gridgov.core.principal import require
 from gridgov.territory import codes, geo, paths
 from gridgov.territory.models import LEVEL_DEPTH, LEVEL_ORDER, Area, Building, House, Level
 
@@ -43,20 +42,6 @@ def _text_errors(**values: str | None) -> list[dict[str, str]]:
         for field, value in values.items()
         if value and any(ord(ch) < 32 for ch in value)
     ]
-
-
-def _require_admin(actor, *, action: str, code: str, request=None) -> None:
-    """Only system administrators change the territory; a refusal is written to the audit log (outside
-    the use case's transaction, so it stays on record)."""
-    if not scope_for(actor).has_role(Role.ADMIN):
-        raise deny(
-            actor,
-            action=action,
-            request=request,
-            object_type="area",
-            object_id=code,
-            message=_("Only a system administrator may change the territory."),
-        )
 
 
 def clean_geometry(
@@ -122,7 +107,7 @@ def create_area(
     request=None,
 ) -> Area:
     """Add an area under its parent (district → subdistrict → community → block → grid). Admins only."""
-    _require_admin(actor, action="territory.area.create", code=code, request=request)
+    require(actor, "territory.area.create", ("area", code), request=request)
     return _create_area(
         actor=actor,
         level=level,
@@ -222,7 +207,7 @@ def update_area(
     """Change an area's name, geometry, external code or active flag. Admins only.
 
     Codes, levels and parents do not change here: the code is the area's identity and its path."""
-    _require_admin(actor, action="territory.area.update", code=area_code, request=request)
+    require(actor, "territory.area.update", ("area", area_code), request=request)
     return _update_area(
         actor=actor,
         area_code=area_code,

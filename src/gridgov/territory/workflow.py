@@ -8,7 +8,6 @@ from django.utils.translation import gettext_lazy
 from gridgov.accounts.audit import record_audit
 from gridgov.accounts.models import AuditEventType
 from gridgov.accounts.roles import Role
-from gridgov.accounts.scope import scope_for
 from gridgov.core.workflow import Rule, Workflow, transition
 from gridgov.territory.models import GridProposal, ProposalStatus
 
@@ -39,7 +38,6 @@ PROPOSALS = Workflow(
         transition("discard", {ProposalStatus.DRAFT}, ProposalStatus.DISCARDED, ADMINS),
     ),  # fmt: skip
     version_field=None,
-    loader=scope_for,  # .roles is all the rules above need
     record=_record,
     select_related=("area",),
     texts={
