@@ -16,7 +16,7 @@ PERMISSIONS = declare(
         "territory.proposal.propose": Permission(
             frozenset(PROPOSE_ROLES), message=_("You may not propose a re-division of grids.")
         ),
-        "territory.proposal.decide": Permission(frozenset({Role.ADMIN}), message=ONLY_ADMIN),
+        # Adopting and discarding a proposal: the transition table (territory/workflow.py).
         "territory.layer.import": Permission(
             frozenset({Role.ADMIN}),
             message=_("Only a system administrator may import a department's grid layer."),

@@ -53,7 +53,7 @@ def test_a_reporters_phone_is_not_stored_in_plain_text(people, world):
     assert Case.objects.filter(reporter_phone_hash=pii.blind_index(PHONE)).get() == case
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_the_database_file_holds_no_reporter_phone(people, world, tmp_path):
     """SQLite: the bytes of a database file (the test database is copied into one with VACUUM INTO)."""
     if connection.vendor != "sqlite":
@@ -141,7 +141,7 @@ def test_key_rotation_reseals_reporters_phones(people, world, settings):
     assert Case.objects.filter(reporter_phone_hash=pii.blind_index(OTHER)).get() == dup
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_the_migration_seals_existing_phones_and_unseals_them_backwards(people, world):
     from django.db.migrations.executor import MigrationExecutor
 

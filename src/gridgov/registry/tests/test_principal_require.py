@@ -149,7 +149,6 @@ EXPECTED = {
     # territory (was territory/services.py, redivision.py _require_admin, multinet.py _require_reader)
     "territory.area.create": {Role.ADMIN},
     "territory.area.update": {Role.ADMIN},
-    "territory.proposal.decide": {Role.ADMIN},
     "territory.proposal.propose": {Role.ADMIN, Role.LEADER, Role.SUBDISTRICT_STAFF, Role.COMMUNITY_STAFF},
     "territory.layer.import": {Role.ADMIN},
     "territory.layer.read": {Role.ADMIN, Role.LEADER, Role.SUBDISTRICT_STAFF, Role.COMMUNITY_STAFF},
@@ -211,7 +210,7 @@ def test_refusals_that_used_to_leave_no_trace_are_audited(people, world):
     with pytest.raises(Forbidden):
         redivision.adopt(actor=people.staff_a, proposal_id=1)
     flush_denials()  # what the API handler does once the transaction has unwound
-    assert _denials(people.staff_a).get().detail["action"] == "territory.proposal.decide"
+    assert _denials(people.staff_a).get().detail["action"] == "territory.gridproposal.adopt"
     r = Api(people.resident).client.get("/api/v1/territory/layers")
     assert r.status_code == 404  # department layers stay hidden from those who may not read them
     assert _denials(people.resident).get().detail["action"] == "territory.layer.read"
