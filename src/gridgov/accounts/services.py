@@ -41,6 +41,7 @@ from gridgov.accounts.models import (
 )
 from gridgov.accounts.roles import ADMIN_ROLES, AREA_ROLES, ORGANISATION_ROLES, Role
 from gridgov.accounts.scope import scope_for
+from gridgov.core import timeline
 from gridgov.core.errors import Conflict, Locked, NotFound, ValidationFailed
 
 __all__ = [
@@ -788,6 +789,7 @@ def purge_audit(older_than_days: int, *, actor=None) -> int:
                 f"DELETE FROM {table} WHERE {column} < %s", [connection.ops.adapt_datetimefield_value(cutoff)]
             )
             deleted = cursor.rowcount
+        timeline.rebase(AuditEvent, AuditEvent.chain_key_of())  # the audit chain now starts after the purge
         record_audit(
             AuditEventType.AUDIT_PURGE,
             user=actor,

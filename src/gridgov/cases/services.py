@@ -50,7 +50,7 @@ from gridgov.cases.models import (
     WarningLevel,
     WhistleItem,
 )
-from gridgov.core import worktime
+from gridgov.core import timeline, worktime
 from gridgov.core.errors import FieldErrors, Forbidden, NotFound, TooLarge, ValidationFailed, field_error
 from gridgov.territory import geo, locator
 from gridgov.territory.models import Area
@@ -817,7 +817,8 @@ def follow_new_grids(*, actor, old_grids, new_grids, successor: dict, proposal_i
         if case.area_id == case.grid_id:
             fields["area"] = target
         Case.objects.filter(pk=case.pk).update(**fields)
-        TimelineEvent.objects.create(
+        timeline.record(
+            TimelineEvent,
             case=case,
             at=now,
             actor=actor,

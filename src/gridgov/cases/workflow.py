@@ -36,7 +36,7 @@ from gridgov.cases.models import (
     StepStatus,
     TimelineEvent,
 )
-from gridgov.core import worktime
+from gridgov.core import timeline, worktime
 from gridgov.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
 
 
@@ -454,7 +454,8 @@ def record(
     data: dict | None = None,
     attachments: list[str] | None = None,
 ) -> TimelineEvent:
-    return TimelineEvent.objects.create(
+    return timeline.record(
+        TimelineEvent,
         case=case,
         at=timezone.now(),
         actor=actor if getattr(actor, "pk", None) else None,

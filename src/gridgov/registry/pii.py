@@ -27,6 +27,7 @@ from gridgov.accounts.audit import client_ip
 from gridgov.accounts.models import Membership
 from gridgov.accounts.roles import ADMIN_ROLES, Role
 from gridgov.accounts.scope import scope_for
+from gridgov.core import timeline
 from gridgov.registry.models import PiiAccessLog, PiiField, PiiGrant
 
 PHONE_ROLES = frozenset({Role.COMMUNITY_STAFF, Role.GRID_WORKER})
@@ -134,7 +135,8 @@ def log_access(
     refs = "," + ",".join(str(i) for i in ids[:MAX_REFS]) + "," if ids else ""
     if not endpoint and request is not None:
         endpoint = f"{request.method} {request.path}"[:200]
-    return PiiAccessLog.objects.create(
+    return timeline.record(
+        PiiAccessLog,
         user_id_ref=getattr(user, "pk", None),
         username=(getattr(user, "username", "") or "")[:150],
         action=action,
