@@ -215,11 +215,19 @@ def record_many(events: Sequence[ChainedEvent], *, batch_size: int = 1000) -> li
     return events
 
 
+@functools.cache
+def _auto_now_fields(model: type[models.Model]) -> tuple[models.Field, ...]:
+    return tuple(
+        f
+        for f in model._meta.concrete_fields
+        if isinstance(f, models.DateField) and (f.auto_now or f.auto_now_add)  # type: ignore[attr-defined]
+    )
+
+
 def _fill_defaults(event: ChainedEvent) -> None:
     """auto_now(_add) would change a timestamp after it was hashed: set it first."""
-    for f in event._meta.concrete_fields:
-        if isinstance(f, models.DateField) and (f.auto_now or f.auto_now_add):
-            f.pre_save(event, add=True)
+    for f in _auto_now_fields(type(event)):
+        f.pre_save(event, add=True)
 
 
 def _seal(head: ChainHead, chain: list[ChainedEvent]) -> None:
@@ -241,12 +249,24 @@ def _seal(head: ChainHead, chain: list[ChainedEvent]) -> None:
 
 
 def _lock_heads(keys: list[str]) -> dict[str, ChainHead]:
+    """The existing heads of `keys`, locked until the transaction ends (plain SQL: this runs once per
+    event written, and the ORM's query building would cost more than the query)."""
+    q = connection.ops.quote_name
+    lock = " FOR UPDATE" if connection.features.has_select_for_update else ""
     heads: dict[str, ChainHead] = {}
-    for start in range(0, len(keys), HEAD_BATCH):
-        chunk = keys[start : start + HEAD_BATCH]
-        qs = ChainHead.objects.select_for_update().order_by("key")
-        qs = qs.filter(key=chunk[0]) if len(chunk) == 1 else qs.filter(key__in=chunk)
-        heads.update((h.key, h) for h in qs)
+    with connection.cursor() as cursor:
+        for start in range(0, len(keys), HEAD_BATCH):
+            chunk = keys[start : start + HEAD_BATCH]
+            cursor.execute(
+                f"SELECT {q('key')}, {q('seq')}, {q('hash')}, {q('first_seq')}, {q('first_prev')} "  # noqa: S608
+                f"FROM {q(ChainHead._meta.db_table)} WHERE {q('key')} IN ({', '.join(['%s'] * len(chunk))}) "
+                f"ORDER BY {q('key')}{lock}",
+                chunk,
+            )
+            for key, seq, hash_, first_seq, first_prev in cursor.fetchall():
+                heads[key] = ChainHead(
+                    key=key, seq=seq, hash=hash_, first_seq=first_seq, first_prev=first_prev
+                )
     return heads
 
 
@@ -271,11 +291,18 @@ def _insert_heads(heads: list[ChainHead]) -> set[str]:
 
 
 def _update_heads(heads: list[ChainHead]) -> None:
-    if len(heads) == 1:
-        h = heads[0]
-        ChainHead.objects.filter(key=h.key).update(seq=h.seq, hash=h.hash)
-    elif heads:
-        ChainHead.objects.bulk_update(heads, ["seq", "hash"], batch_size=HEAD_BATCH)
+    if not heads:
+        return
+    q = connection.ops.quote_name
+    statement = (
+        f"UPDATE {q(ChainHead._meta.db_table)} SET {q('seq')} = %s, {q('hash')} = %s WHERE {q('key')} = %s"  # noqa: S608
+    )
+    rows = [(h.seq, h.hash, h.key) for h in heads]
+    with connection.cursor() as cursor:
+        if len(rows) == 1:
+            cursor.execute(statement, rows[0])
+        else:
+            cursor.executemany(statement, rows)
 
 
 def _insert_events(events: list[ChainedEvent], batch_size: int) -> None:
