@@ -154,7 +154,7 @@ def test_sha256_where_openssl_lacks_sm3_and_mixed_chains_verify(people, monkeypa
 
 
 @pytest.mark.skipif(connection.vendor == "sqlite", reason="threads need separate PostgreSQL connections")
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_concurrent_audit_writers_serialise_on_the_head():
     barrier = threading.Barrier(8)
     errors = []
@@ -380,11 +380,10 @@ def test_a_retention_purge_keeps_the_audit_chain_valid(people):
     assert timeline.verify([AuditEvent]).ok
     # Everything purged: the chain starts after its head.
     with transaction.atomic():
-        _sql(
-            "DROP TRIGGER IF EXISTS accounts_auditevent_no_delete"
-        ) if connection.vendor == "sqlite" else _sql(
-            f"ALTER TABLE {_table(AuditEvent)} DISABLE TRIGGER accounts_auditevent_guard"
-        )
+        if connection.vendor == "sqlite":
+            _sql("DROP TRIGGER IF EXISTS accounts_auditevent_no_delete")
+        else:
+            _sql(f"ALTER TABLE {_table(AuditEvent)} DISABLE TRIGGER accounts_auditevent_guard")
         _sql(f"DELETE FROM {_table(AuditEvent)}")
         timeline.rebase(AuditEvent, "audit")
         assert timeline.verify([AuditEvent]).ok
