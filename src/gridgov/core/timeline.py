@@ -504,24 +504,23 @@ def verify_table(model: type[ChainedEvent]) -> TableReport:
     )
     order = [*model.chain_fields, models.F("chain_seq").asc(nulls_first=True), "id"]
     rows = model._base_manager.order_by(*order).values(*names).iterator(chunk_size=2000)
-    key = None
-    chain: list[dict] = []
+    check: _ChainCheck | None = None
 
     def close() -> None:
         report.chains += 1
-        finding = _check_chain(model, key, chain, heads.pop(key, None))
+        finding = check.finish()
         if finding is not None:
             report.findings.append(finding)
 
     for row in rows:
         report.events += 1
         row_key = model.chain_key_of(*(row[f] for f in model.chain_fields))
-        if row_key != key:
-            if key is not None:
+        if check is None or row_key != check.key:
+            if check is not None:
                 close()
-            key, chain = row_key, []
-        chain.append(row)
-    if key is not None:
+            check = _ChainCheck(model, row_key, heads.pop(row_key, None))
+        check.feed(row)
+    if check is not None:
         close()
     for k, head in sorted(heads.items()):
         if head.seq >= head.first_seq:
@@ -539,52 +538,73 @@ def verify_table(model: type[ChainedEvent]) -> TableReport:
     return report
 
 
-def _check_chain(
-    model: type[ChainedEvent], key: str, rows: list[dict], head: ChainHead | None
-) -> Finding | None:
-    table = model._meta.label
+class _ChainCheck:
+    """Checks one chain row by row (a chain may be the whole audit log: nothing is kept but the last row);
+    the first broken event is the finding."""
 
-    def found(kind: str, row: dict | None, detail: str) -> Finding:
-        return Finding(
-            table, key, kind, row["id"] if row else None, row["chain_seq"] if row else None, detail
-        )
+    def __init__(self, model: type[ChainedEvent], key: str, head: ChainHead | None) -> None:
+        self.model, self.key, self.head = model, key, head
+        self.expected_seq = head.first_seq if head else 1
+        self.expected_prev = head.first_prev if head else ""
+        self.first: dict | None = None
+        self.last: dict | None = None
+        self.beyond: dict | None = None
+        self.finding: Finding | None = None
 
-    expected_seq = head.first_seq if head else 1
-    expected_prev = head.first_prev if head else ""
-    last_id = None
-    last = None
-    for row in rows:
+    def found(self, kind: str, row: dict | None, detail: str) -> Finding:
+        event_id, seq = (row["id"], row["chain_seq"]) if row else (None, None)
+        return Finding(self.model._meta.label, self.key, kind, event_id, seq, detail)
+
+    def feed(self, row: dict) -> None:
+        if self.finding is None:
+            self.finding = self._check(row)
+
+    def _check(self, row: dict) -> Finding | None:
+        self.first = self.first or row
         seq = row["chain_seq"]
         if seq is None:
-            return found("inserted", row, "it has no place in the chain (written around the timeline)")
-        if seq < expected_seq:
-            return found(
-                "inserted", row, f"its sequence number repeats or goes back (expected #{expected_seq})"
+            return self.found("inserted", row, "it has no place in the chain (written around the timeline)")
+        if seq < self.expected_seq:
+            return self.found(
+                "inserted", row, f"its sequence number repeats or goes back (expected #{self.expected_seq})"
             )
-        if seq > expected_seq:
-            missing = f"#{expected_seq}" if seq == expected_seq + 1 else f"#{expected_seq}…#{seq - 1}"
-            return found("deleted", row, f"the event(s) {missing} before it are missing")
+        if seq > self.expected_seq:
+            gap = (
+                f"#{self.expected_seq}"
+                if seq == self.expected_seq + 1
+                else f"#{self.expected_seq}…#{seq - 1}"
+            )
+            return self.found("deleted", row, f"the event(s) {gap} before it are missing")
         name = (row["hash"] or "").split(":", 1)[0]
         try:
-            ok = digest(row["prev_hash"], canonical(model, key, seq, row), name) == row["hash"]
+            ok = digest(row["prev_hash"], canonical(self.model, self.key, seq, row), name) == row["hash"]
         except LookupError as exc:
-            return found("unverifiable", row, str(exc))
+            return self.found("unverifiable", row, str(exc))
         if not ok:
-            return found("edited", row, "its content does not match its hash")
-        if row["prev_hash"] != expected_prev:
-            return found("inserted", row, "it does not follow the event before it (prev_hash differs)")
-        if last_id is not None and row["id"] < last_id:
-            return found("inserted", row, f"it was written before the event it follows (id {last_id})")
-        expected_seq, expected_prev, last_id, last = seq + 1, row["hash"], row["id"], row
-    if head is None:
-        return found("inserted", rows[0], "the chain has no head (written around the timeline)")
-    newest = expected_seq - 1
-    if head.seq > newest:
-        missing = f"#{newest + 1}" if head.seq == newest + 1 else f"#{newest + 1}…#{head.seq}"
-        return found("deleted", last, f"the newest event(s) {missing} after it are missing")
-    if head.seq < newest:
-        beyond = next(r for r in rows if r["chain_seq"] == head.seq + 1)
-        return found("inserted", beyond, f"it lies beyond the chain head (#{head.seq})")
-    if head.hash != expected_prev:
-        return found("edited", last, "the newest event does not match the chain head")
-    return None
+            return self.found("edited", row, "its content does not match its hash")
+        if row["prev_hash"] != self.expected_prev:
+            return self.found("inserted", row, "it does not follow the event before it (prev_hash differs)")
+        if self.last is not None and row["id"] < self.last["id"]:
+            return self.found(
+                "inserted", row, f"it was written before the event it follows (id {self.last['id']})"
+            )
+        if self.head is not None and seq == self.head.seq + 1:
+            self.beyond = row
+        self.expected_seq, self.expected_prev, self.last = seq + 1, row["hash"], row
+        return None
+
+    def finish(self) -> Finding | None:
+        if self.finding is not None:
+            return self.finding
+        head, last = self.head, self.last
+        if head is None:
+            return self.found("inserted", self.first, "the chain has no head (written around the timeline)")
+        newest = self.expected_seq - 1
+        if head.seq > newest:
+            gap = f"#{newest + 1}" if head.seq == newest + 1 else f"#{newest + 1}…#{head.seq}"
+            return self.found("deleted", last, f"the newest event(s) {gap} after it are missing")
+        if head.seq < newest:
+            return self.found("inserted", self.beyond, f"it lies beyond the chain head (#{head.seq})")
+        if head.hash != self.expected_prev:
+            return self.found("edited", last, "the newest event does not match the chain head")
+        return None
