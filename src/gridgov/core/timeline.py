@@ -194,7 +194,7 @@ def record_many(events: Sequence[ChainedEvent], *, batch_size: int = 1000) -> li
             raise ValueError("record_many takes new, unsaved timeline events")
     chains: dict[str, list[ChainedEvent]] = {}
     for e in events:
-        _fill_defaults(e)
+        _check_model(type(e))
         chains.setdefault(e.chain_key(), []).append(e)
     with transaction.atomic(savepoint=False):
         keys = sorted(chains)
@@ -216,18 +216,14 @@ def record_many(events: Sequence[ChainedEvent], *, batch_size: int = 1000) -> li
 
 
 @functools.cache
-def _auto_now_fields(model: type[models.Model]) -> tuple[models.Field, ...]:
-    return tuple(
-        f
-        for f in model._meta.concrete_fields
-        if isinstance(f, models.DateField) and (f.auto_now or f.auto_now_add)  # type: ignore[attr-defined]
-    )
-
-
-def _fill_defaults(event: ChainedEvent) -> None:
-    """auto_now(_add) would change a timestamp after it was hashed: set it first."""
-    for f in _auto_now_fields(type(event)):
-        f.pre_save(event, add=True)
+def _check_model(model: type[models.Model]) -> None:
+    """auto_now(_add) sets a timestamp at insert, after the event was hashed: not in a hashed field."""
+    for f in model._meta.concrete_fields:
+        stamped = getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False)
+        if stamped and f.attname in model.hashed_fields:  # type: ignore[attr-defined]
+            raise ImproperlyConfigured(
+                f"{model._meta.label}.{f.name}: use default=timezone.now, not auto_now(_add)"
+            )
 
 
 def _seal(head: ChainHead, chain: list[ChainedEvent]) -> None:
