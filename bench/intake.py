@@ -28,8 +28,9 @@ Baseline (the server stopped first): the same rows, i.e. every case the HTTP run
 column by column (new number and key, current timestamps) together with its timeline row, inserted
 by as many threads as there were clients, each with its own plain psycopg connection, one
 transaction per case with the statements the service issues: INSERT the case RETURNING id, UPDATE
-its number (GG<date>-<id>), INSERT the "submit" timeline event, COMMIT. Nothing is looked up or
-validated. ratio = psycopg cases/s ÷ HTTP cases/s: what Django, auth, validation, locating the grid
+its number (GG<date>-<id>), INSERT the head of the case's timeline chain, INSERT the "submit" timeline
+event (with the HTTP row's chain fields), COMMIT. Nothing is looked up, validated or hashed.
+ratio = psycopg cases/s ÷ HTTP cases/s: what Django, auth, validation, locating the grid, hashing
 and the response cost per case over the bare writes.
 
 Prints a table, then one JSON line:
@@ -497,6 +498,7 @@ class RawResult:
 def run_psycopg(url: str, prefix: str, raw_prefix: str, clients: int, tz: ZoneInfo) -> RawResult:
     """Insert a copy of every case the HTTP run created (and its timeline row), one transaction each."""
     from gridgov.cases.models import Case, TimelineEvent
+    from gridgov.core.models import ChainHead
 
     case_table, event_table = Case._meta.db_table, TimelineEvent._meta.db_table
     with psycopg.connect(url) as conn:
@@ -535,6 +537,9 @@ def run_psycopg(url: str, prefix: str, raw_prefix: str, clients: int, tz: ZoneIn
         sql.SQL(", ").join(sql.Placeholder(c) for c, _ in case_cols),
     )
     set_number = sql.SQL("UPDATE {} SET number = %s WHERE id = %s").format(sql.Identifier(case_table))
+    insert_head = sql.SQL(
+        "INSERT INTO {} (key, seq, hash, first_seq, first_prev) VALUES (%s, 1, %s, 1, '')"
+    ).format(sql.Identifier(ChainHead._meta.db_table))
     insert_event = sql.SQL("INSERT INTO {} ({}) VALUES ({})").format(
         sql.Identifier(event_table),
         sql.SQL(", ").join(sql.Identifier(c) for c, _ in event_cols),
@@ -564,6 +569,7 @@ def run_psycopg(url: str, prefix: str, raw_prefix: str, clients: int, tz: ZoneIn
                     }
                     case_id = conn.execute(insert_case, c).fetchone()[0]
                     conn.execute(set_number, [f"GG{now.astimezone(tz):%Y%m%d}-{case_id:06d}", case_id])
+                    conn.execute(insert_head, [TimelineEvent.chain_key_of(case_id), e["hash"]])
                     conn.execute(insert_event, {**e, "case_id": case_id, "at": dt.datetime.now(dt.UTC)})
             except psycopg.Error as exc:
                 if len(errors) < 3:

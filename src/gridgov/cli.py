@@ -4,6 +4,7 @@ gridgov serve [--host H] [--port P] [--workers N] [--no-worker]
 gridgov demo --scale small|district|longhua [--reset] [--seed S] [--history-days N]
 gridgov worker
 gridgov createadmin [--username U] [--role admin|security_admin|audit_admin]
+gridgov verify-timeline [--table app.Model …]
 gridgov manage <django management command …>
 """
 
@@ -127,6 +128,13 @@ def cmd_createadmin(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_verify_timeline(args: argparse.Namespace) -> int:
+    _setup_django()
+    from gridgov.core.management.commands.verify_timeline import run
+
+    return run(args.table, sys.stdout)
+
+
 def cmd_manage(args: argparse.Namespace) -> int:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "gridgov.settings")
     from django.core.management import execute_from_command_line
@@ -169,6 +177,16 @@ def build_parser() -> argparse.ArgumentParser:
     from gridgov.cases.cli import add_parser as add_cases_parser
 
     add_cases_parser(sub)
+
+    verify = sub.add_parser(
+        "verify-timeline",
+        help="walk every hash chain of the timelines and audit logs; exit 1 when an event was edited, "
+        "deleted or inserted out of order",
+    )
+    verify.add_argument(
+        "--table", action="append", help="only this table (app.Model), e.g. cases.TimelineEvent"
+    )
+    verify.set_defaults(func=cmd_verify_timeline)
 
     manage = sub.add_parser("manage", help="run a Django management command")
     manage.add_argument("rest", nargs=argparse.REMAINDER)

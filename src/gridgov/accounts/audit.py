@@ -11,6 +11,7 @@ from django.http import HttpRequest
 from django.utils.translation import gettext as _
 
 from gridgov.accounts.models import AuditEvent, AuditEventType
+from gridgov.core import timeline
 from gridgov.core.errors import Forbidden
 from gridgov.core.principal import Denial, forbidden
 
@@ -49,7 +50,8 @@ def record_audit(
     object_id: str | int = "",
     detail: dict | None = None,
 ) -> AuditEvent:
-    return AuditEvent.objects.create(
+    return timeline.record(
+        AuditEvent,
         user_id_ref=getattr(user, "pk", None),
         username=(username or getattr(user, "username", "") or "")[:150],
         event_type=event_type,

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from django.contrib.auth.models import AbstractUser
 from django.db import models
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from gridgov.accounts.roles import Role
-from gridgov.core.models import AppendOnlyModel
+from gridgov.core.models import ChainedEvent
 
 
 class User(AbstractUser):
@@ -119,13 +120,15 @@ class AuditEventType(models.TextChoices):
     AUDIT_PURGE = "audit_purge", _("Old audit events purged")
 
 
-class AuditEvent(AppendOnlyModel):
+class AuditEvent(ChainedEvent):
     """The security audit log: date and time, user, event type, success, source IP, object.
 
     Append-only: the model refuses updates and deletes, and database triggers (see the migration)
-    refuse UPDATE always and DELETE of any record younger than the retention period (≥ 6 months)."""
+    refuse UPDATE always and DELETE of any record younger than the retention period (≥ 6 months).
+    Hash-chained, one chain for the table ("audit"), written through core.timeline.record(); a purge
+    rebases the chain (core.timeline.rebase)."""
 
-    at = models.DateTimeField(auto_now_add=True, db_index=True)
+    at = models.DateTimeField(default=timezone.now, editable=False, db_index=True)
     user_id_ref = models.BigIntegerField(
         null=True, blank=True, db_index=True, help_text="the user's id at the time"
     )
@@ -137,10 +140,23 @@ class AuditEvent(AppendOnlyModel):
     object_id = models.CharField(max_length=64, blank=True, default="")
     detail = models.JSONField(default=dict, blank=True)
 
+    chain_prefix = "audit"
+    hashed_fields = (
+        "at",
+        "user_id_ref",
+        "username",
+        "event_type",
+        "success",
+        "source_ip",
+        "object_type",
+        "object_id",
+        "detail",
+    )
     append_only_message = "the security audit log is append-only"
 
     class Meta:
         ordering = ["-at", "-id"]
+        constraints = [models.UniqueConstraint(fields=["chain_seq"], name="audit_chain_seq")]
 
     def __str__(self) -> str:
         return f"{self.at:%Y-%m-%d %H:%M:%S} {self.username or '—'} {self.event_type}"

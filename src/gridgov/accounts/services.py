@@ -40,6 +40,7 @@ from gridgov.accounts.models import (
     User,
 )
 from gridgov.accounts.roles import ADMIN_ROLES, AREA_ROLES, ORGANISATION_ROLES, Role
+from gridgov.core import timeline
 from gridgov.core.errors import Conflict, Locked, NotFound, ValidationFailed
 from gridgov.core.principal import require
 
@@ -753,6 +754,7 @@ def purge_audit(older_than_days: int, *, actor=None) -> int:
                 f"DELETE FROM {table} WHERE {column} < %s", [connection.ops.adapt_datetimefield_value(cutoff)]
             )
             deleted = cursor.rowcount
+        timeline.rebase(AuditEvent, AuditEvent.chain_key_of())  # the audit chain now starts after the purge
         record_audit(
             AuditEventType.AUDIT_PURGE,
             user=actor,

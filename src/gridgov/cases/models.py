@@ -10,7 +10,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from gridgov.core import pii
-from gridgov.core.models import AppendOnlyModel
+from gridgov.core.models import Event
 
 
 class TimeUnit(models.TextChoices):
@@ -351,25 +351,21 @@ class Step(models.Model):
         return f"{self.case_id} → {self.target_id} ({self.status})"
 
 
-class TimelineEvent(AppendOnlyModel):
-    """One change to a case: who, when, from → to, note, data, attachments. Append-only."""
+class TimelineEvent(Event):
+    """One change to a case: who, when, from → to, note, data, attachments. Append-only and hash-chained,
+    one chain per case ("case:<id>"): written through core.timeline.record()."""
 
     case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="timeline")
-    at = models.DateTimeField(db_index=True)
-    actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    action = models.CharField(max_length=32, db_index=True)
-    from_status = models.CharField(max_length=24, blank=True, default="")
-    to_status = models.CharField(max_length=24, blank=True, default="")
-    note = models.TextField(blank=True, default="")
-    data = models.JSONField(default=dict, blank=True)
     attachments = models.JSONField(default=list, blank=True)
 
+    chain_prefix = "case"
+    chain_fields = ("case_id",)
+    hashed_fields = (*Event.hashed_fields, "case_id", "attachments")
     append_only_message = "the case timeline is append-only"
 
     class Meta:
         ordering = ["case_id", "at", "id"]
+        constraints = [models.UniqueConstraint(fields=["case", "chain_seq"], name="case_timeline_chain_seq")]
 
     def __str__(self) -> str:
         return f"{self.case_id} {self.action} {self.from_status}→{self.to_status}"

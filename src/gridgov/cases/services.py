@@ -52,7 +52,7 @@ from gridgov.cases.models import (
     merged_phone,
     seal_merged_phone,
 )
-from gridgov.core import worktime
+from gridgov.core import timeline, worktime
 from gridgov.core.errors import FieldErrors, Forbidden, NotFound, TooLarge, ValidationFailed, field_error
 from gridgov.territory import geo, locator, paths
 from gridgov.territory.models import Area
@@ -786,7 +786,8 @@ def follow_new_grids(*, actor, old_grids, new_grids, successor: dict, proposal_i
         if case.area_id == case.grid_id:
             fields["area"] = target
         Case.objects.filter(pk=case.pk).update(**fields)
-        TimelineEvent.objects.create(
+        timeline.record(
+            TimelineEvent,
             case=case,
             at=now,
             actor=actor,

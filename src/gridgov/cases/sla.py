@@ -47,7 +47,7 @@ from gridgov.cases.models import (
     TimelineEvent,
     WarningLevel,
 )
-from gridgov.core import worktime
+from gridgov.core import timeline, worktime
 from gridgov.territory import paths as area_paths
 
 RANK = {WarningLevel.NONE: 0, WarningLevel.YELLOW: 1, WarningLevel.RED: 2}
@@ -246,7 +246,8 @@ def _apply(case_id: int, now: dt.datetime, recipients: Recipients, counts: Count
                 "step_id": w.step.pk if w.step is not None else None,
                 "due_at": w.due.isoformat(),
             }
-            TimelineEvent.objects.create(
+            timeline.record(
+                TimelineEvent,
                 case=case,
                 at=now,
                 actor=None,

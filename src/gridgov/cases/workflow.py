@@ -39,7 +39,7 @@ from gridgov.cases.models import (
     StepStatus,
     TimelineEvent,
 )
-from gridgov.core import worktime
+from gridgov.core import timeline, worktime
 from gridgov.core.errors import ValidationFailed, field_error
 from gridgov.core.principal import Principal, principal_for
 from gridgov.core.workflow import Rule, Transition, Workflow, anyone, transition, via
@@ -343,7 +343,8 @@ def record(
     data: dict | None = None,
     attachments: list[str] | None = None,
 ) -> TimelineEvent:
-    return TimelineEvent.objects.create(
+    return timeline.record(
+        TimelineEvent,
         case=case,
         at=timezone.now(),
         actor=actor if getattr(actor, "pk", None) else None,

@@ -1,7 +1,9 @@
+from django.conf import settings
 from django.db import models, transaction
 from django.db.models import F
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 
@@ -86,3 +88,103 @@ class AppendOnlyModel(models.Model):
 
     def delete(self, *args, **kwargs):
         raise PermissionError(self.append_only_message)
+
+
+# --- the timeline: hash-chained append-only events (see core/timeline.py and docs/kernel/timeline.md) ---
+
+
+class ChainHead(models.Model):
+    """The end of one hash chain of events: its key ("case:123", "audit"), the sequence number and hash
+    of its newest event, and where the chain starts (1 and "" unless a retention purge removed its
+    oldest events). core.timeline locks it (SELECT … FOR UPDATE) while it appends, so the writers of
+    one chain take turns; verification compares it with the newest event, so a deleted newest event
+    is found too."""
+
+    key = models.CharField(max_length=100, primary_key=True)
+    seq = models.BigIntegerField(default=0)
+    hash = models.CharField(max_length=80, blank=True, default="")
+    first_seq = models.BigIntegerField(default=1)
+    first_prev = models.CharField(max_length=80, blank=True, default="")
+
+    class Meta:
+        verbose_name = _("timeline chain head")
+        verbose_name_plural = _("timeline chain heads")
+
+    def __str__(self) -> str:
+        return f"{self.key} #{self.seq}"
+
+
+class ChainedQuerySet(AppendOnlyQuerySet):
+    """An append-only queryset whose bulk_create appends to the hash chains (core.timeline)."""
+
+    def bulk_create(self, objs, *args, **kwargs):
+        objs = list(objs)
+        if all(getattr(o, "_timeline_sealed", False) for o in objs):
+            return super().bulk_create(objs, *args, **kwargs)
+        from gridgov.core import timeline
+
+        return timeline.record_many(objs, batch_size=kwargs.get("batch_size") or 1000)
+
+
+class ChainedEvent(AppendOnlyModel):
+    """An append-only event in a hash chain: `chain_seq` (its place in the chain, from 1), `prev_hash`
+    (the hash of the event before it) and `hash` ("sm3:<hex>" or "sha256:<hex>" of its content and
+    `prev_hash`). Every insert goes through core.timeline (record / record_many; a plain save or
+    bulk_create is routed there too).
+
+    A concrete subclass declares its chain: `chain_prefix` (unique among all event tables),
+    `chain_fields` (the attnames that pick the chain: ("case_id",) → "case:123"; () → one chain for
+    the table, key = the prefix) and `hashed_fields` (the attnames whose values are hashed; never
+    change it for a table with rows)."""
+
+    chain_prefix: str = ""
+    chain_fields: tuple[str, ...] = ()
+    hashed_fields: tuple[str, ...] = ()
+
+    chain_seq = models.BigIntegerField(null=True, blank=True, editable=False)
+    # db_default: a row inserted around core.timeline with plain SQL is stored, and verification names it
+    prev_hash = models.CharField(max_length=80, blank=True, default="", db_default="", editable=False)
+    hash = models.CharField(max_length=80, blank=True, default="", db_default="", editable=False)
+
+    objects = ChainedQuerySet.as_manager()
+
+    class Meta:
+        abstract = True
+
+    def save(self, *args, **kwargs):
+        if self.pk is None and not getattr(self, "_timeline_sealed", False):
+            from gridgov.core import timeline
+
+            timeline.record_many([self])
+            return
+        super().save(*args, **kwargs)
+
+    @classmethod
+    def chain_key_of(cls, *values) -> str:
+        """The chain key for the given values of `chain_fields`."""
+        return ":".join([cls.chain_prefix, *(str(v) for v in values)])
+
+    def chain_key(self) -> str:
+        return self.chain_key_of(*(getattr(self, f) for f in self.chain_fields))
+
+
+class Event(ChainedEvent):
+    """The timeline event of a domain object: who (`actor`), when (`at`), what (`action`), the status
+    from → to, a note and the facts (`data`, JSON). A concrete subclass adds the object it belongs to
+    (a ForeignKey, or object_type + object_id) and names it in `chain_fields`, so each object has its
+    own chain. cases.TimelineEvent is one."""
+
+    hashed_fields = ("at", "actor_id", "action", "from_status", "to_status", "note", "data")
+
+    at = models.DateTimeField(default=timezone.now, db_index=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    action = models.CharField(max_length=32, db_index=True)
+    from_status = models.CharField(max_length=24, blank=True, default="")
+    to_status = models.CharField(max_length=24, blank=True, default="")
+    note = models.TextField(blank=True, default="")
+    data = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        abstract = True

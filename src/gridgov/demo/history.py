@@ -45,7 +45,7 @@ from gridgov.cases.models import (
     seal_merged_phone,
 )
 from gridgov.cases.services import MESSAGE_LANGUAGE, OUTCOME_MESSAGES
-from gridgov.core import worktime
+from gridgov.core import timeline, worktime
 from gridgov.demo import case_texts as texts
 from gridgov.territory.models import Area, Building
 
@@ -950,7 +950,7 @@ def _write(lives: list[Life], sim: Simulator, now: dt.datetime) -> dict[str, int
                         data=data,
                     )
                 )
-    TimelineEvent.objects.bulk_create(events, batch_size=BATCH)
+    timeline.record_many(events, batch_size=BATCH)
     Notification.objects.bulk_create(notes, batch_size=BATCH)
     return {"cases": len(cases), "steps": len(steps), "events": len(events), "notifications": len(notes)}
 

@@ -228,6 +228,7 @@ def _delete_demo_cases() -> None:
     """The cases of the demo district go with it. Their timelines are append-only for every role, so
     the reset removes them with plain SQL (demo data only: everything under the demo district)."""
     from gridgov.cases.models import Case, TimelineEvent
+    from gridgov.core import timeline
 
     cases = Case.objects.filter(area__path__startswith=AREA_PREFIX)
     ids = list(cases.values_list("pk", flat=True))
@@ -239,6 +240,7 @@ def _delete_demo_cases() -> None:
         for start in range(0, len(ids), 500):
             chunk = ids[start : start + 500]
             cursor.execute(f"DELETE FROM {table} WHERE {column} IN ({', '.join(['%s'] * len(chunk))})", chunk)
+    timeline.delete_heads(TimelineEvent.chain_key_of(pk) for pk in ids)
     Case.objects.filter(pk__in=ids).update(merged_into=None)
     Case.objects.filter(pk__in=ids).delete()
 

@@ -21,6 +21,7 @@ from faker.providers.ssn.zh_CN import Provider as Ssn
 
 from gridgov.accounts.models import Membership
 from gridgov.accounts.roles import Role
+from gridgov.core import timeline
 from gridgov.registry import importer, vault
 from gridgov.registry.models import (
     CareMembership,
@@ -357,3 +358,4 @@ def _delete_history(object_type: str, ids: list[int]) -> None:
                 f"DELETE FROM {table} WHERE object_type = %s AND object_id IN ({', '.join(['%s'] * len(chunk))})",  # noqa: S608
                 [object_type, *chunk],
             )
+    timeline.delete_heads(RecordHistory.chain_key_of(object_type, pk) for pk in ids)

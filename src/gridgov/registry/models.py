@@ -14,9 +14,10 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from gridgov.core.models import AppendOnlyModel
+from gridgov.core.models import ChainedEvent
 
 
 class ResidenceType(models.TextChoices):
@@ -263,8 +264,9 @@ class Submission(models.Model):
         return f"submission {self.pk} ({self.kind} {self.action}, {self.status})"
 
 
-class RecordHistory(AppendOnlyModel):
-    """One change of a registry record (append-only): who, when, what changed (PII shown masked)."""
+class RecordHistory(ChainedEvent):
+    """One change of a registry record (append-only): who, when, what changed (PII shown masked).
+    Hash-chained, one chain per record ("record:<type>:<id>"), written through core.timeline.record()."""
 
     object_type = models.CharField(max_length=12)
     object_id = models.BigIntegerField()
@@ -273,18 +275,36 @@ class RecordHistory(AppendOnlyModel):
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
-    at = models.DateTimeField(auto_now_add=True)
+    at = models.DateTimeField(default=timezone.now, editable=False)
     changes = models.JSONField(default=dict, blank=True)
     submission = models.ForeignKey(
         Submission, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     note = models.CharField(max_length=500, blank=True, default="")
 
+    chain_prefix = "record"
+    chain_fields = ("object_type", "object_id")
+    hashed_fields = (
+        "object_type",
+        "object_id",
+        "version",
+        "action",
+        "actor_id",
+        "at",
+        "changes",
+        "submission_id",
+        "note",
+    )
     append_only_message = "the record history is append-only"
 
     class Meta:
         ordering = ["object_type", "object_id", "version", "id"]
         indexes = [models.Index(fields=["object_type", "object_id"], name="history_object")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["object_type", "object_id", "chain_seq"], name="history_chain_seq"
+            )
+        ]
 
 
 class ImportKind(models.TextChoices):
@@ -336,9 +356,13 @@ class ImportJob(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     area = models.ForeignKey(
-        "territory.Area", null=True, blank=True, on_delete=models.PROTECT, related_name="+",
+        "territory.Area",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
         help_text="the importer's own area, for scope",
-    )  # fmt: skip
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     heartbeat_at = models.DateTimeField(null=True, blank=True)
@@ -419,11 +443,12 @@ class PiiAction(models.TextChoices):
     REVIEW = "review", _("Submission reviewed")
 
 
-class PiiAccessLog(AppendOnlyModel):
+class PiiAccessLog(ChainedEvent):
     """Every unmasked read and every export of personal information (PIPL; 等保2.0 安全审计): who, when,
-    which records, which fields, why, where from. Append-only; searched by the audit administrator."""
+    which records, which fields, why, where from. Append-only; searched by the audit administrator.
+    Hash-chained, one chain for the table ("pii"), written through core.timeline.record()."""
 
-    at = models.DateTimeField(auto_now_add=True, db_index=True)
+    at = models.DateTimeField(default=timezone.now, editable=False, db_index=True)
     user_id_ref = models.BigIntegerField(null=True, blank=True, db_index=True)
     username = models.CharField(max_length=150, blank=True, default="", db_index=True)
     action = models.CharField(max_length=12, choices=PiiAction.choices, db_index=True)
@@ -436,7 +461,23 @@ class PiiAccessLog(AppendOnlyModel):
     source_ip = models.GenericIPAddressField(null=True, blank=True)
     detail = models.JSONField(default=dict, blank=True)
 
+    chain_prefix = "pii"
+    hashed_fields = (
+        "at",
+        "user_id_ref",
+        "username",
+        "action",
+        "object_type",
+        "object_refs",
+        "count",
+        "fields",
+        "purpose",
+        "endpoint",
+        "source_ip",
+        "detail",
+    )
     append_only_message = "the personal-information access log is append-only"
 
     class Meta:
         ordering = ["-at", "-id"]
+        constraints = [models.UniqueConstraint(fields=["chain_seq"], name="pii_log_chain_seq")]

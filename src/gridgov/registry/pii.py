@@ -23,6 +23,7 @@ from django.utils import timezone
 
 from gridgov.accounts.audit import client_ip
 from gridgov.accounts.roles import ADMIN_ROLES, Role
+from gridgov.core import timeline
 from gridgov.core.pii import NOTHING, PiiPolicy, mask_id, mask_name, mask_phone
 from gridgov.core.principal import Principal, principal_for
 from gridgov.registry.models import PiiAccessLog, PiiField, PiiGrant
@@ -93,7 +94,8 @@ def log_access(
     refs = "," + ",".join(str(i) for i in ids[:MAX_REFS]) + "," if ids else ""
     if not endpoint and request is not None:
         endpoint = f"{request.method} {request.path}"[:200]
-    return PiiAccessLog.objects.create(
+    return timeline.record(
+        PiiAccessLog,
         user_id_ref=getattr(user, "pk", None),
         username=(getattr(user, "username", "") or "")[:150],
         action=action,

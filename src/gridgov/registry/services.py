@@ -21,6 +21,7 @@ from gridgov.accounts.audit import record_audit
 from gridgov.accounts.models import AuditEventType, User
 from gridgov.accounts.roles import ADMIN_ROLES, Role
 from gridgov.accounts.scope import scope_for
+from gridgov.core import timeline
 from gridgov.core.errors import Conflict, FieldErrors, NotFound, TooLarge, ValidationFailed
 from gridgov.core.principal import Principal, require
 from gridgov.registry import importer, jobs, vault
@@ -89,7 +90,8 @@ def _house_of(building: Building, unit: str, room: str, errors: FieldErrors) -> 
 
 
 def _history(obj, action: str, actor, changes: dict, *, submission=None, note: str = "") -> None:
-    RecordHistory.objects.create(
+    timeline.record(
+        RecordHistory,
         object_type=obj._meta.model_name,
         object_id=obj.pk,
         version=obj.version,
