@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal
 from ninja import Field, Schema
 
 from gridgov.accounts.roles import Role
+from gridgov.core import notifications
 
 CODE_PATTERN = r"^[0-9A-Za-z_-]{1,32}$"
 TEXT_PATTERN = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f]*$"  # no control characters except tab and newlines
@@ -299,11 +300,16 @@ class AttachmentOut(Schema):
     width: int
     height: int
     url: str
+    thumbnail_url: str
     created_at: dt.datetime
 
     @staticmethod
     def resolve_url(obj) -> str:
         return f"/api/v1/cases/attachments/{obj.id}"
+
+    @staticmethod
+    def resolve_thumbnail_url(obj) -> str:
+        return f"/api/v1/attachments/{obj.id}/thumbnail"
 
 
 class NotificationOut(Schema):
@@ -317,5 +323,17 @@ class NotificationOut(Schema):
     read_at: dt.datetime | None
 
     @staticmethod
+    def resolve_message(obj) -> str:
+        return notifications.text_of(obj)
+
+    @staticmethod
+    def resolve_case_id(obj) -> int:
+        return obj.owner_id
+
+    @staticmethod
     def resolve_case_number(obj) -> str:
-        return obj.case.number
+        return getattr(obj, "case_number", None) or obj.facts.get("number", "")
+
+    @staticmethod
+    def resolve_data(obj) -> dict:
+        return obj.facts
