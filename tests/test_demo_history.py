@@ -16,8 +16,8 @@ from gridgov.accounts.models import Membership, User
 from gridgov.cases import workflow
 from gridgov.cases.classifier import CategoryClassifier
 from gridgov.cases.models import Case, Step, TimelineEvent
-from gridgov.core.models import Notification
 from gridgov.core import worktime
+from gridgov.core.models import Notification
 from tests.conftest import login_of
 
 pytestmark = pytest.mark.django_db

@@ -14,9 +14,9 @@ from PIL import Image
 
 from gridgov.cases import figures
 from gridgov.cases.models import Case, Step, TimelineEvent
-from gridgov.core.models import Attachment, Notification
 from gridgov.cases.tests.conftest import A2, Api, act, report
 from gridgov.core import worktime
+from gridgov.core.models import Attachment, Notification
 
 
 def _in_days(days: int) -> dt.date:

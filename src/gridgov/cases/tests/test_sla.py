@@ -14,11 +14,10 @@ from huey.contrib.djhuey import HUEY
 from gridgov.accounts.roles import Role
 from gridgov.cases import sla
 from gridgov.cases.models import Case, Category, Step, TimelineEvent
-from gridgov.core import notifications
-from gridgov.core.models import Notification
 from gridgov.cases.tasks import sweep_deadlines
 from gridgov.cases.tests.conftest import Api, act, make_user, report, step_of
-from gridgov.core import worktime
+from gridgov.core import notifications, worktime
+from gridgov.core.models import Notification
 
 SH = zoneinfo.ZoneInfo("Asia/Shanghai")
 
