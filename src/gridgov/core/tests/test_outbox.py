@@ -164,6 +164,8 @@ def test_the_queue_task_delivers_after_the_commit(log_on, django_capture_on_comm
 
 
 # --- with real concurrency: committed rows, other connections and processes ---------------------------
+# (serialized_rollback: the database is emptied after these tests without recreating content types, so
+# that a later test with serialized_rollback can restore the database as migrated.)
 def _committed_rows(count: int) -> list[int]:
     user = _user()
     with transaction.atomic():
@@ -172,7 +174,7 @@ def _committed_rows(count: int) -> list[int]:
     return list(OutboxMessage.objects.order_by("pk").values_list("pk", flat=True))
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_two_concurrent_claimers_never_both_claim_a_row(log_on, enqueued):
     ids = _committed_rows(12)
     start = threading.Barrier(2)
@@ -197,7 +199,7 @@ def test_two_concurrent_claimers_never_both_claim_a_row(log_on, enqueued):
     assert set(OutboxMessage.objects.values_list("attempts", flat=True)) == {1}
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_outbox_delivers_once_after_the_worker_is_killed_mid_delivery(log_on, enqueued, tmp_path):
     (pk,) = _committed_rows(1)
     flag = tmp_path / "delivering"
