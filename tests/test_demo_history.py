@@ -15,8 +15,9 @@ from django.utils import timezone
 from gridgov.accounts.models import Membership, User
 from gridgov.cases import workflow
 from gridgov.cases.classifier import CategoryClassifier
-from gridgov.cases.models import Case, Notification, Step, TimelineEvent
+from gridgov.cases.models import Case, Step, TimelineEvent
 from gridgov.core import worktime
+from gridgov.core.models import Notification
 from tests.conftest import login_of
 
 pytestmark = pytest.mark.django_db
@@ -240,7 +241,7 @@ def test_every_reporter_with_an_account_heard_the_outcome(demo):
     closed = Case.objects.filter(
         area__path__startswith="440309/", status__in=["closed", "rated"], merged_into=None
     )
-    told = set(Notification.objects.filter(kind="outcome").values_list("recipient_id", "case_id"))
+    told = set(Notification.objects.filter(kind="outcome").values_list("recipient_id", "owner_id"))
     own = dict(Case.objects.values_list("number", "pk"))
     checked = 0
     for case in closed.exclude(closed_at=None):

@@ -15,7 +15,8 @@ from django.test import Client
 
 from gridgov.accounts.models import ApiToken, Membership, Organisation, User
 from gridgov.accounts.services import hash_token
-from gridgov.cases.models import Case, Category, Notification, WhistleItem
+from gridgov.cases.models import Case, Category, WhistleItem
+from gridgov.core import notifications
 from gridgov.registry.tests.samples import registry_values
 from gridgov.territory.models import Area, Building, House
 from tests.conftest import login_of
@@ -54,9 +55,12 @@ def _other_values(other: Area) -> dict[str, list]:
         "token_id": [token.id],
         "case_id": [case.id],
         "notification_id": [
-            Notification.objects.create(
-                recipient=member.user, case=case, kind="deadline_red", message=OTHER_CASE_TEXT
-            ).pk
+            notifications.notify(
+                [member.user],
+                "deadline_red",
+                {"level": "red", "deadline": "resolution", "step_id": None, "number": case.number, "due": ""},
+                case,
+            )[0].pk
         ],
         "attachment_id": [_photo_of(case)],
         "action": ["accept", "whistle", "reject", "supervise"],

@@ -122,6 +122,9 @@ else:
                 "timeout": 20,
                 "transaction_mode": "IMMEDIATE",
             },
+            # Tests use a database file rather than SQLite's in-memory default, so that a worker
+            # process started by a test sees what the test committed (core/tests/test_outbox.py).
+            "TEST": {"NAME": str(DATA_DIR / f"test-{os.getpid()}.sqlite3")},
         }
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -191,11 +194,22 @@ STATIC_ROOT.mkdir(exist_ok=True)
 STATICFILES_DIRS = [BASE_DIR / "static"]
 MEDIA_URL = "/media/"
 MEDIA_ROOT = DATA_DIR / "media"
-# Photos of cases: the largest upload accepted, and the largest image in pixels (a decompression bomb
+# Photos (core/attachments.py): the largest upload accepted, and the largest image in pixels (a decompression bomb
 # above it is refused before it is decoded).
 GRIDGOV_UPLOAD_MAX_BYTES = int(os.environ.get("GRIDGOV_UPLOAD_MAX_BYTES", str(10 * 1024 * 1024)))
 GRIDGOV_UPLOAD_MAX_PIXELS = int(os.environ.get("GRIDGOV_UPLOAD_MAX_PIXELS", str(50_000_000)))
 WHITENOISE_USE_FINDERS = True
+
+# --- notifications (core/notifications.py, core/outbox.py) ---------------------------------------------
+# The external channels that are on, comma-separated (e.g. "log"; later "wecom,sms"). None by default:
+# notifications are then in-app only.
+GRIDGOV_NOTIFY_CHANNELS = [
+    c.strip() for c in os.environ.get("GRIDGOV_NOTIFY_CHANNELS", "").split(",") if c.strip()
+]
+# How long a worker holds an outbox row it is delivering before another may take it over, and how
+# many attempts a row gets before it is marked failed.
+GRIDGOV_OUTBOX_LEASE_SECONDS = int(os.environ.get("GRIDGOV_OUTBOX_LEASE_SECONDS", "120"))
+GRIDGOV_OUTBOX_MAX_ATTEMPTS = int(os.environ.get("GRIDGOV_OUTBOX_MAX_ATTEMPTS", "8"))
 
 # --- territory ------------------------------------------------------------------------------
 GRIDGOV_DISTRICT_CODE = os.environ.get("GRIDGOV_DISTRICT_CODE", "440309")

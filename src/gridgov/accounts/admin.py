@@ -41,7 +41,7 @@ class UserAdmin(DjangoUserAdmin):
     ]
     fieldsets = (
         (None, {"fields": ("username", "password")}),
-        (_("Personal info"), {"fields": ("display_name", "phone", "email")}),
+        (_("Personal info"), {"fields": ("display_name", "phone", "email", "language")}),
         (
             _("Login security"),
             {

@@ -3,6 +3,7 @@ security audit log (等保2.0 level 3: append-only, kept ≥ 6 months)."""
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractUser
 from django.db import models
 from django.utils import timezone
@@ -15,6 +16,11 @@ from gridgov.core.models import ChainedEvent
 class User(AbstractUser):
     display_name = models.CharField(_("name"), max_length=100, blank=True, default="")
     phone = models.CharField(_("phone"), max_length=20, blank=True, default="")
+    # The language notifications are written in for this user (core/notifications.py); blank: the
+    # default language (简体中文).
+    language = models.CharField(
+        _("language"), max_length=8, choices=settings.LANGUAGES, blank=True, default=""
+    )
     failed_logins = models.PositiveSmallIntegerField(default=0)
     locked_until = models.DateTimeField(null=True, blank=True)
     password_changed_at = models.DateTimeField(null=True, blank=True)

@@ -4,7 +4,7 @@ timeline and the workflow actions (`POST /cases/{case_id}/actions/{action}` with
 import datetime as dt
 from typing import Literal
 
-from django.http import FileResponse, HttpRequest
+from django.http import HttpRequest
 from ninja import File, Header, Path, Query, Router
 from ninja.files import UploadedFile
 from ninja.pagination import paginate
@@ -25,6 +25,7 @@ from gridgov.cases.schemas import (
     TimelineEventOut,
     WhistleItemOut,
 )
+from gridgov.core import attachments
 from gridgov.core.pagination import PAGE_SIZE, Pagination
 
 router = Router(tags=["cases"])
@@ -151,12 +152,7 @@ def upload_attachment(request: HttpRequest, file: UploadedFile = File(...)):
 
 @router.get("/attachments/{attachment_id}", summary="A photo: yours, or of a case you may see")
 def get_attachment(request: HttpRequest, attachment_id: str = Path(..., pattern=ATTACHMENT_PATTERN)):
-    attachment = selectors.attachment_for(request.auth, attachment_id)
-    response = FileResponse(attachment.file.open("rb"), content_type=attachment.content_type)
-    response["X-Content-Type-Options"] = "nosniff"
-    response["Cache-Control"] = "private, max-age=86400"
-    response["Content-Security-Policy"] = "default-src 'none'"
-    return response
+    return attachments.file_response(selectors.attachment_for(request.auth, attachment_id))
 
 
 # --- notifications ------------------------------------------------------------------------------------

@@ -15,3 +15,16 @@ class CasesConfig(AppConfig):
         from gridgov.core import pii
 
         pii.register_resealed(Case)  # reporters' phones take part in `rotate_pii_keys`
+        from gridgov.cases import selectors, services, sla
+        from gridgov.cases.models import Case, NotificationKind
+        from gridgov.core import attachments, notifications
+
+        # Photos of cases: readable by whoever sees the case.
+        attachments.register_owner(Case, visible=selectors.visible_cases)
+        attachments.register_purpose(services.PHOTO_PURPOSE, owner=Case)
+        # What cases tell people: deadline warnings and the outcome of a report.
+        for kind in (NotificationKind.DEADLINE_YELLOW, NotificationKind.DEADLINE_RED):
+            notifications.register_kind(kind.value, sla.deadline_text, label=kind.label)
+        notifications.register_kind(
+            NotificationKind.OUTCOME.value, services.outcome_text, label=NotificationKind.OUTCOME.label
+        )

@@ -6,7 +6,6 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
-from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from gridgov.core import pii
@@ -372,56 +371,8 @@ class TimelineEvent(Event):
 
 
 class NotificationKind(models.TextChoices):
+    """The notification kinds cases registers with the core notifications (cases/apps.py)."""
+
     DEADLINE_YELLOW = "deadline_yellow", _("Deadline near (80 per cent of the time used)")
     DEADLINE_RED = "deadline_red", _("Deadline passed")
     OUTCOME = "outcome", _("Outcome of a reported case")
-
-
-class Notification(models.Model):
-    """An in-app message to one user about a case (e.g. a deadline warning). The message is rendered
-    when it is created (in Chinese, the default language); `data` keeps the facts behind it."""
-
-    recipient = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="case_notifications"
-    )
-    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="notifications")
-    kind = models.CharField(max_length=32, choices=NotificationKind.choices, db_index=True)
-    message = models.TextField()
-    data = models.JSONField(default=dict, blank=True)
-    created_at = models.DateTimeField(default=timezone.now)
-    read_at = models.DateTimeField(null=True, blank=True)
-
-    class Meta:
-        ordering = ["-created_at", "-id"]
-        indexes = [models.Index(fields=["recipient", "read_at"], name="notification_recipient_read")]
-
-    def __str__(self) -> str:
-        return f"{self.recipient_id} {self.kind} {self.case_id}"
-
-
-class Attachment(models.Model):
-    """A photo uploaded for a case (at intake or with an action). It is uploaded first, then named by
-    its id in the case or action that uses it, which ties it to that case for good. The image format
-    is read from the bytes (Pillow), never taken from the file name or the declared type."""
-
-    id = models.CharField(primary_key=True, max_length=32, editable=False)
-    uploaded_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    case = models.ForeignKey(
-        Case, null=True, blank=True, on_delete=models.PROTECT, related_name="attachment_files"
-    )
-    file = models.FileField(upload_to="cases/%Y/%m/")
-    original_name = models.CharField(max_length=255, blank=True, default="")
-    content_type = models.CharField(max_length=32)
-    size = models.PositiveIntegerField()
-    width = models.PositiveIntegerField()
-    height = models.PositiveIntegerField()
-    sha256 = models.CharField(max_length=64)
-    created_at = models.DateTimeField(default=timezone.now)
-
-    class Meta:
-        ordering = ["created_at", "id"]
-
-    def __str__(self) -> str:
-        return self.id

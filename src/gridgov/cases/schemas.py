@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 
 from ninja import Field, Schema
 
+from gridgov.core import notifications
 from gridgov.core.pii import mask_name, mask_phone
 
 CODE_PATTERN = r"^[0-9A-Za-z_-]{1,32}$"
@@ -291,11 +292,16 @@ class AttachmentOut(Schema):
     width: int
     height: int
     url: str
+    thumbnail_url: str
     created_at: dt.datetime
 
     @staticmethod
     def resolve_url(obj) -> str:
         return f"/api/v1/cases/attachments/{obj.id}"
+
+    @staticmethod
+    def resolve_thumbnail_url(obj) -> str:
+        return f"/api/v1/attachments/{obj.id}/thumbnail"
 
 
 class NotificationOut(Schema):
@@ -309,5 +315,17 @@ class NotificationOut(Schema):
     read_at: dt.datetime | None
 
     @staticmethod
+    def resolve_message(obj) -> str:
+        return notifications.text_of(obj)
+
+    @staticmethod
+    def resolve_case_id(obj) -> int:
+        return obj.owner_id
+
+    @staticmethod
     def resolve_case_number(obj) -> str:
-        return obj.case.number
+        return getattr(obj, "case_number", None) or obj.facts.get("number", "")
+
+    @staticmethod
+    def resolve_data(obj) -> dict:
+        return obj.facts

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from django.db.models import F, Q, QuerySet
+from django.db.models import F, OuterRef, Q, QuerySet, Subquery
 from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -21,17 +21,16 @@ from gridgov.cases import workflow
 from gridgov.cases.models import (
     OPEN_STATUSES,
     OPEN_STEP_STATUSES,
-    Attachment,
     Case,
     Category,
-    Notification,
     Status,
     Step,
     TimelineEvent,
     WhistleItem,
 )
-from gridgov.core import pii
+from gridgov.core import attachments, notifications, pii
 from gridgov.core.errors import NotFound
+from gridgov.core.models import Attachment, Notification
 from gridgov.core.principal import principal_for
 from gridgov.territory.models import Area
 
@@ -55,17 +54,9 @@ def visible_cases(user) -> QuerySet[Case]:
 
 
 def attachment_for(user, attachment_id: str) -> Attachment:
-    """An uploaded photo: the uploader's own, or one of a case the user may see. Else NotFound."""
-    found = (
-        Attachment.objects.filter(pk=attachment_id)
-        .filter(Q(uploaded_by_id=getattr(user, "pk", None)) | Q(case__in=visible_cases(user)))
-        .first()
-        if getattr(user, "is_authenticated", False)
-        else None
-    )
-    if found is None:
-        raise NotFound(_("Nothing here, or it is outside your area."))
-    return found
+    """An uploaded photo: the uploader's own, or one of a case the user may see (the read check cases
+    registers with the core attachments). Else NotFound."""
+    return attachments.readable(user, attachment_id)
 
 
 def cases_for(
@@ -242,10 +233,7 @@ def whistle_item_detail(whistle_item_id: int) -> WhistleItem:
 
 
 def notifications_for(user, *, unread: bool | None = None) -> QuerySet[Notification]:
-    """The user's own notifications, newest first (`unread`: only unread, or only read ones)."""
-    if user is None or not getattr(user, "is_authenticated", False):
-        return Notification.objects.none()
-    qs = Notification.objects.filter(recipient=user)
-    if unread is not None:
-        qs = qs.filter(read_at__isnull=unread)
-    return qs.select_related("case").order_by("-created_at", "-id")
+    """The user's own notifications about cases, newest first (`unread`: only unread, or only read
+    ones), with the case number."""
+    number = Case.objects.filter(pk=OuterRef("owner_id")).values("number")[:1]
+    return notifications.for_user(user, unread=unread, about=Case).annotate(case_number=Subquery(number))

@@ -10,20 +10,15 @@ written by `workflow.move`.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import inspect
-import io
 import uuid
 from typing import Any
 
-from django.conf import settings
-from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
 from django.db.models import F
-from django.utils import timezone, translation
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
-from PIL import Image, UnidentifiedImageError
 
 from gridgov.accounts.models import Organisation
 from gridgov.accounts.roles import Role
@@ -32,13 +27,11 @@ from gridgov.cases.models import (
     ACTIVE_STEP_STATUSES,
     OPEN_STATUSES,
     OPEN_STEP_STATUSES,
-    Attachment,
     Case,
     CaseKind,
     Category,
     Channel,
     ClosingType,
-    Notification,
     NotificationKind,
     Priority,
     Status,
@@ -52,8 +45,10 @@ from gridgov.cases.models import (
     merged_phone,
     seal_merged_phone,
 )
-from gridgov.core import timeline, worktime
-from gridgov.core.errors import FieldErrors, Forbidden, NotFound, TooLarge, ValidationFailed, field_error
+from gridgov.core import attachments as attachments_kernel
+from gridgov.core import notifications, timeline, worktime
+from gridgov.core.errors import FieldErrors, Forbidden, NotFound, field_error
+from gridgov.core.models import Attachment
 from gridgov.territory import geo, locator, paths
 from gridgov.territory.models import Area
 
@@ -321,7 +316,7 @@ def reject(*, case_id, version, actor, reason="", note="", attachments=None):
     if not (reason or "").strip():
         raise field_error("reason", _("Give the reason."))
     case.closed_at = timezone.now()
-    told = _tell_reporters(case, OUTCOME_MESSAGES["reject"], reason=reason)
+    told = _tell_reporters(case, "reject", reason=reason)
     return workflow.move(
         case,
         "reject",
@@ -366,7 +361,7 @@ def merge(*, case_id, version, actor, target_case_number="", note="", attachment
     case.merged_into = target
     case.closing_type = ClosingType.SPECIAL
     case.closed_at = timezone.now()
-    told = _tell_reporters(case, OUTCOME_MESSAGES["merge"], target=target.number)
+    told = _tell_reporters(case, "merge", target=target.number)
     return workflow.move(
         case,
         "merge",
@@ -585,7 +580,7 @@ def close(*, case_id, version, actor, closing_type=None, reason="", note="", att
         overdue = case.due_at is not None and now > case.due_at
         case.closing_type = ClosingType.OVERDUE if overdue else ClosingType.NORMAL
     case.closed_at = now
-    told = _tell_reporters(case, OUTCOME_MESSAGES["close"], outcome=_outcome(case))
+    told = _tell_reporters(case, "close", outcome=_outcome(case))
     return workflow.move(
         case,
         "close",
@@ -802,7 +797,6 @@ def follow_new_grids(*, actor, old_grids, new_grids, successor: dict, proposal_i
 
 
 # --- telling reporters --------------------------------------------------------------------------------
-MESSAGE_LANGUAGE = "zh-hans"  # notifications are rendered once, in the default language
 OUTCOME_MESSAGES = {
     "reject": gettext_lazy("Your report %(number)s was not taken up: %(reason)s"),
     "merge": gettext_lazy(
@@ -824,16 +818,20 @@ def _outcome(case: Case) -> str:
     return (note or "").strip()
 
 
-def _tell_reporters(case: Case, template, **facts) -> dict[str, int]:
-    """Notify the reporter of the case and the reporters of every case merged into it (in-app, for
-    those with an account). Reporters known only by a phone number are counted for the return visit
-    call. Returns {"in_app": n, "by_phone": m}."""
+def outcome_text(facts: dict) -> str:
+    """The text of an outcome notification (kind `outcome`), in the current language."""
+    return str(OUTCOME_MESSAGES[facts["action"]]) % facts
+
+
+def outcome_notices(case: Case, action: str, status: str, **facts) -> tuple[list[notifications.Notice], int]:
+    """The outcome notices for the reporter of the case and the reporters of every case merged into it
+    (those with an account), each about the reporter's own case; and how many reporters are known only
+    by a phone number (counted for the return visit call)."""
     reports = [(case.number, case.reporter_id, case.reporter_phone)]
     reports += [(r.get("case"), r.get("reporter_id"), merged_phone(r)) for r in case.merged_reporters or []]
     numbers = [n for n, _uid, _phone in reports if n]
     own = dict(Case.objects.filter(number__in=numbers).values_list("number", "pk"))
     notes, seen, by_phone = [], set(), 0
-    now = timezone.now()
     for number, user_id, phone in reports:
         if user_id is None:
             by_phone += bool(phone)
@@ -841,78 +839,40 @@ def _tell_reporters(case: Case, template, **facts) -> dict[str, int]:
         if user_id in seen:
             continue
         seen.add(user_id)
-        with translation.override(MESSAGE_LANGUAGE):
-            text = str(template) % {"number": number, **facts}
+        about = {"case": number, "number": number, "outcome_case": case.number, "status": status}
         notes.append(
-            Notification(
-                recipient_id=user_id,
-                case_id=own.get(number, case.pk),
-                kind=NotificationKind.OUTCOME,
-                message=text.strip(),
-                data={"case": number, "outcome_case": case.number, "status": case.status},
-                created_at=now,
+            notifications.Notice(
+                user_id,
+                NotificationKind.OUTCOME,
+                {**about, "action": action, **facts},
+                Case(pk=own.get(number, case.pk)),
             )
         )
-    Notification.objects.bulk_create(notes)
+    return notes, by_phone
+
+
+def _tell_reporters(case: Case, action: str, **facts) -> dict[str, int]:
+    """Notify the reporters (in-app, and on the external channels that are on), in this transaction.
+    Returns {"in_app": n, "by_phone": m}."""
+    notes, by_phone = outcome_notices(case, action, case.status, **facts)
+    notifications.notify_many(notes)
     return {"in_app": len(notes), "by_phone": by_phone}
 
 
 # --- photos -------------------------------------------------------------------------------------------
-PHOTO_FORMATS = {"JPEG": ("image/jpeg", "jpg"), "PNG": ("image/png", "png"), "WEBP": ("image/webp", "webp")}
+PHOTO_PURPOSE = "cases.photo"
 
 
 def upload_attachment(*, actor, file) -> Attachment:
-    """Keep an uploaded photo (JPEG, PNG or WebP, read from its bytes) for a later intake or action.
-    Too large → TooLarge (413); empty, not an image, another format, too many pixels, or truncated →
+    """Keep an uploaded photo of a case (core attachments: JPEG, PNG or WebP read from its bytes, with
+    a thumbnail) for a later intake or action. Too large → TooLarge (413); not a photo →
     ValidationFailed (field `file`)."""
-    if actor is None or not getattr(actor, "is_authenticated", False):
-        raise Forbidden()
-    limit = settings.GRIDGOV_UPLOAD_MAX_BYTES
-    if file.size is not None and file.size > limit:
-        raise TooLarge(_("A photo may be at most %(mb)s MB.") % {"mb": round(limit / 1024 / 1024, 1)})
-    data = file.read(limit + 1)
-    if len(data) > limit:
-        raise TooLarge(_("A photo may be at most %(mb)s MB.") % {"mb": round(limit / 1024 / 1024, 1)})
-    if not data:
-        raise field_error("file", _("The file is empty."))
-    not_a_photo = field_error("file", _("Upload a photo in JPEG, PNG or WebP format."))
-    try:
-        with Image.open(io.BytesIO(data)) as image:
-            if image.format not in PHOTO_FORMATS:
-                raise not_a_photo
-            width, height = image.size
-            if width * height > settings.GRIDGOV_UPLOAD_MAX_PIXELS:
-                raise field_error("file", _("The photo has too many pixels."))
-            image.load()  # decodes everything: a truncated or corrupt file fails here
-            content_type, extension = PHOTO_FORMATS[image.format]
-    except ValidationFailed:
-        raise
-    except (UnidentifiedImageError, Image.DecompressionBombError, OSError, SyntaxError, ValueError):
-        raise not_a_photo from None
-    attachment = Attachment(
-        id=uuid.uuid4().hex,
-        uploaded_by=actor,
-        original_name=(getattr(file, "name", "") or "")[:255],
-        content_type=content_type,
-        size=len(data),
-        width=width,
-        height=height,
-        sha256=hashlib.sha256(data).hexdigest(),
-    )
-    attachment.file.save(f"{attachment.id}.{extension}", ContentFile(data), save=False)
-    attachment.save()
-    return attachment
+    return attachments_kernel.upload(actor=actor, file=file, purpose=PHOTO_PURPOSE)
 
 
 def mark_notification_read(*, actor, notification_id: int) -> None:
     """Mark one of the actor's own notifications read (again: unchanged). Another's → NotFound."""
-    if actor is None or not getattr(actor, "is_authenticated", False):
-        raise NotFound(_("There is no notification with this id."))
-    with transaction.atomic():
-        mine = Notification.objects.filter(pk=notification_id, recipient=actor)
-        if not mine.exists():
-            raise NotFound(_("There is no notification with this id."))
-        mine.filter(read_at__isnull=True).update(read_at=timezone.now())
+    notifications.mark_read(actor=actor, notification_id=notification_id)
 
 
 SERVICES = {

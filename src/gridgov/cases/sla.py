@@ -40,20 +40,19 @@ from gridgov.cases.models import (
     OPEN_STATUSES,
     OPEN_STEP_STATUSES,
     Case,
-    Notification,
     NotificationKind,
     Step,
     StepStatus,
     TimelineEvent,
     WarningLevel,
 )
-from gridgov.core import timeline, worktime
+from gridgov.core import notifications, timeline, worktime
 from gridgov.territory import paths as area_paths
 
 RANK = {WarningLevel.NONE: 0, WarningLevel.YELLOW: 1, WarningLevel.RED: 2}
 STEP_ROLES = (Role.DEPARTMENT_HANDLER, Role.PARTNER_ORG)
 HOLDER_ROLES = (Role.COMMUNITY_STAFF, Role.SUBDISTRICT_STAFF, Role.LEADER)
-MESSAGE_LANGUAGE = "zh-hans"  # notifications are rendered once, in the default language
+MESSAGE_LANGUAGE = "zh-hans"  # the timeline note of a warning is written in the default language
 CHUNK = 500
 
 
@@ -181,35 +180,47 @@ def _local(when: dt.datetime) -> str:
     return timezone.localtime(when).strftime("%Y-%m-%d %H:%M")
 
 
-def message(case: Case, w: Watch) -> str:
-    """The notification text, in the current language."""
-    values = {
+def facts_of(case: Case, w: Watch) -> dict:
+    """What a deadline warning says, as the facts of its notification (and its timeline data)."""
+    return {
+        "level": w.new,
+        "deadline": w.deadline,
+        "step_id": w.step.pk if w.step is not None else None,
+        "due_at": w.due.isoformat(),
         "number": case.number,
         "due": _local(w.due),
         "department": w.step.target.name if w.step is not None else "",
     }
-    if w.deadline == "report_in":
-        if w.new == WarningLevel.RED:
+
+
+def deadline_text(facts: dict) -> str:
+    """The text of a deadline warning (notification kinds deadline_yellow / deadline_red), in the
+    current language."""
+    red = facts["level"] == WarningLevel.RED
+    if facts["deadline"] == "report_in":
+        if red:
             return (
                 _("Case %(number)s: %(department)s has not reported in; the deadline %(due)s has passed.")
-                % values
+                % facts
             )
         return (
-            _("Case %(number)s: %(department)s must report in by %(due)s (80%% of the time is used).")
-            % values
+            _("Case %(number)s: %(department)s must report in by %(due)s (80%% of the time is used).") % facts
         )
-    if w.step is not None:
-        if w.new == WarningLevel.RED:
+    if facts.get("step_id") is not None:
+        if red:
             return (
                 _("Case %(number)s: %(department)s has not finished; the deadline %(due)s has passed.")
-                % values
+                % facts
             )
-        return (
-            _("Case %(number)s: %(department)s must finish by %(due)s (80%% of the time is used).") % values
-        )
-    if w.new == WarningLevel.RED:
-        return _("Case %(number)s is overdue: it was due by %(due)s.") % values
-    return _("Case %(number)s must be resolved by %(due)s (80%% of the time is used).") % values
+        return _("Case %(number)s: %(department)s must finish by %(due)s (80%% of the time is used).") % facts
+    if red:
+        return _("Case %(number)s is overdue: it was due by %(due)s.") % facts
+    return _("Case %(number)s must be resolved by %(due)s (80%% of the time is used).") % facts
+
+
+def message(case: Case, w: Watch) -> str:
+    """The notification text, in the current language."""
+    return deadline_text(facts_of(case, w))
 
 
 def _apply(case_id: int, now: dt.datetime, recipients: Recipients, counts: Counter) -> None:
@@ -225,7 +236,7 @@ def _apply(case_id: int, now: dt.datetime, recipients: Recipients, counts: Count
             return
         steps = list(Step.objects.filter(case=case, status__in=OPEN_STEP_STATUSES).select_related("target"))
         found = watches(case, steps, now)
-        notes: list[Notification] = []
+        notes: list[notifications.Notice] = []
         for w in found:
             row = w.step if w.step is not None else case
             setattr(row, w.field, w.new)
@@ -238,14 +249,10 @@ def _apply(case_id: int, now: dt.datetime, recipients: Recipients, counts: Count
                 counts["lowered"] += 1
                 continue
             counts[w.new] += 1
+            facts = facts_of(case, w)
             with translation.override(MESSAGE_LANGUAGE):
-                text = message(case, w)
-            data = {
-                "level": w.new,
-                "deadline": w.deadline,
-                "step_id": w.step.pk if w.step is not None else None,
-                "due_at": w.due.isoformat(),
-            }
+                text = deadline_text(facts)
+            data = {k: facts[k] for k in ("level", "deadline", "step_id", "due_at")}
             timeline.record(
                 TimelineEvent,
                 case=case,
@@ -263,11 +270,11 @@ def _apply(case_id: int, now: dt.datetime, recipients: Recipients, counts: Count
                 else NotificationKind.DEADLINE_YELLOW
             )
             notes.extend(
-                Notification(recipient_id=u, case=case, kind=kind, message=text, data=data, created_at=now)
+                notifications.Notice(u, kind, facts, case, created_at=now)
                 for u in sorted(recipients.for_watch(case, w))
             )
         if notes:
-            Notification.objects.bulk_create(notes)
+            notifications.notify_many(notes)
             counts["notifications"] += len(notes)
 
 

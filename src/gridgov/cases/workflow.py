@@ -24,7 +24,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -32,15 +31,14 @@ from django.utils.translation import gettext_lazy
 from gridgov.accounts.roles import Role
 from gridgov.cases.models import (
     OPEN_STEP_STATUSES,
-    Attachment,
     Case,
     Status,
     Step,
     StepStatus,
     TimelineEvent,
 )
-from gridgov.core import timeline, worktime
-from gridgov.core.errors import ValidationFailed, field_error
+from gridgov.core import attachments, timeline, worktime
+from gridgov.core.errors import field_error
 from gridgov.core.principal import Principal, principal_for
 from gridgov.core.workflow import Rule, Transition, Workflow, anyone, transition, via
 from gridgov.territory import paths
@@ -403,28 +401,10 @@ def take(case_id: int, version: int) -> Case:
 
 
 def claim_attachments(case: Case, actor, ids: list[str]) -> list[str]:
-    """Tie uploaded photos to the case. Each id must name a photo the actor uploaded that is not tied
-    to another case (ValidationFailed, field `attachments`, otherwise). Returns the ids, deduplicated."""
-    ids = list(dict.fromkeys(ids))
-    user_id = getattr(actor, "pk", None)
-    usable = Attachment.objects.filter(pk__in=ids, uploaded_by_id=user_id).filter(
-        Q(case__isnull=True) | Q(case=case)
-    )
-    found = set(usable.values_list("pk", flat=True))
-    missing = [i for i in ids if i not in found]
-    if missing:
-        raise ValidationFailed(
-            _("Please correct: %(fields)s") % {"fields": "attachments"},
-            errors=[
-                {
-                    "field": "attachments",
-                    "message": _("Upload the photo first; these ids are unknown: %(ids)s")
-                    % {"ids": ", ".join(missing)},
-                }
-            ],
-        )
-    usable.filter(case__isnull=True).update(case=case)
-    return ids
+    """Tie uploaded photos to the case (core attachments). Each id must name a photo the actor uploaded
+    that is not tied to another case (ValidationFailed, field `attachments`, otherwise). Returns the
+    ids, deduplicated."""
+    return attachments.claim(case, actor, ids, field="attachments")
 
 
 def move(

@@ -80,10 +80,13 @@ def _register_routers() -> None:
     from gridgov.accounts.api import router as accounts_router
     from gridgov.cases.api import router as cases_router
     from gridgov.core.health import router as health_router
+    from gridgov.core.kernel_api import attachments_router, notifications_router
     from gridgov.registry.api import router as registry_router
     from gridgov.territory.api import router as territory_router
 
     api.add_router("/v1", health_router)
+    api.add_router("/v1", attachments_router)
+    api.add_router("/v1", notifications_router)
     api.add_router("/v1/auth", auth_router)
     api.add_router("/v1/accounts", accounts_router)
     api.add_router("/v1/territory", territory_router)

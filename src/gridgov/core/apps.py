@@ -12,6 +12,7 @@ class CoreConfig(AppConfig):
         from huey import signals
         from huey.contrib.djhuey import HUEY
 
+        from gridgov.core import outbox  # noqa: F401  (registers the built-in `log` channel)
         from gridgov.core.principal import flush_denials
 
         @HUEY.signal(signals.SIGNAL_COMPLETE, signals.SIGNAL_ERROR, signals.SIGNAL_CANCELED)

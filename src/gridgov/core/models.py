@@ -188,3 +188,128 @@ class Event(ChainedEvent):
 
     class Meta:
         abstract = True
+
+
+# --- attachments, notifications and the outbox (core/attachments.py, core/notifications.py,
+# core/outbox.py). Each points at the object it belongs to through a generic reference: the content
+# type of the owner's model and its integer primary key (every GridGov model has a BigAutoField key).
+class Attachment(models.Model):
+    """An uploaded file (a photo) of any object. It is uploaded first, for a registered purpose, then
+    claimed by the object that uses it (`owner`), which ties it to that object for good. The image
+    format is read from the bytes (Pillow), never from the file name or the declared type. Reading it
+    goes through the read check the owner's app registered (core.attachments.register_owner)."""
+
+    id = models.CharField(primary_key=True, max_length=32, editable=False)
+    purpose = models.CharField(max_length=64, db_index=True)
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    owner_type = models.ForeignKey(
+        "contenttypes.ContentType", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    owner_id = models.BigIntegerField(null=True, blank=True)
+    file = models.FileField(max_length=255)
+    thumbnail = models.FileField(max_length=255, blank=True, default="")
+    encrypted = models.BooleanField(default=False)
+    original_name = models.CharField(max_length=255, blank=True, default="")
+    content_type = models.CharField(max_length=32)
+    size = models.PositiveIntegerField()
+    width = models.PositiveIntegerField()
+    height = models.PositiveIntegerField()
+    sha256 = models.CharField(max_length=64)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [models.Index(fields=["owner_type", "owner_id"], name="attachment_owner")]
+
+    def __str__(self) -> str:
+        return self.id
+
+
+class Notification(models.Model):
+    """An in-app message to one user, of a registered kind (core.notifications.register_kind), about
+    an object. `facts` are what the kind's template is filled with: the text is rendered again in the
+    reader's language when it is read; `message` keeps it as rendered at writing time in the
+    recipient's language (what the external channels send)."""
+
+    recipient = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications"
+    )
+    kind = models.CharField(max_length=64, db_index=True)
+    facts = models.JSONField(default=dict, blank=True)
+    message = models.TextField(blank=True, default="")
+    owner_type = models.ForeignKey(
+        "contenttypes.ContentType", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    owner_id = models.BigIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    read_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["recipient", "read_at"], name="core_notification_unread"),
+            models.Index(fields=["owner_type", "owner_id"], name="core_notification_owner"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.recipient_id} {self.kind} {self.owner_id}"
+
+
+class OutboxStatus(models.TextChoices):
+    PENDING = "pending", _("Waiting to be sent")
+    SENDING = "sending", _("Being sent")
+    DELIVERED = "delivered", _("Delivered")
+    FAILED = "failed", _("Failed")
+
+
+class OutboxMessage(models.Model):
+    """One notification to send to one recipient on one external channel, written in the transaction
+    of the change that caused it. A worker claims it with a lease (status `sending`, `locked_until`)
+    by a conditional UPDATE, calls the channel with the row's id as the idempotency key and marks it
+    delivered; a row whose lease ran out (a killed worker) is claimed again by the sweeper. Failures
+    back off (`next_attempt_at`); after the last attempt the row is `failed` (admin: outbox)."""
+
+    channel = models.CharField(max_length=32)
+    recipient = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    notification = models.ForeignKey(
+        Notification, null=True, blank=True, on_delete=models.SET_NULL, related_name="outbox"
+    )
+    kind = models.CharField(max_length=64)
+    message = models.TextField()
+    status = models.CharField(
+        max_length=12, choices=OutboxStatus.choices, default=OutboxStatus.PENDING, db_index=True
+    )
+    attempts = models.PositiveSmallIntegerField(default=0)
+    locked_until = models.DateTimeField(null=True, blank=True)
+    next_attempt_at = models.DateTimeField(default=timezone.now)
+    last_error = models.TextField(blank=True, default="")
+    created_at = models.DateTimeField(default=timezone.now)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        verbose_name = _("outbox message")
+        verbose_name_plural = _("outbox")
+        indexes = [models.Index(fields=["status", "next_attempt_at"], name="outbox_due")]
+
+    def __str__(self) -> str:
+        return f"{self.channel} → {self.recipient_id} #{self.pk} ({self.status})"
+
+
+class LogDelivery(models.Model):
+    """What the built-in `log` channel delivered (development and tests): one row per idempotency key,
+    so a message delivered twice to the channel is kept once."""
+
+    key = models.CharField(max_length=64, unique=True)
+    channel = models.CharField(max_length=32, default="log")
+    recipient_id = models.BigIntegerField()
+    message = models.TextField()
+    delivered_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"{self.key} → {self.recipient_id}"

@@ -31,8 +31,6 @@ from gridgov.cases.models import (
     Category,
     Channel,
     ClosingType,
-    Notification,
-    NotificationKind,
     Status,
     Step,
     StepKind,
@@ -44,8 +42,8 @@ from gridgov.cases.models import (
     merged_phone,
     seal_merged_phone,
 )
-from gridgov.cases.services import MESSAGE_LANGUAGE, OUTCOME_MESSAGES
-from gridgov.core import timeline, worktime
+from gridgov.cases.sla import MESSAGE_LANGUAGE
+from gridgov.core import notifications, timeline, worktime
 from gridgov.demo import case_texts as texts
 from gridgov.territory.models import Area, Building
 
@@ -951,7 +949,7 @@ def _write(lives: list[Life], sim: Simulator, now: dt.datetime) -> dict[str, int
                     )
                 )
     timeline.record_many(events, batch_size=BATCH)
-    Notification.objects.bulk_create(notes, batch_size=BATCH)
+    notifications.notify_many(notes, external=False, batch_size=BATCH)  # history: in-app only, never sent
     return {"cases": len(cases), "steps": len(steps), "events": len(events), "notifications": len(notes)}
 
 
@@ -968,16 +966,15 @@ def _outcome_notes(life: Life, e: Ev, data: dict, notes: list, now, by_number: d
         facts = {"reason": data.get("reason", ""), "target": data.get("target", "")}
     for report, user_id in told:
         number = report.number if isinstance(report, Case) else report
-        text = str(OUTCOME_MESSAGES[e.action]) % {"number": number, **facts}
         own = report if isinstance(report, Case) else by_number.get(number, case)
         read = e.at + dt.timedelta(hours=20) if now - e.at > dt.timedelta(days=3) else None
+        about = {"case": number, "number": number, "outcome_case": case.number, "status": e.to_status}
         notes.append(
-            Notification(
-                recipient_id=user_id,
-                case=own,
-                kind=NotificationKind.OUTCOME,
-                message=text.strip(),
-                data={"case": number, "outcome_case": case.number, "status": e.to_status},
+            notifications.Notice(
+                user_id,
+                "outcome",
+                {**about, "action": e.action, **facts},
+                own,
                 created_at=e.at,
                 read_at=read,
             )

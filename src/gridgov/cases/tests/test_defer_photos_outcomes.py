@@ -13,9 +13,10 @@ from django.utils import timezone
 from PIL import Image
 
 from gridgov.cases import figures
-from gridgov.cases.models import Attachment, Case, Notification, Step, TimelineEvent
+from gridgov.cases.models import Case, Step, TimelineEvent
 from gridgov.cases.tests.conftest import A2, Api, act, report
 from gridgov.core import worktime
+from gridgov.core.models import Attachment, Notification
 
 
 def _in_days(days: int) -> dt.date:
@@ -130,7 +131,7 @@ def test_a_photo_goes_up_into_a_case_and_only_those_who_see_the_case_see_it(
 
     case = report(people.resident, category_code="E0102", attachments=[photo["id"]])
     assert case.attachments == [photo["id"]]
-    assert Attachment.objects.get(pk=photo["id"]).case_id == case.pk
+    assert Attachment.objects.get(pk=photo["id"]).owner_id == case.pk
 
     for user in (people.resident, people.staff_a, people.worker_a1, people.admin):
         got = Api(user).client.get(photo["url"])
@@ -197,7 +198,7 @@ def test_an_unknown_or_anothers_photo_cannot_be_named(people, world, media):
         "/cases", {"description": "路灯不亮", "lng": 114.005, "lat": 22.605, "attachments": [mine["id"]]}
     )
     assert r.status_code == 422
-    assert Attachment.objects.get(pk=mine["id"]).case_id == first.pk
+    assert Attachment.objects.get(pk=mine["id"]).owner_id == first.pk
 
 
 def test_uploading_needs_a_login(world, media):
@@ -223,7 +224,7 @@ def test_every_reporter_of_a_merged_case_is_told_the_outcome(people, world):
     act("merge", hotline, people.staff_a, target_case_number=main.number)
     merged_note = Notification.objects.get(recipient=people.resident2)
     assert main.number in merged_note.message and dup.number in merged_note.message
-    assert merged_note.case_id == dup.pk
+    assert merged_note.owner_id == dup.pk
 
     # The merged reporter follows the case the report went into.
     assert Api(people.resident2).get(f"/cases/{main.pk}").status_code == 200
@@ -238,9 +239,9 @@ def test_every_reporter_of_a_merged_case_is_told_the_outcome(people, world):
     outcomes = Notification.objects.filter(kind="outcome", message__contains="已安排保洁清运")
     assert sorted(outcomes.values_list("recipient__username", flat=True)) == ["resident", "resident2"]
     mine = outcomes.get(recipient=people.resident)
-    assert mine.case_id == main.pk and main.number in mine.message and "办结" in mine.message
+    assert mine.owner_id == main.pk and main.number in mine.message and "办结" in mine.message
     theirs = outcomes.get(recipient=people.resident2)
-    assert theirs.case_id == dup.pk and dup.number in theirs.message
+    assert theirs.owner_id == dup.pk and dup.number in theirs.message
     close_event = TimelineEvent.objects.filter(case=main, action="close").get()
     assert close_event.data["informed"] == {"in_app": 2, "by_phone": 1}
     # Each sees it in their own list.

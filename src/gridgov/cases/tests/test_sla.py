@@ -13,10 +13,11 @@ from huey.contrib.djhuey import HUEY
 
 from gridgov.accounts.roles import Role
 from gridgov.cases import sla
-from gridgov.cases.models import Case, Category, Notification, Step, TimelineEvent
+from gridgov.cases.models import Case, Category, Step, TimelineEvent
 from gridgov.cases.tasks import sweep_deadlines
 from gridgov.cases.tests.conftest import Api, act, make_user, report, step_of
-from gridgov.core import worktime
+from gridgov.core import notifications, worktime
+from gridgov.core.models import Notification
 
 SH = zoneinfo.ZoneInfo("Asia/Shanghai")
 
@@ -47,7 +48,7 @@ def warnings(case) -> list[dict]:
 
 
 def told(case) -> set[tuple[str, str]]:
-    return set(Notification.objects.filter(case=case).values_list("recipient__username", "kind"))
+    return set(notifications.about(case).values_list("recipient__username", "kind"))
 
 
 def _whistled_at(people, when, clock, *depts, category="E0102") -> Case:
@@ -85,7 +86,7 @@ def test_report_in_warning_yellow_once_then_red(people, world, clock):
 
     again = sla.sweep(at(2026, 3, 10, 9, 55))
     assert (again["yellow"], again["red"], again["notifications"]) == (0, 0, 0)
-    assert len(warnings(case)) == 1 and Notification.objects.filter(case=case).count() == 2
+    assert len(warnings(case)) == 1 and notifications.about(case).count() == 2
 
     counts = sla.sweep(at(2026, 3, 10, 10, 5))
     assert (counts["yellow"], counts["red"], counts["notifications"]) == (0, 1, 2)
@@ -101,7 +102,7 @@ def test_report_in_warning_yellow_once_then_red(people, world, clock):
         (u, k) for u in ("dept_cg", "dept_cg2") for k in ("deadline_yellow", "deadline_red")
     }
     assert sla.sweep(at(2026, 3, 10, 11, 0))["red"] == 0
-    assert extra_cg.case_notifications.count() == 2
+    assert extra_cg.notifications.count() == 2
     for name in ("dept_ga", "staff_a", "staff_b", "sub_staff", "staff_a_sub", "resident", "admin"):
         assert not Notification.objects.filter(recipient__username=name).exists(), name
 
@@ -119,8 +120,8 @@ def test_resolution_warnings_for_steps_and_the_case(people, world, clock):
         ("resolution", None),
         ("resolution", step.pk),
     }
-    mine = Notification.objects.filter(case=case)
-    assert {(n.recipient.username, n.data["step_id"]) for n in mine} == {
+    mine = notifications.about(case)
+    assert {(n.recipient.username, n.facts["step_id"]) for n in mine} == {
         ("dept_cg", step.pk),
         ("staff_a", None),
     }
@@ -244,7 +245,7 @@ def test_notifications_api_own_only_and_mark_read(people, world, clock):
 def test_messages_name_the_case_department_and_deadline(people, world, clock):
     case = _whistled_at(people, at(2026, 3, 10, 9, 0), clock)
     sla.sweep(at(2026, 3, 10, 10, 5))
-    n = Notification.objects.get(case=case, recipient=people.dept_cg)
+    n = notifications.about(case).get(recipient=people.dept_cg)
     assert case.number in n.message and "城管局" in n.message and "2026-03-10 10:00" in n.message
 
 

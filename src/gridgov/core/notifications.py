@@ -1,0 +1,201 @@
+"""Notifications: `notify(recipients, kind, facts, obj)` writes one in-app notification per recipient
+in the caller's transaction, and one outbox row per external channel that is on for the kind
+(core/outbox.py delivers those after the commit).
+
+Kinds are registered by the apps, once, in their AppConfig.ready():
+
+    notifications.register_kind(
+        "fieldwork.patrol_missed",
+        gettext_lazy("Patrol %(route)s was not walked on %(day)s."),
+        label=gettext_lazy("Patrol missed"),
+    )
+
+A kind's template is gettext-able English with %(name)s facts (or a function of the facts that
+returns the text, for kinds whose wording depends on them). The text is rendered twice: at writing
+time in the recipient's language (`User.language`, default zh-hans) into `Notification.message`,
+which the external channels send; and at reading time in the reader's language (the request's), so
+switching the interface to English shows the in-app list in English.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.contenttypes.models import ContentType
+from django.db import transaction
+from django.db.models import Model, QuerySet
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
+
+from gridgov.core import outbox
+from gridgov.core.errors import NotFound
+from gridgov.core.models import Notification
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Kind:
+    name: str
+    template: Any  # a (lazy) string with %(name)s facts, or a function facts -> text
+    label: Any = ""
+    channels: tuple[str, ...] | None = None  # external channels; None: every channel that is on
+
+    def render(self, facts: dict) -> str:
+        if callable(self.template):
+            return str(self.template(facts)).strip()
+        return (str(self.template) % facts).strip()
+
+
+_kinds: dict[str, Kind] = {}
+
+
+def register_kind(
+    name: str,
+    template: Any,
+    *,
+    label: Any = "",
+    channels: Iterable[str] | None = None,
+) -> Kind:
+    kind = Kind(name, template, label or name, tuple(channels) if channels is not None else None)
+    _kinds[name] = kind
+    return kind
+
+
+def kinds() -> dict[str, Kind]:
+    return dict(_kinds)
+
+
+def render(kind: str, facts: dict, language: str | None = None) -> str:
+    """The text of a notification of `kind` with `facts`, in `language` (default: the current one)."""
+    spec = _kinds[kind]
+    if language is None:
+        return spec.render(facts)
+    with translation.override(language):
+        return spec.render(facts)
+
+
+def text_of(notification: Notification) -> str:
+    """The in-app text in the current (the reader's) language; the stored text when the kind is not
+    registered any more or its facts do not fit the template (e.g. rows kept from older versions)."""
+    if notification.kind in _kinds:
+        try:
+            return render(notification.kind, notification.facts or {})
+        except (KeyError, TypeError, ValueError):
+            pass
+    return notification.message
+
+
+@dataclass
+class Notice:
+    """One notification to write (`notify_many`): recipient, kind, facts, the object it is about."""
+
+    recipient_id: int
+    kind: str
+    facts: dict
+    obj: Model | None = None
+    created_at: Any = None
+    read_at: Any = None
+
+
+def _languages(user_ids: set[int]) -> dict[int, str]:
+    User = get_user_model()
+    default = settings.LANGUAGE_CODE
+    if not user_ids:
+        return {}
+    if not any(f.name == "language" for f in User._meta.get_fields()):
+        return dict.fromkeys(user_ids, default)
+    rows = User.objects.filter(pk__in=user_ids).values_list("pk", "language")
+    found = {pk: (lang or default) for pk, lang in rows}
+    return {u: found.get(u, default) for u in user_ids}
+
+
+def _user_id(recipient) -> int:
+    return recipient if isinstance(recipient, int) else recipient.pk
+
+
+def notify(recipients: Iterable, kind: str, facts: dict, obj: Model | None = None) -> list[Notification]:
+    """Tell each recipient (users or user ids, duplicates ignored) about `obj`, in the caller's
+    transaction: in-app rows now, outbox rows for the external channels of the kind."""
+    ids = list(dict.fromkeys(_user_id(r) for r in recipients))
+    return notify_many([Notice(u, kind, facts, obj) for u in ids])
+
+
+def notify_many(
+    notices: Iterable[Notice], *, external: bool = True, batch_size: int = 1000
+) -> list[Notification]:
+    """Write many notifications at once (bulk). `external=False` writes the in-app rows only (e.g. a
+    generated history that must not be sent). Unknown kinds raise LookupError."""
+    notices = list(notices)
+    if not notices:
+        return []
+    for n in notices:
+        if n.kind not in _kinds:
+            raise LookupError(f"notification kind {n.kind!r} is not registered")
+    languages = _languages({n.recipient_id for n in notices})
+    now = timezone.now()
+    types: dict[type, ContentType] = {}
+    rendered: dict[tuple[int, str], str] = {}
+    rows = []
+    for n in notices:
+        lang = languages.get(n.recipient_id, settings.LANGUAGE_CODE)
+        key = (id(n.facts), lang)
+        if key not in rendered:
+            rendered[key] = render(n.kind, n.facts, lang)
+        owner_type = None
+        if n.obj is not None:
+            model = type(n.obj)
+            if model not in types:
+                types[model] = ContentType.objects.get_for_model(model)
+            owner_type = types[model]
+        rows.append(
+            Notification(
+                recipient_id=n.recipient_id,
+                kind=n.kind,
+                facts=n.facts,
+                message=rendered[key],
+                owner_type=owner_type,
+                owner_id=n.obj.pk if n.obj is not None else None,
+                created_at=n.created_at or now,
+                read_at=n.read_at,
+            )
+        )
+    created = Notification.objects.bulk_create(rows, batch_size=batch_size)
+    if external:
+        outbox.write(created, {k: s.channels for k, s in _kinds.items()})
+    return created
+
+
+# --- reading -------------------------------------------------------------------------------------------
+def for_user(user, *, unread: bool | None = None, about: type[Model] | None = None) -> QuerySet[Notification]:
+    """The user's own notifications, newest first (`unread`: only unread, or only read ones; `about`:
+    only those about objects of that model)."""
+    if user is None or not getattr(user, "is_authenticated", False):
+        return Notification.objects.none()
+    qs = Notification.objects.filter(recipient=user)
+    if about is not None:
+        qs = qs.filter(owner_type=ContentType.objects.get_for_model(about))
+    if unread is not None:
+        qs = qs.filter(read_at__isnull=unread)
+    return qs.order_by("-created_at", "-id")
+
+
+def about(obj: Model) -> QuerySet[Notification]:
+    """Every notification about `obj` (whoever it went to)."""
+    return Notification.objects.filter(owner_type=ContentType.objects.get_for_model(obj), owner_id=obj.pk)
+
+
+def mark_read(*, actor, notification_id: int) -> None:
+    """Mark one of the actor's own notifications read (again: unchanged). Another's → NotFound."""
+    if actor is None or not getattr(actor, "is_authenticated", False):
+        raise NotFound(_("There is no notification with this id."))
+    with transaction.atomic():
+        mine = Notification.objects.filter(pk=notification_id, recipient=actor)
+        if not mine.exists():
+            raise NotFound(_("There is no notification with this id."))
+        mine.filter(read_at__isnull=True).update(read_at=timezone.now())
