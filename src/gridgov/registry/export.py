@@ -91,9 +91,9 @@ def rows(user, kind: str, qs: QuerySet, *, reveal: bool, counter: Counter):
     def load_care(chunk: list) -> None:
         care.clear()
         if reveal and kind == "residents":
-            for rid, group in CareMembership.objects.filter(resident_id__in=[r.pk for r in chunk]).values_list(
-                "resident_id", "group"
-            ):
+            for rid, group in CareMembership.objects.filter(
+                resident_id__in=[r.pk for r in chunk]
+            ).values_list("resident_id", "group"):
                 care.setdefault(rid, []).append(group)
 
     def may_see(obj, name: str, value) -> bool:

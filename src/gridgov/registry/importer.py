@@ -172,6 +172,7 @@ UNIT_COLUMNS = (
     Column("employees", "从业人数", ("employees", "员工人数"), max_len=8, example="12"),
 )  # fmt: skip
 
+
 def households_of(house_ids: list[int]) -> list[tuple[int, int, str, int | None]]:
     """(id, house id, number, head id) of the households in these houses."""
     if not house_ids:

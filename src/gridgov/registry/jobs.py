@@ -79,7 +79,9 @@ def _masks(job: ImportJob) -> dict:
     if not policy.id_number:
         masks["id_number"] = lambda t: mask_id(normalise_id(t)) if not check_id_number(normalise_id(t)) else t
     if not policy.phone:
-        masks["phone"] = lambda t: mask_phone(normalise_phone(t)) if not check_phone(normalise_phone(t)) else t
+        masks["phone"] = lambda t: (
+            mask_phone(normalise_phone(t)) if not check_phone(normalise_phone(t)) else t
+        )
     return masks
 
 

@@ -46,12 +46,12 @@ def require_location(mapping: dict[str, int]) -> dict[str, int]:
 
 
 def unit_key(unit: str) -> str:
-    """"2单元" and "2" are the same unit."""
+    """A unit as a key: 2单元 and 2 are the same unit."""
     return _UNIT_RE.sub("", unit).strip()
 
 
 def room_key(room: str) -> str:
-    """"0301室", "301" and "0301" are the same room."""
+    """A room as a key: 0301室, 301 and 0301 are the same room."""
     return _ROOM_RE.sub("", room).strip().lstrip("0") or "0"
 
 

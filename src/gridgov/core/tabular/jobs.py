@@ -284,7 +284,9 @@ class JobRunner:
         if batch.errors:
             self.error_model.objects.bulk_create(
                 [
-                    self.error_model(job_id=job.pk, row=row, column=key, message=message, params=jsonable(params))
+                    self.error_model(
+                        job_id=job.pk, row=row, column=key, message=message, params=jsonable(params)
+                    )
                     for row, key, message, params in batch.errors
                 ],
                 batch_size=2000,

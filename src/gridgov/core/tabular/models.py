@@ -32,7 +32,9 @@ class TabularJob(models.Model):
     each batch, so a crashed job resumes after its last committed batch and never writes a row twice."""
 
     mode = models.CharField(max_length=16, choices=JobMode.choices)
-    status = models.CharField(max_length=12, choices=JobStatus.choices, default=JobStatus.QUEUED, db_index=True)
+    status = models.CharField(
+        max_length=12, choices=JobStatus.choices, default=JobStatus.QUEUED, db_index=True
+    )
     phase = models.CharField(max_length=12, choices=JobPhase.choices, default=JobPhase.VALIDATE)
     file_name = models.CharField(max_length=200)
     file_format = models.CharField(max_length=8)  # csv | xlsx

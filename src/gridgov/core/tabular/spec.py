@@ -249,7 +249,12 @@ class ImportSpec:
     pipelined = False
 
     def __init__(
-        self, *, job_id: int | None = None, user_id: int | None = None, context=None, today: dt.date | None = None
+        self,
+        *,
+        job_id: int | None = None,
+        user_id: int | None = None,
+        context=None,
+        today: dt.date | None = None,
     ):
         self.job_id = job_id
         self.user_id = user_id
@@ -288,7 +293,6 @@ class ImportSpec:
             return False
         self.seen[value] = batch.numbers[i]
         return True
-
 
 
 def import_sheet(spec: ImportSpec, sheet, *, batch_rows: int = 2000) -> tuple[int, int, list]:

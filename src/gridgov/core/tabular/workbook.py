@@ -18,7 +18,7 @@ SHOWN_CELL = 500  # characters of a cell copied into the error workbook
 
 
 def cell_label(header: list[str], mapping: dict[str, int], key: str) -> str:
-    """"公民身份号码(C)": the column's header in the file and its letter."""
+    """The column's header in the file and its letter in the error workbook, e.g. 公民身份号码(D)."""
     idx = mapping.get(key)
     if idx is None:
         return key
@@ -71,7 +71,8 @@ def write_error_workbook(
                 else:
                     ws.write_string(out_row, idx + 1, text)
             reasons = "；".join(
-                (f"{cell_label(sheet.header, mapping, col)}: {msg}" if col else msg) for col, msg in errors[number]
+                (f"{cell_label(sheet.header, mapping, col)}: {msg}" if col else msg)
+                for col, msg in errors[number]
             )
             ws.write_string(out_row, len(sheet.header) + 1, reasons)
             out_row += 1

@@ -14,7 +14,7 @@ from gridgov.core.tabular import jobs as runner
 from gridgov.core.tabular import workbook
 from gridgov.core.tabular.validators import make_credit_code
 from gridgov.registry import jobs
-from gridgov.registry.models import Household, ImportJob, ImportRowError, Resident, Unit
+from gridgov.registry.models import Household, ImportJob, ImportRowError, ImportStatus, Resident, Unit
 from gridgov.registry.tests.conftest import (
     HEADER,
     Api,
@@ -268,6 +268,21 @@ def test_crash_in_all_or_nothing_insert_phase_resumes(people, small_batches):
     runner.crash_after_batches = None
     job = jobs.run(job.pk, force=True)
     assert job.status == "done" and Resident.objects.count() == 120 and job.inserted == 120
+
+
+def test_job_status_moves_only_along_the_table(people):
+    job = run_import(people.staff_a, csv_bytes(resident_rows(3)))
+    assert job.status == "done" and job.attempts == 1
+    # Done is final: a forced run neither claims it nor imports the rows again.
+    again = jobs.run(job.pk, force=True)
+    assert (again.status, again.attempts, Resident.objects.count()) == ("done", 1, 3)
+    assert not runner.move_status(ImportJob, job.pk, "running")
+    assert not runner.move_status(ImportJob, job.pk, "failed")
+    assert ImportJob.objects.get(pk=job.pk).status == "done"
+    # A failed job may be taken up again; every status of the model is in the one table.
+    ImportJob.objects.filter(pk=job.pk).update(status="failed")
+    assert runner.move_status(ImportJob, job.pk, "running")
+    assert set(runner.TRANSITIONS) == {s.value for s in ImportStatus}
 
 
 def test_houses_and_units_import(people, world):
