@@ -80,7 +80,7 @@ RTYPES = ("户籍", "户籍", "流动", "租住", "租住")
 # --- rows -------------------------------------------------------------------------------------------------
 def make_rows(n: int, houses: list[tuple[str, str, str]], seed: int) -> list[list[str]]:
     """n resident rows with unique valid ID numbers; ≈2.5 people a household, the first one its head."""
-    from gridgov.registry.validators import make_id_number
+    from gridgov.core.tabular.validators import make_id_number
 
     rng = random.Random(seed)
     base = dt.date(1940, 1, 1)

@@ -10,7 +10,7 @@ import re
 
 from playwright.sync_api import expect
 
-from gridgov.registry.validators import make_id_number
+from gridgov.core.tabular.validators import make_id_number
 
 from .conftest import login_desktop, shot
 

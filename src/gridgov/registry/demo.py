@@ -22,6 +22,8 @@ from faker.providers.ssn.zh_CN import Provider as Ssn
 from gridgov.accounts.models import Membership
 from gridgov.accounts.roles import Role
 from gridgov.core import timeline
+from gridgov.core.tabular import bulk
+from gridgov.core.tabular.validators import make_credit_code, make_id_number
 from gridgov.registry import importer, vault
 from gridgov.registry.models import (
     CareMembership,
@@ -39,7 +41,6 @@ from gridgov.registry.models import (
     Unit,
     UnitKind,
 )
-from gridgov.registry.validators import make_credit_code, make_id_number
 from gridgov.territory.models import House, HouseUse
 
 DISTRICT = "440309"
@@ -190,10 +191,10 @@ def generate_registry(*, seed: int, log: Log = print) -> dict[str, int]:
 
     with transaction.atomic():
         sealer = vault.BatchSealer()
-        now = importer.db_now()
-        household_ids = importer.allocate_ids(Household, len(households))
-        resident_ids = importer.allocate_ids(Resident, len(people))
-        importer.write_rows(
+        now = bulk.db_now()
+        household_ids = bulk.allocate_ids(Household, len(households))
+        resident_ids = bulk.allocate_ids(Resident, len(people))
+        bulk.write_rows(
             Household,
             importer.ResidentSpec.HOUSEHOLD_FIELDS,
             [
@@ -217,7 +218,7 @@ def generate_registry(*, seed: int, log: Log = print) -> dict[str, int]:
                         household_ids[p["household"]], p["collector"], Source.DEMO, None, None, 1, now, now,
                     )
                 )  # fmt: skip
-            importer.write_rows(Resident, importer.ResidentSpec.RESIDENT_FIELDS, rows)
+            bulk.write_rows(Resident, importer.ResidentSpec.RESIDENT_FIELDS, rows)
             rows = []
 
         # Units: a shop in every commercial house, some companies in compound buildings.
@@ -250,7 +251,7 @@ def generate_registry(*, seed: int, log: Log = print) -> dict[str, int]:
         addresses = dict(
             House.objects.filter(id__in=[u[4] for u in units]).values_list("id", "building__address")
         )
-        importer.write_rows(
+        bulk.write_rows(
             Unit,
             importer.UnitSpec.UNIT_FIELDS,
             [

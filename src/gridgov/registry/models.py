@@ -18,6 +18,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from gridgov.core.models import ChainedEvent
+from gridgov.core.tabular.models import JobMode, JobPhase, JobStatus, TabularJob, TabularRowError
 
 
 class ResidenceType(models.TextChoices):
@@ -313,48 +314,15 @@ class ImportKind(models.TextChoices):
     UNITS = "units", _("Units")
 
 
-class ImportMode(models.TextChoices):
-    ALL_OR_NOTHING = "all_or_nothing", _("All or nothing")
-    VALID_ROWS = "valid_rows", _("Import the valid rows")
+ImportMode = JobMode
+ImportStatus = JobStatus
+ImportPhase = JobPhase
 
 
-class ImportStatus(models.TextChoices):
-    QUEUED = "queued", _("Queued")
-    RUNNING = "running", _("Running")
-    DONE = "done", _("Done")
-    REJECTED = "rejected", _("Rejected: errors found, nothing imported")
-    FAILED = "failed", _("Failed")
-
-
-class ImportPhase(models.TextChoices):
-    VALIDATE = "validate", _("Checking every row")
-    INSERT = "insert", _("Importing")
-
-
-class ImportJob(models.Model):
-    """One uploaded file and its progress. `cursor` (rows done) is committed in the same transaction as
-    each batch, so a crashed job resumes after its last committed batch and never writes a row twice."""
+class ImportJob(TabularJob):
+    """A registry import (see `gridgov.core.tabular.models.TabularJob`): its kind and the importer's area."""
 
     kind = models.CharField(max_length=12, choices=ImportKind.choices)
-    mode = models.CharField(max_length=16, choices=ImportMode.choices)
-    status = models.CharField(
-        max_length=12, choices=ImportStatus.choices, default=ImportStatus.QUEUED, db_index=True
-    )
-    phase = models.CharField(max_length=12, choices=ImportPhase.choices, default=ImportPhase.VALIDATE)
-    file_name = models.CharField(max_length=200)
-    file_format = models.CharField(max_length=8)  # csv | xlsx
-    encoding = models.CharField(max_length=16, blank=True, default="")
-    file_path = models.CharField(max_length=300, help_text="the upload, encrypted, under the data directory")
-    file_size = models.BigIntegerField(default=0)
-    total = models.PositiveIntegerField(null=True, blank=True, help_text="data rows in the file")
-    cursor = models.PositiveIntegerField(default=0, help_text="data rows done and committed")
-    inserted = models.PositiveIntegerField(default=0)
-    error_rows = models.PositiveIntegerField(default=0)
-    file_error = models.JSONField(default=dict, blank=True, help_text="a fault of the whole file")
-    error_file_path = models.CharField(max_length=300, blank=True, default="")
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
-    )
     area = models.ForeignKey(
         "territory.Area",
         null=True,
@@ -362,30 +330,19 @@ class ImportJob(models.Model):
         on_delete=models.PROTECT,
         related_name="+",
         help_text="the importer's own area, for scope",
-    )
-    created_at = models.DateTimeField(auto_now_add=True)
-    started_at = models.DateTimeField(null=True, blank=True)
-    heartbeat_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
-    attempts = models.PositiveSmallIntegerField(default=0)
-    seconds = models.FloatField(default=0)
+    )  # fmt: skip
 
-    class Meta:
+    class Meta(TabularJob.Meta):
         ordering = ["-created_at", "-id"]
 
     def __str__(self) -> str:
         return f"import {self.pk} ({self.kind}, {self.status})"
 
 
-class ImportRowError(models.Model):
-    """One bad cell (or row) of an import: the row number in the file, the column, the reason. The value
-    itself is not stored (it may be an ID number); the error workbook reads it from the file."""
+class ImportRowError(TabularRowError):
+    """One bad cell (or row) of a registry import."""
 
     job = models.ForeignKey(ImportJob, on_delete=models.CASCADE, related_name="row_errors")
-    row = models.PositiveIntegerField(help_text="1-based row number in the sheet, header = 1")
-    column = models.CharField(max_length=40, blank=True, default="")
-    message = models.CharField(max_length=300, help_text="English msgid, translated on output")
-    params = models.JSONField(default=dict, blank=True)
 
     class Meta:
         ordering = ["job_id", "row", "id"]

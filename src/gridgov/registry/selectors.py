@@ -19,6 +19,7 @@ from gridgov.accounts.roles import Role
 from gridgov.accounts.scope import scope_for
 from gridgov.core.errors import NotFound
 from gridgov.core.principal import principal_for, require
+from gridgov.core.tabular.validators import normalise_id, normalise_phone
 from gridgov.registry import vault
 from gridgov.registry.models import (
     CareMembership,
@@ -34,7 +35,6 @@ from gridgov.registry.models import (
     Unit,
 )
 from gridgov.registry.pii import PiiPolicy, log_access, mask_id, mask_phone, policy_for
-from gridgov.registry.validators import normalise_id, normalise_phone
 from gridgov.territory.models import Area
 
 READER_ROLES = (

@@ -24,7 +24,15 @@ from gridgov.accounts.scope import scope_for
 from gridgov.core import timeline
 from gridgov.core.errors import Conflict, FieldErrors, NotFound, TooLarge, ValidationFailed
 from gridgov.core.principal import Principal, require
-from gridgov.registry import importer, jobs, vault
+from gridgov.core.tabular.spec import E_REQUIRED, FORMULA_START
+from gridgov.core.tabular.validators import (
+    check_credit_code,
+    check_id_number,
+    check_phone,
+    normalise_id,
+    normalise_phone,
+)
+from gridgov.registry import jobs, vault
 from gridgov.registry.models import (
     CareMembership,
     Household,
@@ -44,15 +52,9 @@ from gridgov.registry.models import (
 )
 from gridgov.registry.permissions import IMPORTER_ROLES
 from gridgov.registry.pii import mask_id, mask_phone
-from gridgov.registry.validators import (
-    check_credit_code,
-    check_id_number,
-    check_phone,
-    normalise_id,
-    normalise_phone,
-)
 from gridgov.registry.workflow import SUBMISSIONS
 from gridgov.territory.models import Area, Building, House
+from gridgov.territory.places import house_in
 
 PII_FIELDS = ("id_number", "phone")
 
@@ -74,15 +76,9 @@ def _house_of(building: Building, unit: str, room: str, errors: FieldErrors) -> 
     """The house of a room (and unit) in a building; without a unit, a room number unique in the building."""
     if not room:
         return None
-    places = importer.Places
-    rooms = [
-        h for h in House.objects.filter(building=building) if places.room_key(h.room) == places.room_key(room)
-    ]
-    exact = [h for h in rooms if places.unit_key(h.unit) == places.unit_key(unit)]
-    if exact:
-        return exact[0]
-    if not unit and len(rooms) == 1:
-        return rooms[0]
+    house = house_in(building, unit, room)
+    if house is not None:
+        return house
     errors.add(
         "room", _("No house %(room)s (unit %(unit)s) in this building") % {"room": room, "unit": unit or "—"}
     )
@@ -130,12 +126,12 @@ def clean_resident(actor, data: dict, *, current: Resident | None = None) -> dic
         name = (data.get("name") or "").strip()
         if not name:
             errors.add("name", _("This cell is required"))
-        elif name[0] in importer.FORMULA_START:
+        elif name[0] in FORMULA_START:
             errors.add("name", _("The cell holds a formula; paste the values only"))
         out["name"] = name
     if current is None or "id_number" in data:
         number = normalise_id(data.get("id_number"))
-        fault = check_id_number(number) if number else importer.E_REQUIRED
+        fault = check_id_number(number) if number else E_REQUIRED
         if fault:
             errors.add("id_number", _(fault))
         else:

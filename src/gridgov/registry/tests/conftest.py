@@ -22,8 +22,9 @@ from huey.contrib.djhuey import HUEY
 
 from gridgov.accounts.models import Membership, User
 from gridgov.accounts.roles import Role
+from gridgov.core.tabular import jobs as runner
+from gridgov.core.tabular.validators import make_id_number
 from gridgov.registry import jobs, services
-from gridgov.registry.validators import make_id_number
 from gridgov.territory.models import Area, Building, House
 
 HEADER = [
@@ -60,10 +61,10 @@ def immediate_queue(settings, tmp_path):
     previous = HUEY.immediate
     HUEY.immediate = True
     settings.DATA_DIR = tmp_path
-    saved = jobs.crash_after_batches
+    saved = runner.crash_after_batches
     yield
     HUEY.immediate = previous
-    jobs.crash_after_batches = saved
+    runner.crash_after_batches = saved
 
 
 @pytest.fixture

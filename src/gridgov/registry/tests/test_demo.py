@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 
+from gridgov.core.tabular.validators import check_credit_code, check_id_numbers, gender_of
 from gridgov.registry import vault
 from gridgov.registry.models import CareMembership, Household, Resident, Submission, Unit
-from gridgov.registry.validators import check_credit_code, check_id_numbers, gender_of
 
 
 def test_demo_registry_is_valid_and_reset_removes_it(db, tmp_path):

@@ -10,8 +10,11 @@ import pytest
 from django.db import connection
 from django.utils import translation
 
+from gridgov.core.tabular import jobs as runner
+from gridgov.core.tabular import workbook
+from gridgov.core.tabular.validators import make_credit_code
 from gridgov.registry import jobs
-from gridgov.registry.models import Household, ImportJob, ImportRowError, Resident, Unit
+from gridgov.registry.models import Household, ImportJob, ImportRowError, ImportStatus, Resident, Unit
 from gridgov.registry.tests.conftest import (
     HEADER,
     Api,
@@ -21,7 +24,6 @@ from gridgov.registry.tests.conftest import (
     run_import,
     xlsx_bytes,
 )
-from gridgov.registry.validators import make_credit_code
 from gridgov.territory.models import House
 
 
@@ -170,7 +172,7 @@ def test_a_one_megabyte_cell_is_reported_not_crashed(people):
     assert job.status == "rejected"
     assert _errors(job) == [(3, "name", "Too long: 1048576 characters, at most 50")]
     wb = openpyxl.load_workbook(io.BytesIO(jobs.error_workbook_bytes(job)))
-    assert len(wb.active.cell(2, 2).value) <= jobs.SHOWN_CELL + 1
+    assert len(wb.active.cell(2, 2).value) <= workbook.SHOWN_CELL + 1
     assert Resident.objects.count() == 0
 
 
@@ -229,12 +231,12 @@ def test_gender_birth_date_and_dates_must_agree_with_the_id_number(people):
 
 def test_crashed_import_resumes_without_duplicates(people, small_batches):
     data = csv_bytes(resident_rows(230))
-    jobs.crash_after_batches = 2  # dies inside the third batch's transaction, like a killed worker
-    with pytest.raises(jobs.SimulatedCrash):
+    runner.crash_after_batches = 2  # dies inside the third batch's transaction, like a killed worker
+    with pytest.raises(runner.SimulatedCrash):
         run_import(people.staff_a, data)
     job = ImportJob.objects.get()
     assert job.status == "running" and job.cursor == 100 and Resident.objects.count() == 100
-    jobs.crash_after_batches = None
+    runner.crash_after_batches = None
     # Not stale yet: resuming is refused; once the heartbeat is old, it carries on.
     api = Api(people.staff_a)
     assert api.post(f"/imports/{job.pk}/resume").status_code == 409
@@ -253,19 +255,34 @@ def test_crashed_import_resumes_without_duplicates(people, small_batches):
 
 def test_crash_in_all_or_nothing_insert_phase_resumes(people, small_batches):
     data = csv_bytes(resident_rows(120))
-    jobs.crash_after_batches = 1
-    with pytest.raises(jobs.SimulatedCrash):
+    runner.crash_after_batches = 1
+    with pytest.raises(runner.SimulatedCrash):
         run_import(people.staff_a, data, mode="all_or_nothing")
     job = ImportJob.objects.get()
     assert job.phase == "validate" and Resident.objects.count() == 0
-    jobs.crash_after_batches = 3  # the rest of the validation pass (2 batches), then one insert batch
-    with pytest.raises(jobs.SimulatedCrash):
+    runner.crash_after_batches = 3  # the rest of the validation pass (2 batches), then one insert batch
+    with pytest.raises(runner.SimulatedCrash):
         jobs.run(job.pk, force=True)
     job.refresh_from_db()
     assert job.phase == "insert" and Resident.objects.count() == 50
-    jobs.crash_after_batches = None
+    runner.crash_after_batches = None
     job = jobs.run(job.pk, force=True)
     assert job.status == "done" and Resident.objects.count() == 120 and job.inserted == 120
+
+
+def test_job_status_moves_only_along_the_table(people):
+    job = run_import(people.staff_a, csv_bytes(resident_rows(3)))
+    assert job.status == "done" and job.attempts == 1
+    # Done is final: a forced run neither claims it nor imports the rows again.
+    again = jobs.run(job.pk, force=True)
+    assert (again.status, again.attempts, Resident.objects.count()) == ("done", 1, 3)
+    assert not runner.move_status(ImportJob, job.pk, "running")
+    assert not runner.move_status(ImportJob, job.pk, "failed")
+    assert ImportJob.objects.get(pk=job.pk).status == "done"
+    # A failed job may be taken up again; every status of the model is in the one table.
+    ImportJob.objects.filter(pk=job.pk).update(status="failed")
+    assert runner.move_status(ImportJob, job.pk, "running")
+    assert set(runner.TRANSITIONS) == {s.value for s in ImportStatus}
 
 
 def test_houses_and_units_import(people, world):
@@ -340,12 +357,12 @@ def test_postgres_copy_pipeline_crashes_and_resumes_exactly(people, small_batche
     rows = resident_rows(260)
     rows[200][2] = rows[7][2]  # one duplicate, reported once
     rows[200][1] = rows[7][1]
-    jobs.crash_after_batches = 2
-    with pytest.raises(jobs.SimulatedCrash):
+    runner.crash_after_batches = 2
+    with pytest.raises(runner.SimulatedCrash):
         run_import(people.staff_a, csv_bytes(rows))
     job = ImportJob.objects.get()
     assert job.status == "running" and job.cursor == 100 and Resident.objects.count() == 100
-    jobs.crash_after_batches = None
+    runner.crash_after_batches = None
     job = jobs.run(job.pk, force=True)
     assert job.status == "done" and job.inserted == 259 and job.error_rows == 1
     assert Resident.objects.count() == 259 and Household.objects.count() == 87

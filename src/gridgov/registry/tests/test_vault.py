@@ -8,10 +8,7 @@ import io
 import pytest
 from django.core.management import call_command
 
-from gridgov.registry import vault
-from gridgov.registry.models import Resident
-from gridgov.registry.tests.conftest import Api, csv_bytes, id_for, resident_rows, run_import
-from gridgov.registry.validators import (
+from gridgov.core.tabular.validators import (
     check_credit_code,
     check_id_number,
     check_id_numbers,
@@ -21,6 +18,9 @@ from gridgov.registry.validators import (
     normalise_phone,
     parse_date,
 )
+from gridgov.registry import vault
+from gridgov.registry.models import Resident
+from gridgov.registry.tests.conftest import Api, csv_bytes, id_for, resident_rows, run_import
 
 
 def test_id_number_checks():

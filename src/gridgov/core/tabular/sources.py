@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from gridgov.registry.validators import gettext_noop
+from gridgov.core.tabular.validators import gettext_noop
 
 csv.field_size_limit(64 * 1024 * 1024)  # a huge cell is reported as too long, not as a parser crash
 
