@@ -98,14 +98,14 @@ def scope_for(user) -> UserScope:
         kind = ROLE_SCOPE.get(m.role, DataScope.SELF)
         if kind == DataScope.ALL:
             everything = True
-        elif kind == DataScope.AREA_AND_BELOW and m.area_id:
+        elif kind == DataScope.AREA_AND_BELOW and m.area is not None:
             subtree.append(m.area.path)
-        elif kind == DataScope.AREA and m.area_id:
-            area_ids.append(m.area_id)
+        elif kind == DataScope.AREA and m.area is not None:
+            area_ids.append(m.area.pk)
             area_paths.append(m.area.path)
-        elif kind == DataScope.ORGANISATION and m.organisation_id:
-            orgs.append(m.organisation_id)
-            if m.organisation.area_id:
+        elif kind == DataScope.ORGANISATION and m.organisation is not None:
+            orgs.append(m.organisation.pk)
+            if m.organisation.area is not None:
                 jurisdiction.append(m.organisation.area.path)
     scope = UserScope(
         user_id=user.pk,
