@@ -14,6 +14,7 @@ World: gridgov.testing.build_world(far=True). A user of each role sits in commun
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import io
 import json
 import re
@@ -24,6 +25,7 @@ from typing import Any
 import pytest
 import shapely
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import transaction
 from django.db.models import Q
 from django.test import Client
 
@@ -41,7 +43,16 @@ from gridgov.registry.models import (
 )
 from gridgov.registry.validators import make_id_number
 from gridgov.territory.models import Area, Building, DepartmentLayer, GridProposal, House
-from gridgov.testing import World, build_world, fresh_locator, make_token, make_user, snapshot, user_of_role
+from gridgov.testing import (
+    World,
+    build_world,
+    fresh_locator,
+    immediate_tasks,
+    make_token,
+    make_user,
+    snapshot,
+    user_of_role,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -537,8 +548,9 @@ READ_POSTS: dict[tuple[str, str], Callable[[Other, World], list[Probe]]] = {
 # ── the probe ──────────────────────────────────────────────────────────────────────────────────────
 
 
+@functools.cache
 def operations() -> list[tuple[str, str, dict[str, Any]]]:
-    """(method, path, operation) of every operation of the API object."""
+    """(method, path, operation) of every operation of the API object (read once)."""
     from gridgov.core.api import api
 
     spec = api.get_openapi_schema()
@@ -677,17 +689,24 @@ def probe_all(prober: Prober, *, strict: bool = True) -> set[tuple[str, str]]:
 # ── the tests ──────────────────────────────────────────────────────────────────────────────────────
 
 
-@pytest.fixture
-def setting(settings, tmp_path):
-    settings.DATA_DIR = tmp_path
-    from gridgov.testing import immediate_tasks
-
-    with fresh_locator(), immediate_tasks():
+@pytest.fixture(scope="module")
+def made(django_db_setup, django_db_blocker):
+    """The world and the other communities' objects, made once for the module inside a transaction that
+    is rolled back at its end (each test runs in a savepoint inside it)."""
+    with django_db_blocker.unblock(), fresh_locator(), immediate_tasks(), transaction.atomic():
         world = build_world(far=True)
         admin = make_user("sysadmin", Role.ADMIN)
         security = make_user("secadmin", Role.SECURITY_ADMIN)
         others = {key: populate(world, key, admin, security) for key in ("b", "c")}
         yield world, others
+        transaction.set_rollback(True)
+
+
+@pytest.fixture
+def setting(db, made, settings, tmp_path):
+    settings.DATA_DIR = tmp_path
+    with fresh_locator(), immediate_tasks():
+        yield made
 
 
 def _other_for(role: str) -> str:
@@ -703,7 +722,8 @@ def test_every_operation_is_probed_or_exempt():
         if m != "get" and (m, p) not in known and p not in PUBLIC_READS
     ]
     assert not missing, f"add a valid body to WRITES (or a reason to EXEMPT) in {__file__}: {missing}"
-    stale = [k for k in known if k not in {(m, p) for m, p, _ in operations()} and k[0] != "get"]
+    every = {(m, p) for m, p, _ in operations()}
+    stale = [k for k in known if k not in every and k[0] != "get"]
     assert not stale, f"entries for operations that no longer exist: {stale}"
 
 
