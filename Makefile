@@ -7,7 +7,7 @@ PORT ?= 8000
 SCALE ?= small
 PYTEST_ARGS ?=
 
-.PHONY: install frontend run demo serve worker test lint format messages bench bench-intake bench-partition bench-import clean
+.PHONY: install frontend run demo serve worker test typecheck lint format messages bench bench-intake bench-partition bench-import clean
 
 install:
 	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 || python3 -m pip install --quiet uv
@@ -35,7 +35,14 @@ test: install
 	$(UV) run ruff check src bench tests
 	$(UV) run python manage.py makemigrations --check --dry-run
 	@if [ -f frontend/package.json ]; then cd frontend && npm run --silent test:unit; fi
+	$(UV) run mypy
 	$(UV) run pytest -q $(PYTEST_ARGS)
+
+# Type-check the kernel and the apps named in pyproject.toml [tool.mypy] files (django-stubs, pydantic).
+# The API fuzz run tries GRIDGOV_FUZZ_EXAMPLES inputs per operation and role (default 8); a long run:
+#   GRIDGOV_FUZZ_EXAMPLES=200 make test PYTEST_ARGS=tests/test_api_fuzz.py
+typecheck: install
+	$(UV) run mypy
 
 lint: install
 	$(UV) run ruff check src bench tests

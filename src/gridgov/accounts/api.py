@@ -104,8 +104,7 @@ def create_token(request, payload: TokenIn):
     token, secret = services.create_token(
         request, user=request.auth, name=payload.name, expires_in_days=payload.expires_in_days
     )
-    token.secret = secret
-    return 201, token
+    return 201, TokenCreatedOut(**TokenOut.from_orm(token).dict(), secret=secret)
 
 
 @router.delete("/tokens/{token_id}", response={204: None}, summary="Revoke an API token 吊销接口令牌")

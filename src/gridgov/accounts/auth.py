@@ -9,7 +9,7 @@
 
 from __future__ import annotations
 
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 from django.middleware.csrf import CsrfViewMiddleware
 from django.utils.translation import gettext as _
 
@@ -20,12 +20,12 @@ SAFE_METHODS = {"GET", "HEAD", "OPTIONS", "TRACE"}
 
 
 def _csrf_ok(request: HttpRequest) -> bool:
-    def _noop(req):  # pragma: no cover - never called
-        return None
+    def _noop(req: HttpRequest) -> HttpResponse:  # pragma: no cover - never called
+        return HttpResponse()
 
     middleware = CsrfViewMiddleware(_noop)
     middleware.process_request(request)
-    return middleware.process_view(request, None, (), {}) is None
+    return middleware.process_view(request, _noop, (), {}) is None
 
 
 def _csrf_refused(request: HttpRequest, user=None) -> Forbidden:

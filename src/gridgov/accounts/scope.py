@@ -45,10 +45,10 @@ def load_memberships(principal: Principal) -> None:
         kind = ROLE_SCOPE.get(m.role, DataScope.SELF)
         if kind == DataScope.ALL:
             everything = True
-        elif kind == DataScope.AREA_AND_BELOW and m.area_id:
+        elif kind == DataScope.AREA_AND_BELOW and m.area is not None:
             subtree.append(m.area.path)
-        elif kind == DataScope.AREA and m.area_id:
-            area_ids.append(m.area_id)
+        elif kind == DataScope.AREA and m.area is not None:
+            area_ids.append(m.area.pk)
             area_paths.append(m.area.path)
         elif kind == DataScope.ORGANISATION and m.organisation_id:
             orgs.append(m.organisation_id)

@@ -202,7 +202,7 @@ def login(request: HttpRequest, *, username: str, password: str, totp: str | Non
                 user, request, AuditEventType.LOGIN, success=False, detail={"reason": "totp_required"}
             )
             raise TotpRequired(_("Enter the 6-digit code from your authenticator app."))
-        if not _claim_totp(user, totp):
+        if not _claim_totp(user, totp or ""):
             _fail(
                 request,
                 user,
@@ -490,8 +490,8 @@ def update_user(request: HttpRequest | None, *, actor, user_id: int, changes: di
         if field in changes and changes[field] is None:
             errors.append({"field": field, "message": _("This field is required")})
     if errors:
-        fields = ", ".join(dict.fromkeys(e["field"] for e in errors))
-        raise ValidationFailed(_("Please correct: %(fields)s") % {"fields": fields}, errors=errors)
+        names = ", ".join(dict.fromkeys(e["field"] for e in errors))
+        raise ValidationFailed(_("Please correct: %(fields)s") % {"fields": names}, errors=errors)
     with transaction.atomic():
         target = _user_or_404(user_id, lock=True)
         audit: dict = {}
@@ -670,8 +670,10 @@ def revoke_membership(request: HttpRequest | None, *, actor, membership_id: int)
         detail = {
             "username": membership.user.username,
             "role": membership.role,
-            "area_code": membership.area.code if membership.area_id else None,
-            "organisation_code": membership.organisation.code if membership.organisation_id else None,
+            "area_code": membership.area.code if membership.area is not None else None,
+            "organisation_code": membership.organisation.code
+            if membership.organisation is not None
+            else None,
         }
         membership.delete()
         record_audit(
@@ -746,7 +748,7 @@ def purge_audit(older_than_days: int, *, actor=None) -> int:
         )
     cutoff = timezone.now() - dt.timedelta(days=older_than_days)
     table = connection.ops.quote_name(AuditEvent._meta.db_table)
-    column = connection.ops.quote_name(AuditEvent._meta.get_field("at").column)
+    column = connection.ops.quote_name(AuditEvent._meta.get_field("at").get_attname_column()[1] or "at")
     with transaction.atomic():
         # The model refuses deletes; the database triggers still refuse anything younger than 183 days.
         with connection.cursor() as cursor:

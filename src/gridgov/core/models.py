@@ -60,7 +60,7 @@ def _workday_override_changed(sender, **kwargs) -> None:
     transaction.on_commit(worktime.invalidate_cache)
 
 
-class AppendOnlyQuerySet(models.QuerySet):
+class AppendOnlyQuerySet(models.QuerySet["AppendOnlyModel"]):
     """Refuses bulk updates and deletes of an append-only table."""
 
     def update(self, **kwargs):

@@ -1,92 +1,31 @@
-"""A small territory, departments and one user per role for the cases tests.
-
-    440309 district
-      440309002 subdistrict
-        440309002001 community A ─ grids 440309002001001 (A1), 440309002001002 (A2)
-        440309002002001 community B ─ grid 440309002002001 (B1)
+"""The cases tests: the small world of gridgov.testing (community A with grids A1 and A2, community B with
+B1, departments 城管局 440309-CG, 公安分局 440309-GA, 消防大队 440309-XF) and one user per role.
 
 Grids are 0.01° squares along lat 22.60–22.61: A1 114.00–114.01, A2 114.01–114.02, B1 114.02–114.03.
 """
 
 from __future__ import annotations
 
-import json
 from types import SimpleNamespace
 
 import pytest
-import shapely
-from django.test import Client
 
-from gridgov.accounts.models import Membership, Organisation, OrganisationKind, User
+from gridgov import testing
 from gridgov.accounts.roles import Role
 from gridgov.cases import services
 from gridgov.cases.models import Case, Step
-from gridgov.territory import locator
-from gridgov.territory.models import Area
-from gridgov.territory.services import grids_changed
-
-A1 = (114.005, 22.605)
-A2 = (114.015, 22.605)
-B1 = (114.025, 22.605)
-OUTSIDE = (113.5, 22.0)
-
-
-def make_area(parent, level, code, name, box=None) -> Area:
-    area = Area(parent=parent, level=level, code=code, name=name)
-    if box is not None:
-        area.geometry = shapely.to_geojson(shapely.box(*box))
-        area.min_lng, area.min_lat, area.max_lng, area.max_lat = box
-    area.save()
-    return area
-
-
-def make_user(username: str, role: str | None = None, *, area=None, organisation=None, phone="") -> User:
-    user = User.objects.create(username=username, display_name=username, phone=phone)
-    if role:
-        Membership.objects.create(user=user, role=role, area=area, organisation=organisation)
-    return user
+from gridgov.testing import A1, A2, B1, OUTSIDE, build_world, make_user  # noqa: F401  (tests import them here)
 
 
 @pytest.fixture(autouse=True)
 def fresh_locator():
-    loc = locator.get_locator()
-    loc.reset()
-    saved = loc.check_interval
-    loc.check_interval = 0.0
-    yield loc
-    loc.check_interval = saved
-    loc.reset()
+    with testing.fresh_locator() as loc:
+        yield loc
 
 
 @pytest.fixture
 def world(db):
-    district = make_area(None, "district", "440309", "龙华区", (114.00, 22.60, 114.03, 22.61))
-    sub = make_area(district, "subdistrict", "440309002", "民治街道", (114.00, 22.60, 114.03, 22.61))
-    comm_a = make_area(sub, "community", "440309002001", "北站社区", (114.00, 22.60, 114.02, 22.61))
-    comm_b = make_area(sub, "community", "440309002002", "民乐社区", (114.02, 22.60, 114.03, 22.61))
-    grid_a1 = make_area(comm_a, "grid", "440309002001001", "北站一格", (114.00, 22.60, 114.01, 22.61))
-    grid_a2 = make_area(comm_a, "grid", "440309002001002", "北站二格", (114.01, 22.60, 114.02, 22.61))
-    grid_b1 = make_area(comm_b, "grid", "440309002002001", "民乐一格", (114.02, 22.60, 114.03, 22.61))
-    grids_changed()
-
-    def dept(suffix, name):
-        return Organisation.objects.create(
-            kind=OrganisationKind.DEPARTMENT, code=f"440309-{suffix}", name=name, area=district
-        )
-
-    cg, ga, xf = dept("CG", "城管局"), dept("GA", "公安分局"), dept("XF", "消防大队")
-    return SimpleNamespace(
-        district=district,
-        sub=sub,
-        comm_a=comm_a,
-        comm_b=comm_b,
-        grid_a1=grid_a1,
-        grid_a2=grid_a2,
-        grid_b1=grid_b1,
-        cg=cg,
-        ga=ga,
-        xf=xf,
-    )
+    return build_world()
 
 
 @pytest.fixture
@@ -138,28 +77,10 @@ def step_of(case: Case, org) -> Step:
     return Step.objects.exclude(status="cancelled").get(case=case, target=org)
 
 
-class Api:
+class Api(testing.Api):
     """A JSON client for /api/v1/cases logged in as one user."""
 
-    def __init__(self, user=None, *, language: str = "en"):
-        self.client = Client()
-        if user is not None:
-            self.client.force_login(user)
-        self.language = language
-
-    def get(self, path: str, params: dict | None = None, **extra):
-        return self.client.get(
-            "/api/v1/cases" + path, params or {}, HTTP_ACCEPT_LANGUAGE=self.language, **extra
-        )
-
-    def post(self, path: str, data: dict | None = None, **extra):
-        return self.client.post(
-            "/api/v1/cases" + path,
-            json.dumps(data if data is not None else {}),
-            content_type="application/json",
-            HTTP_ACCEPT_LANGUAGE=self.language,
-            **extra,
-        )
+    prefix = "/api/v1/cases"
 
     def action(self, case: Case, action: str, version: int | None = None, **fields):
         if version is None:

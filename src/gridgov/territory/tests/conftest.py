@@ -1,4 +1,5 @@
-"""A small territory with square grids, buildings, houses and a cast of users.
+"""A small territory with square grids, buildings, houses and a cast of users (built with the helpers of
+gridgov.testing; the layout is this app's own because the geometry tests pin it).
 
     440309 district
       440309002 subdistrict
@@ -20,11 +21,12 @@ from types import SimpleNamespace
 import pytest
 import shapely
 
-from gridgov.accounts.models import Membership, Organisation, OrganisationKind, User
+from gridgov import testing
+from gridgov.accounts.models import OrganisationKind
 from gridgov.accounts.roles import Role
-from gridgov.territory import locator
-from gridgov.territory.models import Area, Building, House
+from gridgov.territory.models import Building, House
 from gridgov.territory.services import grids_changed, recount_households
+from gridgov.testing import make_area, make_org, make_user
 
 GRID_BOXES = {
     "440309002001001": (114.00, 22.60, 114.01, 22.61),
@@ -43,25 +45,11 @@ def polygon_json(minx, miny, maxx, maxy) -> dict:
     return json.loads(square(minx, miny, maxx, maxy))
 
 
-def make_area(parent, level, code, name, box=None) -> Area:
-    area = Area(parent=parent, level=level, code=code, name=name)
-    if box is not None:
-        area.geometry = square(*box)
-        area.min_lng, area.min_lat, area.max_lng, area.max_lat = box
-    area.save()
-    return area
-
-
 @pytest.fixture(autouse=True)
 def fresh_locator():
     """The locator is process-wide: start every test from nothing and re-check the revision each call."""
-    loc = locator.get_locator()
-    loc.reset()
-    saved = loc.check_interval
-    loc.check_interval = 0.0
-    yield loc
-    loc.check_interval = saved
-    loc.reset()
+    with testing.fresh_locator() as loc:
+        yield loc
 
 
 @pytest.fixture
@@ -121,19 +109,10 @@ def territory(db):
     )
 
 
-def make_user(username: str, role: str | None = None, *, area=None, organisation=None) -> User:
-    user = User.objects.create(username=username, display_name=username)
-    if role:
-        Membership.objects.create(user=user, role=role, area=area, organisation=organisation)
-    return user
-
-
 @pytest.fixture
 def users(territory):
     t = territory
-    department = Organisation.objects.create(
-        kind=OrganisationKind.DEPARTMENT, code="440309-CG", name="城管局", area=t.district
-    )
+    department = make_org(OrganisationKind.DEPARTMENT, "440309-CG", "城管局", t.district)
     return SimpleNamespace(
         admin=make_user("admin", Role.ADMIN),
         staff_a=make_user("staff-a", Role.COMMUNITY_STAFF, area=t.comm_a),
