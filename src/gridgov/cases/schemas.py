@@ -269,10 +269,19 @@ class CaseOut(Schema):
         return obj.merged_into.number if obj.merged_into_id else None
 
 
+class ActionOut(Schema):
+    """One action the user may take now, with the fields its form must fill (from the transition table)."""
+
+    action: str
+    required: list[str] = Field([], description="every one of these fields must have a value")
+    one_of: list[list[str]] = Field([], description="at least one field of each group must have a value")
+
+
 class CaseDetailOut(CaseOut):
     steps: list[StepOut] = []
     timeline: list[TimelineEventOut] = []
     allowed_actions: list[str] = []
+    actions: list[ActionOut] = Field([], description="allowed_actions with the fields each one requires")
     merged_reporter_count: int = 0
 
     @staticmethod
@@ -286,6 +295,10 @@ class CaseDetailOut(CaseOut):
     @staticmethod
     def resolve_allowed_actions(obj) -> list[str]:
         return getattr(obj, "allowed_actions", [])
+
+    @staticmethod
+    def resolve_actions(obj) -> list[dict]:
+        return getattr(obj, "action_list", [])
 
     @staticmethod
     def resolve_merged_reporter_count(obj) -> int:
