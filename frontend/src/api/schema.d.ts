@@ -1523,7 +1523,7 @@ export interface components {
              * Note
              * @default
              */
-            note: string;
+            note?: string;
             /** Passed */
             passed?: boolean | null;
             /** Priority */
@@ -1591,7 +1591,7 @@ export interface components {
              * External Code
              * @default
              */
-            external_code: string;
+            external_code?: string;
             /**
              * Geometry
              * @description GeoJSON Polygon/MultiPolygon, WGS-84
@@ -1603,7 +1603,7 @@ export interface components {
              * Is Active
              * @default true
              */
-            is_active: boolean;
+            is_active?: boolean;
             /**
              * Level
              * @enum {string}
@@ -1620,7 +1620,7 @@ export interface components {
              * Bbox
              * @description [min_lng, min_lat, max_lng, max_lat], WGS-84
              */
-            bbox?: number[] | null;
+            bbox: number[] | null;
             /** Code */
             code: string;
             /** External Code */
@@ -1629,7 +1629,7 @@ export interface components {
              * Geometry
              * @description GeoJSON Polygon/MultiPolygon, WGS-84
              */
-            geometry?: {
+            geometry: {
                 [key: string]: unknown;
             } | null;
             /** Households */
@@ -1655,7 +1655,7 @@ export interface components {
              * Bbox
              * @description [min_lng, min_lat, max_lng, max_lat], WGS-84
              */
-            bbox?: number[] | null;
+            bbox: number[] | null;
             /** Code */
             code: string;
             /** External Code */
@@ -1765,7 +1765,7 @@ export interface components {
              * Footprint
              * @description GeoJSON polygon, WGS-84
              */
-            footprint?: {
+            footprint: {
                 [key: string]: unknown;
             } | null;
             /** Grid Code */
@@ -1831,7 +1831,7 @@ export interface components {
              * Note
              * @default
              */
-            note: string;
+            note?: string;
             /** Resident Id */
             resident_id: number;
             /** Since */
@@ -1889,9 +1889,9 @@ export interface components {
             /** Attachments */
             attachments: unknown[];
             /** Category Code */
-            category_code?: string | null;
+            category_code: string | null;
             /** Category Name */
-            category_name?: string | null;
+            category_name: string | null;
             /** Channel */
             channel: string;
             /** Closed At */
@@ -1912,11 +1912,11 @@ export interface components {
             /** Due At */
             due_at: string | null;
             /** Grid Code */
-            grid_code?: string | null;
+            grid_code: string | null;
             /** Holder Area Code */
-            holder_area_code?: string | null;
+            holder_area_code: string | null;
             /** Holder Organisation Code */
-            holder_organisation_code?: string | null;
+            holder_organisation_code: string | null;
             /** Id */
             id: number;
             /** Input Crs */
@@ -1928,7 +1928,7 @@ export interface components {
             /** Lng */
             lng: number | null;
             /** Merged Into Number */
-            merged_into_number?: string | null;
+            merged_into_number: string | null;
             /**
              * Merged Reporter Count
              * @default 0
@@ -1982,7 +1982,7 @@ export interface components {
              * Address
              * @default
              */
-            address: string;
+            address?: string;
             /** Area Code */
             area_code?: string | null;
             /** Attachments */
@@ -1996,7 +1996,7 @@ export interface components {
              * @default wgs84
              * @enum {string}
              */
-            crs: "wgs84" | "gcj02" | "bd09";
+            crs?: "wgs84" | "gcj02" | "bd09";
             /** Description */
             description: string;
             /**
@@ -2004,7 +2004,7 @@ export interface components {
              * @default demand
              * @enum {string}
              */
-            kind: "demand" | "hazard" | "dispute" | "petition" | "alarm";
+            kind?: "demand" | "hazard" | "dispute" | "petition" | "alarm";
             /** Lat */
             lat?: number | null;
             /** Lng */
@@ -2014,17 +2014,17 @@ export interface components {
              * @default normal
              * @enum {string}
              */
-            priority: "normal" | "urgent";
+            priority?: "normal" | "urgent";
             /**
              * Reporter Name
              * @default
              */
-            reporter_name: string;
+            reporter_name?: string;
             /**
              * Reporter Phone
              * @default
              */
-            reporter_phone: string;
+            reporter_phone?: string;
         };
         /** CaseOut */
         CaseOut: {
@@ -2037,9 +2037,9 @@ export interface components {
             /** Attachments */
             attachments: unknown[];
             /** Category Code */
-            category_code?: string | null;
+            category_code: string | null;
             /** Category Name */
-            category_name?: string | null;
+            category_name: string | null;
             /** Channel */
             channel: string;
             /** Closed At */
@@ -2060,11 +2060,11 @@ export interface components {
             /** Due At */
             due_at: string | null;
             /** Grid Code */
-            grid_code?: string | null;
+            grid_code: string | null;
             /** Holder Area Code */
-            holder_area_code?: string | null;
+            holder_area_code: string | null;
             /** Holder Organisation Code */
-            holder_organisation_code?: string | null;
+            holder_organisation_code: string | null;
             /** Id */
             id: number;
             /** Input Crs */
@@ -2076,7 +2076,7 @@ export interface components {
             /** Lng */
             lng: number | null;
             /** Merged Into Number */
-            merged_into_number?: string | null;
+            merged_into_number: string | null;
             /** Number */
             number: string;
             /** Priority */
@@ -2124,7 +2124,7 @@ export interface components {
             /** Open Condition */
             open_condition: string;
             /** Parent Code */
-            parent_code?: string | null;
+            parent_code: string | null;
             /** Report In Limit */
             report_in_limit: number;
             /** Report In Unit */
@@ -2174,7 +2174,7 @@ export interface components {
             /** Open Condition */
             open_condition: string;
             /** Parent Code */
-            parent_code?: string | null;
+            parent_code: string | null;
             /** Report In Limit */
             report_in_limit: number;
             /** Report In Unit */
@@ -2199,7 +2199,7 @@ export interface components {
              * Detail
              * @default
              */
-            detail: string;
+            detail?: string;
             /** Engine */
             engine: string;
             /** Latency Ms */
@@ -2289,7 +2289,7 @@ export interface components {
              * @default wgs84
              * @enum {string}
              */
-            crs: "wgs84" | "gcj02" | "bd09";
+            crs?: "wgs84" | "gcj02" | "bd09";
             /** Description */
             description: string;
             /** Lat */
@@ -2308,7 +2308,7 @@ export interface components {
              * @default xlsx
              * @enum {string}
              */
-            format: "xlsx" | "csv";
+            format?: "xlsx" | "csv";
             /**
              * Kind
              * @enum {string}
@@ -2319,14 +2319,14 @@ export interface components {
              * @description why the values are revealed (logged)
              * @default
              */
-            purpose: string;
+            purpose?: string;
             /** Residence Type */
             residence_type?: ("registered" | "floating" | "tenant") | null;
             /**
              * Reveal
              * @default false
              */
-            reveal: boolean;
+            reveal?: boolean;
         };
         /** Feature */
         Feature: {
@@ -2600,7 +2600,7 @@ export interface components {
              * File Error
              * @description a fault of the whole file (headers, encoding, …)
              */
-            file_error?: string | null;
+            file_error: string | null;
             /** File Format */
             file_format: string;
             /** File Name */
@@ -2638,7 +2638,7 @@ export interface components {
              * Page
              * @default 1
              */
-            page: number;
+            page?: number;
             /** Page Size */
             page_size?: number | null;
         };
@@ -2682,7 +2682,7 @@ export interface components {
              * @default wgs84
              * @enum {string}
              */
-            crs: "wgs84" | "gcj02" | "bd09";
+            crs?: "wgs84" | "gcj02" | "bd09";
             /**
              * Lat
              * @description latitude in `crs`
@@ -3089,12 +3089,12 @@ export interface components {
              * @default
              * @enum {string}
              */
-            gender: "M" | "F" | "";
+            gender?: "M" | "F" | "";
             /**
              * Household No
              * @default
              */
-            household_no: string;
+            household_no?: string;
             /** Id Number */
             id_number: string;
             /** Moved In */
@@ -3107,13 +3107,13 @@ export interface components {
              * Phone
              * @default
              */
-            phone: string;
+            phone?: string;
             /**
              * Relation
              * @default
              * @enum {string}
              */
-            relation: "head" | "spouse" | "child" | "parent" | "grandchild" | "other" | "";
+            relation?: "head" | "spouse" | "child" | "parent" | "grandchild" | "other" | "";
             /**
              * Residence Type
              * @enum {string}
@@ -3125,7 +3125,7 @@ export interface components {
              * Unit
              * @default
              */
-            unit: string;
+            unit?: string;
         };
         /** ResidentOut */
         ResidentOut: {
@@ -3139,7 +3139,7 @@ export interface components {
              * Care Groups
              * @description null: you may not see care groups
              */
-            care_groups?: string[] | null;
+            care_groups: string[] | null;
             /**
              * Created At
              * Format: date-time
@@ -3286,7 +3286,7 @@ export interface components {
             /** Rework Count */
             rework_count: number;
             /** Source Area Code */
-            source_area_code?: string | null;
+            source_area_code: string | null;
             /** Status */
             status: string;
             /** Supervision */
@@ -3404,7 +3404,7 @@ export interface components {
             /** Action */
             action: string;
             /** Actor */
-            actor?: string | null;
+            actor: string | null;
             /**
              * At
              * Format: date-time
@@ -3498,47 +3498,47 @@ export interface components {
              * Address
              * @default
              */
-            address: string;
+            address?: string;
             /** Building Code */
             building_code: string;
             /**
              * Contact Name
              * @default
              */
-            contact_name: string;
+            contact_name?: string;
             /**
              * Credit Code
              * @default
              */
-            credit_code: string;
+            credit_code?: string;
             /**
              * Employees
              * @default 0
              */
-            employees: number;
+            employees?: number;
             /**
              * Kind
              * @default company
              * @enum {string}
              */
-            kind: "company" | "shop" | "organisation";
+            kind?: "company" | "shop" | "organisation";
             /** Name */
             name: string;
             /**
              * Phone
              * @default
              */
-            phone: string;
+            phone?: string;
             /**
              * Room
              * @default
              */
-            room: string;
+            room?: string;
             /**
              * Unit
              * @default
              */
-            unit: string;
+            unit?: string;
         };
         /** UnitOut */
         UnitOut: {
@@ -3616,19 +3616,19 @@ export interface components {
              * Display Name
              * @default
              */
-            display_name: string;
+            display_name?: string;
             /**
              * Is Active
              * @default true
              */
-            is_active: boolean;
+            is_active?: boolean;
             /** Password */
             password: string;
             /**
              * Phone
              * @default
              */
-            phone: string;
+            phone?: string;
             /** Username */
             username: string;
         };

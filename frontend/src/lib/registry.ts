@@ -90,7 +90,7 @@ export function exportBody(
   const body: ExportIn = { kind, format, reveal }
   if (filters.area) body.area = filters.area
   if (filters.building) body.building = filters.building.trim()
-  if (filters.residence_type && kind === 'residents') body.residence_type = filters.residence_type
+  if (filters.residence_type && kind === 'residents') body.residence_type = filters.residence_type as ExportIn['residence_type']
   if (reveal && purpose.trim()) body.purpose = purpose.trim()
   return body
 }
