@@ -113,7 +113,7 @@ describe('menu and the note action', () => {
     expect(menuFor(me('resident')).some((m) => m.key === 'territory')).toBe(false)
   })
   it('asks for the text of a progress note, with optional photos', () => {
-    const spec = specOf('note')
+    const spec = specOf('note', { actions: [{ action: 'note', required: ['note'], one_of: [] }] })
     expect(missingFields(spec, { note: '  ' })).toEqual(['note'])
     expect(actionBody('note', { note: ' 已联系物业 ', attachments: ['a1'], reason: 'x' }, 3)).toEqual({ version: 3, note: '已联系物业', attachments: ['a1'] })
   })
