@@ -72,18 +72,19 @@ export const registry = {
   approve: (id: number) => api.post<Submission>(`${BASE}/submissions/${id}/approve`),
   reject: (id: number, reason: string) => api.post<Submission>(`${BASE}/submissions/${id}/reject`, { reason }),
   templateUrl: (kind: string, format: 'xlsx' | 'csv') => `${BASE}/imports/template?kind=${kind}&format=${format}`,
-  startImport(file: File, kind: string, mode: string) {
+  startImport(file: File, kind: string, mode: string, onProgress?: (percent: number) => void) {
     const form = new FormData()
     form.append('file', file, file.name)
     form.append('kind', kind)
     form.append('mode', mode)
-    return api.request<ImportJob>('POST', `${BASE}/imports`, { form })
+    return api.upload<ImportJob>(`${BASE}/imports`, form, onProgress)
   },
   imports: (query: Query = {}) => api.get<Paged<ImportJob>>(`${BASE}/imports`, query),
   importJob: (id: number) => api.get<ImportJob>(`${BASE}/imports/${id}`),
   resumeImport: (id: number) => api.post<ImportJob>(`${BASE}/imports/${id}/resume`),
   importErrors: (id: number, query: Query = {}) => api.get<Paged<ImportRowError>>(`${BASE}/imports/${id}/errors`, query),
   errorWorkbookUrl: (job: ImportJob) => job.error_workbook_url || `${BASE}/imports/${job.id}/error-workbook`,
-  exportFile: (body: ExportIn) => api.download('POST', `${BASE}/exports`, body),
+  /** POST the ExportIn body here (with lib/download's downloadFile) for the file. */
+  exportPath: `${BASE}/exports`,
   accessLog: (query: Query = {}) => api.get<Paged<AccessLogEntry>>(`${BASE}/access-log`, query),
 }
