@@ -107,8 +107,6 @@ export const cases = {
     api.post<CaseOut>('/api/v1/cases/cases', body, { headers: { 'Idempotency-Key': idempotencyKey } }),
   act: (id: number, action: string, body: ActionBody) =>
     api.post<CaseDetail>(`/api/v1/cases/cases/${id}/actions/${action}`, body),
-  /** The cases waiting on me, deadline first. */
-  todos: (pageSize = 100) => cases.list({ todo: true, order: 'due', page_size: pageSize }),
   /** Staff: duplicate candidates of a report not yet submitted. */
   duplicatesPreview: (body: DuplicatePreviewBody) => api.post<Duplicate[]>('/api/v1/cases/duplicates-preview', body),
   duplicates: (id: number) => api.get<Duplicate[]>(`/api/v1/cases/cases/${id}/duplicates`),
