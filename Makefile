@@ -7,7 +7,7 @@ PORT ?= 8000
 SCALE ?= small
 PYTEST_ARGS ?=
 
-.PHONY: install frontend run demo serve worker test typecheck lint format messages bench bench-intake bench-partition bench-import clean
+.PHONY: install frontend api-types run demo serve worker test typecheck lint format messages bench bench-intake bench-partition bench-import clean
 
 install:
 	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 || python3 -m pip install --quiet uv
@@ -17,6 +17,11 @@ install:
 # The web app (Vue, Vite): installed from package-lock.json and built into the Django static folder.
 frontend:
 	cd frontend && npm ci --no-audit --no-fund --loglevel=error && npm run build
+
+# The web app's API types (frontend/src/api/schema.d.ts) from the server's OpenAPI document: run after a
+# change to an API schema and commit the result (`make test` fails while they differ).
+api-types:
+	cd frontend && UV="$(UV)" npm run --silent api-types
 
 run: install
 	GRIDGOV_PORT=$(PORT) $(UV) run gridgov demo --scale $(SCALE)
@@ -34,7 +39,7 @@ worker: install
 test: install
 	$(UV) run ruff check src bench tests
 	$(UV) run python manage.py makemigrations --check --dry-run
-	@if [ -f frontend/package.json ]; then cd frontend && npm run --silent test:unit; fi
+	@if [ -f frontend/package.json ]; then cd frontend && npm run --silent test:unit && UV="$(UV)" npm run --silent api-types:check; fi
 	$(UV) run mypy
 	$(UV) run pytest -q $(PYTEST_ARGS)
 

@@ -146,20 +146,25 @@ export class ApiClient {
     return this.request<T>('POST', path, { ...options, body })
   }
 
-  /** A write whose answer is a file (e.g. an export): the body as a Blob and the file name the server gave. */
-  async download(method: string, path: string, body?: unknown): Promise<{ blob: Blob; fileName: string }> {
-    if (!this.csrfToken) await this.refreshCsrf()
-    const response = await this.fetchImpl(this.base + path, {
-      method,
-      headers: {
-        Accept: '*/*',
-        'Accept-Language': acceptLanguage(this.hooks.language()),
-        'Content-Type': 'application/json',
-        'X-CSRFToken': this.csrfToken,
-      },
-      body: body === undefined ? undefined : JSON.stringify(body),
-      credentials: 'same-origin',
-    })
+  /** A request whose answer is a file (an export, a template, an error workbook): the body as a Blob and
+   * the file name the server gave (Content-Disposition); a problem+json answer becomes an ApiError. */
+  async download(method: string, path: string, body?: unknown, query?: Query): Promise<{ blob: Blob; fileName: string }> {
+    const write = method !== 'GET' && method !== 'HEAD'
+    if (write && !this.csrfToken) await this.refreshCsrf()
+    const headers: Record<string, string> = { Accept: '*/*', 'Accept-Language': acceptLanguage(this.hooks.language()) }
+    if (body !== undefined) headers['Content-Type'] = 'application/json'
+    if (write) headers['X-CSRFToken'] = this.csrfToken
+    let response: Response
+    try {
+      response = await this.fetchImpl(this.base + path + buildQuery(query), {
+        method,
+        headers,
+        body: body === undefined ? undefined : JSON.stringify(body),
+        credentials: 'same-origin',
+      })
+    } catch {
+      throw this.networkError()
+    }
     if (!response.ok) {
       const text = await response.text()
       let problem: Problem = { title: `HTTP ${response.status}`, detail: text.slice(0, 200) }
@@ -168,9 +173,68 @@ export class ApiClient {
       } catch {
         /* not JSON */
       }
-      throw new ApiError(response.status, problem)
+      throw this.failure(response.status, problem)
     }
-    return { blob: await response.blob(), fileName: fileNameOf(response.headers.get('Content-Disposition')) }
+    return { blob: await response.blob(), fileName: fileNameOf(response.headers.get('Content-Disposition'), '') }
+  }
+
+  /** A multipart upload with progress (XMLHttpRequest: fetch cannot report upload progress). `onProgress`
+   * gets 0…100 as the body is sent; the answer is JSON, a problem+json answer becomes an ApiError. */
+  async upload<T>(path: string, form: FormData, onProgress?: (percent: number) => void): Promise<T> {
+    if (!this.csrfToken) await this.refreshCsrf()
+    const xhr = new XMLHttpRequest()
+    const done = new Promise<{ status: number; text: string }>((resolve, reject) => {
+      xhr.onload = () => resolve({ status: xhr.status, text: xhr.responseText })
+      xhr.onerror = () => reject(this.networkError())
+      xhr.onabort = () => reject(this.networkError())
+    })
+    xhr.upload.onprogress = (e) => {
+      if (e.lengthComputable && e.total > 0) onProgress?.(Math.min(100, Math.round((e.loaded / e.total) * 100)))
+    }
+    xhr.open('POST', this.base + path)
+    xhr.withCredentials = true
+    xhr.setRequestHeader('Accept', 'application/json, application/problem+json')
+    xhr.setRequestHeader('Accept-Language', acceptLanguage(this.hooks.language()))
+    xhr.setRequestHeader('X-CSRFToken', this.csrfToken)
+    xhr.send(form)
+    const { status, text } = await done
+    let data: unknown = undefined
+    try {
+      data = text ? JSON.parse(text) : undefined
+    } catch {
+      data = undefined
+    }
+    if (status < 200 || status >= 300) {
+      const problem: Problem = data && typeof data === 'object' ? (data as Problem) : { title: `HTTP ${status}`, detail: text.slice(0, 200) }
+      throw this.failure(status, problem)
+    }
+    onProgress?.(100)
+    return data as T
+  }
+
+  /** The ApiError of a failed answer; a stale CSRF token is dropped, and a 401 that says the session is
+   * over is reported (unless quiet401: the login call itself). */
+  private failure(status: number, problem: Problem, quiet401 = false): ApiError {
+    const error = new ApiError(status, problem)
+    if (status === 403 && error.detail.toLowerCase().includes('csrf')) this.csrfToken = ''
+    if (status === 401 && !quiet401) {
+      const ended = error.code === 'session-expired' || (error.code === 'not-authenticated' && this.loggedIn)
+      if (ended) {
+        this.loggedIn = false
+        this.csrfToken = ''
+        this.hooks.onSessionEnded?.(error.code, error.detail || error.title)
+      }
+    }
+    return error
+  }
+
+  private networkError(): ApiError {
+    const en = this.hooks.language().startsWith('en')
+    return new ApiError(0, {
+      type: 'network',
+      title: en ? 'Network error' : '网络连接失败',
+      detail: en ? 'The server could not be reached. Check the connection and try again.' : '无法连接服务器，请检查网络后重试。',
+    })
   }
 
   async request<T>(method: string, path: string, options: RequestOptions = {}): Promise<T> {
@@ -197,13 +261,7 @@ export class ApiClient {
         credentials: 'same-origin',
       })
     } catch {
-      throw new ApiError(0, {
-        type: 'network',
-        title: this.hooks.language().startsWith('en') ? 'Network error' : '网络连接失败',
-        detail: this.hooks.language().startsWith('en')
-          ? 'The server could not be reached. Check the connection and try again.'
-          : '无法连接服务器，请检查网络后重试。',
-      })
+      throw this.networkError()
     }
     if (response.status === 204) return undefined as T
     const text = await response.text()
@@ -218,17 +276,7 @@ export class ApiClient {
     if (!response.ok) {
       const problem: Problem =
         data && typeof data === 'object' ? (data as Problem) : { title: `HTTP ${response.status}`, detail: text.slice(0, 200) }
-      const error = new ApiError(response.status, problem)
-      if (response.status === 403 && error.detail.toLowerCase().includes('csrf')) this.csrfToken = ''
-      if (response.status === 401 && !options.quiet401) {
-        const ended = error.code === 'session-expired' || (error.code === 'not-authenticated' && this.loggedIn)
-        if (ended) {
-          this.loggedIn = false
-          this.csrfToken = ''
-          this.hooks.onSessionEnded?.(error.code, error.detail || error.title)
-        }
-      }
-      throw error
+      throw this.failure(response.status, problem, options.quiet401)
     }
     return data as T
   }

@@ -107,8 +107,6 @@ export const cases = {
     api.post<CaseOut>('/api/v1/cases/cases', body, { headers: { 'Idempotency-Key': idempotencyKey } }),
   act: (id: number, action: string, body: ActionBody) =>
     api.post<CaseDetail>(`/api/v1/cases/cases/${id}/actions/${action}`, body),
-  /** The cases waiting on me, deadline first. */
-  todos: (pageSize = 100) => cases.list({ todo: true, order: 'due', page_size: pageSize }),
   /** Staff: duplicate candidates of a report not yet submitted. */
   duplicatesPreview: (body: DuplicatePreviewBody) => api.post<Duplicate[]>('/api/v1/cases/duplicates-preview', body),
   duplicates: (id: number) => api.get<Duplicate[]>(`/api/v1/cases/cases/${id}/duplicates`),
@@ -131,10 +129,10 @@ export const cases = {
   /** The figures of every department with steps on the visible cases. */
   figuresByDepartment: (query: { date_from: string; date_to: string; area?: string; category?: string }) =>
     api.get<FiguresRow[]>('/api/v1/cases/figures/by-department', query),
-  upload(file: Blob, name = 'photo.jpg') {
+  upload(file: Blob, name = 'photo.jpg', onProgress?: (percent: number) => void) {
     const form = new FormData()
     form.append('file', file, name)
-    return api.request<Attachment>('POST', '/api/v1/cases/attachments', { form })
+    return api.upload<Attachment>('/api/v1/cases/attachments', form, onProgress)
   },
   attachmentUrl: (id: string) => `/api/v1/cases/attachments/${id}`,
 }
@@ -162,14 +160,17 @@ export const gridEngine = {
   proposalGeojson: (id: number) => api.get<LayeredCollection>(`/api/v1/territory/proposals/${id}/geojson`),
   adopt: (id: number) => api.post<AdoptSummary>(`/api/v1/territory/proposals/${id}/adopt`),
   discard: (id: number) => api.post<Proposal>(`/api/v1/territory/proposals/${id}/discard`),
-  importLayer(fields: { file: File; name: string; crs: string; organisation_code?: string; code_field?: string; name_field?: string }) {
+  importLayer(
+    fields: { file: File; name: string; crs: string; organisation_code?: string; code_field?: string; name_field?: string },
+    onProgress?: (percent: number) => void,
+  ) {
     const form = new FormData()
     form.append('file', fields.file, fields.file.name)
     for (const key of ['name', 'crs', 'organisation_code', 'code_field', 'name_field'] as const) {
       const v = fields[key]
       if (v) form.append(key, v)
     }
-    return api.request<DepartmentLayer>('POST', '/api/v1/territory/layers', { form })
+    return api.upload<DepartmentLayer>('/api/v1/territory/layers', form, onProgress)
   },
   layers: (query: Query = {}) => api.get<Paged<DepartmentLayer>>('/api/v1/territory/layers', { page_size: 100, ...query }),
   layer: (id: number) => api.get<DepartmentLayer>(`/api/v1/territory/layers/${id}`),

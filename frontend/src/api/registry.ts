@@ -3,7 +3,7 @@
  * allows it; the response names the still-masked fields in `masked`. */
 import type { Query } from './client'
 import { api } from './index'
-import type { Paged } from './types'
+import type { Paged, Schemas } from './types'
 
 const BASE = '/api/v1/registry'
 
@@ -15,183 +15,32 @@ export const IMPORT_MODES = ['valid_rows', 'all_or_nothing'] as const
 export const ACCESS_ACTIONS = ['view', 'export', 'search', 'care_view', 'error_file'] as const
 export type ImportStatus = 'queued' | 'running' | 'done' | 'rejected' | 'failed'
 
-export interface Resident {
-  id: number
-  name: string
-  gender: string
-  birth_date: string | null
-  id_number: string
-  phone: string
-  residence_type: string
-  moved_in: string | null
-  moved_out: string | null
-  relation: string
-  building_code: string
-  address: string
-  unit: string
-  room: string
-  household_id: number | null
-  care_groups: string[] | null
-  source: string
-  version: number
-  created_at: string
-  updated_at: string
-  masked: string[]
-  /** Masked fields this user would see with reveal=true (a role of the area or a grant). */
-  revealable: string[]
-}
+export type Resident = Schemas['ResidentOut']
 
-export interface Household {
-  id: number
-  number: string
-  building_code: string
-  address: string
-  unit: string
-  room: string
-  head_id: number | null
-  head_name: string | null
-  member_count: number
-}
+export type Household = Schemas['HouseholdOut']
 
-export interface Unit {
-  id: number
-  name: string
-  credit_code: string | null
-  kind: string
-  address: string
-  building_code: string
-  room: string
-  contact_name: string
-  phone: string
-  employees: number
-  source: string
-  version: number
-  masked: string[]
-  revealable: string[]
-}
+export type Unit = Schemas['UnitOut']
 
-export interface HistoryEntry {
-  version: number
-  action: string
-  actor: string | null
-  at: string
-  changes: Record<string, unknown>
-  submission_id: number | null
-  note: string
-}
+export type HistoryEntry = Schemas['HistoryOut']
 
-export interface CareSummary {
-  group: string
-  label: string
-  count: number
-}
+export type CareSummary = Schemas['CareSummaryOut']
 
-export interface CareMember {
-  id: number
-  resident_id: number
-  name: string
-  group: string
-  since: string | null
-  note: string
-  building_code: string
-  address: string
-  room: string
-}
+export type CareMember = Schemas['CareMemberOut']
 
-export interface SubmissionData {
-  name?: string | null
-  id_number?: string | null
-  gender?: string | null
-  phone?: string | null
-  residence_type?: string | null
-  building_code?: string | null
-  unit?: string | null
-  room?: string | null
-  household_no?: string | null
-  relation?: string | null
-  moved_in?: string | null
-  moved_out?: string | null
-  [key: string]: unknown
-}
+export type SubmissionData = Schemas['SubmissionData']
 
-export interface Submission {
-  id: number
-  kind: string
-  action: string
-  status: string
-  building_code: string
-  target_id: number | null
-  base_version: number | null
-  data: SubmissionData
-  submitted_by: string
-  submitted_at: string
-  reviewed_by: string | null
-  reviewed_at: string | null
-  reason: string
-  result_id: number | null
-}
+export type Submission = Schemas['SubmissionOut']
 
-export interface SubmissionIn {
-  kind: 'resident' | 'unit'
-  action: 'create' | 'update' | 'move_out'
-  target_id?: number | null
-  base_version?: number | null
-  data: SubmissionData
-}
+export type SubmissionIn = Schemas['SubmissionIn']
 
-export interface ImportJob {
-  id: number
-  kind: string
-  mode: string
-  status: ImportStatus
-  phase: string
-  file_name: string
-  file_format: string
-  encoding: string
-  total: number
-  processed: number
-  percent: number
-  inserted: number
-  errors: number
-  file_error: string | null
-  error_workbook_url: string | null
-  created_at: string
-  started_at: string | null
-  finished_at: string | null
-  seconds: number
-  rows_per_second: number | null
-}
+/** `status` narrowed to the values the screens know. */
+export type ImportJob = Omit<Schemas['ImportJobOut'], 'status'> & { status: ImportStatus }
 
-export interface ImportRowError {
-  row: number
-  column: string
-  message: string
-}
+export type ImportRowError = Schemas['ImportErrorOut']
 
-export interface ExportIn {
-  kind: 'residents' | 'units' | 'households'
-  format: 'xlsx' | 'csv'
-  area?: string | null
-  building?: string | null
-  residence_type?: string | null
-  reveal?: boolean
-  purpose?: string
-}
+export type ExportIn = Schemas['ExportIn']
 
-export interface AccessLogEntry {
-  id: number
-  at: string
-  username: string
-  action: string
-  object_type: string
-  object_ids: number[]
-  count: number
-  fields: string[]
-  purpose: string
-  endpoint: string
-  source_ip: string | null
-  detail: Record<string, unknown>
-}
+export type AccessLogEntry = Schemas['AccessLogOut']
 
 export interface ResidentFilters {
   q?: string
@@ -223,18 +72,19 @@ export const registry = {
   approve: (id: number) => api.post<Submission>(`${BASE}/submissions/${id}/approve`),
   reject: (id: number, reason: string) => api.post<Submission>(`${BASE}/submissions/${id}/reject`, { reason }),
   templateUrl: (kind: string, format: 'xlsx' | 'csv') => `${BASE}/imports/template?kind=${kind}&format=${format}`,
-  startImport(file: File, kind: string, mode: string) {
+  startImport(file: File, kind: string, mode: string, onProgress?: (percent: number) => void) {
     const form = new FormData()
     form.append('file', file, file.name)
     form.append('kind', kind)
     form.append('mode', mode)
-    return api.request<ImportJob>('POST', `${BASE}/imports`, { form })
+    return api.upload<ImportJob>(`${BASE}/imports`, form, onProgress)
   },
   imports: (query: Query = {}) => api.get<Paged<ImportJob>>(`${BASE}/imports`, query),
   importJob: (id: number) => api.get<ImportJob>(`${BASE}/imports/${id}`),
   resumeImport: (id: number) => api.post<ImportJob>(`${BASE}/imports/${id}/resume`),
   importErrors: (id: number, query: Query = {}) => api.get<Paged<ImportRowError>>(`${BASE}/imports/${id}/errors`, query),
   errorWorkbookUrl: (job: ImportJob) => job.error_workbook_url || `${BASE}/imports/${job.id}/error-workbook`,
-  exportFile: (body: ExportIn) => api.download('POST', `${BASE}/exports`, body),
+  /** POST the ExportIn body here (with lib/download's downloadFile) for the file. */
+  exportPath: `${BASE}/exports`,
   accessLog: (query: Query = {}) => api.get<Paged<AccessLogEntry>>(`${BASE}/access-log`, query),
 }

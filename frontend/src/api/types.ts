@@ -1,31 +1,21 @@
-/** Shapes of the GridGov API (see /api/openapi.json). Only what the screens read. */
+/** Shapes of the GridGov API: aliases of the types generated from the server's OpenAPI document into
+ * `schema.d.ts` (`make api-types`; never edit that file by hand). Where the server sends untyped JSON
+ * (a dict) or a plain string the screens narrow, `Refine` adds the shape the screens read. */
+import type { components } from './schema'
+
+/** The generated schemas by name (`Schemas['CaseOut']`). */
+export type Schemas = components['schemas']
+/** `T` with the fields of `R` replacing its own (for a dict field whose shape the server does not declare). */
+export type Refine<T, R> = Omit<T, keyof R> & R
 
 export interface Paged<T> {
   items: T[]
   count: number
 }
 
-export interface RoleOut {
-  role: string
-  role_label: string
-  area_code: string | null
-  area_name: string | null
-  area_level: string | null
-  organisation_code: string | null
-  organisation_name: string | null
-}
+export type RoleOut = Schemas['RoleOut']
 
-export interface Me {
-  id: number
-  username: string
-  display_name: string
-  roles: RoleOut[]
-  scope: { kind: string; kinds: string[]; area_codes: string[]; organisation_codes: string[] }
-  totp_enabled: boolean
-  mfa_enrolment_required: boolean
-  language: string
-  session_idle_seconds: number
-}
+export type Me = Schemas['MeOut']
 
 export type CaseStatus =
   | 'submitted'
@@ -57,166 +47,38 @@ export type Channel = (typeof CHANNELS)[number]
 export const CASE_KINDS = ['demand', 'hazard', 'dispute', 'petition', 'alarm'] as const
 export type Crs = 'wgs84' | 'gcj02' | 'bd09'
 
-export interface CaseOut {
-  id: number
-  number: string
-  kind: string
-  channel: string
-  status: CaseStatus
-  version: number
-  priority: string
-  description: string
-  reporter_name: string
-  reporter_phone: string
-  lng: number | null
-  lat: number | null
-  input_crs: string
-  grid_code: string | null
-  area_code: string
-  address: string
-  category_code: string | null
-  category_name: string | null
-  due_at: string | null
-  accepted_at: string | null
-  closed_at: string | null
-  holder_area_code: string | null
-  holder_organisation_code: string | null
-  merged_into_number: string | null
-  closing_type: string
-  rework_count: number
-  supervision: string
-  /** The server's working-time deadline sweep: yellow at 80 % of the time, red once overdue. */
-  warning_level?: 'none' | 'yellow' | 'red'
-  suspension_requested: boolean
-  suspended: boolean
-  deferred: boolean
-  deferred_until: string | null
-  satisfaction: number | null
-  satisfaction_comment: string
-  attachments: string[]
-  created_at: string
-  updated_at: string
-}
+/** `status` and `warning_level` narrowed to the values the screens know (the server sends strings). */
+export type CaseOut = Refine<
+  Schemas['CaseOut'],
+  { status: CaseStatus; warning_level?: 'none' | 'yellow' | 'red'; attachments: string[] }
+>
 
-export interface StepOut {
-  id: number
-  kind: string
-  status: string
-  source_area_code: string | null
-  target_code: string
-  target_name: string
-  report_in_due_at: string | null
-  reported_in_at: string | null
-  due_at: string | null
-  handled_at: string | null
-  overdue: boolean
-  supervision: string
-  rework_count: number
-  feedback: string
-  return_reason: string
-}
+export type StepOut = Schemas['StepOut']
 
-export interface TimelineEvent {
-  id: number
-  at: string
-  actor: string | null
-  action: string
-  from_status: string
-  to_status: string
-  note: string
-  data: Record<string, unknown>
-  attachments: string[]
-}
+export type TimelineEvent = Refine<Schemas['TimelineEventOut'], { attachments: string[] }>
 
-export interface CaseDetail extends CaseOut {
-  steps: StepOut[]
-  timeline: TimelineEvent[]
-  allowed_actions: string[]
-  merged_reporter_count: number
-}
+export type CaseDetail = CaseOut &
+  Refine<Omit<Schemas['CaseDetailOut'], keyof Schemas['CaseOut']>, { timeline: TimelineEvent[] }>
+/** One allowed action with the fields its form must fill (from the server's transition table). */
+export type CaseAction = Schemas['ActionOut']
 
-export interface Category {
-  code: string
-  name: string
-  kind: string
-  parent_code?: string | null
-  department_code: string | null
-  open_condition: string
-  close_condition: string
-  resolution_limit: number
-  resolution_unit: string
-  children?: Category[]
-}
+export type Category = Refine<Schemas['CategoryTreeOut'], { children?: Category[] }>
 
-export interface WhistleItem {
-  id: number
-  group: string
-  name: string
-  department_codes: string[]
-}
+export type WhistleItem = Schemas['WhistleItemOut']
 
-export interface Organisation {
-  code: string
-  name: string
-  kind: string
-  kind_label: string
-  area_code: string | null
-  area_name: string | null
-  is_active: boolean
-}
+export type Organisation = Schemas['OrganisationOut']
 
-export interface Notification {
-  id: number
-  kind: string
-  message: string
-  case_id: number
-  case_number: string
-  data: Record<string, unknown>
-  created_at: string
-  read_at: string | null
-}
+export type Notification = Schemas['NotificationOut']
 
-export interface Duplicate {
-  case_id: number
-  number: string
-  score: number
-  distance_m: number | null
-  hours_apart: number | null
-  text_similarity: number
-  same_category: boolean | null
-  status: string
-  description: string
-}
+export type Duplicate = Schemas['DuplicateOut']
 
-export interface CategorySuggestion {
-  code: string
-  name: string
-  score: number
-}
+export type CategorySuggestion = Schemas['CategorySuggestionOut']
 
-export interface Attachment {
-  id: string
-  content_type: string
-  size: number
-  width: number
-  height: number
-  url: string
-}
+export type Attachment = Schemas['AttachmentOut']
 
-export interface Area {
-  code: string
-  name: string
-  level: string
-  level_label: string
-  parent_code: string | null
-  path: string
-  households: number
-  bbox?: number[] | null
-}
+export type Area = Schemas['AreaOut']
 
-export interface AreaDetail extends Area {
-  geometry: GeoJSON.Geometry | null
-}
+export type AreaDetail = Refine<Schemas['AreaDetailOut'], { geometry: GeoJSON.Geometry | null }>
 
 export interface AreaFeatureProps {
   code: string
@@ -228,36 +90,11 @@ export interface AreaFeatureProps {
 
 export type AreaCollection = GeoJSON.FeatureCollection<GeoJSON.Geometry, AreaFeatureProps>
 
-export interface Building {
-  code: string
-  name: string
-  address: string
-  grid_code: string
-  lng: number
-  lat: number
-  floors: number
-  kind: string
-  kind_label: string
-  households: number
-}
+export type Building = Schemas['BuildingOut']
 
-export interface House {
-  id: number
-  building_code: string
-  unit: string
-  floor: number
-  room: string
-  use: string
-  use_label: string
-  households: number
-}
+export type House = Schemas['HouseOut']
 
-export interface Located {
-  grid: { code: string; name: string }
-  community: { code: string; name: string } | null
-  subdistrict: { code: string; name: string } | null
-  point: { lng: number; lat: number; crs: string }
-}
+export type Located = Schemas['LocateOut']
 
 export type RateKey =
   | 'on_time_close_rate'
@@ -268,118 +105,31 @@ export type RateKey =
   | 'satisfaction_rate'
   | 'community_share'
 
-export interface Figures {
-  date_from: string
-  date_to: string
-  counts: Record<string, number>
-  rates: Record<RateKey, number | null>
-  mean_report_in_hours: number | null
-  mean_resolution_hours: number | null
-  change: Record<string, { current: number | null; previous: number | null; year_ago: number | null }>
-}
+export type Figures = Refine<
+  Schemas['FiguresOut'],
+  { change: Record<string, { current: number | null; previous: number | null; year_ago: number | null }> }
+>
 
-/** The body of a case action (POST /cases/{id}/actions/{action}). */
-export interface ActionBody {
-  version: number
-  note?: string
-  attachments?: string[]
-  departments?: string[]
-  whistle_item_id?: number
-  step_id?: number
-  reason?: string
-  passed?: boolean
-  closing_type?: string
-  satisfaction?: number
-  comment?: string
-  level?: string
-  target_case_number?: string
-  category_code?: string
-  priority?: string
-  until?: string
-}
+export type ActionBody = Schemas['ActionIn']
 
-export interface IntakeBody {
-  description: string
-  kind?: string
-  channel?: string
-  lng?: number
-  lat?: number
-  crs?: Crs
-  area_code?: string
-  address?: string
-  reporter_name?: string
-  reporter_phone?: string
-  priority?: string
-  category_code?: string
-  attachments?: string[]
-}
+export type IntakeBody = Schemas['CaseIn']
 
-/** One row of GET /cases/figures/by-area or /figures/by-department. */
-export interface FiguresDay {
-  date: string
-  reported: number
-  closed: number
-}
+export type FiguresDay = Schemas['DayOut']
 
-export interface FiguresCategory {
-  code: string
-  name: string
-  reported: number
-  closed: number
-}
+export type FiguresCategory = Schemas['CategoryRowOut']
 
-export interface FiguresRow {
-  code: string
-  name: string
-  level: string
-  date_from: string
-  date_to: string
-  counts: Record<string, number>
-  rates: Record<RateKey, number | null>
-  mean_report_in_hours: number | null
-  mean_resolution_hours: number | null
-}
+export type FiguresRow = Schemas['FiguresRowOut']
 
-export interface DuplicatePreviewBody {
-  description: string
-  lng?: number
-  lat?: number
-  crs?: Crs
-  area_code?: string
-  category_code?: string
-}
+export type DuplicatePreviewBody = Schemas['DuplicatePreviewIn']
 
 /* Grid engine: health, re-division, 多网合一 (docs/territory.md). */
 export type HealthStatus = 'below' | 'within' | 'above'
 
-export interface HealthSummary {
-  code: string
-  name: string
-  grids: number
-  grids_below: number
-  grids_within: number
-  grids_above: number
-  communities: number
-  communities_below: number
-  communities_within: number
-  communities_above: number
-}
+export type HealthSummary = Schemas['HealthSummaryOut']
 
-export interface HealthRow {
-  code: string
-  name: string
-  households: number
-  status: HealthStatus
-  parent_code: string | null
-}
+export type HealthRow = Schemas['HealthRowOut']
 
-export interface Health {
-  grid_bounds: number[]
-  community_bounds: number[]
-  by_subdistrict: HealthSummary[]
-  grids: HealthRow[]
-  communities: HealthRow[]
-}
+export type Health = Schemas['HealthOut']
 
 export interface ProposalMetrics {
   grids_before: number
@@ -396,18 +146,7 @@ export interface ProposalMetrics {
   [extra: string]: number | null | undefined
 }
 
-export interface Proposal {
-  id: number
-  area_code: string
-  group_level: string
-  lo: number
-  hi: number
-  status: string
-  metrics: ProposalMetrics
-  created_by: string | null
-  created_at: string
-  decided_at: string | null
-}
+export type Proposal = Refine<Schemas['ProposalOut'], { metrics: ProposalMetrics }>
 
 export interface ProposalGrid {
   key: string
@@ -425,13 +164,17 @@ export interface ProposalBefore {
   status: HealthStatus
 }
 
-export interface ProposalDetail extends Proposal {
-  grids: ProposalGrid[]
-  before: ProposalBefore[]
-  oversize: ProposalOversize[]
-  infeasible: ProposalInfeasible[]
-  relaxed: ProposalRelaxed[]
-}
+export type ProposalDetail = Refine<
+  Schemas['ProposalDetailOut'],
+  {
+    metrics: ProposalMetrics
+    grids: ProposalGrid[]
+    before: ProposalBefore[]
+    oversize: ProposalOversize[]
+    infeasible: ProposalInfeasible[]
+    relaxed: ProposalRelaxed[]
+  }
+>
 
 /** A building with more households than a grid may hold: a grid of its own. */
 export interface ProposalOversize {
@@ -472,28 +215,12 @@ export interface ProposalRelaxed {
   detail: string
 }
 
-export interface AdoptSummary {
-  grids_before: number
-  grids_after: number
-  codes_kept: number
-  grids_archived: number
-  grids_created: number
-  memberships_moved: number
-  cases_moved: number
-}
+export type AdoptSummary = Schemas['AdoptedOut']
 
 export type LayerCrs = 'wgs84' | 'cgcs2000' | 'gcj02' | 'bd09'
 export const LAYER_CRS: LayerCrs[] = ['cgcs2000', 'wgs84', 'gcj02', 'bd09']
 
-export interface DepartmentLayer {
-  id: number
-  name: string
-  organisation_code: string | null
-  source_crs: string
-  source_name: string
-  features: number
-  created_at: string
-}
+export type DepartmentLayer = Schemas['LayerOut']
 
 export interface OverlayGrid {
   grid_code: string
@@ -524,12 +251,9 @@ export interface OverlayIssue {
   detail: Record<string, unknown>
 }
 
-export interface Overlay {
-  layer: { id: number; name: string } | null
-  summary: Record<string, number>
-  grids: OverlayGrid[]
-  pairs: OverlayPair[]
-  issues: OverlayIssue[]
-}
+export type Overlay = Refine<
+  Schemas['OverlayOut'],
+  { layer: { id: number; name: string } | null; grids: OverlayGrid[]; pairs: OverlayPair[]; issues: OverlayIssue[] }
+>
 
 export type LayeredCollection = GeoJSON.FeatureCollection<GeoJSON.Geometry | null, Record<string, unknown>>

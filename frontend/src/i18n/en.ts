@@ -237,6 +237,10 @@ const en: Messages = {
     addPhoto: 'Add photo',
     uploading: 'Uploading…',
     required: 'Please fill in {field}',
+    requiredOneOf: 'Please fill in at least one of: {fields}',
+    or: ' or ',
+    tooLarge: '“{name}” is too large: at most {mb} MB',
+    uploaded: 'Uploaded {percent}%',
   },
   intake: {
     title: 'New case',

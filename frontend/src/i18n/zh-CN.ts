@@ -235,6 +235,10 @@ const zhCN = {
     addPhoto: '添加照片',
     uploading: '上传中…',
     required: '请填写{field}',
+    requiredOneOf: '请填写{fields}（至少一项）',
+    or: '或',
+    tooLarge: '“{name}”太大：不能超过 {mb} MB',
+    uploaded: '已上传 {percent}%',
   },
   intake: {
     title: '诉求登记',

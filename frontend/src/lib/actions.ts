@@ -1,5 +1,6 @@
-/** The form of every case action: which fields it asks for, which are required, and the request body.
- * The server decides which actions a user may take (`allowed_actions`); this only shapes the forms. */
+/** The form of every case action: which fields it shows, its button colour, and the request body. The
+ * server decides which actions a user may take and which fields each one requires on this case
+ * (`CaseDetail.actions`, from its transition table); this file only shapes the forms. */
 import type { ActionBody, CaseDetail, StepOut } from '@/api/types'
 
 export type ActionField =
@@ -19,33 +20,39 @@ export type ActionField =
   | 'until'
   | 'attachments'
 
-export interface ActionSpec {
+export interface ActionForm {
   fields: ActionField[]
-  required: ActionField[]
   /** A button in a warning colour (moves that end or undo work). */
   tone: 'primary' | 'warning' | 'danger' | 'default'
 }
 
-export const ACTIONS: Record<string, ActionSpec> = {
-  accept: { fields: ['category_code', 'priority', 'note'], required: ['category_code'], tone: 'primary' },
-  reject: { fields: ['reason', 'note'], required: ['reason'], tone: 'danger' },
-  merge: { fields: ['target_case_number', 'note'], required: ['target_case_number'], tone: 'warning' },
-  community_handle: { fields: ['note'], required: [], tone: 'primary' },
-  whistle: { fields: ['whistle_item_id', 'departments', 'note'], required: [], tone: 'primary' },
-  report_in: { fields: ['step_id', 'note'], required: [], tone: 'primary' },
-  handle: { fields: ['step_id', 'note', 'attachments'], required: ['note'], tone: 'primary' },
-  return: { fields: ['step_id', 'reason'], required: ['reason'], tone: 'danger' },
-  reassign: { fields: ['step_id', 'departments', 'note'], required: ['step_id', 'departments'], tone: 'warning' },
-  verify: { fields: ['passed', 'note', 'attachments'], required: ['passed'], tone: 'primary' },
-  close: { fields: ['closing_type', 'reason', 'note'], required: [], tone: 'primary' },
-  return_visit: { fields: ['satisfaction', 'comment'], required: ['satisfaction'], tone: 'primary' },
-  supervise: { fields: ['level', 'step_id', 'note'], required: ['level'], tone: 'warning' },
-  escalate: { fields: ['reason'], required: ['reason'], tone: 'warning' },
-  request_suspension: { fields: ['reason'], required: ['reason'], tone: 'default' },
-  suspend: { fields: ['note'], required: [], tone: 'warning' },
-  defer: { fields: ['reason', 'until'], required: ['reason', 'until'], tone: 'warning' },
-  resume: { fields: ['note'], required: [], tone: 'primary' },
-  note: { fields: ['note', 'attachments'], required: ['note'], tone: 'default' },
+export interface ActionSpec extends ActionForm {
+  /** Every one of these must have a value (the server's list for this case). */
+  required: ActionField[]
+  /** At least one field of each group must have a value. */
+  oneOf: ActionField[][]
+}
+
+export const ACTIONS: Record<string, ActionForm> = {
+  accept: { fields: ['category_code', 'priority', 'note'], tone: 'primary' },
+  reject: { fields: ['reason', 'note'], tone: 'danger' },
+  merge: { fields: ['target_case_number', 'note'], tone: 'warning' },
+  community_handle: { fields: ['note'], tone: 'primary' },
+  whistle: { fields: ['whistle_item_id', 'departments', 'note'], tone: 'primary' },
+  report_in: { fields: ['step_id', 'note'], tone: 'primary' },
+  handle: { fields: ['step_id', 'note', 'attachments'], tone: 'primary' },
+  return: { fields: ['step_id', 'reason'], tone: 'danger' },
+  reassign: { fields: ['step_id', 'departments', 'note'], tone: 'warning' },
+  verify: { fields: ['passed', 'note', 'attachments'], tone: 'primary' },
+  close: { fields: ['closing_type', 'reason', 'note'], tone: 'primary' },
+  return_visit: { fields: ['satisfaction', 'comment'], tone: 'primary' },
+  supervise: { fields: ['level', 'step_id', 'note'], tone: 'warning' },
+  escalate: { fields: ['reason'], tone: 'warning' },
+  request_suspension: { fields: ['reason'], tone: 'default' },
+  suspend: { fields: ['note'], tone: 'warning' },
+  defer: { fields: ['reason', 'until'], tone: 'warning' },
+  resume: { fields: ['note'], tone: 'primary' },
+  note: { fields: ['note', 'attachments'], tone: 'default' },
 }
 
 /** The order of the buttons: the main move first. */
@@ -56,11 +63,16 @@ export function sortActions(actions: string[]): string[] {
   return [...known, ...actions.filter((a) => !(a in ACTIONS))]
 }
 
-export function specOf(action: string, c?: Pick<CaseDetail, 'category_code'> | null): ActionSpec {
-  const spec = ACTIONS[action] ?? { fields: ['note'], required: [], tone: 'default' as const }
-  // A category given at intake need not be chosen again when accepting.
-  if (action === 'accept' && c?.category_code) return { ...spec, required: [] }
-  return spec
+/** The form of `action` with the fields the server requires for it on this case (none when the server
+ * did not send the action: it is not allowed, and the server will say so). */
+export function specOf(action: string, c?: Pick<CaseDetail, 'actions'> | null): ActionSpec {
+  const form = ACTIONS[action] ?? { fields: ['note'], tone: 'default' as const }
+  const server = c?.actions?.find((a) => a.action === action)
+  return {
+    ...form,
+    required: (server?.required ?? []) as ActionField[],
+    oneOf: (server?.one_of ?? []) as ActionField[][],
+  }
 }
 
 export interface ActionValues {
@@ -85,12 +97,19 @@ function isEmpty(v: unknown): boolean {
   return v === undefined || v === null || v === '' || (Array.isArray(v) && v.length === 0) || v === 0
 }
 
+function missing(f: ActionField, values: ActionValues): boolean {
+  const v = values[f as keyof ActionValues]
+  return f === 'passed' ? v === null || v === undefined : isEmpty(typeof v === 'string' ? v.trim() : v)
+}
+
 /** The required fields left empty. */
 export function missingFields(spec: ActionSpec, values: ActionValues): ActionField[] {
-  return spec.required.filter((f) => {
-    const v = values[f as keyof ActionValues]
-    return f === 'passed' ? v === null || v === undefined : isEmpty(typeof v === 'string' ? v.trim() : v)
-  })
+  return spec.required.filter((f) => missing(f, values))
+}
+
+/** The groups of which no field has a value (at least one is required). */
+export function missingGroups(spec: ActionSpec, values: ActionValues): ActionField[][] {
+  return spec.oneOf.filter((group) => group.every((f) => missing(f, values)))
 }
 
 /** The request body: the version and only the fields of this action that have a value. */

@@ -26,7 +26,7 @@ export function valuesFor(rows: FiguresRow[], indicator: Indicator, households: 
   if (indicator === 'households') return { ...households }
   const out: Record<string, number> = {}
   for (const r of rows) {
-    const v = RATE_INDICATORS.includes(indicator) ? r.rates[indicator as RateKey] : r.counts[indicator]
+    const v = RATE_INDICATORS.includes(indicator) ? r.rates[indicator as RateKey] : (r.counts as Record<string, number>)[indicator]
     if (v !== null && v !== undefined) out[r.code] = v
   }
   return out

@@ -1,4 +1,5 @@
 /** Excel (.xlsx) export of a list, written in the browser with ExcelJS (loaded only when asked for). */
+import { saveBlob } from './download'
 
 export interface ExportColumn<T> {
   header: string
@@ -19,13 +20,5 @@ export async function downloadXlsx<T>(fileName: string, sheetName: string, rows:
   sheet.getRow(1).font = { bold: true }
   sheet.addRows(exportRows(rows, columns))
   const buffer = await workbook.xlsx.writeBuffer()
-  const blob = new Blob([buffer], { type: 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet' })
-  const url = URL.createObjectURL(blob)
-  const a = document.createElement('a')
-  a.href = url
-  a.download = fileName
-  document.body.appendChild(a)
-  a.click()
-  a.remove()
-  setTimeout(() => URL.revokeObjectURL(url), 1000)
+  saveBlob(new Blob([buffer], { type: 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet' }), fileName)
 }

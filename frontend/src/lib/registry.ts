@@ -1,5 +1,4 @@
-/** Client logic of the registry screens: polling an import job until it ends, export filters, saving a
- * downloaded file. */
+/** Client logic of the registry screens: polling an import job until it ends, export filters. */
 import type { ExportIn, ImportJob, ImportStatus, ResidentFilters } from '@/api/registry'
 
 export const FINAL_STATUSES: ImportStatus[] = ['done', 'rejected', 'failed']
@@ -90,7 +89,7 @@ export function exportBody(
   const body: ExportIn = { kind, format, reveal }
   if (filters.area) body.area = filters.area
   if (filters.building) body.building = filters.building.trim()
-  if (filters.residence_type && kind === 'residents') body.residence_type = filters.residence_type
+  if (filters.residence_type && kind === 'residents') body.residence_type = filters.residence_type as ExportIn['residence_type']
   if (reveal && purpose.trim()) body.purpose = purpose.trim()
   return body
 }
@@ -105,14 +104,3 @@ export function searchQuery(text: string): Pick<ResidentFilters, 'q' | 'id_numbe
   return { q: v }
 }
 
-/** Hands a downloaded Blob to the browser as a file. */
-export function saveBlob(blob: Blob, fileName: string) {
-  const url = URL.createObjectURL(blob)
-  const a = document.createElement('a')
-  a.href = url
-  a.download = fileName
-  document.body.appendChild(a)
-  a.click()
-  a.remove()
-  setTimeout(() => URL.revokeObjectURL(url), 1000)
-}

@@ -66,12 +66,13 @@ describe('the deadline colour rule', () => {
 })
 
 describe('action forms', () => {
-  it('asks for what each action requires', () => {
-    expect(missingFields(specOf('reject'), { reason: '  ' })).toEqual(['reason'])
-    expect(missingFields(specOf('verify'), { passed: false })).toEqual([])
-    expect(missingFields(specOf('verify'), { passed: null })).toEqual(['passed'])
-    expect(missingFields(specOf('accept', { category_code: 'E0102' }), {})).toEqual([])
-    expect(missingFields(specOf('accept', { category_code: null }), {})).toEqual(['category_code'])
+  it('asks for what the server says each action requires', () => {
+    const server = (action: string, required: string[]) => ({ actions: [{ action, required, one_of: [] }] })
+    expect(missingFields(specOf('reject', server('reject', ['reason'])), { reason: '  ' })).toEqual(['reason'])
+    expect(missingFields(specOf('verify', server('verify', ['passed'])), { passed: false })).toEqual([])
+    expect(missingFields(specOf('verify', server('verify', ['passed'])), { passed: null })).toEqual(['passed'])
+    expect(missingFields(specOf('accept', server('accept', [])), {})).toEqual([])
+    expect(missingFields(specOf('accept', server('accept', ['category_code'])), {})).toEqual(['category_code'])
   })
   it('sends the version and only the fields of the action', () => {
     expect(actionBody('whistle', { departments: ['440309-CG'], note: ' 请报到 ', reason: 'ignored', whistle_item_id: null }, 3)).toEqual({

@@ -12,7 +12,7 @@ const row = (code: string, level: string, reported: number, rate: number | null)
   level,
   date_from: '2026-11-01',
   date_to: '2026-11-30',
-  counts: { reported, closed: reported - 1, reported_in: reported },
+  counts: { reported, closed: reported - 1, reported_in: reported } as FiguresRow['counts'],
   rates: { on_time_close_rate: rate, close_rate: null, rework_rate: 0.1, on_time_report_in_rate: rate, on_time_handling_rate: null, satisfaction_rate: null, community_share: null },
   mean_report_in_hours: null,
   mean_resolution_hours: null,
@@ -113,7 +113,7 @@ describe('menu and the note action', () => {
     expect(menuFor(me('resident')).some((m) => m.key === 'territory')).toBe(false)
   })
   it('asks for the text of a progress note, with optional photos', () => {
-    const spec = specOf('note')
+    const spec = specOf('note', { actions: [{ action: 'note', required: ['note'], one_of: [] }] })
     expect(missingFields(spec, { note: '  ' })).toEqual(['note'])
     expect(actionBody('note', { note: ' 已联系物业 ', attachments: ['a1'], reason: 'x' }, 3)).toEqual({ version: 3, note: '已联系物业', attachments: ['a1'] })
   })

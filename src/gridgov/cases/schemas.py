@@ -257,11 +257,20 @@ class CaseOut(Schema):
         return obj.merged_into.number if obj.merged_into_id else None
 
 
+class ActionOut(Schema):
+    """One action the user may take now, with the fields its form must fill (from the transition table)."""
+
+    action: str
+    required: list[str] = Field([], description="every one of these fields must have a value")
+    one_of: list[list[str]] = Field([], description="at least one field of each group must have a value")
+
+
 class CaseDetailOut(CaseOut):
     revealable: list[str] = Field([], description="masked fields you may reveal with reveal=true")
     steps: list[StepOut] = []
     timeline: list[TimelineEventOut] = []
     allowed_actions: list[str] = []
+    actions: list[ActionOut] = Field([], description="allowed_actions with the fields each one requires")
     merged_reporter_count: int = 0
 
     @staticmethod
@@ -279,6 +288,9 @@ class CaseDetailOut(CaseOut):
     @staticmethod
     def resolve_revealable(obj) -> list[str]:
         return getattr(obj, "contact_revealable", [])
+
+    def resolve_actions(obj) -> list[dict]:
+        return getattr(obj, "action_list", [])
 
     @staticmethod
     def resolve_merged_reporter_count(obj) -> int:

@@ -173,6 +173,7 @@ def case_detail(
     case._steps_cache = case.step_list
     case.timeline_list = list(case.timeline.select_related("actor"))
     case.allowed_actions = workflow.allowed_actions(case, user)
+    case.action_list = [action_requirements(case, action) for action in case.allowed_actions]
     return case
 
 
@@ -193,6 +194,26 @@ def reveal_contact(
             user, "view", object_type="case", ids=[case.pk], fields=["phone", "name"],
             purpose=purpose, request=request,
         )  # fmt: skip
+
+
+def action_requirements(case: Case, action: str) -> dict:
+    """The fields the form of `action` must fill on this case, from the transition table's `required`:
+    a plain name is required; "a or b" asks for at least one of them (`one_of`). The table's notes name
+    when a requirement falls away (accept: the case already has a category; whistle: the category has a
+    responsible department to dispatch to), as the services check it."""
+    required: list[str] = []
+    one_of: list[list[str]] = []
+    for entry in workflow.TRANSITIONS[action].required:
+        names = [name.strip() for name in entry.split(" or ")]
+        if len(names) > 1:
+            one_of.append(names)
+        else:
+            required.append(names[0])
+    if action == "accept" and case.category_id:
+        required = [name for name in required if name != "category_code"]
+    if action == "whistle" and case.category_id and case.category.department_code:
+        one_of = []
+    return {"action": action, "required": required, "one_of": one_of}
 
 
 def timeline(user, case_id: int) -> QuerySet[TimelineEvent]:

@@ -187,6 +187,49 @@ def test_detail_lists_exactly_the_allowed_actions(people, world):
     assert Api(people.resident).get(f"/cases/{case.pk}").json()["allowed_actions"] == []
 
 
+def test_detail_sends_each_allowed_action_with_its_required_fields(people, world):
+    """The action forms ask for what the transition table requires, as it applies to this case."""
+    bare = report(people.resident)  # no category yet
+    detail = Api(people.staff_a).get(f"/cases/{bare.pk}").json()
+    actions = {a["action"]: a for a in detail["actions"]}
+    assert [a["action"] for a in detail["actions"]] == detail["allowed_actions"]
+    assert actions["accept"] == {"action": "accept", "required": ["category_code"], "one_of": []}
+    assert actions["reject"]["required"] == ["reason"]
+    assert actions["merge"]["required"] == ["target_case_number"]
+
+    # A category chosen at intake need not be chosen again when accepting.
+    categorised = _submitted(people, world)
+    detail = Api(people.staff_a).get(f"/cases/{categorised.pk}").json()
+    assert {a["action"]: a["required"] for a in detail["actions"]}["accept"] == []
+
+    # Whistle: departments or a whistle item, unless the category names the department to dispatch to.
+    no_department = act("accept", report(people.resident, category_code="G0602"), people.admin)
+    whistle = {
+        a["action"]: a for a in Api(people.staff_a).get(f"/cases/{no_department.pk}").json()["actions"]
+    }
+    assert whistle["whistle"] == {
+        "action": "whistle",
+        "required": [],
+        "one_of": [["departments", "whistle_item_id"]],
+    }
+    with_department = Api(people.staff_a).get(f"/cases/{_accepted(people, world).pk}").json()
+    assert {a["action"]: a for a in with_department["actions"]}["whistle"]["one_of"] == []
+
+    # Department handlers: handle needs a note, return a reason; the action's answer carries them too.
+    case = _in_progress(people, world)
+    handler = Api(people.dept_cg).get(f"/cases/{case.pk}").json()
+    assert {a["action"]: a["required"] for a in handler["actions"]} == {
+        "handle": ["note"],
+        "return": ["reason"],
+        "request_suspension": ["reason"],
+        "note": ["note"],
+    }
+    answer = Api(people.dept_cg).action(case, "handle", note="已清理").json()
+    assert answer["status"] == "handled"
+    assert [a["action"] for a in answer["actions"]] == answer["allowed_actions"]
+    assert Api(people.resident).get(f"/cases/{case.pk}").json()["actions"] == []
+
+
 @pytest.mark.parametrize(
     "build, action, body",
     [
