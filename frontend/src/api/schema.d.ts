@@ -194,6 +194,57 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/attachments": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Upload a photo (JPEG, PNG or WebP) for a purpose; the owning object claims it by id */
+        post: operations["gridgov_core_kernel_api_upload"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/attachments/{attachment_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A photo: yours, or of an object you may see */
+        get: operations["gridgov_core_kernel_api_download"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/attachments/{attachment_id}/thumbnail": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The thumbnail of a photo (JPEG, at most 320 px) */
+        get: operations["gridgov_core_kernel_api_thumbnail"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/auth/csrf": {
         parameters: {
             query?: never;
@@ -665,6 +716,40 @@ export interface paths {
         get: operations["gridgov_core_health_health"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/notifications": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Your notifications, newest first */
+        get: operations["gridgov_core_kernel_api_list_notifications"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/notifications/{notification_id}/read": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Mark a notification read */
+        post: operations["gridgov_core_kernel_api_read_notification"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1713,6 +1798,8 @@ export interface components {
             id: string;
             /** Size */
             size: number;
+            /** Thumbnail Url */
+            thumbnail_url: string;
             /** Url */
             url: string;
             /** Width */
@@ -1942,6 +2029,12 @@ export interface components {
             reporter_name: string;
             /** Reporter Phone */
             reporter_phone: string;
+            /**
+             * Revealable
+             * @description masked fields you may reveal with reveal=true
+             * @default []
+             */
+            revealable: string[];
             /** Rework Count */
             rework_count: number;
             /** Satisfaction */
@@ -2642,6 +2735,56 @@ export interface components {
             /** Page Size */
             page_size?: number | null;
         };
+        /** KernelAttachmentOut */
+        KernelAttachmentOut: {
+            /** Content Type */
+            content_type: string;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Encrypted */
+            encrypted: boolean;
+            /** Height */
+            height: number;
+            /** Id */
+            id: string;
+            /** Purpose */
+            purpose: string;
+            /** Size */
+            size: number;
+            /** Thumbnail Url */
+            thumbnail_url: string;
+            /** Url */
+            url: string;
+            /** Width */
+            width: number;
+        };
+        /** KernelNotificationOut */
+        KernelNotificationOut: {
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Facts */
+            facts: {
+                [key: string]: unknown;
+            };
+            /** Id */
+            id: number;
+            /** Kind */
+            kind: string;
+            /** Message */
+            message: string;
+            /** Object Id */
+            object_id: number | null;
+            /** Object Type */
+            object_type: string | null;
+            /** Read At */
+            read_at: string | null;
+        };
         /** LayerOut */
         LayerOut: {
             /**
@@ -2905,6 +3048,13 @@ export interface components {
             count: number;
             /** Items */
             items: components["schemas"]["ImportJobOut"][];
+        };
+        /** PagedKernelNotificationOut */
+        PagedKernelNotificationOut: {
+            /** Count */
+            count: number;
+            /** Items */
+            items: components["schemas"]["KernelNotificationOut"][];
         };
         /** PagedLayerOut */
         PagedLayerOut: {
@@ -4030,6 +4180,78 @@ export interface operations {
             };
         };
     };
+    gridgov_core_kernel_api_upload: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "multipart/form-data": {
+                    /**
+                     * File
+                     * Format: binary
+                     */
+                    file: string;
+                    /** Purpose */
+                    purpose: string;
+                };
+            };
+        };
+        responses: {
+            /** @description Created */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["KernelAttachmentOut"];
+                };
+            };
+        };
+    };
+    gridgov_core_kernel_api_download: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                attachment_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    gridgov_core_kernel_api_thumbnail: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                attachment_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
     gridgov_accounts_api_csrf: {
         parameters: {
             query?: never;
@@ -4303,7 +4525,12 @@ export interface operations {
     };
     gridgov_cases_api_get_case: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description unmask the reporter's name and phone (when allowed; logged) */
+                reveal?: boolean;
+                /** @description why (logged) */
+                purpose?: string;
+            };
             header?: never;
             path: {
                 case_id: number;
@@ -4720,6 +4947,50 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["HealthOut"];
                 };
+            };
+        };
+    };
+    gridgov_core_kernel_api_list_notifications: {
+        parameters: {
+            query?: {
+                unread?: boolean | null;
+                page?: number;
+                page_size?: number | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PagedKernelNotificationOut"];
+                };
+            };
+        };
+    };
+    gridgov_core_kernel_api_read_notification: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                notification_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description No Content */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
         };
     };
