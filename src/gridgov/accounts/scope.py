@@ -28,16 +28,19 @@ def load_memberships(principal: Principal) -> None:
     area_paths: list[str] = []
     orgs: list[int] = []
     jurisdiction: list[str] = []
-    memberships = Membership.objects.filter(user_id=principal.user_id).select_related(
-        "area", "organisation__area"
+    memberships = (
+        Membership.objects.filter(user_id=principal.user_id).select_related("area", "organisation__area")
+        if principal.user_id is not None
+        else Membership.objects.none()  # an unsaved user has no memberships
     )
     for m in memberships:
-        org_area = m.organisation.area.path if m.organisation_id and m.organisation.area_id else ""
+        org = m.organisation
+        org_area = org.area.path if org is not None and org.area is not None else ""
         records.append(
             MembershipRecord(
                 role=m.role,
                 area_id=m.area_id,
-                area_path=m.area.path if m.area_id else "",
+                area_path=m.area.path if m.area is not None else "",
                 organisation_id=m.organisation_id,
                 organisation_area_path=org_area,
             )

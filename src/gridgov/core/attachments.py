@@ -242,7 +242,9 @@ def read_bytes(attachment: Attachment, *, thumbnail: bool = False) -> bytes:
         with Image.open(io.BytesIO(read_bytes(attachment))) as image:
             thumb = _thumbnail(image)
         stored = _seal(thumb, attachment.id + ".thumb") if attachment.encrypted else thumb
-        folder = os.path.dirname(attachment.file.name)
+        name = attachment.file.name
+        assert name  # read_bytes(attachment) above has just read the file
+        folder = os.path.dirname(name)
         ext = "bin" if attachment.encrypted else "jpg"
         attachment.thumbnail.save(f"{folder}/{attachment.id}.thumb.{ext}", ContentFile(stored), save=False)
         Attachment.objects.filter(pk=attachment.pk).update(thumbnail=attachment.thumbnail.name)
@@ -255,11 +257,11 @@ def read_bytes(attachment: Attachment, *, thumbnail: bool = False) -> bytes:
     return blob
 
 
-def file_response(attachment: Attachment, *, thumbnail: bool = False) -> HttpResponse:
+def file_response(attachment: Attachment, *, thumbnail: bool = False) -> HttpResponse | FileResponse:
     """The photo (or its thumbnail) as a private, non-sniffable response."""
     content_type = THUMBNAIL_TYPE if thumbnail else attachment.content_type
     if attachment.encrypted or (thumbnail and not attachment.thumbnail):
-        response: HttpResponse = HttpResponse(
+        response: HttpResponse | FileResponse = HttpResponse(
             read_bytes(attachment, thumbnail=thumbnail), content_type=content_type
         )
     else:

@@ -6,6 +6,7 @@ download and its thumbnail) at /api/v1/attachments, and the user's notifications
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from django.http import HttpRequest
 from ninja import File, Form, Path, Router, Schema
@@ -17,6 +18,14 @@ from gridgov.core.pagination import PAGE_SIZE, Pagination
 
 ATTACHMENT_PATTERN = r"^[0-9a-f]{32}$"
 PURPOSE_PATTERN = r"^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$"
+
+
+class AuthedRequest(HttpRequest):
+    """A request as the endpoints below get it (for the type checker): django-ninja has set `auth` to
+    what the API's authenticator returned (gridgov.accounts.auth: the signed-in user)."""
+
+    auth: Any
+
 
 attachments_router = Router(tags=["attachments"])
 notifications_router = Router(tags=["notifications"])
@@ -77,7 +86,7 @@ class KernelNotificationOut(Schema):
     summary="Upload a photo (JPEG, PNG or WebP) for a purpose; the owning object claims it by id",
 )
 def upload(
-    request: HttpRequest,
+    request: AuthedRequest,
     file: UploadedFile = File(...),
     purpose: str = Form(..., pattern=PURPOSE_PATTERN, max_length=64),
 ):
@@ -85,14 +94,14 @@ def upload(
 
 
 @attachments_router.get("/attachments/{attachment_id}", summary="A photo: yours, or of an object you may see")
-def download(request: HttpRequest, attachment_id: str = Path(..., pattern=ATTACHMENT_PATTERN)):
+def download(request: AuthedRequest, attachment_id: str = Path(..., pattern=ATTACHMENT_PATTERN)):
     return attachments.file_response(attachments.readable(request.auth, attachment_id))
 
 
 @attachments_router.get(
     "/attachments/{attachment_id}/thumbnail", summary="The thumbnail of a photo (JPEG, at most 320 px)"
 )
-def thumbnail(request: HttpRequest, attachment_id: str = Path(..., pattern=ATTACHMENT_PATTERN)):
+def thumbnail(request: AuthedRequest, attachment_id: str = Path(..., pattern=ATTACHMENT_PATTERN)):
     return attachments.file_response(attachments.readable(request.auth, attachment_id), thumbnail=True)
 
 
@@ -100,13 +109,13 @@ def thumbnail(request: HttpRequest, attachment_id: str = Path(..., pattern=ATTAC
     "/notifications", response=list[KernelNotificationOut], summary="Your notifications, newest first"
 )
 @paginate(Pagination, page_size=PAGE_SIZE)
-def list_notifications(request: HttpRequest, unread: bool | None = None):
+def list_notifications(request: AuthedRequest, unread: bool | None = None):
     return notifications.for_user(request.auth, unread=unread)
 
 
 @notifications_router.post(
     "/notifications/{notification_id}/read", response={204: None}, summary="Mark a notification read"
 )
-def read_notification(request: HttpRequest, notification_id: int = Path(..., ge=1, le=2**63 - 1)):
+def read_notification(request: AuthedRequest, notification_id: int = Path(..., ge=1, le=2**63 - 1)):
     notifications.mark_read(actor=request.auth, notification_id=notification_id)
     return 204, None

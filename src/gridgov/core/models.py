@@ -1,3 +1,5 @@
+from typing import ClassVar, TypeVar
+
 from django.conf import settings
 from django.db import models, transaction
 from django.db.models import F
@@ -60,7 +62,11 @@ def _workday_override_changed(sender, **kwargs) -> None:
     transaction.on_commit(worktime.invalidate_cache)
 
 
-class AppendOnlyQuerySet(models.QuerySet["AppendOnlyModel"]):
+_A = TypeVar("_A", bound="AppendOnlyModel")
+_C = TypeVar("_C", bound="ChainedEvent")
+
+
+class AppendOnlyQuerySet(models.QuerySet[_A]):
     """Refuses bulk updates and deletes of an append-only table."""
 
     def update(self, **kwargs):
@@ -114,7 +120,7 @@ class ChainHead(models.Model):
         return f"{self.key} #{self.seq}"
 
 
-class ChainedQuerySet(AppendOnlyQuerySet):
+class ChainedQuerySet(AppendOnlyQuerySet[_C]):
     """An append-only queryset whose bulk_create appends to the hash chains (core.timeline)."""
 
     def bulk_create(self, objs, *args, **kwargs):
@@ -146,7 +152,11 @@ class ChainedEvent(AppendOnlyModel):
     prev_hash = models.CharField(max_length=80, blank=True, default="", db_default="", editable=False)
     hash = models.CharField(max_length=80, blank=True, default="", db_default="", editable=False)
 
-    objects = ChainedQuerySet.as_manager()
+    # ClassVar like AppendOnlyModel's `objects` it overrides; bare, so django-stubs infers the manager type
+    objects: ClassVar = ChainedQuerySet.as_manager()
+
+    # set (on the instance only) by core.timeline once the event has its place in the chain
+    _timeline_sealed: bool
 
     class Meta:
         abstract = True

@@ -62,7 +62,7 @@ class _Sm4Gcm:
 class Key:
     id: str
     algorithm: str  # "aes-256-gcm" | "sm4-gcm"
-    cipher: object
+    cipher: AESGCM | _Sm4Gcm
 
 
 def _b64(value: str) -> bytes:

@@ -41,7 +41,7 @@ import json
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import TypeVar, cast
 
 from django.apps import apps
 from django.core.exceptions import ImproperlyConfigured
@@ -148,7 +148,7 @@ def _normaliser(f: models.Field) -> Callable:
             return str(ipaddress.ip_address(str(v).strip())) if v not in (None, "") else None
 
         return norm_ip
-    target = f.target_field if f.is_relation else f
+    target = cast(models.ForeignKey, f).target_field if f.is_relation else f
 
     def norm(v):
         return None if v is None else target.to_python(v)
@@ -329,7 +329,9 @@ def rebase(model: type[ChainedEvent], key: str) -> ChainHead:
         if first is None:
             head.first_seq, head.first_prev = head.seq + 1, head.hash
         else:
-            head.first_seq, head.first_prev = first["chain_seq"], first["prev_hash"]
+            first_seq = first["chain_seq"]
+            assert first_seq is not None  # the query excludes chain_seq IS NULL
+            head.first_seq, head.first_prev = first_seq, first["prev_hash"]
         ChainHead.objects.filter(key=key).update(first_seq=head.first_seq, first_prev=head.first_prev)
         return head
 
@@ -378,7 +380,7 @@ def seal_existing(
             )
             pending.clear()
         if heads:
-            head_model.objects.bulk_create(heads, batch_size=batch_size)
+            head_model._default_manager.bulk_create(heads, batch_size=batch_size)
             heads.clear()
 
     rows = model._base_manager.order_by(*chain_fields, "id").values("id", *chain_fields, *hashed_fields)
@@ -498,11 +500,15 @@ def verify_table(model: type[ChainedEvent]) -> TableReport:
     names = list(
         dict.fromkeys(["id", "chain_seq", "prev_hash", "hash", *model.chain_fields, *model.hashed_fields])
     )
-    order = [*model.chain_fields, models.F("chain_seq").asc(nulls_first=True), "id"]
+    order: list[str | models.OrderBy] = [
+        *model.chain_fields,
+        models.F("chain_seq").asc(nulls_first=True),
+        "id",
+    ]
     rows = model._base_manager.order_by(*order).values(*names).iterator(chunk_size=2000)
     check: _ChainCheck | None = None
 
-    def close() -> None:
+    def close(check: _ChainCheck) -> None:
         report.chains += 1
         finding = check.finish()
         if finding is not None:
@@ -513,11 +519,11 @@ def verify_table(model: type[ChainedEvent]) -> TableReport:
         row_key = model.chain_key_of(*(row[f] for f in model.chain_fields))
         if check is None or row_key != check.key:
             if check is not None:
-                close()
+                close(check)
             check = _ChainCheck(model, row_key, heads.pop(row_key, None))
         check.feed(row)
     if check is not None:
-        close()
+        close(check)
     for k, head in sorted(heads.items()):
         if head.seq >= head.first_seq:
             report.chains += 1

@@ -123,7 +123,7 @@ def _forbidden(workflow: Workflow, obj, action: str, user, message: str | None =
     return principals.forbidden(
         getattr(user, "user", user),
         action=f"{workflow.model._meta.label_lower}.{action}",
-        object_type=workflow.model._meta.model_name,
+        object_type=workflow.model._meta.model_name or "",
         object_id=getattr(obj, "pk", None),
         message=message or workflow.text("forbidden", action=action),
     )
@@ -227,7 +227,7 @@ class Workflow:
         """Lock the row. With a version field, move the version from `version` to `version + 1` in one
         conditional UPDATE: a stale or concurrent move gets Conflict, whatever the database."""
         model = self.model
-        qs = model.objects.select_for_update(of=("self",))
+        qs = model._default_manager.select_for_update(of=("self",))
         if self.select_related:
             qs = qs.select_related(*self.select_related)
         obj = qs.filter(pk=pk).first()
@@ -241,7 +241,7 @@ class Workflow:
         stale = self.text("stale")
         if getattr(obj, vf) != version:
             raise Conflict(stale, current_version=getattr(obj, vf))
-        if model.objects.filter(pk=pk, **{vf: version}).update(**{vf: F(vf) + 1}) != 1:
+        if model._default_manager.filter(pk=pk, **{vf: version}).update(**{vf: F(vf) + 1}) != 1:
             raise Conflict(stale)
         setattr(obj, vf, version + 1)
         return obj

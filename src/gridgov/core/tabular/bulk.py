@@ -95,9 +95,12 @@ def write_rows(model, columns: list[str], rows: list[tuple] | None, *, text: str
                 for start in range(0, len(text), 1 << 20):
                     copy.write(text[start : start + (1 << 20)])
             else:
+                assert rows is not None  # no text, and the early return: rows is not empty
                 for start in range(0, len(rows), 5000):
                     copy.write(copy_text(model, columns, rows[start : start + 5000]))
     else:
+        if rows is None:
+            raise TypeError("COPY text is for PostgreSQL only: write_rows on SQLite needs rows")
         marks = ", ".join(["%s"] * len(columns))
         with connection.cursor() as c:
             c.executemany(f'INSERT INTO "{table}" ({quoted}) VALUES ({marks})', rows)  # noqa: S608

@@ -191,7 +191,8 @@ def _open_workbook(path: Path, kind: str) -> Sheet:
     if header is None:
         raise FileFault(E_EMPTY)
     header_number = number
-    start_row, start_col = sheet.start if getattr(sheet, "start", None) else (0, 0)
+    start = getattr(sheet, "start", None)
+    start_row, start_col = start if start else (0, 0)
     total = max(0, start_row + sheet.height - header_number)
 
     def rows() -> Iterator[tuple[int, list]]:

@@ -86,11 +86,11 @@ def template(columns: tuple[Column, ...], required: tuple[str, ...], file_format
     """An empty template of a spec: the headers (required ones starred in .xlsx), one example row, a
     drop-down list for columns with choices, and an instructions sheet."""
     if file_format == "csv":
-        buffer = io.StringIO()
-        writer = csv.writer(buffer)
+        text_buffer = io.StringIO()
+        writer = csv.writer(text_buffer)
         writer.writerow([c.header for c in columns])
         writer.writerow([c.example for c in columns])
-        return ("\ufeff" + buffer.getvalue()).encode("utf-8")
+        return ("\ufeff" + text_buffer.getvalue()).encode("utf-8")
     import xlsxwriter
 
     buffer = io.BytesIO()

@@ -8,12 +8,12 @@ import sys
 from typing import TextIO
 
 from django.apps import apps
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, OutputWrapper
 
 from gridgov.core import timeline
 
 
-def run(tables: list[str] | None, out: TextIO) -> int:
+def run(tables: list[str] | None, out: TextIO | OutputWrapper) -> int:
     """Verify (only `tables`, labels like "cases.TimelineEvent", when given), print the report; 0 when
     every chain is intact, 1 otherwise."""
     models = None
