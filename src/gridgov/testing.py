@@ -35,6 +35,7 @@ import json
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 from typing import Any
 
 from django.contrib.auth.hashers import make_password
@@ -318,6 +319,41 @@ def user_of_role(
     elif where:
         organisation = c.partner
     return make_user(username, role, area=area, organisation=organisation, **fields)
+
+
+# The named cast the apps' tests share: name → (role, where: an attribute of World, or None).
+CAST: dict[str, tuple[str, str | None]] = {
+    "admin": (Role.ADMIN, None),
+    "security": (Role.SECURITY_ADMIN, None),
+    "auditor": (Role.AUDIT_ADMIN, None),
+    "leader": (Role.LEADER, "district"),
+    "sub_staff": (Role.SUBDISTRICT_STAFF, "sub"),
+    "staff_a": (Role.COMMUNITY_STAFF, "comm_a"),
+    "staff_b": (Role.COMMUNITY_STAFF, "comm_b"),
+    "worker_a1": (Role.GRID_WORKER, "grid_a1"),
+    "worker_a2": (Role.GRID_WORKER, "grid_a2"),
+    "head_a1": (Role.BUILDING_HEAD, "grid_a1"),
+    "head_b1": (Role.BUILDING_HEAD, "grid_b1"),
+    "party": (Role.PARTY_MEMBER, "grid_a1"),
+    "dept_cg": (Role.DEPARTMENT_HANDLER, "cg"),
+    "dept_ga": (Role.DEPARTMENT_HANDLER, "ga"),
+    "resident": (Role.RESIDENT, None),
+    "resident2": (Role.RESIDENT, None),
+}
+
+
+def cast(world: World, *names: str, **fields: dict[str, Any]) -> SimpleNamespace:
+    """Users of the CAST, made in the order named (username = name); `fields` by name add user fields:
+    cast(world, "staff_a", "resident", resident={"phone": "13812345678"})."""
+    people = {}
+    for name in names:
+        role, where = CAST[name]
+        place = getattr(world, where) if where else None
+        if isinstance(place, Organisation):
+            people[name] = make_user(name, role, organisation=place, **fields.get(name, {}))
+        else:
+            people[name] = make_user(name, role, area=place, **fields.get(name, {}))
+    return SimpleNamespace(**people)
 
 
 def users_of_every_role(world: World, community: str = "a") -> dict[str, User]:

@@ -6,15 +6,12 @@ Grids are 0.01° squares along lat 22.60–22.61: A1 114.00–114.01, A2 114.01�
 
 from __future__ import annotations
 
-from types import SimpleNamespace
-
 import pytest
 
 from gridgov import testing
-from gridgov.accounts.roles import Role
 from gridgov.cases import services
 from gridgov.cases.models import Case, Step
-from gridgov.testing import A1, A2, B1, OUTSIDE, build_world, make_user  # noqa: F401  (tests import them here)
+from gridgov.testing import A1, A2, B1, OUTSIDE, build_world, cast, make_user  # noqa: F401  (tests import them here)
 
 
 @pytest.fixture(autouse=True)
@@ -30,20 +27,11 @@ def world(db):
 
 @pytest.fixture
 def people(world):
-    w = world
-    return SimpleNamespace(
-        admin=make_user("admin", Role.ADMIN),
-        leader=make_user("leader", Role.LEADER, area=w.district),
-        sub_staff=make_user("sub_staff", Role.SUBDISTRICT_STAFF, area=w.sub),
-        staff_a=make_user("staff_a", Role.COMMUNITY_STAFF, area=w.comm_a),
-        staff_b=make_user("staff_b", Role.COMMUNITY_STAFF, area=w.comm_b),
-        worker_a1=make_user("worker_a1", Role.GRID_WORKER, area=w.grid_a1),
-        worker_a2=make_user("worker_a2", Role.GRID_WORKER, area=w.grid_a2),
-        dept_cg=make_user("dept_cg", Role.DEPARTMENT_HANDLER, organisation=w.cg),
-        dept_ga=make_user("dept_ga", Role.DEPARTMENT_HANDLER, organisation=w.ga),
-        resident=make_user("resident", Role.RESIDENT, phone="13812345678"),
-        resident2=make_user("resident2", Role.RESIDENT, phone="13987654321"),
-    )
+    return cast(
+        world, "admin", "leader", "sub_staff", "staff_a", "staff_b", "worker_a1", "worker_a2", "dept_cg",
+        "dept_ga", "resident", "resident2",
+        resident={"phone": "13812345678"}, resident2={"phone": "13987654321"},
+    )  # fmt: skip
 
 
 ROLES = (

@@ -6,16 +6,14 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
-from types import SimpleNamespace
 
 import pytest
 
 from gridgov import testing
-from gridgov.accounts.roles import Role
 from gridgov.core.tabular import jobs as runner
 from gridgov.core.tabular.validators import make_id_number
 from gridgov.registry import jobs, services
-from gridgov.testing import build_world, immediate_tasks, make_user
+from gridgov.testing import build_world, cast, immediate_tasks
 
 HEADER = [
     "姓名",
@@ -49,21 +47,10 @@ def world(db):
 
 @pytest.fixture
 def people(world):
-    w = world
-    return SimpleNamespace(
-        admin=make_user("admin", Role.ADMIN),
-        security=make_user("security", Role.SECURITY_ADMIN),
-        auditor=make_user("auditor", Role.AUDIT_ADMIN),
-        leader=make_user("leader", Role.LEADER, area=w.district),
-        sub_staff=make_user("sub_staff", Role.SUBDISTRICT_STAFF, area=w.sub),
-        staff_a=make_user("staff_a", Role.COMMUNITY_STAFF, area=w.comm_a),
-        staff_b=make_user("staff_b", Role.COMMUNITY_STAFF, area=w.comm_b),
-        worker_a1=make_user("worker_a1", Role.GRID_WORKER, area=w.grid_a1),
-        head_a1=make_user("head_a1", Role.BUILDING_HEAD, area=w.grid_a1),
-        head_b1=make_user("head_b1", Role.BUILDING_HEAD, area=w.grid_b1),
-        party=make_user("party", Role.PARTY_MEMBER, area=w.grid_a1),
-        resident=make_user("resident", Role.RESIDENT),
-    )
+    return cast(
+        world, "admin", "security", "auditor", "leader", "sub_staff", "staff_a", "staff_b", "worker_a1",
+        "head_a1", "head_b1", "party", "resident",
+    )  # fmt: skip
 
 
 def id_for(i: int, gender: str = "M", area: str = "110105") -> str:
