@@ -289,6 +289,7 @@ class CaseDetailOut(CaseOut):
     def resolve_revealable(obj) -> list[str]:
         return getattr(obj, "contact_revealable", [])
 
+    @staticmethod
     def resolve_actions(obj) -> list[dict]:
         return getattr(obj, "action_list", [])
 
