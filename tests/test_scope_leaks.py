@@ -108,9 +108,9 @@ MAY_WRITE: dict[str, set[tuple[str, str]] | None] = {
 # business data but never personal data in plaintext; the security administrator manages every account
 # (usernames, memberships and the areas they name); the audit administrator reads the whole audit log.
 SEES = {
-    # "reporter": a case reporter's phone. Issue 11 item 6 masks it for the administrator too; until that
-    # lands the administrator sees it (test_administrator_never_sees_a_reporters_phone, xfail).
-    Role.ADMIN: {"accounts", "territory", "business", "reporter"},
+    # Not "reporter": a case reporter's phone is personal data, masked for the administrator too
+    # (test_administrator_never_sees_a_reporters_phone).
+    Role.ADMIN: {"accounts", "territory", "business"},
     # A department is a district organisation: it sees the area tree it takes cases from.
     Role.DEPARTMENT_HANDLER: {"territory"},
     Role.SECURITY_ADMIN: {"accounts", "territory"},
@@ -770,9 +770,6 @@ def probe_reads_only(prober: Prober) -> None:
         prober.read("get", url, params=query, strict=False)
 
 
-@pytest.mark.xfail(
-    strict=True, reason="issue 11 item 6: case reporters' phones are masked for administrators"
-)
 def test_administrator_never_sees_a_reporters_phone(setting):
     world, others = setting
     client = Client()

@@ -2292,7 +2292,7 @@ export interface components {
              * Detail
              * @default
              */
-            detail?: string;
+            detail: string;
             /** Engine */
             engine: string;
             /** Latency Ms */
@@ -2550,8 +2550,8 @@ export interface components {
             /** Username */
             username: string;
         };
-        /** HealthOut */
-        HealthOut: {
+        /** GridHealthOut */
+        GridHealthOut: {
             /** By Subdistrict */
             by_subdistrict: components["schemas"]["HealthSummaryOut"][];
             /** Communities */
@@ -2562,6 +2562,15 @@ export interface components {
             grid_bounds: number[];
             /** Grids */
             grids: components["schemas"]["HealthRowOut"][];
+        };
+        /** HealthOut */
+        HealthOut: {
+            database: components["schemas"]["ComponentStatus"];
+            queue: components["schemas"]["ComponentStatus"];
+            /** Status */
+            status: string;
+            /** Version */
+            version: string;
         };
         /** HealthRowOut */
         HealthRowOut: {
@@ -6072,7 +6081,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HealthOut"];
+                    "application/json": components["schemas"]["GridHealthOut"];
                 };
             };
         };

@@ -129,7 +129,7 @@ export type HealthSummary = Schemas['HealthSummaryOut']
 
 export type HealthRow = Schemas['HealthRowOut']
 
-export type Health = Schemas['HealthOut']
+export type Health = Schemas['GridHealthOut']
 
 export interface ProposalMetrics {
   grids_before: number

@@ -54,7 +54,7 @@ class HealthSummaryOut(Schema):
     communities_above: int
 
 
-class HealthOut(Schema):
+class GridHealthOut(Schema):
     grid_bounds: list[int]
     community_bounds: list[int]
     by_subdistrict: list[HealthSummaryOut]
@@ -62,7 +62,7 @@ class HealthOut(Schema):
     communities: list[HealthRowOut]
 
 
-@router.get("/health", response=HealthOut, summary="Grid health: grids and communities out of bounds")
+@router.get("/health", response=GridHealthOut, summary="Grid health: grids and communities out of bounds")
 def grid_health(
     request: HttpRequest,
     area: str | None = Query(None, pattern=CODE_PATTERN, description="only below this area code"),

@@ -165,7 +165,7 @@ def _migrate_back_and_forth(people):
     Case.objects.filter(pk=target.pk).update(merged_reporters=[entry])
     latest = MigrationExecutor(connection).loader.graph.leaf_nodes("cases")
     executor = MigrationExecutor(connection)
-    executor.migrate([("cases", "0004_attachments_defer")])  # back: plain text as before
+    executor.migrate([("cases", "0006_core_attachments_notifications")])  # back: plain text as before
     with connection.cursor() as cursor:
         cursor.execute("SELECT reporter_phone, merged_reporters FROM cases_case WHERE id = %s", [dup.pk])
         assert cursor.fetchone()[0] == OTHER

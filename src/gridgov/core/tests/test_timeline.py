@@ -396,7 +396,7 @@ def test_a_retention_purge_keeps_the_audit_chain_valid(people):
 @pytest.mark.parametrize(
     ("app", "migration", "constant", "model"),
     [
-        ("cases", "0006_timeline_chain", "HASHED", TimelineEvent),
+        ("cases", "0005_timeline_chain", "HASHED", TimelineEvent),
         ("registry", "0002_timeline_chain", "HISTORY_HASHED", RecordHistory),
         ("registry", "0002_timeline_chain", "PII_HASHED", PiiAccessLog),
         ("accounts", "0004_timeline_chain", "HASHED", AuditEvent),
@@ -416,7 +416,7 @@ def test_the_data_migration_chains_rows_written_before_chains(people):
     ChainHead.objects.all().delete()
     assert not timeline.verify([TimelineEvent]).ok
 
-    importlib.import_module("gridgov.cases.migrations.0006_timeline_chain").seal(django_apps, None)
+    importlib.import_module("gridgov.cases.migrations.0005_timeline_chain").seal(django_apps, None)
     registry = importlib.import_module("gridgov.registry.migrations.0002_timeline_chain")
     registry.seal(django_apps, None)
     result = timeline.verify()

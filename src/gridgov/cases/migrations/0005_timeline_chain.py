@@ -24,7 +24,7 @@ def seal(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("cases", "0005_reporter_phone_sealed"),
+        ("cases", "0004_attachments_defer"),
         ("core", "0003_timeline_chain"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]

@@ -150,7 +150,7 @@ def backward(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("cases", "0006_timeline_chain"),
+        ("cases", "0005_timeline_chain"),
         ("contenttypes", "0002_remove_content_type_name"),
         ("core", "0004_attachments_notifications"),
     ]

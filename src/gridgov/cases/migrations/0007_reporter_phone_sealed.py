@@ -54,7 +54,7 @@ def unseal_phones(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("cases", "0004_attachments_defer")]
+    dependencies = [("cases", "0006_core_attachments_notifications")]
 
     operations = [
         migrations.AddField(
