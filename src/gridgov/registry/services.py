@@ -23,7 +23,7 @@ from gridgov.accounts.roles import ADMIN_ROLES, Role
 from gridgov.accounts.scope import scope_for
 from gridgov.core import timeline
 from gridgov.core.errors import Conflict, FieldErrors, NotFound, TooLarge, ValidationFailed
-from gridgov.core.principal import Principal, require
+from gridgov.core.principal import Principal, principal_for, require
 from gridgov.core.tabular.spec import E_REQUIRED, FORMULA_START
 from gridgov.core.tabular.validators import (
     check_credit_code,
@@ -716,14 +716,10 @@ def follow_new_grids(*, actor, retired, covering: dict, request=None) -> int:
 
 # --- imports -----------------------------------------------------------------------------------------
 def _importer_area(actor) -> Area | None:
-    from gridgov.accounts.models import Membership
-
-    m = (
-        Membership.objects.filter(user=actor, role__in=IMPORTER_ROLES, area__isnull=False)
-        .select_related("area")
-        .first()
-    )
-    return m.area if m else None
+    for m in principal_for(actor).memberships:
+        if m.role in IMPORTER_ROLES and m.area_id:
+            return Area.objects.get(pk=m.area_id)
+    return None
 
 
 def create_import_job(

@@ -81,14 +81,10 @@ def children(user, area_code: str) -> QuerySet[Area]:
 
 def my_areas(user) -> list[Area]:
     """The areas of the user's own memberships and of the organisations they belong to."""
-    from gridgov.accounts.models import Membership
+    from gridgov.core.principal import principal_for
 
-    ids: set[int] = set()
-    for area_id, org_area_id in Membership.objects.filter(user=user).values_list(
-        "area_id", "organisation__area_id"
-    ):
-        ids.update(i for i in (area_id, org_area_id) if i)
-    return list(Area.objects.filter(pk__in=ids).select_related("parent").order_by("path"))
+    paths = {p for m in principal_for(user).memberships for p in (m.area_path, m.organisation_area_path) if p}
+    return list(Area.objects.filter(path__in=paths).select_related("parent").order_by("path"))
 
 
 def geojson_for(
