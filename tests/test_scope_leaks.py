@@ -81,6 +81,7 @@ EXEMPT: dict[tuple[str, str], str] = {
     ("post", "/api/v1/cases/cases"): "anyone may report a case where the problem is; intake scope is "
     "tested in cases/tests/test_intake_scope.py",
     ("post", "/api/v1/cases/attachments"): "uploads the caller's own photo, tied to no object yet",
+    ("post", "/api/v1/attachments"): "uploads the caller's own file, tied to no object yet",
     ("post", "/api/v1/cases/suggest-category"): "reads the category catalogue only (district-wide)",
 }
 PUBLIC_READS = {"/api/v1/health", "/api/v1/auth/csrf"}
@@ -436,6 +437,9 @@ WRITES: dict[tuple[str, str], Callable[[Other, World], list[Probe]]] = {
     ],
     ("post", "/api/v1/cases/cases/{case_id}/actions/{action}"): _case_actions,
     ("post", "/api/v1/cases/notifications/{notification_id}/read"): lambda o, w: [
+        ({"notification_id": o.values["notification_id"][0]}, None)
+    ],
+    ("post", "/api/v1/notifications/{notification_id}/read"): lambda o, w: [
         ({"notification_id": o.values["notification_id"][0]}, None)
     ],
     ("post", "/api/v1/registry/residents"): lambda o, w: [
