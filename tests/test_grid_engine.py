@@ -133,11 +133,11 @@ def test_a_proposal_is_reviewed_then_adopted(demo):
         case.refresh_from_db()
         assert case.grid.is_active
         if case.lng is not None:
-            assert (
-                shapely.from_geojson(case.grid.geometry)
-                .buffer(1e-9)
-                .contains(shapely.Point(case.lng, case.lat))
-            )
+            point = shapely.Point(case.lng, case.lat)
+            inside = [g for g in active if shapely.from_geojson(g.geometry).buffer(1e-9).contains(point)]
+            # a point in a new grid is in the case's grid; one outside them all (a report placed by
+            # its area at intake) stays on the old grid's successor
+            assert case.grid in inside if inside else case.grid.code.startswith(COMMUNITY)
         moved = TimelineEvent.objects.filter(case=case, action="regrid").first()
         if moved is not None:
             assert case.version == versions[case.pk] + 1 and moved.data["to"] == case.grid.code

@@ -89,7 +89,8 @@ def households_visible(user) -> QuerySet[Household]:
 def _area_path(code: str | None) -> str | None:
     if not code:
         return None
-    return Area.objects.filter(code=code).values_list("path", flat=True).first() or "\x00"
+    # An unknown code matches nothing: no materialised path starts with "#" (paths are digits and "/").
+    return Area.objects.filter(code=code).values_list("path", flat=True).first() or "#"
 
 
 def residents_for(

@@ -214,3 +214,9 @@ def test_refusals_that_used_to_leave_no_trace_are_audited(people, world):
     r = Api(people.resident).client.get("/api/v1/territory/layers")
     assert r.status_code == 404  # department layers stay hidden from those who may not read them
     assert _denials(people.resident).get().detail["action"] == "territory.layer.read"
+
+
+def test_an_unknown_area_code_lists_nothing_instead_of_failing(people, world):
+    """An area code that names no area lists nothing (it was a NUL sentinel: a 500 on PostgreSQL)."""
+    r = Api(people.staff_a).get("/residents", {"area": "0", "care_group": "elderly_alone"})
+    assert r.status_code == 200 and r.json()["count"] == 0
