@@ -6,25 +6,17 @@ download and its thumbnail) at /api/v1/attachments, and the user's notifications
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
 
-from django.http import HttpRequest
 from ninja import File, Form, Path, Router, Schema
 from ninja.files import UploadedFile
 from ninja.pagination import paginate
 
 from gridgov.core import attachments, notifications
+from gridgov.core.http import AuthedRequest
 from gridgov.core.pagination import PAGE_SIZE, Pagination
 
 ATTACHMENT_PATTERN = r"^[0-9a-f]{32}$"
 PURPOSE_PATTERN = r"^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$"
-
-
-class AuthedRequest(HttpRequest):
-    """A request as the endpoints below get it (for the type checker): django-ninja has set `auth` to
-    what the API's authenticator returned (gridgov.accounts.auth: the signed-in user)."""
-
-    auth: Any
 
 
 attachments_router = Router(tags=["attachments"])

@@ -1,9 +1,9 @@
 """The territory API, mounted at /api/v1/territory: areas, GeoJSON, buildings, houses, point → grid."""
 
-from django.http import HttpRequest
 from ninja import Path, Query, Router
 from ninja.pagination import paginate
 
+from gridgov.core.http import AuthedRequest
 from gridgov.core.pagination import PAGE_SIZE, Pagination
 from gridgov.territory import selectors, services
 from gridgov.territory.schemas import (
@@ -30,7 +30,7 @@ router = Router(tags=["territory"])
 @router.get("/areas", response=list[AreaOut], summary="Areas you may see")
 @paginate(Pagination, page_size=PAGE_SIZE)
 def list_areas(
-    request: HttpRequest,
+    request: AuthedRequest,
     level: LevelName | None = None,
     parent: str | None = Query(None, pattern=CODE_PATTERN, description="children of this area code"),
     q: str | None = Query(None, max_length=100, pattern=TEXT_PATTERN, description="part of a name or code"),
@@ -40,34 +40,36 @@ def list_areas(
 
 
 @router.get("/areas/mine", response=list[AreaOut], summary="The areas of your own memberships")
-def my_areas(request: HttpRequest):
+def my_areas(request: AuthedRequest):
     return selectors.my_areas(request.auth)
 
 
 @router.get("/areas/{area_code}", response=AreaDetailOut, summary="One area, with its geometry")
-def get_area(request: HttpRequest, area_code: str = Path(..., pattern=CODE_PATTERN)):
+def get_area(request: AuthedRequest, area_code: str = Path(..., pattern=CODE_PATTERN)):
     return selectors.area_detail(request.auth, area_code)
 
 
 @router.get("/areas/{area_code}/children", response=list[AreaOut], summary="The areas directly below one")
-def get_children(request: HttpRequest, area_code: str = Path(..., pattern=CODE_PATTERN)):
+def get_children(request: AuthedRequest, area_code: str = Path(..., pattern=CODE_PATTERN)):
     return selectors.children(request.auth, area_code)
 
 
 @router.post("/areas", response={201: AreaDetailOut}, summary="Add an area (administrators)")
-def create_area(request: HttpRequest, payload: AreaCreateIn):
+def create_area(request: AuthedRequest, payload: AreaCreateIn):
     return 201, services.create_area(actor=request.auth, request=request, **payload.model_dump())
 
 
 @router.patch("/areas/{area_code}", response=AreaDetailOut, summary="Change an area (administrators)")
-def update_area(request: HttpRequest, payload: AreaPatchIn, area_code: str = Path(..., pattern=CODE_PATTERN)):
+def update_area(
+    request: AuthedRequest, payload: AreaPatchIn, area_code: str = Path(..., pattern=CODE_PATTERN)
+):
     changes = {name: getattr(payload, name) for name in payload.model_fields_set}
     return services.update_area(actor=request.auth, area_code=area_code, request=request, **changes)
 
 
 @router.get("/geojson", response=FeatureCollection, summary="Area polygons as a GeoJSON FeatureCollection")
 def geojson(
-    request: HttpRequest,
+    request: AuthedRequest,
     level: LevelName = "grid",
     parent: str | None = Query(None, pattern=CODE_PATTERN, description="only areas below this area code"),
 ):
@@ -76,7 +78,7 @@ def geojson(
 
 # --- point → grid ---------------------------------------------------------------------------------
 @router.get("/locate", response=LocateOut, summary="The grid that contains a point")
-def locate(request: HttpRequest, point: Query[LocateQuery]):
+def locate(request: AuthedRequest, point: Query[LocateQuery]):
     found = selectors.locate_for(request.auth, point.lng, point.lat, point.crs)
     return LocateOut.from_located(found)
 
@@ -85,7 +87,7 @@ def locate(request: HttpRequest, point: Query[LocateQuery]):
 @router.get("/buildings", response=list[BuildingOut], summary="Buildings you may see")
 @paginate(Pagination, page_size=PAGE_SIZE)
 def list_buildings(
-    request: HttpRequest,
+    request: AuthedRequest,
     grid: str | None = Query(None, pattern=CODE_PATTERN, description="grid code"),
     q: str | None = Query(
         None, max_length=100, pattern=TEXT_PATTERN, description="part of a code, name or address"
@@ -95,14 +97,14 @@ def list_buildings(
 
 
 @router.get("/buildings/{building_code}", response=BuildingDetailOut, summary="One building")
-def get_building(request: HttpRequest, building_code: str = Path(..., pattern=CODE_PATTERN)):
+def get_building(request: AuthedRequest, building_code: str = Path(..., pattern=CODE_PATTERN)):
     return selectors.building_detail(request.auth, building_code)
 
 
 @router.get("/buildings/{building_code}/houses", response=list[HouseOut], summary="The houses of a building")
 @paginate(Pagination, page_size=PAGE_SIZE)
 def list_houses(
-    request: HttpRequest,
+    request: AuthedRequest,
     building_code: str = Path(..., pattern=CODE_PATTERN),
     use: HouseUseName | None = None,
 ):

@@ -14,6 +14,7 @@ redrawn. A vendor's own 责任网格 code goes into `Area.external_code`.
 from __future__ import annotations
 
 import re
+from typing import cast
 
 from django.utils.translation import gettext as _
 
@@ -50,7 +51,7 @@ def level_of_code(code: str) -> str | None:
 def code_error(level: str, code: str, prefix: str | None) -> str | None:
     """Why `code` is not a valid code for an area of `level` whose code must start with `prefix`
     (the code of the district/subdistrict/community above it); None when it is valid."""
-    length = CODE_LENGTH[level]
+    length = CODE_LENGTH[cast(Level, level)]
     if not _DIGITS.match(code or "") or len(code) != length:
         return _("A %(level)s code is %(length)d digits.") % {"level": _level_label(level), "length": length}
     if prefix is not None and not code.startswith(prefix):

@@ -6,12 +6,13 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any, Literal
 
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from ninja import File, Form, Path, Query, Router, Schema
 from ninja.files import UploadedFile
 from ninja.pagination import paginate
 from pydantic import Field
 
+from gridgov.core.http import AuthedRequest
 from gridgov.core.pagination import PAGE_SIZE, Pagination
 from gridgov.territory import health, multinet, redivision
 from gridgov.territory.schemas import CODE_PATTERN
@@ -64,7 +65,7 @@ class GridHealthOut(Schema):
 
 @router.get("/health", response=GridHealthOut, summary="Grid health: grids and communities out of bounds")
 def grid_health(
-    request: HttpRequest,
+    request: AuthedRequest,
     area: str | None = Query(None, pattern=CODE_PATTERN, description="only below this area code"),
     all: bool = Query(False, description="true: list every grid and community, not only those out of bounds"),
 ):
@@ -73,7 +74,7 @@ def grid_health(
 
 @router.get("/health/geojson", response=FeatureCollection, summary="Grid health as a map layer")
 def grid_health_geojson(
-    request: HttpRequest,
+    request: AuthedRequest,
     area: str | None = Query(None, pattern=CODE_PATTERN),
     only_out: bool = False,
 ):
@@ -149,18 +150,18 @@ class AdoptedOut(Schema):
 
 
 @router.post("/proposals", response={201: ProposalDetailOut}, summary="Propose a re-division of grids")
-def create_proposal(request: HttpRequest, payload: ProposalIn):
+def create_proposal(request: AuthedRequest, payload: ProposalIn):
     return 201, redivision.propose(actor=request.auth, area_code=payload.area_code, request=request)
 
 
 @router.get("/proposals", response=list[ProposalOut], summary="Re-division proposals you may see")
 @paginate(Pagination, page_size=PAGE_SIZE)
-def list_proposals(request: HttpRequest):
+def list_proposals(request: AuthedRequest):
     return redivision.proposals_for(request.auth)
 
 
 @router.get("/proposals/{proposal_id}", response=ProposalDetailOut, summary="One proposal, with before/after")
-def get_proposal(request: HttpRequest, proposal_id: int = ID):
+def get_proposal(request: AuthedRequest, proposal_id: int = ID):
     return redivision.proposal_for(request.auth, proposal_id)
 
 
@@ -169,14 +170,14 @@ def get_proposal(request: HttpRequest, proposal_id: int = ID):
     response=FeatureCollection,
     summary="The proposed grids beside today's grids (property `layer`)",
 )
-def proposal_geojson(request: HttpRequest, proposal_id: int = ID):
+def proposal_geojson(request: AuthedRequest, proposal_id: int = ID):
     return redivision.proposal_geojson(request.auth, proposal_id)
 
 
 @router.post(
     "/proposals/{proposal_id}/adopt", response=AdoptedOut, summary="Adopt a proposal (administrators)"
 )
-def adopt_proposal(request: HttpRequest, proposal_id: int = ID):
+def adopt_proposal(request: AuthedRequest, proposal_id: int = ID):
     redivision.proposal_for(request.auth, proposal_id)
     return redivision.adopt(actor=request.auth, proposal_id=proposal_id, request=request)
 
@@ -184,7 +185,7 @@ def adopt_proposal(request: HttpRequest, proposal_id: int = ID):
 @router.post(
     "/proposals/{proposal_id}/discard", response=ProposalOut, summary="Discard a proposal (administrators)"
 )
-def discard_proposal(request: HttpRequest, proposal_id: int = ID):
+def discard_proposal(request: AuthedRequest, proposal_id: int = ID):
     redivision.proposal_for(request.auth, proposal_id)
     return redivision.discard(actor=request.auth, proposal_id=proposal_id, request=request)
 
@@ -219,7 +220,7 @@ class OverlayOut(Schema):
 
 @router.post("/layers", response={201: LayerOut}, summary="Import a department's grid layer (多网合一)")
 def import_layer(
-    request: HttpRequest,
+    request: AuthedRequest,
     file: UploadedFile = File(..., description="GeoJSON or a zipped Shapefile"),
     name: str = Form(..., min_length=1, max_length=100),
     crs: Literal["wgs84", "cgcs2000", "gcj02", "bd09"] = Form(...),
@@ -244,17 +245,17 @@ def import_layer(
 
 @router.get("/layers", response=list[LayerOut], summary="Department grid layers")
 @paginate(Pagination, page_size=PAGE_SIZE)
-def list_layers(request: HttpRequest):
+def list_layers(request: AuthedRequest):
     return multinet.layers_for(request.auth)
 
 
 @router.get("/layers/{layer_id}", response=LayerOut, summary="One department grid layer")
-def get_layer(request: HttpRequest, layer_id: int = ID):
+def get_layer(request: AuthedRequest, layer_id: int = ID):
     return multinet.layer_for(request.auth, layer_id)
 
 
 @router.get("/layers/{layer_id}/geojson", response=FeatureCollection, summary="A layer's department grids")
-def layer_geojson(request: HttpRequest, layer_id: int = ID):
+def layer_geojson(request: AuthedRequest, layer_id: int = ID):
     return multinet.layer_geojson(request.auth, layer_id)
 
 
@@ -264,14 +265,14 @@ def layer_geojson(request: HttpRequest, layer_id: int = ID):
     summary="Which department grid covers which unified grid",
 )
 def layer_overlay(
-    request: HttpRequest, layer_id: int = ID, area: str | None = Query(None, pattern=CODE_PATTERN)
+    request: AuthedRequest, layer_id: int = ID, area: str | None = Query(None, pattern=CODE_PATTERN)
 ):
     return multinet.overlay(request.auth, layer_id, area_code=area)
 
 
 @router.get("/layers/{layer_id}/overlay.xlsx", summary="The overlay as an Excel workbook")
 def layer_overlay_xlsx(
-    request: HttpRequest, layer_id: int = ID, area: str | None = Query(None, pattern=CODE_PATTERN)
+    request: AuthedRequest, layer_id: int = ID, area: str | None = Query(None, pattern=CODE_PATTERN)
 ):
     report = multinet.overlay(request.auth, layer_id, area_code=area)
     response = HttpResponse(

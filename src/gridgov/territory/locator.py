@@ -34,6 +34,7 @@ import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import cast
 
 import numpy as np
 import shapely
@@ -139,7 +140,7 @@ class GridIndex:
 
     def _resolve(self, xs: np.ndarray, ys: np.ndarray, cells: np.ndarray) -> np.ndarray:
         """Exact test of points in boundary cells against their cell's candidate polygons."""
-        r = self._raster
+        r = cast(_Raster, self._raster)
         starts = r.cand_offsets[cells]
         counts = r.cand_offsets[cells + 1] - starts
         total = int(counts.sum())
@@ -274,7 +275,7 @@ def _build_raster(polygons: np.ndarray) -> _Raster:
     count, idsum = _scanline_cover(u1, v1, u2, v2, poly, nx, ny)
     cells = np.where(count == 1, idsum, _OUTSIDE).astype(np.int32)
 
-    keys = [_boundary_pairs(u1, v1, u2, v2, poly, nx, ny, n_polys)]
+    keys: list[np.ndarray] = [_boundary_pairs(u1, v1, u2, v2, poly, nx, ny, n_polys)]
     boundary = _unique(keys[0] // n_polys)
     # A polygon may contain a boundary cell without its own boundary touching it only where polygons
     # overlap; list the polygon holding the centre as a candidate too.
@@ -290,9 +291,9 @@ def _build_raster(polygons: np.ndarray) -> _Raster:
         probe = shapely.box(cx - half, cy - half, cx + half, cy + half)
         b, pp = shapely.STRtree(polygons).query(probe)
         keys.append(overlap[b] * n_polys + pp)
-    keys = _unique(np.concatenate(keys))
-    pair_cell = keys // n_polys
-    pair_poly = (keys % n_polys).astype(np.int32)
+    pairs = _unique(np.concatenate(keys))
+    pair_cell = pairs // n_polys
+    pair_poly = (pairs % n_polys).astype(np.int32)
     first = np.flatnonzero(np.r_[True, pair_cell[1:] != pair_cell[:-1]])
     amb_cells = pair_cell[first]
     cand_counts = np.diff(np.r_[first, len(pair_cell)])

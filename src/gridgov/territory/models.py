@@ -7,6 +7,8 @@ Codes: docs/codes.md.
 
 from __future__ import annotations
 
+from typing import cast
+
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
@@ -60,7 +62,7 @@ class Area(models.Model):
 
     def save(self, *args, **kwargs):
         # Invariant: path and depth follow the parent.
-        self.path = (self.parent.path if self.parent_id else "") + f"{self.code}/"
+        self.path = (cast("Area", self.parent).path if self.parent_id else "") + f"{self.code}/"
         self.depth = LEVEL_DEPTH[self.level]
         super().save(*args, **kwargs)
 
@@ -68,7 +70,9 @@ class Area(models.Model):
     def bbox(self) -> tuple[float, float, float, float] | None:
         if self.min_lng is None:
             return None
-        return (self.min_lng, self.min_lat, self.max_lng, self.max_lat)
+        return cast(
+            tuple[float, float, float, float], (self.min_lng, self.min_lat, self.max_lng, self.max_lat)
+        )
 
 
 class BuildingKind(models.TextChoices):

@@ -46,7 +46,7 @@ import math
 from collections import deque
 from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import shapely
@@ -676,7 +676,7 @@ class _GroupSolver:
         w = np.broadcast_to(lengths, ra.shape).ravel()
         diff = np.bincount((np.minimum(ra, rb) + 1 + off).ravel(), weights=w, minlength=r * (n + 1))
         diff -= np.bincount((np.maximum(ra, rb) + 1 + off).ravel(), weights=w, minlength=r * (n + 1))
-        cut = np.cumsum(diff.reshape(r, n + 1), axis=1)[:, 1:n]
+        cut: np.ndarray = np.cumsum(diff.reshape(r, n + 1), axis=1)[:, 1:n]
         cut /= math.sqrt(max(float(self.area[nodes].sum()), 1e-9))
         half_band = (self.hi - self.lo) / 2.0
         out = []
@@ -875,8 +875,8 @@ class _GroupSolver:
             if n1 == 0 or n1 == n:
                 continue
             if not bounded:
-                return self._bisect(nodes[side], min(k1, n1), False) + self._bisect(
-                    nodes[~side], min(k2, n - n1), False
+                return cast(list[np.ndarray], self._bisect(nodes[side], min(k1, n1), False)) + cast(
+                    list[np.ndarray], self._bisect(nodes[~side], min(k2, n - n1), False)
                 )
             if n1 < k1 or n - n1 < k2:
                 continue
@@ -1237,7 +1237,9 @@ class _GroupSolver:
             if best is None:
                 kk = ks[0] if ks else max(1, min(len(part), round(total / ((lo + hi) / 2))))
                 self.budget = 10**9
-                self._place(lab, members, self._bisect(part, kk, False), frozen, next_label)
+                self._place(
+                    lab, members, cast(list[np.ndarray], self._bisect(part, kk, False)), frozen, next_label
+                )
             else:
                 for i, g in zip(members, best[1], strict=True):
                     lab[i] = g

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from typing import cast
 
 from gridgov.core.tabular.sources import FileFault
 from gridgov.core.tabular.spec import E_REQUIRED, Batch, Column
@@ -148,9 +149,10 @@ class Places:
                 if need_room:
                     batch.fail(i, "room", E_REQUIRED)
                 continue
-            hit = self.houses.get((bids[i], self.unit_key(units[i]), self.room_key(rooms[i])))
+            bid = cast(int, bids[i])
+            hit = self.houses.get((bid, self.unit_key(units[i]), self.room_key(rooms[i])))
             if hit is None and not units[i]:
-                hit = self.houses.get((bids[i], "*", self.room_key(rooms[i])))
+                hit = self.houses.get((bid, "*", self.room_key(rooms[i])))
                 hit = hit if hit and hit[0] else None
             if hit is None:
                 if need_room is not None:

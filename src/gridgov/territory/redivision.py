@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter, defaultdict
+from collections.abc import Hashable, Iterator
+from typing import Any, cast
 
 import numpy as np
 import shapely
@@ -74,7 +76,9 @@ def propose(*, actor, area_code: str, request=None) -> GridProposal:
     )
     if not grids:
         raise field_error("area_code", _("There are no grids below this area."))
-    group_level = Level.BLOCK if any(g.parent.level == Level.BLOCK for g in grids) else Level.COMMUNITY
+    group_level = (
+        Level.BLOCK if any(cast(Area, g.parent).level == Level.BLOCK for g in grids) else Level.COMMUNITY
+    )
     rows = list(
         Building.objects.filter(grid__in=grids)
         .order_by("code")
@@ -99,7 +103,7 @@ def propose(*, actor, area_code: str, request=None) -> GridProposal:
     groups = [r[6] if r[7] == group_level else r[6][:12] for r in rows]
     plane = partition.LocalPlane.around(lng, lat)
     x, y = plane.forward(lng, lat)
-    polygons = {}
+    polygons: dict[Hashable, Any] = {}
     for a in Area.objects.filter(code__in=set(groups)).exclude(geometry=""):
         polygons[a.code] = plane.to_local(geo.parse_geojson(a.geometry))
     result = partition.redivide(ids, x, y, households, groups, polygons, codes=codes, lo=lo, hi=hi)
@@ -138,7 +142,7 @@ def propose(*, actor, area_code: str, request=None) -> GridProposal:
     def building(pk) -> dict:
         return {"building": None if pk is None else int(pk), "building_code": code_of.get(pk, "")}
 
-    result_doc = {
+    result_doc: dict[str, Any] = {
         "grids": grids_out,
         "before": before,
         "oversize": [
@@ -320,14 +324,14 @@ def adopt(*, actor, proposal_id: int, request=None) -> dict:
             area=g,
             proposal=proposal,
             name=g.name,
-            parent_code=g.parent.code if g.parent_id else "",
+            parent_code=cast(Area, g.parent).code if g.parent_id else "",
             geometry=g.geometry,
             households=g.households,
             buildings=sorted(building_code[b] for b in old_buildings.get(g.pk, [])),
             valid_to=now,
         )
     groups = {a.code: a for a in Area.objects.filter(code__in={g["group"] for g in proposal.result["grids"]})}
-    free: dict[str, object] = {}
+    free: dict[str, Iterator[str]] = {}
     new_area_of_building: dict[int, Area] = {}
     new_grids: list[tuple[Area, shapely.Geometry]] = []
     for g in proposal.result["grids"]:
@@ -349,7 +353,7 @@ def adopt(*, actor, proposal_id: int, request=None) -> dict:
                 name=f"{community_area.name}第{int(code[12:]):02d}网格",
             )
         grid.geometry = geo.to_geojson(geom)
-        grid.min_lng, grid.min_lat, grid.max_lng, grid.max_lat = bbox
+        grid.min_lng, grid.min_lat, grid.max_lng, grid.max_lat = cast(tuple[float, float, float, float], bbox)
         grid.households = g["households"]
         grid.is_active = True
         grid.save()
@@ -361,7 +365,7 @@ def adopt(*, actor, proposal_id: int, request=None) -> dict:
     retired = [g for code, g in old.items() if code not in kept]
     successor: dict[int, Area] = {}
     for g in old.values():
-        votes = Counter()
+        votes: Counter[int] = Counter()
         for b in old_buildings.get(g.pk, []):
             votes[new_area_of_building[b].pk] += building_hh[b]
         if votes:

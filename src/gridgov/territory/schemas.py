@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from ninja import Field, Schema
 
@@ -40,7 +40,7 @@ class AreaOut(Schema):
 
     @staticmethod
     def resolve_parent_code(obj: Area) -> str | None:
-        return obj.parent.code if obj.parent_id else None
+        return cast(Area, obj.parent).code if obj.parent_id else None
 
     @staticmethod
     def resolve_bbox(obj: Area) -> list[float] | None:

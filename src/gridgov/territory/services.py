@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, cast
 
 import shapely
 from django.db import transaction
@@ -68,7 +68,7 @@ def clean_geometry(
     if not geom.is_valid:
         reason = shapely.is_valid_reason(geom)
         raise fail(_("The polygon is not valid (%(reason)s).") % {"reason": reason})
-    min_lng, min_lat, max_lng, max_lat = geo.bbox_of(geom)
+    min_lng, min_lat, max_lng, max_lat = cast(tuple[float, float, float, float], geo.bbox_of(geom))
     if min_lng < -180 or max_lng > 180 or min_lat < -90 or max_lat > 90:
         raise fail(_("Coordinates must be WGS-84 longitude and latitude."))
     if geom.area <= 0:
@@ -89,7 +89,7 @@ def _code_prefix(level: str, parent: Area | None) -> str | None:
     if parent is None:
         return None
     if level == Level.GRID:
-        return parent.parent.code if parent.parent_id else parent.code
+        return cast(Area, parent.parent).code if parent.parent_id else parent.code
     return parent.code
 
 

@@ -10,7 +10,7 @@ Each receiver moves its own rows (open cases, memberships, PII grants …) and r
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import django.dispatch
 
@@ -39,6 +39,6 @@ def announce_redraw(redraw: Redraw) -> dict[str, int]:
     swallowed: the adoption rolls back."""
     totals: dict[str, int] = {}
     for _receiver, counts in grids_redrawn.send(sender=Redraw, redraw=redraw):
-        for key, n in (counts or {}).items():
+        for key, n in cast(dict[str, int], counts or {}).items():
             totals[key] = totals.get(key, 0) + int(n)
     return totals
