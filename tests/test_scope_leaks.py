@@ -560,7 +560,7 @@ READ_POSTS: dict[tuple[str, str], Callable[[Other, World], list[Probe]]] = {
 @functools.cache
 def operations() -> list[tuple[str, str, dict[str, Any]]]:
     """(method, path, operation) of every operation of the API object (read once)."""
-    from gridgov.core.api import api
+    from gridgov.api import api
 
     spec = api.get_openapi_schema()
     return [

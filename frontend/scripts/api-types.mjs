@@ -32,7 +32,7 @@ function exportDocument() {
     const [uv, ...uvArgs] = (process.env.UV || 'uv').split(' ').filter(Boolean)
     execFileSync(
       uv,
-      [...uvArgs, 'run', 'python', 'manage.py', 'export_openapi_schema', '--api', 'gridgov.core.api.api', '--sorted', '--output', file],
+      [...uvArgs, 'run', 'python', 'manage.py', 'export_openapi_schema', '--api', 'gridgov.api.api', '--sorted', '--output', file],
       { cwd: repo, stdio: ['ignore', 'ignore', 'inherit'] },
     )
     return JSON.parse(readFileSync(file, 'utf8'))

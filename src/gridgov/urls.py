@@ -1,8 +1,8 @@
 from django.contrib import admin
 from django.urls import path, re_path
 
+from gridgov.api import api
 from gridgov.core import spa
-from gridgov.core.api import api
 from gridgov.core.views import api_not_found, home
 
 urlpatterns = [
