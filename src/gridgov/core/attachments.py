@@ -28,12 +28,14 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
 from django.core.files.base import ContentFile
+from django.db import transaction
 from django.db.models import Model, Q, QuerySet
 from django.http import FileResponse, HttpResponse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from gridgov.core import pii
 from gridgov.core.errors import Forbidden, NotFound, TooLarge, ValidationFailed, field_error
 from gridgov.core.models import Attachment
 
@@ -80,13 +82,32 @@ def purposes() -> dict[str, Purpose]:
 
 
 # --- encryption at rest ----------------------------------------------------------------------------
-# One small, isolated piece: AES-256-GCM with a key derived from SECRET_KEY (HKDF-SHA256), the
-# attachment id as associated data. Stored as MAGIC + nonce (12 bytes) + ciphertext with tag.
-MAGIC = b"GGA1"
+# On the personal-data key ring (core/pii.py): each stored blob carries the id of the key that sealed it
+# (`pii.seal_bytes`), and the row's `pii_key` names the key of its files so that `rotate_pii_keys` finds
+# the rows still on an older key (`reseal`). The associated data binds a blob to its attachment and to
+# its role (photo or thumbnail). Files sealed before the key ring (LEGACY_MAGIC, a key derived from
+# SECRET_KEY by HKDF) keep opening; migration core/0005 marks their rows LEGACY_KEY, and the rotation
+# moves them onto the ring.
+LEGACY_MAGIC = b"GGA1"
+LEGACY_KEY = "hkdf:v1"  # not a possible key-ring id (those have no colon)
+
+
+def _field(attachment_id: str, thumbnail: bool) -> str:
+    return f"attachment.{attachment_id}" + (".thumb" if thumbnail else "")
+
+
+def _seal(data: bytes, attachment_id: str, *, thumbnail: bool = False, key: pii.Key | None = None) -> bytes:
+    return pii.seal_bytes(data, _field(attachment_id, thumbnail), key)
+
+
+def _unseal(blob: bytes, attachment_id: str, *, thumbnail: bool = False) -> bytes:
+    if blob.startswith(LEGACY_MAGIC):
+        return _open_legacy(blob, attachment_id + (".thumb" if thumbnail else ""))
+    return pii.open_bytes(blob, _field(attachment_id, thumbnail))
 
 
 @functools.lru_cache(maxsize=4)
-def _key(secret: str) -> bytes:
+def _legacy_key(secret: str) -> bytes:
     from cryptography.hazmat.primitives import hashes
     from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
@@ -95,20 +116,73 @@ def _key(secret: str) -> bytes:
     )
 
 
-def _seal(data: bytes, name: str) -> bytes:
+def _open_legacy(blob: bytes, name: str) -> bytes:
+    """A file sealed before the key ring: MAGIC + nonce (12 bytes) + ciphertext with tag."""
     from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-    nonce = os.urandom(12)
-    return MAGIC + nonce + AESGCM(_key(settings.SECRET_KEY)).encrypt(nonce, data, name.encode())
+    nonce, body = blob[len(LEGACY_MAGIC) : len(LEGACY_MAGIC) + 12], blob[len(LEGACY_MAGIC) + 12 :]
+    return AESGCM(_legacy_key(settings.SECRET_KEY)).decrypt(nonce, body, name.encode())
 
 
-def _unseal(blob: bytes, name: str) -> bytes:
-    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+def reseal(attachment: Attachment, key: pii.Key | None = None) -> tuple[str, ...]:
+    """Re-encrypt an encrypted attachment's photo and thumbnail with `key` (default: the current key);
+    files sealed before the key ring move onto it. The new files are written beside the old ones, which
+    are deleted once the transaction commits (a rollback leaves the row and its old files as they were).
+    Returns the columns that changed (for `rotate_pii_keys`, which calls it through `Attachment.reseal`)."""
+    if not attachment.encrypted:
+        return ()
+    key = key or pii.current_key()
+    for thumbnail in (False, True):
+        f = attachment.thumbnail if thumbnail else attachment.file
+        if not f:
+            continue
+        with f.open("rb") as fh:
+            blob = fh.read()
+        if pii.sealed_key_id(blob) == key.id:
+            continue
+        plain = _unseal(blob, attachment.id, thumbnail=thumbnail)
+        old = f.name
+        assert old
+        f.save(old, ContentFile(_seal(plain, attachment.id, thumbnail=thumbnail, key=key)), save=False)
+        transaction.on_commit(functools.partial(f.storage.delete, old))
+    attachment.pii_key = key.id
+    return ("file", "thumbnail", "pii_key")
 
-    if not blob.startswith(MAGIC):
-        raise ValueError("not a sealed attachment")
-    nonce, body = blob[len(MAGIC) : len(MAGIC) + 12], blob[len(MAGIC) + 12 :]
-    return AESGCM(_key(settings.SECRET_KEY)).decrypt(nonce, body, name.encode())
+
+# --- metadata -------------------------------------------------------------------------------------------
+# A phone's photo tells where it was taken (GPS), with what device, when and by whom (EXIF, XMP, IPTC,
+# comments). None of it is kept: a photo that carries any is turned upright (its orientation tag) and
+# saved again without it; only the colour profile, transparency and resolution stay.
+_JPEG_PLAIN_SEGMENTS = {"APP0", "APP2", "APP14"}  # JFIF, ICC colour profile, Adobe colour transform
+_METADATA_KEYS = ("exif", "xmp", "XML:com.adobe.xmp", "comment", "photoshop", "iptc")
+_KEPT = {
+    "JPEG": ("icc_profile", "dpi"),
+    "PNG": ("icc_profile", "transparency", "dpi"),
+    "WEBP": ("icc_profile",),
+}
+_SAVE_OPTIONS: dict[str, dict] = {"JPEG": {"quality": 90}, "PNG": {}, "WEBP": {"quality": 90}}
+
+
+def has_metadata(image: Image.Image) -> bool:
+    """Whether the image carries EXIF, XMP, IPTC, comments or text beside its pixels."""
+    if len(image.getexif()) or any(k in image.info for k in _METADATA_KEYS):
+        return True
+    if image.format == "JPEG" and any(
+        m not in _JPEG_PLAIN_SEGMENTS for m, _ in getattr(image, "applist", [])
+    ):
+        return True
+    return image.format == "PNG" and bool(getattr(image, "text", None))
+
+
+def without_metadata(image: Image.Image) -> tuple[bytes, Image.Image]:
+    """(the bytes, in the image's format, of the image turned upright and without metadata; that image)."""
+    fmt = image.format or "PNG"
+    kept = {k: image.info[k] for k in _KEPT.get(fmt, ()) if k in image.info}
+    upright = ImageOps.exif_transpose(image)  # a copy, turned as the orientation tag says
+    upright.info = {}
+    out = io.BytesIO()
+    upright.save(out, format=fmt, **kept, **_SAVE_OPTIONS.get(fmt, {}))
+    return out.getvalue(), upright
 
 
 # --- upload --------------------------------------------------------------------------------------------
@@ -120,6 +194,7 @@ def _thumbnail(image: Image.Image) -> bytes:
     small = ImageOps.exif_transpose(image) or image
     small = small.convert("RGB")
     small.thumbnail((THUMBNAIL_PX, THUMBNAIL_PX))
+    small.info = {}  # no metadata in the thumbnail either
     out = io.BytesIO()
     small.save(out, format="JPEG", quality=80)
     return out.getvalue()
@@ -152,16 +227,23 @@ def upload(*, actor, file, purpose: str) -> Attachment:
                 raise field_error("file", _("The photo has too many pixels."))
             image.load()  # decodes everything: a truncated or corrupt file fails here
             content_type, extension = PHOTO_FORMATS[image.format]
-            thumb = _thumbnail(image)
+            if has_metadata(image):
+                data, upright = without_metadata(image)
+                width, height = upright.size
+                thumb = _thumbnail(upright)
+            else:
+                thumb = _thumbnail(image)
     except ValidationFailed:
         raise
     except (UnidentifiedImageError, Image.DecompressionBombError, OSError, SyntaxError, ValueError):
         raise not_a_photo from None
+    key = pii.current_key() if spec.encrypted else None
     attachment = Attachment(
         id=uuid.uuid4().hex,
         purpose=purpose,
         uploaded_by=actor,
         encrypted=spec.encrypted,
+        pii_key=key.id if key else "",
         original_name=(getattr(file, "name", "") or "")[:255],
         content_type=content_type,
         size=len(data),
@@ -170,8 +252,11 @@ def upload(*, actor, file, purpose: str) -> Attachment:
         sha256=hashlib.sha256(data).hexdigest(),
     )
     folder = f"{spec.owner.split('.')[0]}/{timezone.now():%Y/%m}"
-    if spec.encrypted:
-        data, thumb = _seal(data, attachment.id), _seal(thumb, attachment.id + ".thumb")
+    if key is not None:
+        data, thumb = (
+            _seal(data, attachment.id, key=key),
+            _seal(thumb, attachment.id, thumbnail=True, key=key),
+        )
         extension = "bin"
     attachment.file.save(f"{folder}/{attachment.id}.{extension}", ContentFile(data), save=False)
     attachment.thumbnail.save(
@@ -241,7 +326,7 @@ def read_bytes(attachment: Attachment, *, thumbnail: bool = False) -> bytes:
     if thumbnail and not attachment.thumbnail:
         with Image.open(io.BytesIO(read_bytes(attachment))) as image:
             thumb = _thumbnail(image)
-        stored = _seal(thumb, attachment.id + ".thumb") if attachment.encrypted else thumb
+        stored = _seal(thumb, attachment.id, thumbnail=True) if attachment.encrypted else thumb
         name = attachment.file.name
         assert name  # read_bytes(attachment) above has just read the file
         folder = os.path.dirname(name)
@@ -253,8 +338,42 @@ def read_bytes(attachment: Attachment, *, thumbnail: bool = False) -> bytes:
     with f.open("rb") as fh:
         blob = fh.read()
     if attachment.encrypted:
-        return _unseal(blob, attachment.id + (".thumb" if thumbnail else ""))
+        return _unseal(blob, attachment.id, thumbnail=thumbnail)
     return blob
+
+
+def strip_metadata(attachment: Attachment, *, dry_run: bool = False) -> bool:
+    """Clean a photo stored before uploads were cleaned: turned upright, saved again without its metadata
+    (still encrypted if it was, with the current key), its thumbnail made again; the old files are
+    deleted once the transaction commits. False when it carried none (nothing is written)."""
+    with Image.open(io.BytesIO(read_bytes(attachment))) as image:
+        image.load()
+        if not has_metadata(image):
+            return False
+        if dry_run:
+            return True
+        data, upright = without_metadata(image)
+        thumb = _thumbnail(upright)
+    key = pii.current_key() if attachment.encrypted else None
+    old = [str(f.name) for f in (attachment.file, attachment.thumbnail) if f]
+    name = attachment.file.name
+    assert name
+    thumb_name = attachment.thumbnail.name or f"{os.path.dirname(name)}/{attachment.id}.thumb.jpg"
+    if key is not None:
+        data, thumb = (
+            _seal(data, attachment.id, key=key),
+            _seal(thumb, attachment.id, thumbnail=True, key=key),
+        )
+        attachment.pii_key = key.id
+    attachment.file.save(name, ContentFile(data), save=False)
+    attachment.thumbnail.save(thumb_name, ContentFile(thumb), save=False)
+    attachment.size, attachment.sha256 = len(data), hashlib.sha256(data).hexdigest()
+    attachment.width, attachment.height = upright.size
+    attachment.save(update_fields=["file", "thumbnail", "pii_key", "size", "sha256", "width", "height"])
+    storage = attachment.file.storage
+    for stale in old:
+        transaction.on_commit(functools.partial(storage.delete, stale))
+    return True
 
 
 def file_response(attachment: Attachment, *, thumbnail: bool = False) -> HttpResponse | FileResponse:

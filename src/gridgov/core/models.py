@@ -221,6 +221,9 @@ class Attachment(models.Model):
     file = models.FileField(max_length=255)
     thumbnail = models.FileField(max_length=255, blank=True, default="")
     encrypted = models.BooleanField(default=False)
+    # The personal-data key (core.pii) that sealed the files of an encrypted attachment, "" when they are
+    # stored plain; "hkdf:v1" for files sealed before the key ring. Each blob also carries its key id.
+    pii_key = models.CharField(max_length=16, blank=True, default="")
     original_name = models.CharField(max_length=255, blank=True, default="")
     content_type = models.CharField(max_length=32)
     size = models.PositiveIntegerField()
@@ -235,6 +238,12 @@ class Attachment(models.Model):
 
     def __str__(self) -> str:
         return self.id
+
+    def reseal(self, key) -> tuple[str, ...]:
+        """Re-encrypt the files with `key` (key rotation, `rotate_pii_keys`); the columns that changed."""
+        from gridgov.core import attachments
+
+        return attachments.reseal(self, key)
 
 
 class Notification(models.Model):

@@ -151,6 +151,41 @@ def decrypt(blob: bytes | memoryview | None, key_id: str, field: str) -> str:
         raise VaultError(f"a {field} ciphertext does not decrypt with key {key_id!r}") from exc
 
 
+# --- bytes in one piece (photos, thumbnails) -------------------------------------------------------
+BLOB_MAGIC = b"GGB1"
+
+
+def seal_bytes(data: bytes, field: str, key: Key | None = None) -> bytes:
+    """MAGIC ‖ length of the key id ‖ key id ‖ nonce ‖ ciphertext and tag: the key that made it travels
+    with the ciphertext, so a blob opens whatever row or file it sits in, while its key is on the ring."""
+    key = key or current_key()
+    head = BLOB_MAGIC + len(key.id).to_bytes(1, "big") + key.id.encode()
+    nonce = os.urandom(NONCE)
+    return head + nonce + key.cipher.encrypt(nonce, data, field.encode())
+
+
+def sealed_key_id(blob: bytes) -> str | None:
+    """The id of the key that sealed `blob` (seal_bytes), None when it is not such a blob."""
+    if not blob.startswith(BLOB_MAGIC) or len(blob) < len(BLOB_MAGIC) + 1:
+        return None
+    size = blob[len(BLOB_MAGIC)]
+    return blob[len(BLOB_MAGIC) + 1 : len(BLOB_MAGIC) + 1 + size].decode("ascii", "replace")
+
+
+def open_bytes(blob: bytes, field: str) -> bytes:
+    """The plain bytes of a `seal_bytes` blob; VaultError when its key is not on the ring or the blob
+    (or its field) does not match."""
+    key_id = sealed_key_id(blob)
+    if key_id is None:
+        raise VaultError(f"a {field} blob is not sealed with a GridGov key")
+    body = blob[len(BLOB_MAGIC) + 1 + len(key_id.encode()) :]
+    key = key_by_id(key_id)
+    try:
+        return key.cipher.decrypt(body[:NONCE], body[NONCE:], field.encode())
+    except Exception as exc:  # InvalidTag and friends: never show the material
+        raise VaultError(f"a {field} blob does not decrypt with key {key_id!r}") from exc
+
+
 # --- batches (the import) --------------------------------------------------------------------------
 class BatchSealer:
     """Encrypts and hashes many values with one key, one cipher object and one random draw per batch."""
