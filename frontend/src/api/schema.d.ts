@@ -1783,7 +1783,10 @@ export interface components {
             /** Name */
             name: string;
         };
-        /** AttachmentOut */
+        /**
+         * AttachmentOut
+         * @description An uploaded photo, for every app (cases returns it from its own upload path too).
+         */
         AttachmentOut: {
             /** Content Type */
             content_type: string;
@@ -1792,10 +1795,14 @@ export interface components {
              * Format: date-time
              */
             created_at: string;
+            /** Encrypted */
+            encrypted: boolean;
             /** Height */
             height: number;
             /** Id */
             id: string;
+            /** Purpose */
+            purpose: string;
             /** Size */
             size: number;
             /** Thumbnail Url */
@@ -2743,32 +2750,6 @@ export interface components {
             page?: number;
             /** Page Size */
             page_size?: number | null;
-        };
-        /** KernelAttachmentOut */
-        KernelAttachmentOut: {
-            /** Content Type */
-            content_type: string;
-            /**
-             * Created At
-             * Format: date-time
-             */
-            created_at: string;
-            /** Encrypted */
-            encrypted: boolean;
-            /** Height */
-            height: number;
-            /** Id */
-            id: string;
-            /** Purpose */
-            purpose: string;
-            /** Size */
-            size: number;
-            /** Thumbnail Url */
-            thumbnail_url: string;
-            /** Url */
-            url: string;
-            /** Width */
-            width: number;
         };
         /** KernelNotificationOut */
         KernelNotificationOut: {
@@ -4216,7 +4197,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["KernelAttachmentOut"];
+                    "application/json": components["schemas"]["AttachmentOut"];
                 };
             };
         };

@@ -21,7 +21,9 @@ class CasesConfig(AppConfig):
 
         # Photos of cases: readable by whoever sees the case.
         attachments.register_owner(Case, visible=selectors.visible_cases)
-        attachments.register_purpose(services.PHOTO_PURPOSE, owner=Case)
+        attachments.register_purpose(
+            services.PHOTO_PURPOSE, owner=Case, path="/api/v1/cases/attachments/{id}"
+        )
         # What cases tell people: deadline warnings and the outcome of a report.
         for kind in (NotificationKind.DEADLINE_YELLOW, NotificationKind.DEADLINE_RED):
             notifications.register_kind(kind.value, sla.deadline_text, label=kind.label)

@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal
 from ninja import Field, Schema
 
 from gridgov.core import notifications
+from gridgov.core.kernel_api import AttachmentOut  # noqa: F401  (the kernel's one photo schema)
 from gridgov.core.pii import mask_name, mask_phone
 
 CODE_PATTERN = r"^[0-9A-Za-z_-]{1,32}$"
@@ -296,25 +297,6 @@ class CaseDetailOut(CaseOut):
     @staticmethod
     def resolve_merged_reporter_count(obj) -> int:
         return len(obj.merged_reporters or [])
-
-
-class AttachmentOut(Schema):
-    id: str
-    content_type: str
-    size: int
-    width: int
-    height: int
-    url: str
-    thumbnail_url: str
-    created_at: dt.datetime
-
-    @staticmethod
-    def resolve_url(obj) -> str:
-        return f"/api/v1/cases/attachments/{obj.id}"
-
-    @staticmethod
-    def resolve_thumbnail_url(obj) -> str:
-        return f"/api/v1/attachments/{obj.id}/thumbnail"
 
 
 class NotificationOut(Schema):

@@ -17,6 +17,7 @@ a plain integer subquery on SQLite and PostgreSQL.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
 import io
@@ -47,12 +48,14 @@ THUMBNAIL_TYPE = "image/jpeg"
 @dataclass(frozen=True)
 class Purpose:
     """What an upload is for: the model that will own it, whether its bytes are encrypted at rest,
-    and its size limit (None: settings.GRIDGOV_UPLOAD_MAX_BYTES)."""
+    its size limit (None: settings.GRIDGOV_UPLOAD_MAX_BYTES) and, when the app keeps a download path of
+    its own for its clients, that path with `{id}` (default: the kernel's /api/v1/attachments/{id})."""
 
     name: str
     owner: str  # model label, e.g. "cases.case"
     encrypted: bool = False
     max_bytes: int | None = None
+    path: str = "/api/v1/attachments/{id}"
 
 
 _purposes: dict[str, Purpose] = {}
@@ -70,11 +73,24 @@ def register_owner(model: type[Model] | str, *, visible: Callable[..., QuerySet]
 
 
 def register_purpose(
-    name: str, *, owner: type[Model] | str, encrypted: bool = False, max_bytes: int | None = None
+    name: str,
+    *,
+    owner: type[Model] | str,
+    encrypted: bool = False,
+    max_bytes: int | None = None,
+    path: str | None = None,
 ) -> Purpose:
     purpose = Purpose(name=name, owner=_label(owner), encrypted=encrypted, max_bytes=max_bytes)
+    if path:
+        purpose = dataclasses.replace(purpose, path=path)
     _purposes[name] = purpose
     return purpose
+
+
+def url_of(attachment: Attachment) -> str:
+    """Where the photo is downloaded: its purpose's path (the kernel's unless the app keeps its own)."""
+    spec = _purposes.get(attachment.purpose)
+    return (spec.path if spec else Purpose.path).format(id=attachment.id)
 
 
 def purposes() -> dict[str, Purpose]:

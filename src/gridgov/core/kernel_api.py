@@ -23,7 +23,9 @@ attachments_router = Router(tags=["attachments"])
 notifications_router = Router(tags=["notifications"])
 
 
-class KernelAttachmentOut(Schema):
+class AttachmentOut(Schema):
+    """An uploaded photo, for every app (cases returns it from its own upload path too)."""
+
     id: str
     purpose: str
     content_type: str
@@ -37,7 +39,7 @@ class KernelAttachmentOut(Schema):
 
     @staticmethod
     def resolve_url(obj) -> str:
-        return f"/api/v1/attachments/{obj.id}"
+        return attachments.url_of(obj)
 
     @staticmethod
     def resolve_thumbnail_url(obj) -> str:
@@ -74,7 +76,7 @@ class KernelNotificationOut(Schema):
 
 @attachments_router.post(
     "/attachments",
-    response={201: KernelAttachmentOut},
+    response={201: AttachmentOut},
     summary="Upload a photo (JPEG, PNG or WebP) for a purpose; the owning object claims it by id",
 )
 def upload(

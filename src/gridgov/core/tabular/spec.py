@@ -20,7 +20,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from gridgov.core.tabular.sources import FileFault
-from gridgov.core.tabular.validators import gettext_noop, parse_date
+from gridgov.core.tabular.validators import cell_text, gettext_noop, parse_date
 
 # --- messages ----------------------------------------------------------------------------------------
 E_MISSING_COLUMNS = gettext_noop("Required columns are missing: %(columns)s. The template has: %(expected)s")
@@ -104,23 +104,7 @@ def map_header(columns: tuple[Column, ...], required: tuple[str, ...], header: l
     return found
 
 
-# --- cells -------------------------------------------------------------------------------------------
-def cell_text(value) -> str:
-    if value.__class__ is str:
-        return value.strip()
-    if value is None:
-        return ""
-    if isinstance(value, float):
-        if value != value:
-            return ""
-        return format(value, ".0f") if value.is_integer() else repr(value)
-    if isinstance(value, dt.datetime):
-        return value.date().isoformat() if value.time() == dt.time() else value.isoformat(sep=" ")
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    return str(value).strip()
-
-
+# --- cells: cell_text (in validators, beside the normalisers that use it) ------------------------------
 @dataclass
 class Batch:
     """The rows of one batch as columns, and the faults found so far (one per cell, the first wins)."""

@@ -47,6 +47,24 @@ E_ID_BIRTH = gettext_noop("The birth date inside the ID number is not a valid da
 E_ID_CHECKSUM = gettext_noop("The check digit of the ID number is wrong (GB 11643)")
 
 
+# --- cells -------------------------------------------------------------------------------------------
+def cell_text(value) -> str:
+    """A spreadsheet cell as text: numbers lose a ".0" they never had, dates are ISO, NaN is empty."""
+    if value.__class__ is str:
+        return value.strip()
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        if value != value:
+            return ""
+        return format(value, ".0f") if value.is_integer() else repr(value)
+    if isinstance(value, dt.datetime):
+        return value.date().isoformat() if value.time() == dt.time() else value.isoformat(sep=" ")
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return str(value).strip()
+
+
 def id_check_char(first17: str) -> str:
     """The 18th character of an ID number whose first 17 digits are given."""
     return ID_CHECK_CHARS[sum(int(c) * w for c, w in zip(first17, ID_WEIGHTS, strict=True)) % 11]
@@ -54,15 +72,7 @@ def id_check_char(first17: str) -> str:
 
 def normalise_id(value) -> str:
     """Strip spaces, upper-case the check character; numbers from a spreadsheet become text."""
-    if value is None:
-        return ""
-    if isinstance(value, float):
-        if value != value:
-            return ""
-        value = format(value, ".0f") if value.is_integer() else str(value)
-    elif not isinstance(value, str):
-        value = str(value)
-    return value.strip().replace(" ", "").upper()
+    return cell_text(value).replace(" ", "").upper()
 
 
 def check_id_number(value: str, *, today: dt.date | None = None) -> str | None:
@@ -191,15 +201,7 @@ E_PHONE = gettext_noop("Enter a mobile number (11 digits) or a landline with its
 
 def normalise_phone(value) -> str:
     """13812345678, 0755-12345678; drops spaces, +86 / 86 and separators of mobiles."""
-    if value is None:
-        return ""
-    if isinstance(value, float):
-        if value != value:
-            return ""
-        value = format(value, ".0f") if value.is_integer() else str(value)
-    elif not isinstance(value, str):
-        value = str(value)
-    v = value.strip().replace(" ", "")
+    v = cell_text(value).replace(" ", "")
     if v.startswith("+86"):
         v = v[3:]
     elif v.startswith("86") and len(v) == 13:

@@ -40,3 +40,23 @@ def test_the_project_assembles_the_api_from_the_kernels_and_the_apps_routers(cli
     r = client.get("/api/v1/notifications", HTTP_ACCEPT_LANGUAGE="en")
     assert r.status_code == 401 and r["Content-Type"].startswith("application/problem+json")
     assert r.json()["title"] == "Please log in"
+
+
+def test_one_photo_schema_for_the_kernels_and_the_apps_upload_paths():
+    from gridgov.api import api
+
+    spec = api.get_openapi_schema()
+    assert [name for name in spec["components"]["schemas"] if "Attachment" in name] == ["AttachmentOut"]
+    for path in ("/api/v1/attachments", "/api/v1/cases/attachments"):
+        schema = spec["paths"][path]["post"]["responses"][201]["content"]["application/json"]["schema"]
+        assert schema == {"$ref": "#/components/schemas/AttachmentOut"}, path
+
+
+def test_spreadsheet_cells_are_read_the_same_way_for_ids_phones_and_text():
+    from gridgov.core.tabular.spec import cell_text as spec_cell_text
+    from gridgov.core.tabular.validators import cell_text, normalise_id, normalise_phone
+
+    assert spec_cell_text is cell_text
+    assert normalise_phone(13812345678.0) == "13812345678" == normalise_phone(" +86 138 1234 5678 ")
+    assert normalise_id(float("nan")) == "" == normalise_phone(None)
+    assert normalise_id(" 11010519491231002x ") == "11010519491231002X"
