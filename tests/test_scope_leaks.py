@@ -71,6 +71,7 @@ EXEMPT: dict[tuple[str, str], str] = {
     ("post", "/api/v1/auth/login"): "public: the login itself",
     ("post", "/api/v1/auth/logout"): "ends the caller's own session",
     ("post", "/api/v1/auth/password"): "changes the caller's own password",
+    ("patch", "/api/v1/auth/me"): "the caller's own language",
     ("post", "/api/v1/auth/totp/setup"): "the caller's own second factor",
     ("post", "/api/v1/auth/totp/confirm"): "the caller's own second factor",
     ("post", "/api/v1/accounts/tokens"): "creates a token of the caller",

@@ -310,7 +310,8 @@ export interface paths {
         delete?: never;
         options?: never;
         head?: never;
-        patch?: never;
+        /** Choose my language 设置语言 */
+        patch: operations["gridgov_accounts_api_update_me"];
         trace?: never;
     };
     "/api/v1/auth/password": {
@@ -2839,6 +2840,18 @@ export interface components {
             /** Username */
             username: string;
         };
+        /**
+         * MeIn
+         * @description What the user may change about themself here: the language of the web app and notifications.
+         */
+        MeIn: {
+            /**
+             * Language
+             * @description zh-hans, en, or blank for the default
+             * @enum {string}
+             */
+            language: "zh-hans" | "en" | "";
+        };
         /** MeOut */
         MeOut: {
             /** Display Name */
@@ -2849,6 +2862,13 @@ export interface components {
             language: string;
             /** Mfa Enrolment Required */
             mfa_enrolment_required: boolean;
+            /**
+             * Preferred Language
+             * @description the language the user chose (web app, notifications); blank: not chosen (简体中文)
+             * @default
+             * @enum {string}
+             */
+            preferred_language: "zh-hans" | "en" | "";
             /** Roles */
             roles: components["schemas"]["RoleOut"][];
             scope: components["schemas"]["ScopeOut"];
@@ -4312,6 +4332,30 @@ export interface operations {
             cookie?: never;
         };
         requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MeOut"];
+                };
+            };
+        };
+    };
+    gridgov_accounts_api_update_me: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["MeIn"];
+            };
+        };
         responses: {
             /** @description OK */
             200: {

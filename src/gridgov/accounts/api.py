@@ -16,6 +16,7 @@ from gridgov.accounts.schemas import (
     AuditEventOut,
     CsrfOut,
     LoginIn,
+    MeIn,
     MembershipIn,
     MembershipOut,
     MeOut,
@@ -63,6 +64,12 @@ def logout(request):
 @auth_router.get("/me", response=MeOut, auth=api_auth_enrolment, summary="Who is logged in 当前用户")
 def me(request):
     return selectors.profile(request.auth)
+
+
+@auth_router.patch("/me", response=MeOut, auth=api_auth_enrolment, summary="Choose my language 设置语言")
+def update_me(request, payload: MeIn):
+    user = services.set_language(request, user=request.auth, language=payload.language)
+    return selectors.profile(user)
 
 
 @auth_router.post(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated
+from typing import Annotated, Literal
 
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -106,7 +106,16 @@ class MeOut(Schema):
     totp_enabled: bool
     mfa_enrolment_required: bool
     language: str
+    preferred_language: Literal["zh-hans", "en", ""] = Field(
+        "", description="the language the user chose (web app, notifications); blank: not chosen (简体中文)"
+    )
     session_idle_seconds: int
+
+
+class MeIn(Schema):
+    """What the user may change about themself here: the language of the web app and notifications."""
+
+    language: Literal["zh-hans", "en", ""] = Field(..., description="zh-hans, en, or blank for the default")
 
 
 class PasswordIn(Schema):

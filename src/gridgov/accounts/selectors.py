@@ -81,6 +81,7 @@ def profile(user) -> dict:
         "totp_enabled": user.totp_enabled,
         "mfa_enrolment_required": mfa_enrolment_required(user),
         "language": get_language() or settings.LANGUAGE_CODE,
+        "preferred_language": user.language,
         "session_idle_seconds": settings.GRIDGOV_SESSION_IDLE_SECONDS,
     }
 

@@ -225,6 +225,14 @@ def logout(request: HttpRequest, *, user) -> None:
         django_logout(request)
 
 
+def set_language(request: HttpRequest | None, *, user: User, language: str) -> User:
+    """The user's language (web app and notifications; "" = the default, 简体中文)."""
+    if user.language != language:
+        user.language = language
+        user.save(update_fields=["language"])
+    return user
+
+
 def change_password(request: HttpRequest, *, user: User, old_password: str, new_password: str) -> User:
     """The user's own password: the current one, then the policy (AUTH_PASSWORD_VALIDATORS)."""
     if not user.check_password(old_password):
