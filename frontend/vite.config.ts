@@ -64,5 +64,7 @@ export default defineConfig({
   test: {
     environment: 'happy-dom',
     include: ['tests/unit/**/*.test.ts'],
+    // Components that use Element Plus import its CSS: let Vite handle those imports in unit tests.
+    server: { deps: { inline: ['element-plus'] } },
   },
 })

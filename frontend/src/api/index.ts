@@ -69,6 +69,9 @@ export interface CaseFilters {
 
 export const auth = {
   me: () => api.get<Me>('/api/v1/auth/me'),
+  /** Keep the user's language on the account (web app at the next login, notifications). */
+  setLanguage: (language: Me['preferred_language']) =>
+    api.request<Me>('PATCH', '/api/v1/auth/me', { body: { language } }),
   async login(username: string, password: string, totp?: string) {
     await api.refreshCsrf()
     const me = await api.request<Me>('POST', '/api/v1/auth/login', {
@@ -103,6 +106,8 @@ export const cases = {
   },
   count: async (filters: CaseFilters) => (await cases.list({ ...filters, page_size: 1 })).count,
   get: (id: number) => api.get<CaseDetail>(`/api/v1/cases/cases/${id}`),
+  /** The case with the reporter's name and phone unmasked (allowed roles only; the server logs the view). */
+  reveal: (id: number) => api.get<CaseDetail>(`/api/v1/cases/cases/${id}`, { reveal: true }),
   intake: (body: IntakeBody, idempotencyKey: string) =>
     api.post<CaseOut>('/api/v1/cases/cases', body, { headers: { 'Idempotency-Key': idempotencyKey } }),
   act: (id: number, action: string, body: ActionBody) =>

@@ -6,6 +6,7 @@ import registry from './registry-en'
 const en: Messages = {
   app: { name: 'GridGov', short: 'GridGov', mobile: 'GridGov mobile' },
   common: {
+    languageNotSaved: 'Language switched, but it could not be saved to your account',
     search: 'Search',
     reset: 'Reset',
     submit: 'Submit',
@@ -46,6 +47,7 @@ const en: Messages = {
     desktopLink: 'Desktop version',
   },
   shell: {
+    userMenu: 'User menu',
     logout: 'Log out',
     area: 'Area',
     notifications: 'Notifications',
@@ -133,6 +135,9 @@ const en: Messages = {
     resident: 'Resident',
   },
   cases: {
+    revealPhone: 'Show full number',
+    revealHint: 'Showing the full number is written to the personal-data access log',
+    revealLogged: 'This view has been written to the personal-data access log',
     title: 'Cases',
     number: 'Case number',
     description: 'Description',

@@ -41,6 +41,16 @@ export function setLanguage(language: Language) {
   }
 }
 
+/** The server's name of a language (User.language) and back; '' = not chosen. */
+export function serverLanguage(language: Language): 'zh-hans' | 'en' {
+  return language === 'en' ? 'en' : 'zh-hans'
+}
+
+export function fromServer(code: string | null | undefined): Language | null {
+  if (!code) return null
+  return code.toLowerCase().startsWith('en') ? 'en' : 'zh-CN'
+}
+
 /** A translation of a server code (status, channel, action…) with the code itself as the fallback. */
 export function label(group: string, code: string | null | undefined): string {
   if (!code) return '—'

@@ -4,6 +4,7 @@ import registry from './registry-zh-CN'
 const zhCN = {
   app: { name: '网格治理平台', short: 'GridGov', mobile: '网格治理 · 移动端' },
   common: {
+    languageNotSaved: '语言已切换，但未能保存到账户',
     search: '查询',
     reset: '重置',
     submit: '提交',
@@ -44,6 +45,7 @@ const zhCN = {
     desktopLink: '电脑版',
   },
   shell: {
+    userMenu: '用户菜单',
     logout: '退出登录',
     area: '所属区域',
     notifications: '通知',
@@ -131,6 +133,9 @@ const zhCN = {
     resident: '居民',
   },
   cases: {
+    revealPhone: '查看完整号码',
+    revealHint: '查看完整号码会记入个人信息访问日志',
+    revealLogged: '本次查看已记入个人信息访问日志',
     title: '案件管理',
     number: '案件编号',
     description: '问题描述',

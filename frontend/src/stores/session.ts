@@ -4,6 +4,7 @@ import { computed, ref } from 'vue'
 import { api, auth } from '@/api'
 import type { Me } from '@/api/types'
 import { areaLabel, hasRole } from '@/lib/roles'
+import { fromServer, serverLanguage, setLanguage, type Language } from '@/i18n'
 
 export const useSession = defineStore('session', () => {
   const me = ref<Me | null>(null)
@@ -14,9 +15,28 @@ export const useSession = defineStore('session', () => {
   const loggedIn = computed(() => me.value !== null)
   const area = computed(() => areaLabel(me.value))
 
+  /** The language kept on the account wins once the user is known (login, a reload). */
+  function applyLanguage() {
+    const chosen = fromServer(me.value?.preferred_language)
+    if (chosen) setLanguage(chosen)
+  }
+
+  /** Switch the language now and, when someone is logged in, keep it on their account. */
+  async function chooseLanguage(language: Language): Promise<boolean> {
+    setLanguage(language)
+    if (!me.value) return true
+    try {
+      me.value = await auth.setLanguage(serverLanguage(language))
+      return true
+    } catch {
+      return false
+    }
+  }
+
   async function load(): Promise<Me | null> {
     try {
       me.value = await auth.me()
+      applyLanguage()
       api.loggedIn = true
     } catch {
       me.value = null
@@ -28,6 +48,7 @@ export const useSession = defineStore('session', () => {
 
   async function login(username: string, password: string, totp?: string) {
     me.value = await auth.login(username, password, totp)
+    applyLanguage()
     checked.value = true
     endedReason.value = ''
     return me.value
@@ -51,5 +72,5 @@ export const useSession = defineStore('session', () => {
     return hasRole(me.value, roles)
   }
 
-  return { me, checked, endedReason, loggedIn, area, load, login, logout, sessionEnded, is }
+  return { me, checked, endedReason, loggedIn, area, load, login, logout, sessionEnded, is, chooseLanguage }
 })

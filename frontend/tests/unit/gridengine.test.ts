@@ -27,6 +27,7 @@ const me = (...roles: string[]): Me => ({
   totp_enabled: false,
   mfa_enrolment_required: false,
   language: 'zh-hans',
+  preferred_language: '',
   session_idle_seconds: 1800,
 })
 
