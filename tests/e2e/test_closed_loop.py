@@ -81,6 +81,12 @@ def test_closed_loop_from_phone_report_to_rating(server, new_context):
     expect(staff.get_by_test_id("case-detail")).to_have_attribute("data-status", "submitted")
     expect(staff.get_by_test_id("photo-list").first.locator("img")).to_have_count(1)
     shot(server, staff, "desktop-case-detail")
+    # The reporter's phone is masked; staff of the community may show it, and the screen says it is logged.
+    expect(staff.get_by_test_id("reporter-phone")).to_contain_text("****")
+    staff.get_by_test_id("reveal-phone").click()
+    expect(staff.get_by_test_id("reveal-logged")).to_contain_text("已记入个人信息访问日志")
+    expect(staff.get_by_test_id("reporter-phone")).to_have_text(re.compile(r"^1\d{10}$"))
+    expect(staff.get_by_test_id("reveal-phone")).to_have_count(0)
 
     def choose_category(page):
         page.locator("#action-category_code").fill("C0104")
@@ -199,8 +205,13 @@ def test_main_desktop_screens(server, new_context):
     expect(page.get_by_test_id("building-table").locator("tbody tr").first).to_be_visible()
     shot(server, page, "desktop-territory")
 
-    # English is one click away, and stays chosen.
+    # English is in the user menu, and stays chosen: it is kept on the account and applied at login.
+    page.get_by_test_id("user-menu").click()
     page.get_by_test_id("lang-en").click()
     expect(page.get_by_test_id("menu-territory")).to_have_text("Territory")
-    page.get_by_test_id("lang-zh-CN").click()
-    expect(page.get_by_test_id("menu-territory")).to_have_text("网格底座")
+    fresh = new_context("desktop")  # another browser: nothing chosen there, the account remembers
+    other = login_desktop(fresh, server, COMMUNITY_STAFF, "/app/territory")
+    expect(other.get_by_test_id("menu-territory")).to_have_text("Territory")
+    other.get_by_test_id("user-menu").click()
+    other.get_by_test_id("lang-zh-CN").click()
+    expect(other.get_by_test_id("menu-territory")).to_have_text("网格底座")
