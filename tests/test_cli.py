@@ -96,7 +96,9 @@ def test_queue_runs_on_redis_when_redis_url_is_set(tmp_path):
 def test_the_supervisor_starts_a_dying_worker_again_and_stops_it():
     from gridgov.cli import Supervisor
 
-    dying = Supervisor([sys.executable, "-c", "raise SystemExit(3)"], min_delay=0.05, max_delay=0.1, poll=0.05)
+    dying = Supervisor(
+        [sys.executable, "-c", "raise SystemExit(3)"], min_delay=0.05, max_delay=0.1, poll=0.05
+    )
     dying.start()
     try:
         deadline = time.time() + 20

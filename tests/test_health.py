@@ -55,7 +55,9 @@ def test_health_is_not_ok_without_a_consumer_when_tasks_are_queued(client, queue
 @pytest.mark.django_db
 def test_health_is_not_ok_when_the_disk_is_full(client, queue, monkeypatch):
     usage = namedtuple("usage", "total used free")
-    monkeypatch.setattr(shutil, "disk_usage", lambda path: usage(100 * 2**30, 100 * 2**30 - 50 * 2**20, 50 * 2**20))
+    monkeypatch.setattr(
+        shutil, "disk_usage", lambda path: usage(100 * 2**30, 100 * 2**30 - 50 * 2**20, 50 * 2**20)
+    )
     body = client.get("/api/v1/health").json()
     assert body["status"] == "degraded" and body["disk"]["ok"] is False
     assert "free=50 MB" in body["disk"]["detail"] and "full" in body["disk"]["detail"]

@@ -4,6 +4,7 @@ directory; for load balancers and operators. `status` is "ok" only when every pa
 
 from __future__ import annotations
 
+import os
 import shutil
 import time
 
@@ -62,7 +63,7 @@ def _imports_waiting() -> tuple[int, float | None]:
     count, oldest = 0, None
     for model in apps.get_models():
         if issubclass(model, TabularJob):
-            row = model.objects.filter(status=JobStatus.QUEUED).aggregate(
+            row = model._default_manager.filter(status=JobStatus.QUEUED).aggregate(
                 n=Count("pk"), first=Min("created_at")
             )
             count += row["n"]
@@ -120,7 +121,10 @@ def disk_status() -> ComponentStatus:
         usage = shutil.disk_usage(settings.DATA_DIR)
     except OSError as exc:
         return ComponentStatus(ok=False, engine="disk", latency_ms=_timed(started), detail=str(exc)[:200])
-    min_free = int(getattr(settings, "GRIDGOV_DISK_MIN_FREE_MB", DISK_MIN_FREE_MB)) * 2**20
+    configured = getattr(settings, "GRIDGOV_DISK_MIN_FREE_MB", None) or os.environ.get(
+        "GRIDGOV_DISK_MIN_FREE_MB"
+    )
+    min_free = int(configured or DISK_MIN_FREE_MB) * 2**20
     ok = usage.free >= min_free and usage.free >= DISK_MIN_FREE_FRACTION * usage.total
     detail = f"free={usage.free // 2**20} MB of {usage.total // 2**20} MB" + ("" if ok else ": (nearly) full")
     return ComponentStatus(ok=ok, engine="disk", latency_ms=_timed(started), detail=detail)

@@ -89,7 +89,7 @@ JOB_TRANSITIONS = (
     transition("finish", {JobStatus.RUNNING}, JobStatus.DONE, SYSTEM),
     transition("reject", {JobStatus.RUNNING}, JobStatus.REJECTED, SYSTEM,
                guard_text="a fault of the file, or errors in all-or-nothing mode"),
-    transition("fail", {JobStatus.RUNNING, JobStatus.FAILED}, JobStatus.FAILED, SYSTEM,
+    transition("fail", {JobStatus.RUNNING}, JobStatus.FAILED, SYSTEM,
                guard_text="an internal error, the reader crashed, or too many attempts"),
 )  # fmt: skip
 _WORKFLOWS: dict[Any, Workflow] = {}

@@ -87,22 +87,21 @@ class Limits:
 
 
 def limits() -> Limits:
-    """The limits from the settings (GRIDGOV_IMPORT_*), else the defaults."""
+    """The limits from the settings or the environment (GRIDGOV_IMPORT_MAX_CELLS, …_MEMORY_MB, …), else
+    the defaults. The child is handed the caller's limits; it reads neither."""
+    settings = None
     try:
-        from django.conf import settings
+        from django.conf import settings as django_settings
 
-        configured = settings.configured
-    except ImportError:  # pragma: no cover - the child has Django installed but not configured
-        configured = False
-    base = Limits()
-    if not configured:
-        return base
-    return Limits(
-        **{
-            name: int(getattr(settings, f"GRIDGOV_IMPORT_{name.upper()}", None) or value)
-            for name, value in asdict(base).items()
-        }
-    )
+        if django_settings.configured:
+            settings = django_settings
+    except ImportError:  # pragma: no cover
+        pass
+    values = {}
+    for name, value in asdict(Limits()).items():
+        key = f"GRIDGOV_IMPORT_{name.upper()}"
+        values[name] = int(getattr(settings, key, None) or os.environ.get(key) or value)
+    return Limits(**values)
 
 
 def sniff_format(head: bytes, file_name: str) -> str:

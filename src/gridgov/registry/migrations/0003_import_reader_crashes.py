@@ -4,20 +4,21 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('registry', '0002_timeline_chain'),
+        ("registry", "0002_timeline_chain"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='importjob',
-            name='reader_crashes',
-            field=models.PositiveSmallIntegerField(default=0, help_text='times the reader child died on this file; at two the job fails for good'),
+            model_name="importjob",
+            name="reader_crashes",
+            field=models.PositiveSmallIntegerField(
+                default=0, help_text="times the reader child died on this file; at two the job fails for good"
+            ),
         ),
         migrations.AlterField(
-            model_name='importjob',
-            name='attempts',
-            field=models.PositiveSmallIntegerField(default=0, help_text='times a worker took the job'),
+            model_name="importjob",
+            name="attempts",
+            field=models.PositiveSmallIntegerField(default=0, help_text="times a worker took the job"),
         ),
     ]

@@ -96,7 +96,9 @@ def test_a_reader_that_crashes_twice_fails_the_job_and_is_not_tried_again(people
     # Neither a forced run, nor the user's resume, nor the sweeper of stalled jobs starts a third reader.
     assert jobs.run(job.pk, force=True).status == "failed"
     Api(people.staff_a).post(f"/imports/{job.pk}/resume")
-    ImportJob.objects.filter(pk=job.pk).update(status="running", heartbeat_at=job.created_at.replace(year=2000))
+    ImportJob.objects.filter(pk=job.pk).update(
+        status="running", heartbeat_at=job.created_at.replace(year=2000)
+    )
     services.resume_stalled_jobs()
     assert sources.spawned[0] - before == 2
     del settings.GRIDGOV_IMPORT_MAX_CELLS
@@ -122,7 +124,9 @@ def _plaintext_files(root, needle: str) -> list[str]:
     return found
 
 
-def test_an_import_killed_half_way_leaves_no_plaintext_under_the_data_directory(people, small_batches, monkeypatch):
+def test_an_import_killed_half_way_leaves_no_plaintext_under_the_data_directory(
+    people, small_batches, monkeypatch
+):
     rows = resident_rows(230)
     needle = id_for(7, "M")
     assert needle in {r[2] for r in rows}
