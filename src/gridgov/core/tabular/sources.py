@@ -388,7 +388,7 @@ def open_sheet_isolated(path: Path, file_name: str = "", *, limit: Limits | None
     try:
         proc = subprocess.Popen(  # noqa: S603 - our own interpreter and module, no shell
             [sys.executable, "-m", "gridgov.core.tabular.sources", str(theirs.fileno()), str(fd),
-             json.dumps(asdict(limit)), file_name],
+             json.dumps(asdict(limit)), file_name, str(os.getpid())],
             pass_fds=(theirs.fileno(), fd), env=_child_env(), stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, close_fds=True,
         )  # fmt: skip
@@ -445,7 +445,7 @@ def open_sheet_isolated(path: Path, file_name: str = "", *, limit: Limits | None
     return Sheet(fmt, encoding, header, total, rows(), set(formulas), _close=stop)
 
 
-def _limit_self(limit: Limits) -> None:
+def _limit_self(limit: Limits, caller: int = 0) -> None:
     import resource
 
     def cap(what: int, soft: int, hard: int | None = None) -> None:
@@ -454,6 +454,16 @@ def _limit_self(limit: Limits) -> None:
         except (ValueError, OSError):  # pragma: no cover - a platform without this limit
             pass
 
+    if sys.platform == "linux":  # die with the caller (a killed worker leaves no reader behind)
+        try:
+            import ctypes
+            import signal
+
+            ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+        except (OSError, AttributeError):  # pragma: no cover
+            pass
+        if caller and os.getppid() != caller:
+            os._exit(6)  # the caller died before the line above
     cap(resource.RLIMIT_CORE, 0)
     cap(resource.RLIMIT_FSIZE, 0)
     cap(resource.RLIMIT_CPU, limit.cpu_seconds, limit.cpu_seconds + 5)
@@ -461,11 +471,11 @@ def _limit_self(limit: Limits) -> None:
 
 
 def _child(argv: list[str]) -> int:
-    """The reader child: `python -m gridgov.core.tabular.sources SOCKET FD LIMITS FILE_NAME`."""
+    """The reader child: `python -m gridgov.core.tabular.sources SOCKET FD LIMITS FILE_NAME CALLER_PID`."""
     from multiprocessing.connection import Connection
 
     limit = Limits(**json.loads(argv[3]))
-    _limit_self(limit)
+    _limit_self(limit, int(argv[5]) if len(argv) > 5 else 0)
     conn = Connection(int(argv[1]))
 
     def send(message) -> None:

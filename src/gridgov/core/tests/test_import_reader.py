@@ -4,6 +4,10 @@ on the workflow engine (and in the docs)."""
 from __future__ import annotations
 
 import dataclasses
+import os
+import subprocess
+import sys
+import time
 import zipfile
 from pathlib import Path
 
@@ -108,3 +112,36 @@ def test_memory_file_is_not_on_disk():
     with jobs.memory_file(lambda out: out.write(b"440301199001011234")) as path:
         assert path.read_bytes() == b"440301199001011234"
         assert str(Path(path).resolve()).startswith("/memfd:")  # anonymous memory, no directory
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="PR_SET_PDEATHSIG and /proc are Linux's")
+def test_the_child_dies_with_its_caller(tmp_path):
+    """A worker killed while its reader runs leaves no reader behind (its socket closes; a reader busy
+    parsing gets SIGKILL through PR_SET_PDEATHSIG)."""
+    path = _workbook(tmp_path / "w.xlsx")
+    script = (
+        "import time; from pathlib import Path; from gridgov.core.tabular import sources as s;"
+        f"sheet = s.open_sheet_isolated(Path({str(path)!r}), 'w.xlsx'); print('ready', flush=True); time.sleep(60)"
+    )
+    caller = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    try:
+        assert caller.stdout is not None and caller.stdout.readline().strip() == "ready"
+        readers = [int(p) for p in os.listdir("/proc") if p.isdigit() and _stat(int(p))[1] == caller.pid]
+        assert len(readers) == 1 and _stat(readers[0])[0] in "RS"  # the reader, waiting to send rows
+    finally:
+        caller.kill()
+        caller.wait()
+    deadline = time.time() + 10
+    while time.time() < deadline and _stat(readers[0])[0] not in ("gone", "Z"):
+        time.sleep(0.1)
+    assert _stat(readers[0])[0] in ("gone", "Z")
+
+
+def _stat(pid: int) -> tuple[str, int | None]:
+    """(state, parent pid) of a process, ("gone", None) when there is none."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return fields[0], int(fields[1])
+    except (OSError, IndexError, ValueError):
+        return "gone", None
