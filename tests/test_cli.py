@@ -111,3 +111,16 @@ def test_the_supervisor_starts_a_dying_worker_again_and_stops_it():
     proc = running.proc
     running.stop()
     assert proc is not None and proc.returncode is not None and running.starts == 1
+
+
+def test_serve_and_worker_sweep_plaintext_leftovers_of_killed_imports(settings, tmp_path):
+    from gridgov.cli import _sweep_leftovers
+
+    settings.DATA_DIR = tmp_path
+    imports = tmp_path / "registry" / "imports"
+    imports.mkdir(parents=True)
+    (imports / "gridgov-import-x1y2z3").write_text("姓名,公民身份号码\n张三,110105196001010011\n")
+    (imports / "gridgov-errors-a1b2c3").write_bytes(b"PK plaintext error workbook")
+    (imports / "7-upload.bin").write_bytes(b"GGV1 encrypted")  # an encrypted upload stays
+    _sweep_leftovers()
+    assert sorted(p.name for p in imports.iterdir()) == ["7-upload.bin"]
