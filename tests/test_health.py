@@ -1,8 +1,22 @@
+import shutil
+import time
+from collections import namedtuple
+
 import pytest
+
+from gridgov.core import tasks
+from gridgov.testing import immediate_tasks
+
+
+@pytest.fixture
+def queue():
+    """The queue in memory (immediate mode), so heartbeats written here stay in this test."""
+    with immediate_tasks():
+        yield
 
 
 @pytest.mark.django_db
-def test_health_reports_database_and_queue(client):
+def test_health_reports_database_and_queue(client, queue):
     response = client.get("/api/v1/health")
     assert response.status_code == 200
     body = response.json()
@@ -11,6 +25,42 @@ def test_health_reports_database_and_queue(client):
     assert body["database"]["engine"] in {"sqlite", "postgresql"}
     assert body["queue"]["ok"] is True
     assert body["queue"]["engine"] in {"SqliteStorage", "RedisStorage", "RedisExpireStorage", "MemoryStorage"}
+    assert "pending=0" in body["queue"]["detail"] and "imports_queued=0" in body["queue"]["detail"]
+    assert body["consumer"]["ok"] is True and body["disk"]["ok"] is True
+    assert "free=" in body["disk"]["detail"]
+
+
+@pytest.mark.django_db
+def test_health_is_not_ok_when_the_consumer_stopped_beating(client, queue):
+    tasks.beat()
+    body = client.get("/api/v1/health").json()
+    assert body["status"] == "ok" and body["consumer"]["ok"] is True
+    tasks.beat(at=time.time() - 10 * 60)  # the consumer died ten minutes ago
+    body = client.get("/api/v1/health").json()
+    assert body["status"] == "degraded" and body["consumer"]["ok"] is False
+    assert "dead" in body["consumer"]["detail"]
+
+
+@pytest.mark.django_db
+def test_health_is_not_ok_without_a_consumer_when_tasks_are_queued(client, queue, monkeypatch):
+    from huey.contrib.djhuey import HUEY
+
+    monkeypatch.setattr(HUEY, "_immediate", False)  # tasks go to a queue…
+    monkeypatch.setattr(tasks, "last_beat", lambda: None)  # …and no consumer ever wrote a heartbeat
+    body = client.get("/api/v1/health").json()
+    assert body["status"] == "degraded" and body["consumer"]["ok"] is False
+    assert "not running" in body["consumer"]["detail"]
+
+
+@pytest.mark.django_db
+def test_health_is_not_ok_when_the_disk_is_full(client, queue, monkeypatch):
+    usage = namedtuple("usage", "total used free")
+    monkeypatch.setattr(
+        shutil, "disk_usage", lambda path: usage(100 * 2**30, 100 * 2**30 - 50 * 2**20, 50 * 2**20)
+    )
+    body = client.get("/api/v1/health").json()
+    assert body["status"] == "degraded" and body["disk"]["ok"] is False
+    assert "free=50 MB" in body["disk"]["detail"] and "full" in body["disk"]["detail"]
 
 
 def test_openapi_document_and_docs_are_served(client):

@@ -11,10 +11,16 @@ gridgov manage <django management command …>
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import signal
 import subprocess
 import sys
+import threading
+import time
+from collections.abc import Callable
+
+log = logging.getLogger("gridgov.cli")
 
 
 def _setup_django() -> None:
@@ -30,15 +36,89 @@ def _migrate(verbosity: int = 0) -> None:
     call_command("migrate", interactive=False, verbosity=verbosity)
 
 
+class Supervisor:
+    """Keeps one child process running: started at once, started again (after a pause that doubles up
+    to `max_delay` while it keeps dying young) whenever it exits, until `stop()`."""
+
+    def __init__(
+        self, command: list[str], *, env: dict | None = None, min_delay: float = 1.0, max_delay: float = 60.0,
+        healthy_after: float = 60.0, poll: float = 0.5, on_start: Callable[[subprocess.Popen], None] | None = None,
+    ):  # fmt: skip
+        self.command, self.env = command, env
+        self.min_delay, self.max_delay, self.healthy_after, self.poll = (
+            min_delay,
+            max_delay,
+            healthy_after,
+            poll,
+        )
+        self.on_start = on_start
+        self.proc: subprocess.Popen | None = None
+        self.starts = 0
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._watch, name="gridgov-supervisor", daemon=True)
+
+    def _spawn(self) -> None:
+        self.proc = subprocess.Popen(self.command, env=self.env)  # noqa: S603 - our own command
+        self.starts += 1
+        self.started_at = time.monotonic()
+        if self.on_start is not None:
+            self.on_start(self.proc)
+
+    def start(self) -> Supervisor:
+        self._spawn()
+        self._thread.start()
+        return self
+
+    def _watch(self) -> None:
+        delay = self.min_delay
+        while not self._stopping.wait(self.poll):
+            proc = self.proc
+            if proc is None or proc.poll() is None:
+                continue
+            lived = time.monotonic() - self.started_at
+            delay = self.min_delay if lived >= self.healthy_after else delay
+            msg = f"the background worker exited with code {proc.returncode}; starting it again in {delay:.0f} s"
+            print(msg, file=sys.stderr, flush=True)
+            log.warning(msg)
+            if self._stopping.wait(delay):
+                return
+            self._spawn()
+            delay = min(self.max_delay, delay * 2)
+
+    def stop(self, timeout: float = 10) -> None:
+        self._stopping.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=5)
+        proc = self.proc
+        if proc is not None and proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+def _sweep_leftovers() -> None:
+    """Plaintext copies of uploads that a killed import of an older version left in the data directory."""
+    from django.conf import settings
+
+    from gridgov.core.tabular.jobs import sweep_leftovers
+
+    sweep_leftovers(settings.DATA_DIR)
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     _setup_django()
     from django.conf import settings
 
     _migrate()
+    _sweep_leftovers()
     worker = None
     if not args.no_worker:
-        # Background tasks (SLA sweeps, imports, reports) run in a Huey consumer beside the web server.
-        worker = subprocess.Popen([sys.executable, "-m", "gridgov.cli", "worker"], env=os.environ.copy())
+        # Background tasks (SLA sweeps, imports, reports) run in a Huey consumer beside the web server,
+        # supervised: started again whenever it dies.
+        worker = Supervisor([sys.executable, "-m", "gridgov.cli", "worker"], env=os.environ.copy()).start()
 
     from gunicorn.app.base import BaseApplication
 
@@ -68,12 +148,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     try:
         Server().run()
     finally:
-        if worker is not None and worker.poll() is None:
-            worker.send_signal(signal.SIGTERM)
-            try:
-                worker.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                worker.kill()
+        if worker is not None:
+            worker.stop()
     return 0
 
 
@@ -100,6 +176,10 @@ def cmd_worker(args: argparse.Namespace) -> int:
     _setup_django()
     from django.core.management import call_command
 
+    from gridgov.core.tasks import start_heartbeat
+
+    _sweep_leftovers()
+    start_heartbeat()  # /health reads it: a dead consumer stops beating
     call_command("run_huey")
     return 0
 

@@ -713,7 +713,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Health of the database and the queue 健康检查 */
+        /** Health of the database, the queue, the consumer and the disk 健康检查 */
         get: operations["gridgov_core_health_health"];
         put?: never;
         post?: never;
@@ -2573,7 +2573,9 @@ export interface components {
         };
         /** HealthOut */
         HealthOut: {
+            consumer: components["schemas"]["ComponentStatus"];
             database: components["schemas"]["ComponentStatus"];
+            disk: components["schemas"]["ComponentStatus"];
             queue: components["schemas"]["ComponentStatus"];
             /** Status */
             status: string;

@@ -9,6 +9,9 @@ how a move is recorded. Every app declares its tables in its own `workflow.py` a
     wf.move(obj, action, actor)   the new status (the table's, or one the service computed), save, and one
                                   record through the workflow's `record` hook (the app's timeline)
     wf.allowed_actions(obj, user) the actions the user may take now, from the same table
+    wf.advance(pk, action, when=Q(...), **fields)
+                                  a system move (no user, no lock): one compare-and-set UPDATE that
+                                  moves the row only from a source status of the action (and `when`)
     wf.markdown_table()           the table as Markdown: docs embed it and a test keeps them equal
 
 Who may act is a list of `Rule`s (role, condition, only-in-statuses); a user may act when one rule
@@ -29,7 +32,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db.models import F, Model
+from django.db.models import F, Model, Q
 from django.utils.translation import gettext_lazy
 
 from gridgov.core import principal as principals
@@ -272,6 +275,22 @@ class Workflow:
         if self.record is not None:
             self.record(obj, action, actor, from_status=from_status, note=note, data=data, **extra)
         return obj
+
+    def advance(self, pk, action: str, *, when: Q | None = None, **fields) -> bool:
+        """A move the system makes (a worker, a sweeper), not a user: one conditional UPDATE — the row
+        moves only from one of the action's source statuses and only while `when` holds, setting
+        `fields` in the same statement (a version field, if any, moves on). True when it moved; two
+        workers racing for the same row cannot both win. Nothing is recorded: a model whose system
+        moves need a timeline records them itself."""
+        t = self.transition(action)
+        qs = self.model._default_manager.filter(pk=pk, **{f"{self.status_field}__in": t.sources})
+        if when is not None:
+            qs = qs.filter(when)
+        if t.target is not None:
+            fields[self.status_field] = t.target
+        if self.version_field:
+            fields[self.version_field] = F(self.version_field) + 1
+        return qs.update(**fields) == 1
 
     # --- the table as rows and Markdown ---------------------------------------------------------------
     def table_rows(self) -> list[dict]:

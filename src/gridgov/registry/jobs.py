@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import io
-import os
-import tempfile
 from pathlib import Path
 
 from django.conf import settings
@@ -44,23 +42,15 @@ def store_upload(job: ImportJob, stream) -> None:
     job.save(update_fields=["file_path"])
 
 
-@contextlib.contextmanager
 def plain_copy(name: str, field: str):
-    """The decrypted file in a private temporary file, removed afterwards."""
-    fd, tmp = tempfile.mkstemp(prefix="gridgov-import-", dir=storage_dir())
-    try:
-        with os.fdopen(fd, "wb") as out:
-            vault.decrypt_file(storage_dir() / name, out, field=field)
-        yield Path(tmp)
-    finally:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
+    """The decrypted file as a path to an in-memory file (never a file on disk: a worker killed
+    mid-import leaves no plaintext under the data directory)."""
+    return runner.memory_file(lambda out: vault.decrypt_file(storage_dir() / name, out, field=field))
 
 
-def _store_error_file(job: ImportJob, path: Path) -> str:
+def _store_error_file(job: ImportJob, stream) -> str:
     name = f"{job.pk}-errors.bin"
-    with open(path, "rb") as src:
-        vault.encrypt_file(src, storage_dir() / name, field="errors")
+    vault.encrypt_file(stream, storage_dir() / name, field="errors")
     return name
 
 

@@ -12,20 +12,31 @@ writing any row twice (it reads the rows before the cursor only to rebuild the d
   without errors is imported, in a second pass (which checks each batch again: a conflict that appeared
   in between makes the job take back what it imported, so nothing changes).
 
-Status changes go through `move_status` and the one table `TRANSITIONS`.
+Status moves are the kernel's workflow engine: `job_workflow(model)` is a `core.workflow.Workflow` over
+the job model with the one table `JOB_TRANSITIONS` (system moves only), and every move is a
+compare-and-set `advance(pk, action, when=Q(...), **fields)`; `TRANSITIONS` (status → statuses it may
+move to) and `move_status` are derived from it.
+
+The file is read in a child process (`sources.open_sheet_isolated`): a hostile workbook costs the
+child, never the worker. A child that dies is counted on the job (`reader_crashes`); the runner tries
+once more and at the second crash fails the job for good with the reason. A job that was taken up
+`MAX_ATTEMPTS` times without finishing (its worker died each time) fails instead of being resumed
+again. The upload reaches the reader decrypted only in memory (the app's `source`), and the error
+workbook is built in memory; `sweep_leftovers` removes plaintext temporary files older versions left.
 """
 
 from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import io
 import logging
 import os
 import queue
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -35,10 +46,11 @@ from django.utils import timezone
 
 from gridgov.core.tabular import bulk
 from gridgov.core.tabular.models import JobMode, JobPhase, JobStatus
-from gridgov.core.tabular.sources import E_NO_ROWS, FileFault, Sheet, open_sheet
+from gridgov.core.tabular.sources import E_NO_ROWS, FileFault, ReaderCrashed, Sheet, open_sheet_isolated
 from gridgov.core.tabular.spec import ImportSpec, jsonable, make_batch, render
 from gridgov.core.tabular.validators import gettext_noop
 from gridgov.core.tabular.workbook import write_error_workbook
+from gridgov.core.workflow import Rule, Workflow, named, transition
 
 log = logging.getLogger(__name__)
 
@@ -48,25 +60,104 @@ E_INTERNAL = gettext_noop("The import stopped on an internal error; resume it")
 E_CONFLICT = gettext_noop("Changed in the system while the file was imported: %(reason)s")
 E_CONFLICT_ROWS = gettext_noop("some rows are now duplicates; nothing was imported")
 
-# --- status: the one table of allowed moves -------------------------------------------------------------
+MAX_READER_CRASHES = 2  # the reader child died this often on the file: the job fails for good
+MAX_ATTEMPTS = 5  # taken up this often without finishing (its worker died each time): fails
+
+E_READER_CRASHED = gettext_noop(
+    "The file could not be read within the limits of memory and time (tried %(attempts)s times); it is "
+    "not tried again. Remove empty rows, columns and images far from the data, or split the file"
+)
+E_GAVE_UP = gettext_noop(
+    "The import stopped %(attempts)s times without finishing; it is not resumed again. Upload the file "
+    "again or ask the administrator"
+)
+
+# Leftovers of older versions: plaintext copies of uploads and error workbooks in the making.
+PLAINTEXT_PREFIXES = ("gridgov-import-", "gridgov-errors-")
+
+
+# --- status: the one table of allowed moves, on the workflow engine ------------------------------------
+def _nobody(obj, principal, role: str) -> bool:
+    return False
+
+
+SYSTEM = (Rule("system", named("the job runner", _nobody), membership=False),)
+_STALE_NOTE = "queued; failed and resumed; running with a stopped heartbeat (or forced)"
+JOB_TRANSITIONS = (
+    transition("claim", {JobStatus.QUEUED, JobStatus.FAILED, JobStatus.RUNNING}, JobStatus.RUNNING, SYSTEM,
+               guard_text=f"{_STALE_NOTE}; reader crashes < {MAX_READER_CRASHES}; attempts < {MAX_ATTEMPTS}"),
+    transition("finish", {JobStatus.RUNNING}, JobStatus.DONE, SYSTEM),
+    transition("reject", {JobStatus.RUNNING}, JobStatus.REJECTED, SYSTEM,
+               guard_text="a fault of the file, or errors in all-or-nothing mode"),
+    transition("fail", {JobStatus.RUNNING}, JobStatus.FAILED, SYSTEM,
+               guard_text="an internal error, the reader crashed, or too many attempts"),
+)  # fmt: skip
+_WORKFLOWS: dict[Any, Workflow] = {}
+
+
+def job_workflow(model) -> Workflow:
+    """The workflow of one job model (a `TabularJob` subclass): the table above, no version field."""
+    wf = _WORKFLOWS.get(model)
+    if wf is None:
+        wf = _WORKFLOWS[model] = Workflow(model=model, transitions=JOB_TRANSITIONS, version_field=None)
+    return wf
+
+
 TRANSITIONS: dict[str, frozenset[str]] = {
-    JobStatus.QUEUED: frozenset({JobStatus.RUNNING}),
-    # running → running: a worker takes over a job whose heartbeat stopped (or a forced resume)
-    JobStatus.RUNNING: frozenset({JobStatus.RUNNING, JobStatus.DONE, JobStatus.REJECTED, JobStatus.FAILED}),
-    JobStatus.FAILED: frozenset({JobStatus.RUNNING}),  # resumed
-    JobStatus.DONE: frozenset(),
-    JobStatus.REJECTED: frozenset(),
+    status: frozenset(str(t.target) for t in JOB_TRANSITIONS if status in t.sources and t.target)
+    for status in JobStatus
 }
 
 
+def markdown_table() -> str:
+    """The job table as the docs show it (docs/kernel/tabular.md; a test keeps them equal)."""
+    return Workflow(model=None, transitions=JOB_TRANSITIONS, version_field=None).markdown_table()  # type: ignore[arg-type]
+
+
 def move_status(model, job_id: int, to: str, *, when: Q | None = None, **fields) -> bool:
-    """Move one job to status `to` from any status the table allows (and `when`, if given), setting
-    `fields` in the same UPDATE. False when the job was not in such a status (nothing changed)."""
-    sources = [s for s, targets in TRANSITIONS.items() if to in targets]
-    qs = model.objects.filter(pk=job_id, status__in=sources)
-    if when is not None:
-        qs = qs.filter(when)
-    return bool(qs.update(status=to, **fields))
+    """Move one job to status `to` by the table's action for it (and `when`, if given), setting
+    `fields` in the same UPDATE. False when the job was not in a source status (nothing changed)."""
+    action = next(t.action for t in JOB_TRANSITIONS if t.target == to)
+    return job_workflow(model).advance(job_id, action, when=when, **fields)
+
+
+def sweep_leftovers(directory: Path) -> int:
+    """Delete the plaintext temporary files an import killed mid-way left under `directory` (older
+    versions decrypted uploads there). Called when the server and the worker start and when a job
+    is taken up again. Returns how many were removed."""
+    removed = 0
+    root = Path(directory)
+    if not root.is_dir():
+        return 0
+    for path in root.rglob("gridgov-*"):
+        if path.name.startswith(PLAINTEXT_PREFIXES) and path.is_file():
+            with contextlib.suppress(OSError):
+                path.unlink()
+                removed += 1
+    if removed:
+        log.warning("removed %s plaintext leftover(s) of killed imports under %s", removed, root)
+    return removed
+
+
+@contextlib.contextmanager
+def memory_file(fill: Callable[[Any], None], name: str = "gridgov-upload") -> Iterator[Path]:
+    """A file that lives in memory only (Linux `memfd_create`): `fill(stream)` writes it, the block gets
+    a path to it that this process and its reader child can open, and nothing is ever on disk — a
+    killed worker leaves no plaintext behind. Elsewhere (development on macOS) a temporary file in the
+    system's temporary directory, never under the data directory."""
+    if hasattr(os, "memfd_create"):
+        fd = os.memfd_create(name)
+        try:
+            with os.fdopen(os.dup(fd), "wb") as out:
+                fill(out)
+            yield Path(f"/proc/self/fd/{fd}")
+        finally:
+            os.close(fd)
+        return
+    with tempfile.NamedTemporaryFile(prefix="gridgov-upload-") as f:  # pragma: no cover - not Linux
+        fill(f)
+        f.flush()
+        yield Path(f.name)
 
 
 class SimulatedCrash(BaseException):  # noqa: N818 - a stand-in for SIGKILL in tests
@@ -102,9 +193,12 @@ class JobRunner:
     """Runs the jobs of one job model.
 
     spec_class(job)        the ImportSpec subclass for this job
-    source(job)            a context manager giving the upload as a plain file path
-    work_dir()             a private directory for temporary files (the error workbook in the making)
-    store_error_file(job, path) → name   keeps the finished error workbook, returns the name to store
+    source(job)            a context manager giving the upload decrypted as a path that is NOT a file on
+                           disk (e.g. `memory_file`: an anonymous in-memory file); the reader child
+                           reads it through an inherited descriptor
+    work_dir()             the app's directory for import files (swept of plaintext leftovers)
+    store_error_file(job, stream) → name   keeps the finished error workbook (a binary stream in
+                           memory, to be stored encrypted), returns the name to store
     context(job)           an object shared by both passes of one run, handed to the spec (e.g. places)
     masks(job)             column key → function applied to shown cells of the error workbook
     on_done(job)           called after a job finished with status done
@@ -114,7 +208,7 @@ class JobRunner:
     def __init__(
         self, *, job_model, error_model, spec_class: Callable[[Any], type[ImportSpec]],
         source: Callable[[Any], contextlib.AbstractContextManager[Path]], work_dir: Callable[[], Path],
-        store_error_file: Callable[[Any, Path], str], context: Callable[[Any], Any] | None = None,
+        store_error_file: Callable[[Any, io.BytesIO], str], context: Callable[[Any], Any] | None = None,
         masks: Callable[[Any], dict[str, Callable[[str], str]]] | None = None,
         on_done: Callable[[Any], None] | None = None, batch_rows: Callable[[], int] = lambda: 2000,
         select_related: tuple[str, ...] = ("created_by",),
@@ -132,19 +226,33 @@ class JobRunner:
         self.select_related = select_related
 
     # --- claiming and running ---------------------------------------------------------------------------
+    @property
+    def workflow(self) -> Workflow:
+        return job_workflow(self.job_model)
+
     def claim(self, job_id: int, *, force: bool = False) -> bool:
-        """Take the job for this worker: a queued or failed job, or a running one whose heartbeat stopped."""
+        """Take the job for this worker: a queued or failed job, or a running one whose heartbeat
+        stopped; never one whose reader crashed twice. A job taken up `MAX_ATTEMPTS` times without
+        finishing fails instead."""
         now = timezone.now()
         stale = now - dt.timedelta(seconds=STALE_SECONDS)
-        when = Q(status__in=[JobStatus.QUEUED, JobStatus.FAILED]) | Q(
-            status=JobStatus.RUNNING, heartbeat_at__lt=stale
+        dead = Q(status=JobStatus.RUNNING) if force else Q(status=JobStatus.RUNNING, heartbeat_at__lt=stale)
+        when = (Q(status__in=[JobStatus.QUEUED, JobStatus.FAILED]) | dead) & Q(
+            reader_crashes__lt=MAX_READER_CRASHES, attempts__lt=MAX_ATTEMPTS
         )
-        if force:
-            when |= Q(status=JobStatus.RUNNING)
-        return move_status(
-            self.job_model, job_id, JobStatus.RUNNING, when=when,
+        with contextlib.suppress(OSError):
+            sweep_leftovers(self.work_dir())
+        if self.workflow.advance(
+            job_id, "claim", when=when,
             heartbeat_at=now, attempts=F("attempts") + 1, file_error={}, started_at=now,
+        ):  # fmt: skip
+            return True
+        # worn out: its worker died MAX_ATTEMPTS times on it (e.g. killed by the file): fail for good
+        self.workflow.advance(
+            job_id, "fail", when=dead & Q(attempts__gte=MAX_ATTEMPTS), finished_at=now,
+            file_error={"message": E_GAVE_UP, "params": {"attempts": MAX_ATTEMPTS}},
         )  # fmt: skip
+        return False
 
     def run(self, job_id: int, *, force: bool = False):
         model = self.job_model
@@ -154,15 +262,22 @@ class JobRunner:
         started = time.perf_counter()
         _batches[0] = 0
         try:
-            with self.source(job) as path:
-                self._run(job, path)
+            while True:
+                try:
+                    with self.source(job) as path:
+                        self._run(job, path)
+                    break
+                except ReaderCrashed as crash:
+                    if not self._reader_crashed(job, crash):
+                        break
+                    job.refresh_from_db()  # once more, from the last committed batch
         except FileFault as fault:
-            move_status(model, job.pk, JobStatus.REJECTED, finished_at=timezone.now(),
-                        file_error={"message": fault.message, "params": jsonable(fault.params)})  # fmt: skip
+            self.workflow.advance(job.pk, "reject", finished_at=timezone.now(),
+                                  file_error={"message": fault.message, "params": jsonable(fault.params)})  # fmt: skip
         except Exception as exc:
             log.exception("import job %s failed", job.pk)
-            move_status(model, job.pk, JobStatus.FAILED,
-                        file_error={"message": E_INTERNAL, "params": {}, "error": type(exc).__name__})  # fmt: skip
+            self.workflow.advance(job.pk, "fail",
+                                  file_error={"message": E_INTERNAL, "params": {}, "error": type(exc).__name__})  # fmt: skip
         finally:
             model.objects.filter(pk=job.pk).update(seconds=F("seconds") + (time.perf_counter() - started))
         job.refresh_from_db()
@@ -171,9 +286,25 @@ class JobRunner:
             job.refresh_from_db()
         return job
 
+    def _reader_crashed(self, job, crash: ReaderCrashed) -> bool:
+        """Count the crash on the job; True to try once more, False when the job failed for good."""
+        model = self.job_model
+        model.objects.filter(pk=job.pk).update(
+            reader_crashes=F("reader_crashes") + 1, heartbeat_at=timezone.now()
+        )
+        crashes = model.objects.values_list("reader_crashes", flat=True).get(pk=job.pk)
+        log.warning("import job %s: the reader crashed (%s), %s time(s)", job.pk, crash.reason, crashes)
+        if crashes < MAX_READER_CRASHES:
+            return True
+        self.workflow.advance(
+            job.pk, "fail", finished_at=timezone.now(),
+            file_error={"message": E_READER_CRASHED, "params": {"attempts": crashes}, "error": crash.reason},
+        )  # fmt: skip
+        return False
+
     def _run(self, job, path: Path) -> None:
         model = self.job_model
-        sheet = open_sheet(path, job.file_name)
+        sheet = open_sheet_isolated(path, job.file_name)
         try:
             mapping = self.spec_class(job).map_header(sheet.header)
             model.objects.filter(pk=job.pk).update(
@@ -189,7 +320,7 @@ class JobRunner:
                 model.objects.filter(pk=job.pk).update(phase=JobPhase.INSERT, cursor=0, total=rows)
                 job.refresh_from_db()
                 sheet.close()
-                sheet = open_sheet(path, job.file_name)
+                sheet = open_sheet_isolated(path, job.file_name)
             rows = self._pass(job, sheet, mapping, context, write=True)
             job.refresh_from_db()
             self._finish(job, JobStatus.DONE, rows)
@@ -199,7 +330,8 @@ class JobRunner:
     def _finish(self, job, status: str, rows: int) -> None:
         if rows == 0 and not job.error_rows:
             raise FileFault(E_NO_ROWS)
-        move_status(self.job_model, job.pk, status, total=rows, finished_at=timezone.now())
+        action = "finish" if status == JobStatus.DONE else "reject"
+        self.workflow.advance(job.pk, action, total=rows, finished_at=timezone.now())
         if status == JobStatus.DONE and self.on_done is not None:
             self.on_done(job)
 
@@ -304,18 +436,14 @@ class JobRunner:
         if not errors:
             return
         masks = self.masks(job)
-        out_fd, out_tmp = tempfile.mkstemp(prefix="gridgov-errors-", dir=self.work_dir())
-        os.close(out_fd)
-        try:
-            with self.source(job) as path:
-                write_error_workbook(
-                    path, job.file_name, self.spec_class(job).map_header, errors, out_tmp, masks=masks
-                )
-            name = self.store_error_file(job, Path(out_tmp))
-            self.job_model.objects.filter(pk=job.pk).update(error_file_path=name)
-        finally:
-            with contextlib.suppress(OSError):
-                os.unlink(out_tmp)
+        out = io.BytesIO()  # in memory: the shown cells may be ID numbers (no plaintext file)
+        with self.source(job) as path:
+            write_error_workbook(
+                path, job.file_name, self.spec_class(job).map_header, errors, out, masks=masks
+            )
+        out.seek(0)
+        name = self.store_error_file(job, out)
+        self.job_model.objects.filter(pk=job.pk).update(error_file_path=name)
 
 
 class _Writer:

@@ -54,7 +54,10 @@ class TabularJob(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     heartbeat_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
-    attempts = models.PositiveSmallIntegerField(default=0)
+    attempts = models.PositiveSmallIntegerField(default=0, help_text="times a worker took the job")
+    reader_crashes = models.PositiveSmallIntegerField(
+        default=0, help_text="times the reader child died on this file; at two the job fails for good"
+    )
     seconds = models.FloatField(default=0)
 
     class Meta:

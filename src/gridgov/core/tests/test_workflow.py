@@ -9,6 +9,7 @@ from types import SimpleNamespace
 
 import pytest
 from django.db import transaction
+from django.db.models import Q
 
 from gridgov.accounts.models import User
 from gridgov.cases.models import Case
@@ -206,3 +207,19 @@ def test_markdown_table(tiny):
             "| `thaw` | accepted | (unchanged) | admin: any | — | — |",
         ]
     )
+
+
+def test_advance_is_one_compare_and_set_for_system_moves(tiny):
+    """A system move: only from a source status and while `when` holds; the version moves on; two
+    racing callers cannot both win; nothing is recorded (no user)."""
+    pk = tiny.case.pk
+    assert not tiny.wf.advance(pk, "open", when=Q(priority="urgent"))  # `when` does not hold
+    assert Case.objects.get(pk=pk).status == "submitted"
+    assert tiny.wf.advance(pk, "open", when=Q(status="submitted"))
+    assert not tiny.wf.advance(pk, "open")  # the second caller finds it moved already
+    case = Case.objects.get(pk=pk)
+    assert (case.status, case.version) == ("accepted", 2) and tiny.recorded == []
+    assert tiny.wf.advance(pk, "poke", priority="urgent")  # target unchanged: only the fields
+    assert Case.objects.get(pk=pk).status == "accepted" and Case.objects.get(pk=pk).priority == "urgent"
+    with pytest.raises(NotFound):
+        tiny.wf.advance(pk, "fly")
