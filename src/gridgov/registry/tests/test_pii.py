@@ -252,3 +252,32 @@ def test_ciphertexts_are_bound_to_their_field_and_key(registry):
     with pytest.raises(vault.VaultError):
         vault.decrypt(blob[:-1] + bytes([blob[-1] ^ 1]), registry.pii_key, "id_number")
     assert CareMembership.objects.count() == 0
+
+
+def test_the_access_log_refuses_raw_sql_update_and_delete(people, registry):
+    """Append-only in the database too (triggers, SQLite and PostgreSQL), like the security audit log: a raw
+    UPDATE or DELETE fails whatever client sends it; only rows past the 183-day retention may be deleted."""
+    import datetime as dt
+
+    from django.db import DatabaseError, transaction
+    from django.utils import timezone
+
+    from gridgov.core import timeline
+
+    Api(people.staff_a).get(f"/residents/{registry.pk}", {"reveal": "true"})
+    row = PiiAccessLog.objects.get()
+    table = connection.ops.quote_name(PiiAccessLog._meta.db_table)
+    for sql, params in (
+        (f"UPDATE {table} SET username = %s WHERE id = %s", ["someone_else", row.pk]),  # noqa: S608
+        (f"UPDATE {table} SET at = %s WHERE id = %s", [timezone.now() - dt.timedelta(days=400), row.pk]),  # noqa: S608
+        (f"DELETE FROM {table} WHERE id = %s", [row.pk]),  # noqa: S608
+        (f"DELETE FROM {table}", []),  # noqa: S608
+    ):
+        with pytest.raises(DatabaseError), transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(sql, params)
+    assert PiiAccessLog.objects.get().username == "staff_a"
+    # A row past the retention period may go (a purge), as in the audit log.
+    old = timeline.record(PiiAccessLog, at=timezone.now() - dt.timedelta(days=400), username="old", action="view")
+    with connection.cursor() as cursor:
+        cursor.execute(f"DELETE FROM {table} WHERE id = %s", [old.pk])  # noqa: S608
+    assert list(PiiAccessLog.objects.values_list("username", flat=True)) == ["staff_a"]
