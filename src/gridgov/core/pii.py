@@ -281,11 +281,15 @@ class PiiPolicy:
     def any_care(self) -> bool:
         return bool(self.care)
 
-    def care_filter(self, path_field: str) -> Q:
+    def path_filter(self, field: str, path_field: str) -> Q:
+        """Rows under the paths where `field` may be seen unmasked (none: matches nothing)."""
         q = Q(pk__in=[])
-        for p in self.care:
+        for p in getattr(self, field):
             q |= Q(**{f"{path_field}__startswith": p})
         return q
+
+    def care_filter(self, path_field: str) -> Q:
+        return self.path_filter("care", path_field)
 
 
 NOTHING = PiiPolicy()

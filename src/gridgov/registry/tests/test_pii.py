@@ -116,13 +116,44 @@ def test_system_admin_sees_no_personal_information(people, registry):
     assert api.post("/exports", {"kind": "residents"}).status_code == 403
 
 
-def test_search_by_exact_id_number_and_phone_is_logged(people, registry):
+def test_search_by_exact_id_number_and_phone_is_a_logged_reveal_for_grant_holders_only(
+    people, registry, world
+):
+    """An exact match confirms the whole value: the search is a reveal. ID numbers need a grant (and are
+    looked up only under it), phones the phone rule; everybody else is refused whatever the value."""
+    from gridgov.registry.models import PiiGrant
+
     api = Api(people.staff_a)
+    for value in (id_for(0, "F"), id_for(500)):  # registered or not: the same refusal, audited
+        r = api.get("/residents", {"id_number": value})
+        assert r.status_code == 403 and r.json()["detail"].startswith("Searching by an exact ID number")
+    denied = AuditEvent.objects.filter(
+        event_type="permission_denied", detail__action="registry.search.id_number"
+    )
+    assert denied.count() == 2
+    for user in (people.head_a1, people.leader, people.sub_staff):
+        assert Api(user).get("/residents", {"phone": "13900000000"}).status_code == 403
+    assert api.get("/residents", {"phone": "139 0000 0000"}).json()["count"] == 1
+    PiiGrant.objects.create(
+        user=people.staff_a,
+        field="id_number",
+        area=world.grid_a1,
+        reason="低保复核",
+        granted_by=people.security,
+    )
     found = api.get("/residents", {"id_number": id_for(0, "F").lower()}).json()
     assert found["count"] == 1 and found["items"][0]["id"] == registry.pk
-    assert api.get("/residents", {"phone": "139 0000 0000"}).json()["count"] == 1
     assert api.get("/residents", {"id_number": id_for(500)}).json()["count"] == 0
-    assert list(PiiAccessLog.objects.order_by("id").values_list("action", flat=True)) == ["search"] * 3
+    other = Resident.objects.get(name="居民100")  # community B: outside the grant (and the scope)
+    number = vault.decrypt(other.id_enc, other.pii_key, "id_number")
+    assert api.get("/residents", {"id_number": number}).json()["count"] == 0
+    logs = list(PiiAccessLog.objects.order_by("id").values_list("action", "fields", "object_refs", "detail"))
+    assert logs == [
+        ("view", ["phone"], f",{registry.pk},", {"search": ["phone"]}),
+        ("view", ["id_number"], f",{registry.pk},", {"search": ["id_number"]}),
+        ("view", ["id_number"], "", {"search": ["id_number"]}),
+        ("view", ["id_number"], "", {"search": ["id_number"]}),
+    ]
 
 
 def test_care_groups_only_for_care_roles(people, registry):
@@ -139,10 +170,11 @@ def test_care_groups_only_for_care_roles(people, registry):
     assert staff.get(f"/residents/{registry.pk}").json()["care_groups"] == ["elderly_alone"]
     groups = {g["group"]: g["count"] for g in staff.get("/care-groups").json()}
     assert groups["elderly_alone"] == 1
-    # A grid worker sees the resident, but not the care group, and not the phone of a care-group member.
+    # A grid worker sees the resident, not the care group; the phone rule is the one of every resident
+    # (test_nothing_a_grid_worker_reads_differs_by_care_group).
     worker = Api(people.worker_a1)
     body = worker.get(f"/residents/{registry.pk}", {"reveal": "true"}).json()
-    assert body["care_groups"] is None and body["phone"] == mask_phone("13900000000")
+    assert body["care_groups"] is None and body["phone"] == "13900000000"
     assert worker.get("/care-members").status_code == 403
     assert worker.get("/residents", {"care_group": "elderly_alone"}).status_code == 403
     assert Api(people.staff_b).get("/care-members").json()["count"] == 0
@@ -220,7 +252,7 @@ def test_no_full_id_number_or_phone_for_roles_without_permission(people, registr
 
 
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
-def test_the_database_holds_no_plaintext_id_number_or_phone(people, registry):
+def test_the_database_holds_no_plaintext_id_number_or_phone(people, registry, pii_log_flushable):
     """Every column of every table, as text (and the SQLite database file itself)."""
     from gridgov.registry.tests.test_collection import collect_one
 
@@ -277,7 +309,9 @@ def test_the_access_log_refuses_raw_sql_update_and_delete(people, registry):
             cursor.execute(sql, params)
     assert PiiAccessLog.objects.get().username == "staff_a"
     # A row past the retention period may go (a purge), as in the audit log.
-    old = timeline.record(PiiAccessLog, at=timezone.now() - dt.timedelta(days=400), username="old", action="view")
+    old = timeline.record(
+        PiiAccessLog, at=timezone.now() - dt.timedelta(days=400), username="old", action="view"
+    )
     with connection.cursor() as cursor:
         cursor.execute(f"DELETE FROM {table} WHERE id = %s", [old.pk])  # noqa: S608
     assert list(PiiAccessLog.objects.values_list("username", flat=True)) == ["staff_a"]
