@@ -138,7 +138,7 @@ def check_registration(
 
     What the caller is told never depends on records outside their own area: a number registered only
     elsewhere is accepted like a new one (the person moved: the other record is marked as moved out when
-    the registration is made, see `_move_out_elsewhere`). Inside their area, staff who register records
+    the registration is made, see `move_out_elsewhere`). Inside their area, staff who register records
     (`answer`: community staff entering a resident or approving a submission) are told of the duplicate;
     submitters (building heads, grid workers, residents) never are — their submission waits for review."""
     number = normalise_id(id_number)
@@ -158,7 +158,7 @@ def check_registration(
         errors.raise_if_any()
 
 
-def _move_out_elsewhere(resident_ids: list[int]) -> None:
+def move_out_elsewhere(resident_ids: list[int]) -> None:
     """A number registered again in another area: the person moved. Their record there is marked as moved
     out today, by the system (its history names neither the new area nor who registered it)."""
     today = timezone.localdate()
@@ -299,7 +299,7 @@ def create_resident(*, actor, data: dict, request=None, submission=None, collect
 @transaction.atomic
 def _create_resident(*, actor, data: dict, submission=None, collected_by=None) -> Resident:
     cleaned = clean_resident(actor, data)
-    _move_out_elsewhere(cleaned.get("moves_out") or [])
+    move_out_elsewhere(cleaned.get("moves_out") or [])
     resident = Resident(
         name=cleaned["name"],
         gender=cleaned["gender"],
@@ -381,7 +381,7 @@ def _update_resident(
 ) -> Resident:
     resident = _resident_for_change(actor, resident_id, version)
     cleaned = clean_resident(actor, changes, current=resident)
-    _move_out_elsewhere(cleaned.get("moves_out") or [])
+    move_out_elsewhere(cleaned.get("moves_out") or [])
     before = {
         "name": resident.name, "residence_type": resident.residence_type, "moved_in": resident.moved_in,
         "moved_out": resident.moved_out, "relation": resident.relation, "building_code": resident.building.code,

@@ -320,3 +320,22 @@ def test_registration_answers_the_same_for_a_number_registered_elsewhere_or_nowh
     r = staff.post(f"/submissions/{dup.pk}/approve")
     assert r.status_code == 422 and r.json()["errors"][0]["field"] == "id_number"
     assert staff.post(f"/submissions/{dup.pk}/reject", {"reason": "已登记"}).status_code == 200
+
+
+def test_an_import_answers_the_same_for_a_number_registered_elsewhere_or_nowhere(people, world):
+    from gridgov.registry.tests.conftest import csv_bytes, id_for, resident_rows, run_import
+
+    theirs = _register(people.staff_b, id_for(1, "M"), building=world.b1.code)
+    mine = _register(people.staff_a, id_for(2, "F"))
+    rows = resident_rows(4)  # id_for(0..3): 1 registered in community B, 2 in A, 0 and 3 nowhere
+    job = run_import(people.staff_a, csv_bytes(rows))
+    errors = [(e.row, e.column) for e in job.row_errors.all()]
+    assert errors == [(4, "id_number")]  # only the duplicate inside the importer's own area
+    assert job.inserted == 3
+    theirs.refresh_from_db()
+    mine.refresh_from_db()
+    assert theirs.moved_out is not None and mine.moved_out is None
+    log = PiiAccessLog.objects.filter(action="register", username="staff_a").order_by("-id").first()
+    assert {k: log.detail[k] for k in ("via", "new", "in_scope", "elsewhere")} == {
+        "via": "import", "new": 2, "in_scope": 1, "elsewhere": 1,
+    }  # fmt: skip
