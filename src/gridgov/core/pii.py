@@ -232,7 +232,9 @@ def generate_key_spec(key_id: str = "k1", algorithm: str = "aes") -> str:
 
 # --- masking ---------------------------------------------------------------------------------------
 def mask_id(value: str) -> str:
-    """440***********1234: the province and city digits and the last four stay."""
+    """440***********1234: the province and city digits and the last four stay. The hidden eleven are
+    three area digits and the birth date, so never show the birth date (or an age) beside a masked
+    number: with it, the check digit leaves at most 91 candidates; without it, over a million."""
     value = (value or "").strip()
     if not value:
         return ""

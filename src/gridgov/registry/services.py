@@ -49,6 +49,7 @@ from gridgov.registry.models import (
     Submission,
     SubmissionAction,
     SubmissionKind,
+    SubmissionStatus,
     Unit,
 )
 from gridgov.registry.permissions import IMPORTER_ROLES, REVIEWER_ROLES
@@ -665,7 +666,11 @@ def approve(*, actor, submission_id: int, request=None) -> Submission:
     from gridgov.registry import selectors
 
     sub = selectors.submissions_visible(actor).filter(pk=submission_id, kind=SubmissionKind.RESIDENT).first()
-    if sub is not None and sub.status == "pending" and principal_for(actor).has_role(*REVIEWER_ROLES):
+    if (
+        sub is not None
+        and sub.status == SubmissionStatus.PENDING
+        and principal_for(actor).has_role(*REVIEWER_ROLES)
+    ):
         number = submission_payload(sub).get("id_number")
         if number:
             current = sub.target_id if sub.action != SubmissionAction.CREATE else None
