@@ -2029,6 +2029,12 @@ export interface components {
              * @default 0
              */
             merged_reporter_count: number;
+            /**
+             * Merged Reporters
+             * @description reporters of the cases merged into this one, masked unless revealed (logged)
+             * @default []
+             */
+            merged_reporters: components["schemas"]["MergedReporterOut"][];
             /** Number */
             number: string;
             /** Priority */
@@ -2915,6 +2921,24 @@ export interface components {
             /** User Id */
             user_id: number;
         };
+        /**
+         * MergedReporterOut
+         * @description The reporter of a case merged into this one (for the return visit): masked like the case's own
+         *     reporter unless revealed with reveal=true (logged).
+         */
+        MergedReporterOut: {
+            /** Case Number */
+            case_number: string;
+            /**
+             * Has Account
+             * @description the reporter is told of the outcome in the app
+             */
+            has_account: boolean;
+            /** Name */
+            name: string;
+            /** Phone */
+            phone: string;
+        };
         /** NotificationOut */
         NotificationOut: {
             /** Case Id */
@@ -3293,7 +3317,10 @@ export interface components {
         ResidentOut: {
             /** Address */
             address: string;
-            /** Birth Date */
+            /**
+             * Birth Date
+             * @description null unless the ID number is shown unmasked (it is eight digits of the number)
+             */
             birth_date: string | null;
             /** Building Code */
             building_code: string;

@@ -1,5 +1,6 @@
-"""Input and output shapes of the cases API. The reporter's name and phone are masked in every
-response unless the requesting user reported the case or is an administrator."""
+"""Input and output shapes of the cases API. The reporters' names and phones (the case's and those of
+the cases merged into it) are masked in every response, for every role including the administrators,
+unless the requesting user reported the case or revealed them (reveal=true, logged; see selectors)."""
 
 from __future__ import annotations
 
@@ -266,8 +267,21 @@ class ActionOut(Schema):
     one_of: list[list[str]] = Field([], description="at least one field of each group must have a value")
 
 
+class MergedReporterOut(Schema):
+    """The reporter of a case merged into this one (for the return visit): masked like the case's own
+    reporter unless revealed with reveal=true (logged)."""
+
+    case_number: str
+    name: str
+    phone: str
+    has_account: bool = Field(description="the reporter is told of the outcome in the app")
+
+
 class CaseDetailOut(CaseOut):
     revealable: list[str] = Field([], description="masked fields you may reveal with reveal=true")
+    merged_reporters: list[MergedReporterOut] = Field(
+        [], description="reporters of the cases merged into this one, masked unless revealed (logged)"
+    )
     steps: list[StepOut] = []
     timeline: list[TimelineEventOut] = []
     allowed_actions: list[str] = []
@@ -293,6 +307,10 @@ class CaseDetailOut(CaseOut):
     @staticmethod
     def resolve_actions(obj) -> list[dict]:
         return getattr(obj, "action_list", [])
+
+    @staticmethod
+    def resolve_merged_reporters(obj) -> list[dict]:
+        return getattr(obj, "merged_contacts", [])
 
     @staticmethod
     def resolve_merged_reporter_count(obj) -> int:

@@ -27,6 +27,7 @@ from gridgov.cases.models import (
     Step,
     TimelineEvent,
     WhistleItem,
+    merged_phone,
 )
 from gridgov.core import attachments, notifications, pii
 from gridgov.core.errors import NotFound
@@ -180,19 +181,38 @@ def case_detail(
 def reveal_contact(
     user, case: Case, *, reveal: bool, purpose: str = "", request: HttpRequest | None = None
 ) -> None:
-    """Mark what of the reporter's contact the user may reveal, or reveals (one access-log entry)."""
-    own = case.reporter_id is not None and case.reporter_id == getattr(user, "pk", None)
-    may = (
-        not own
-        and bool(case.reporter_phone or case.reporter_name)
-        and principal_for(user).pii.may("phone", case.area.path)
+    """Mark what of the reporters' contacts the user may reveal, or reveals (one access-log entry): the
+    case's reporter and the reporters of the cases merged into it (`merged_contacts`), masked for every
+    role — the system administrator too — unless revealed by a reader whose PII policy covers the area."""
+    viewer = getattr(user, "pk", None)
+    own = case.reporter_id is not None and case.reporter_id == viewer
+    merged = list(case.merged_reporters or [])
+    may = bool(case.reporter_phone or case.reporter_name or merged) and principal_for(user).pii.may(
+        "phone", case.area.path
     )
-    case.contact_revealed = reveal and may
-    case.contact_revealable = ["reporter_name", "reporter_phone"] if may and not reveal else []
-    if case.contact_revealed:
+    case.contact_revealed = reveal and may and not own
+    shown = reveal and may
+    revealable = ["reporter_name", "reporter_phone"] if may and not own and not reveal else []
+    if merged and may and not reveal:
+        revealable.append("merged_reporters")
+    case.contact_revealable = revealable
+    contacts = []
+    for entry in merged:
+        name, phone = entry.get("name") or "", merged_phone(entry)
+        plain = shown or (entry.get("reporter_id") is not None and entry.get("reporter_id") == viewer)
+        contacts.append(
+            {
+                "case_number": entry.get("case") or "",
+                "name": name if plain else pii.mask_name(name),
+                "phone": phone if plain else pii.mask_phone(phone),
+                "has_account": entry.get("reporter_id") is not None,
+            }
+        )
+    case.merged_contacts = contacts
+    if shown and (case.contact_revealed or merged):
         pii.log_access(
-            user, "view", object_type="case", ids=[case.pk], fields=["phone", "name"],
-            purpose=purpose, request=request,
+            user, "view", object_type="case", ids=[case.pk], fields=["phone", "name"], purpose=purpose,
+            request=request, detail={"merged_reporters": len(merged)} if merged else None,
         )  # fmt: skip
 
 

@@ -11,7 +11,7 @@ parameters, translated when shown.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from django.db import connection
 from django.db.models import F
@@ -233,6 +233,22 @@ class ResidentRecord:
     household: tuple[int, str]
 
 
+@dataclass
+class ResidentPrepared(Prepared):
+    moves_out: list[int] = field(default_factory=list)  # residents registered elsewhere: they moved
+
+
+def current_residents(hashes: list[str]) -> dict[str, tuple[int, str]]:
+    """The current (not moved-out) residents with these ID-number hashes: hash → (id, grid path)."""
+    found: dict[str, tuple[int, str]] = {}
+    values = [h for h in set(hashes) if h]
+    for start in range(0, len(values), 5000):
+        rows = Resident.objects.filter(id_hash__in=values[start : start + 5000], moved_out__isnull=True)
+        for h, pk, path in rows.values_list("id_hash", "pk", "building__grid__path"):
+            found[h] = (pk, path)
+    return found
+
+
 class ResidentSpec(Spec):
     kind = ImportKind.RESIDENTS
     columns = RESIDENT_COLUMNS
@@ -243,7 +259,20 @@ class ResidentSpec(Spec):
         self.heads: dict[tuple[int, str], int] = {}
         self._created: dict[tuple[int, str], tuple[int, int | None]] = {}  # households this job made
         self._households: dict = {}
+        self._elsewhere: dict[str, int] = {}  # id hash → the current resident registered elsewhere
         self.sealer = vault.BatchSealer()
+
+    def _log_registration(self, found: list[int], outcomes: dict[str, int]) -> None:
+        """Every batch's ID numbers checked against the register, on the personal-information access log."""
+        from gridgov.accounts.models import User
+        from gridgov.registry.models import PiiAction
+        from gridgov.registry.pii import log_access
+
+        user = User.objects.filter(pk=self.user_id).first() if self.user_id else None
+        log_access(
+            user, PiiAction.REGISTER, object_type="resident", ids=found, count=sum(outcomes.values()),
+            fields=["id_number"], detail={"via": "import", "job": self.job_id, **outcomes},
+        )  # fmt: skip
 
     def _ids(self, batch: Batch) -> list[str]:
         return [normalise_id(v) for v in batch.raw["id_number"]]
@@ -291,10 +320,23 @@ class ResidentSpec(Spec):
         hashes = [""] * n
         for i, h in zip(valid_ids, self.sealer.hashes([ids[i] for i in valid_ids]), strict=True):
             hashes[i] = h
-        taken = existing(Resident, "id_hash", [hashes[i] for i in valid_ids])
+        # Registered already: a duplicate only inside the importer's own area; a number registered as
+        # current elsewhere is a person who moved, imported like a new one (see services.check_registration).
+        taken = current_residents([hashes[i] for i in valid_ids])
+        visible = self.places.visible
+        outcomes = {"new": 0, "in_scope": 0, "elsewhere": 0}
         for i in valid_ids:
-            if hashes[i] in taken:
+            hit = taken.get(hashes[i])
+            if hit is None:
+                outcomes["new"] += 1
+            elif visible is None or visible(hit[1]):
+                outcomes["in_scope"] += 1
                 batch.fail(i, "id_number", E_DUP_DB)
+            else:
+                outcomes["elsewhere"] += 1
+                self._elsewhere[hashes[i]] = hit[0]
+        if valid_ids:
+            self._log_registration([hit[0] for hit in taken.values()], outcomes)
 
         # Households and their heads.
         keys = {(house_ids[i], numbers_hh[i]) for i in range(n) if house_ids[i] is not None}
@@ -354,6 +396,9 @@ class ResidentSpec(Spec):
     def insert(self, records: list[ResidentRecord]) -> int:
         return self.apply(self.prepare(records)) if records else 0
 
+    def _moves_out(self, records: list[ResidentRecord]) -> list[int]:
+        return [self._elsewhere[r.id_hash] for r in records if r.id_hash in self._elsewhere]
+
     def prepare(self, records: list[ResidentRecord]) -> Prepared:
         now = db_now()
         sealer = self.sealer
@@ -394,7 +439,7 @@ class ResidentSpec(Spec):
             writes[0].text, writes[0].rows = copy_text(Household, self.HOUSEHOLD_FIELDS, household_rows), None
             writes[1].text, writes[1].rows = self._resident_copy_text(rows), None
         late = [(rid, existing_ids[k]) for k, rid in heads.items() if k in existing_ids and k not in new_ids]
-        return Prepared(writes, late, len(rows))
+        return ResidentPrepared(writes, late, len(rows), self._moves_out(records))
 
     @staticmethod
     def _resident_copy_text(rows: list[tuple]) -> str:
@@ -421,6 +466,10 @@ class ResidentSpec(Spec):
         return "".join(out)
 
     def apply(self, prepared: Prepared) -> int:
+        if isinstance(prepared, ResidentPrepared) and prepared.moves_out:
+            from gridgov.registry.services import move_out_elsewhere
+
+            move_out_elsewhere(prepared.moves_out)  # before the insert: one current record per person
         for w in prepared.writes:
             write_rows(w.model, w.columns, w.rows, text=w.text)
         for rid, hid in prepared.updates:

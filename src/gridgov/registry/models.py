@@ -96,7 +96,9 @@ class Resident(models.Model):
     gender = models.CharField(max_length=1, choices=Gender.choices, blank=True, default="")
     birth_date = models.DateField(null=True, blank=True)
     id_enc = models.BinaryField(help_text="ID number, encrypted")
-    id_hash = models.CharField(max_length=32, help_text="keyed hash of the ID number (unique: see Meta)")
+    id_hash = models.CharField(
+        max_length=32, help_text="keyed hash of the ID number (unique among current residents: see Meta)"
+    )
     phone_enc = models.BinaryField(null=True, blank=True, help_text="phone, encrypted")
     phone_hash = models.CharField(max_length=32, blank=True, default="")
     pii_key = models.CharField(max_length=16, help_text="id of the key of id_enc/phone_enc")
@@ -141,9 +143,17 @@ class Resident(models.Model):
         # varchar_pattern_ops ("_like") index per hash, which an import would pay for on every row.
         constraints = [
             models.UniqueConstraint(fields=["import_job", "source_row"], name="resident_unique_import_row"),
-            models.UniqueConstraint(fields=["id_hash"], name="resident_unique_id_hash"),
+            # One current record per person; a person who moved keeps their moved-out record elsewhere.
+            models.UniqueConstraint(
+                fields=["id_hash"],
+                condition=models.Q(moved_out__isnull=True),
+                name="resident_unique_current_id",
+            ),
         ]
-        indexes = [models.Index(fields=["phone_hash"], name="resident_phone_hash")]
+        indexes = [
+            models.Index(fields=["phone_hash"], name="resident_phone_hash"),
+            models.Index(fields=["id_hash"], name="resident_id_hash"),
+        ]
 
     def __str__(self) -> str:
         return f"resident {self.pk}"
@@ -398,6 +408,7 @@ class PiiAction(models.TextChoices):
     CARE_VIEW = "care_view", _("Care groups viewed")
     ERROR_FILE = "error_file", _("Error workbook downloaded")
     REVIEW = "review", _("Submission reviewed")
+    REGISTER = "register", _("ID number registered or submitted (checked against the register)")
 
 
 class PiiAccessLog(ChainedEvent):

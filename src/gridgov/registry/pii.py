@@ -3,16 +3,22 @@
 The rule (docs/registry.md):
 
 - Records are first narrowed by data scope (selectors). Within scope everything personal is masked:
-  ID numbers 440***********1234, phones 138****5678.
+  ID numbers 440***********1234, phones 138****5678; the birth date (eight digits of the ID number) is
+  shown only beside an unmasked ID number.
 - Phones of ordinary residents and of units' contacts: community staff and grid workers of the area
   see them unmasked when they ask (`reveal`).
 - ID numbers: only with an explicit grant (`PiiGrant`, field id_number) from the security
   administrator, for an area's subtree, with a reason, optionally expiring; granting is audited.
-- Care groups (关爱对象): membership, and the phones of residents in a care group, only for community
-  staff of the area and holders of a care grant.
+- Care groups (关爱对象): membership only for community staff of the area and holders of a care grant.
+  Nothing else a reader sees differs by membership (the phone rule is the same for every resident).
+- An exact search by ID number or phone confirms the value: only for those who may see it unmasked,
+  under the paths they may, logged as a reveal (selectors.exact_search).
+- Registering an ID number tells of a duplicate only inside the caller's own area; a number registered
+  elsewhere is a person who moved (services.check_registration); every attempt is logged.
 - The three administrators (system, security, audit; 三权分立) never see personal information, and
   cannot be granted it.
-- Every unmasked read, every export, every search by ID number or phone is written to `PiiAccessLog`.
+- Every unmasked read, every export, every search by ID number or phone, every registration of an ID
+  number is written to `PiiAccessLog` (append-only in the model and in database triggers).
 """
 
 from __future__ import annotations

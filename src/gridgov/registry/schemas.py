@@ -37,7 +37,9 @@ class ResidentOut(Schema):
     id: int
     name: str
     gender: str
-    birth_date: dt.date | None
+    birth_date: dt.date | None = Field(
+        description="null unless the ID number is shown unmasked (it is eight digits of the number)"
+    )
     id_number: str
     phone: str
     residence_type: str

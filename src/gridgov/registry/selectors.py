@@ -93,6 +93,37 @@ def _area_path(code: str | None) -> str | None:
     return Area.objects.filter(code=code).values_list("path", flat=True).first() or "#"
 
 
+def exact_search(
+    user, qs: QuerySet, object_type: str, *, id_number: str | None = None, phone: str | None = None,
+    request: HttpRequest | None = None,
+) -> QuerySet:  # fmt: skip
+    """Residents or units (`qs`, already scoped) with exactly this ID number and/or phone: the one place an
+    exact personal value is looked up, so a rate limit can be added here.
+
+    A match confirms the whole value, so the search is a reveal: it needs the PII policy for the field
+    (ID numbers: a `PiiGrant`; phones: community staff and grid workers of the area, or a grant), it looks
+    only under the paths the policy covers (a grant for one grid confirms nothing in the others), it is
+    refused (403, audited) for everybody else whatever the value, and every search, found or not, is
+    written to the access log as an unmasked view."""
+    fields: list[str] = []
+    for field, value in ((PiiField.ID_NUMBER, id_number), (PiiField.PHONE, phone)):
+        if not value:
+            continue
+        policy = require(user, f"registry.search.{field}", (object_type, ""), request=request).pii
+        qs = qs.filter(policy.path_filter(field, PATH))
+        if field == PiiField.ID_NUMBER:
+            qs = qs.filter(id_hash=vault.blind_index(normalise_id(value)))
+        else:
+            qs = qs.filter(phone_hash=vault.blind_index(normalise_phone(value)))
+        fields.append(field)
+    found = list(qs.values_list("pk", flat=True)[:1000])
+    log_access(
+        user, PiiAction.VIEW, object_type=object_type, ids=found, count=len(found), fields=fields,
+        request=request, detail={"search": fields},
+    )  # fmt: skip
+    return qs
+
+
 def residents_for(
     user,
     *,
@@ -121,13 +152,6 @@ def residents_for(
         qs = qs.filter(household_id=household)
     if current is not None:
         qs = qs.filter(moved_out__isnull=current)
-    searched = []
-    if id_number:
-        qs = qs.filter(id_hash=vault.blind_index(normalise_id(id_number)))
-        searched.append(PiiField.ID_NUMBER)
-    if phone:
-        qs = qs.filter(phone_hash=vault.blind_index(normalise_phone(phone)))
-        searched.append(PiiField.PHONE)
     if care_group:
         policy = require(user, "registry.care.filter", ("care", ""), request=request).pii
         qs = qs.filter(
@@ -135,11 +159,8 @@ def residents_for(
             .filter(policy.care_filter("resident__building__grid__path"))
             .values("resident_id")
         )
-    if searched:
-        log_access(
-            user, PiiAction.SEARCH, object_type="resident", ids=list(qs.values_list("pk", flat=True)[:1000]),
-            fields=searched, request=request,
-        )  # fmt: skip
+    if id_number or phone:
+        qs = exact_search(user, qs, "resident", id_number=id_number, phone=phone, request=request)
     return qs.select_related("building__grid", "house").order_by("id")
 
 
@@ -172,9 +193,7 @@ def units_for(
     if credit_code:
         qs = qs.filter(credit_code=credit_code.strip().upper())
     if phone:
-        qs = qs.filter(phone_hash=vault.blind_index(normalise_phone(phone)))
-        log_access(user, PiiAction.SEARCH, object_type="unit", ids=list(qs.values_list("pk", flat=True)[:1000]),
-                   fields=[PiiField.PHONE], request=request)  # fmt: skip
+        qs = exact_search(user, qs, "unit", phone=phone, request=request)
     return qs.select_related("building__grid", "house").order_by("id")
 
 
@@ -345,7 +364,8 @@ def present_residents(
     request: HttpRequest | None = None, log_action: str = PiiAction.VIEW,
 ) -> list[dict]:  # fmt: skip
     """Residents as dicts for the API: ID numbers and phones masked, unless `reveal` is asked for and the
-    policy allows it for the record; care groups only for care readers. Logs what was unmasked."""
+    policy allows it for the record; the birth date (part of the ID number) only beside an unmasked ID
+    number; care groups only for care readers. Logs what was unmasked."""
     policy = policy_for(user)
     ids = [r.pk for r in residents]
     care = _care_groups_of(ids) if ids else {}
@@ -360,7 +380,9 @@ def present_residents(
         id_number = vault.decrypt(r.id_enc, r.pii_key, "id_number")
         phone = vault.decrypt(r.phone_enc, r.pii_key, "phone") if r.phone_enc else ""
         may_id = policy.may(PiiField.ID_NUMBER, path)
-        may_phone = bool(phone) and policy.may(PiiField.PHONE, path) and (not groups or may_care)
+        # Nothing a reader without the care permission gets differs by care-group membership: the phone
+        # rule is the same for every resident of the area (a care-dependent rule showed who is in one).
+        may_phone = bool(phone) and policy.may(PiiField.PHONE, path)
         show_id, show_phone = reveal and may_id, reveal and may_phone
         masked = []
         if not show_id:
@@ -381,7 +403,8 @@ def present_residents(
                 "id": r.pk,
                 "name": r.name,
                 "gender": r.gender,
-                "birth_date": r.birth_date,
+                # The birth date is eight digits of the ID number: shown only with the number itself.
+                "birth_date": r.birth_date if show_id else None,
                 "id_number": id_number if show_id else mask_id(id_number),
                 "phone": phone if show_phone else mask_phone(phone),
                 "residence_type": r.residence_type,

@@ -40,6 +40,7 @@ from gridgov.registry.models import (
     ImportKind,
     ImportMode,
     ImportStatus,
+    PiiAction,
     PiiGrant,
     RecordHistory,
     Relation,
@@ -48,10 +49,11 @@ from gridgov.registry.models import (
     Submission,
     SubmissionAction,
     SubmissionKind,
+    SubmissionStatus,
     Unit,
 )
-from gridgov.registry.permissions import IMPORTER_ROLES
-from gridgov.registry.pii import mask_id, mask_phone
+from gridgov.registry.permissions import IMPORTER_ROLES, REVIEWER_ROLES
+from gridgov.registry.pii import log_access, mask_id, mask_phone
 from gridgov.registry.workflow import SUBMISSIONS
 from gridgov.territory.models import Area, Building, House
 from gridgov.territory.places import house_in
@@ -109,6 +111,70 @@ def _masked(field: str, value) -> Any:
     return value
 
 
+# --- registering an ID number: the duplicate check, answered only where the actor may know ----------
+def _already_in_area() -> str:
+    return _("Already registered in your area: find the resident and change the record instead")
+
+
+def _current_clashes(id_hash: str, exclude_pk: int | None = None):
+    qs = Resident.objects.filter(id_hash=id_hash, moved_out__isnull=True)
+    return qs.exclude(pk=exclude_pk) if exclude_pk else qs
+
+
+def _in_scope(actor, clashes) -> list[int]:
+    """The clashing residents the actor reads (their own area): the only duplicates they are told of."""
+    from gridgov.registry import selectors
+
+    q = selectors.registry_filter(actor) if getattr(actor, "pk", None) else None
+    return list(clashes.filter(q).values_list("pk", flat=True)) if q is not None else []
+
+
+def check_registration(
+    actor, id_number: str | None, *, via: str, answer: bool, current_pk: int | None = None, request=None
+) -> None:
+    """Every attempt to register an ID number (a new resident, a changed number, a submission, an approval)
+    is written to the personal-information access log with what the database held (`detail.outcome`:
+    new, in_scope, elsewhere) — called outside the use case's transaction, so the row stays when the use
+    case is refused.
+
+    What the caller is told never depends on records outside their own area: a number registered only
+    elsewhere is accepted like a new one (the person moved: the other record is marked as moved out when
+    the registration is made, see `move_out_elsewhere`). Inside their area, staff who register records
+    (`answer`: community staff entering a resident or approving a submission) are told of the duplicate;
+    submitters (building heads, grid workers, residents) never are — their submission waits for review."""
+    number = normalise_id(id_number)
+    if not number or check_id_number(number):
+        return  # refused by the validation, like any bad value
+    clashes = _current_clashes(vault.blind_index(number), current_pk)
+    found = list(clashes.values_list("pk", flat=True))
+    mine = _in_scope(actor, clashes) if found else []
+    outcome = "in_scope" if mine else "elsewhere" if found else "new"
+    log_access(
+        actor, PiiAction.REGISTER, object_type="resident", ids=found, count=len(found), fields=["id_number"],
+        request=request, detail={"via": via, "outcome": outcome},
+    )  # fmt: skip
+    if mine and answer:
+        errors = FieldErrors()
+        errors.add("id_number", _already_in_area())
+        errors.raise_if_any()
+
+
+def move_out_elsewhere(resident_ids: list[int]) -> None:
+    """A number registered again in another area: the person moved. Their record there is marked as moved
+    out today, by the system (its history names neither the new area nor who registered it)."""
+    today = timezone.localdate()
+    for old in Resident.objects.select_for_update(of=("self",)).filter(
+        pk__in=resident_ids, moved_out__isnull=True
+    ):
+        old.moved_out = today if old.moved_in is None or old.moved_in <= today else old.moved_in
+        old.version += 1
+        old.save(update_fields=["moved_out", "version", "updated_at"])
+        _history(
+            old, "move_out", None, {"moved_out": [None, old.moved_out.isoformat()]},
+            note=_("Registered again in another area: marked as moved out"),
+        )  # fmt: skip
+
+
 # --- residents ---------------------------------------------------------------------------------------
 RESIDENT_FIELDS = (
     "name", "gender", "id_number", "phone", "residence_type", "moved_in", "moved_out", "relation",
@@ -116,9 +182,14 @@ RESIDENT_FIELDS = (
 )  # fmt: skip
 
 
-def clean_resident(actor, data: dict, *, current: Resident | None = None) -> dict:
+def clean_resident(actor, data: dict, *, current: Resident | None = None, check_clash: bool = True) -> dict:
     """Validate resident fields (all of them for a new record, the given ones for a change) with the
-    import's rules; returns the cleaned values. Raises ValidationFailed with field errors."""
+    import's rules; returns the cleaned values. Raises ValidationFailed with field errors.
+
+    The ID number is checked against the current (not moved-out) residents only with `check_clash` (the
+    actor registers the record now; a submission is checked when it is approved): a clash inside the
+    actor's own area is an error, a clash elsewhere is a person who moved (`moves_out`: the records the
+    registration marks as moved out), answered like a new number (see `check_registration`)."""
     data = _dates(data)
     errors = FieldErrors()
     out: dict[str, Any] = {}
@@ -136,11 +207,13 @@ def clean_resident(actor, data: dict, *, current: Resident | None = None) -> dic
             errors.add("id_number", _(fault))
         else:
             h = vault.blind_index(number)
-            clash = Resident.objects.filter(id_hash=h)
-            if current is not None:
-                clash = clash.exclude(pk=current.pk)
-            if clash.exists():
-                errors.add("id_number", _("Already registered in the system"))
+            if check_clash:
+                clash = _current_clashes(h, current.pk if current is not None else None)
+                mine = _in_scope(actor, clash)
+                if mine:
+                    errors.add("id_number", _already_in_area())
+                else:
+                    out["moves_out"] = list(clash.values_list("pk", flat=True))
             out["id_number"], out["id_hash"] = number, h
             out["birth_date"] = dt.date(int(number[6:10]), int(number[10:12]), int(number[12:14]))
             out["gender"] = "M" if int(number[16]) % 2 else "F"
@@ -217,11 +290,17 @@ def _set_pii(resident, cleaned: dict) -> None:
     resident.pii_key = key.id
 
 
-@transaction.atomic
 def create_resident(*, actor, data: dict, request=None, submission=None, collected_by=None) -> Resident:
     if submission is None:
         require(actor, "registry.resident.create", request=request)
+        check_registration(actor, data.get("id_number"), via="resident", answer=True, request=request)
+    return _create_resident(actor=actor, data=data, submission=submission, collected_by=collected_by)
+
+
+@transaction.atomic
+def _create_resident(*, actor, data: dict, submission=None, collected_by=None) -> Resident:
     cleaned = clean_resident(actor, data)
+    move_out_elsewhere(cleaned.get("moves_out") or [])
     resident = Resident(
         name=cleaned["name"],
         gender=cleaned["gender"],
@@ -240,7 +319,7 @@ def create_resident(*, actor, data: dict, request=None, submission=None, collect
     try:
         with transaction.atomic():
             resident.save()
-    except IntegrityError as exc:
+    except IntegrityError as exc:  # a registration of the same number at the same moment
         raise Conflict(_("Already registered in the system")) from exc
     _claim_head(resident)
     changes = {
@@ -273,14 +352,37 @@ def _resident_for_change(actor, resident_id: int, version: int | None) -> Reside
     return resident
 
 
-@transaction.atomic
 def update_resident(
     *, actor, resident_id: int, version: int | None, changes: dict, request=None, submission=None
 ) -> Resident:
     if submission is None:
         require(actor, "registry.resident.update", ("resident", resident_id), request=request)
+        if changes.get("id_number") is not None:
+            from gridgov.registry import selectors
+
+            if not selectors.residents_visible(actor).filter(pk=resident_id).exists():
+                raise _not_found()
+            require(actor, "registry.resident.change_id", ("resident", resident_id), request=request)
+            check_registration(
+                actor,
+                changes["id_number"],
+                current_pk=resident_id,
+                via="resident",
+                answer=True,
+                request=request,
+            )
+    return _update_resident(
+        actor=actor, resident_id=resident_id, version=version, changes=changes, submission=submission
+    )
+
+
+@transaction.atomic
+def _update_resident(
+    *, actor, resident_id: int, version: int | None, changes: dict, submission=None
+) -> Resident:
     resident = _resident_for_change(actor, resident_id, version)
     cleaned = clean_resident(actor, changes, current=resident)
+    move_out_elsewhere(cleaned.get("moves_out") or [])
     before = {
         "name": resident.name, "residence_type": resident.residence_type, "moved_in": resident.moved_in,
         "moved_out": resident.moved_out, "relation": resident.relation, "building_code": resident.building.code,
@@ -318,7 +420,11 @@ def update_resident(
     if not diff:
         return resident
     resident.version += 1
-    resident.save()
+    try:
+        with transaction.atomic():
+            resident.save()
+    except IntegrityError as exc:  # moved back in while the number is registered as current elsewhere
+        raise Conflict(_("Already registered in the system")) from exc
     _claim_head(resident)
     action = "move_out" if "moved_out" in diff and resident.moved_out else "update"
     _history(resident, action, actor, diff, submission=submission)
@@ -438,16 +544,36 @@ def submission_payload(submission: Submission) -> dict:
     return json.loads(vault.decrypt(submission.payload_enc, submission.pii_key, "submission") or "{}")
 
 
-@transaction.atomic
 def submit(
     *, actor, kind: str, action: str, data: dict, target_id: int | None = None,
     base_version: int | None = None, request=None,
 ) -> Submission:  # fmt: skip
     """A building head (or grid worker, or a resident about their own household) proposes a new record,
-    a change or a move-out; community staff review it."""
+    a change or a move-out; community staff review it. An ID number is not checked against the register
+    here (that would tell the submitter whether the number exists); the reviewer's approval checks it."""
+    require(actor, "registry.submit", request=request)
+    if kind == SubmissionKind.RESIDENT and data.get("id_number"):
+        check_registration(
+            actor, data["id_number"], via="submission", answer=False, request=request,
+            current_pk=target_id if action != SubmissionAction.CREATE else None,
+        )  # fmt: skip
+    return _submit(
+        actor=actor, kind=kind, action=action, data=data, target_id=target_id, base_version=base_version
+    )
+
+
+@transaction.atomic
+def _submit(
+    *,
+    actor,
+    kind: str,
+    action: str,
+    data: dict,
+    target_id: int | None = None,
+    base_version: int | None = None,
+) -> Submission:
     from gridgov.registry import selectors
 
-    require(actor, "registry.submit", request=request)
     errors = FieldErrors()
     scope = scope_for(actor)
     data = {k: v for k, v in data.items() if v is not None}
@@ -462,7 +588,7 @@ def submit(
             errors.raise_if_any()
         probe = _ProbeActor(building)
         if kind == SubmissionKind.RESIDENT:
-            clean_resident(probe, data)
+            clean_resident(probe, data, check_clash=False)
         else:
             clean_unit(probe, data)
     else:
@@ -483,7 +609,7 @@ def submit(
                 errors.add("action", _("Choose one of the allowed values"))
             data = {"moved_out": data.get("moved_out") or timezone.localdate().isoformat()}
         if kind == SubmissionKind.RESIDENT:
-            clean_resident(_ProbeActor(building), _dates(data), current=target)
+            clean_resident(_ProbeActor(building), _dates(data), current=target, check_clash=False)
         else:
             clean_unit(_ProbeActor(building), data, current=target)
         base_version = base_version or target.version
@@ -536,8 +662,24 @@ def _submission_for_review(actor, submission_id: int, request, action: str) -> S
     return sub
 
 
-@transaction.atomic
 def approve(*, actor, submission_id: int, request=None) -> Submission:
+    from gridgov.registry import selectors
+
+    sub = selectors.submissions_visible(actor).filter(pk=submission_id, kind=SubmissionKind.RESIDENT).first()
+    if (
+        sub is not None
+        and sub.status == SubmissionStatus.PENDING
+        and principal_for(actor).has_role(*REVIEWER_ROLES)
+    ):
+        number = submission_payload(sub).get("id_number")
+        if number:
+            current = sub.target_id if sub.action != SubmissionAction.CREATE else None
+            check_registration(actor, number, via="approve", answer=True, current_pk=current, request=request)
+    return _approve(actor=actor, submission_id=submission_id, request=request)
+
+
+@transaction.atomic
+def _approve(*, actor, submission_id: int, request=None) -> Submission:
     sub = _submission_for_review(actor, submission_id, request, "approve")
     data = _dates(submission_payload(sub))
     collector = sub.submitted_by

@@ -178,3 +178,37 @@ def _migrate_back_and_forth(people):
     dup, target = Case.objects.get(pk=dup.pk), Case.objects.get(pk=target.pk)
     assert dup.reporter_phone == OTHER and merged_phone(target.merged_reporters[0]) == OTHER
     assert dup.reporter_phone_hash == pii.blind_index(OTHER)
+
+
+def test_merged_reporters_are_masked_for_every_role_and_a_reveal_is_logged(people, world):
+    """The reporters of merged cases (kept on the case they were merged into, for the return visit): masked
+    for everybody, the system administrator included, even when asked; revealed only by staff of the area,
+    on request, with a log entry."""
+    from gridgov.registry.models import PiiAccessLog
+
+    target = report(people.resident2, A2, category_code="E0102")
+    act("accept", target, people.staff_a)
+    dup = Case.objects.get(pk=_hotline(people.staff_a, OTHER)["id"])
+    act("merge", dup, people.staff_a, target_case_number=target.number)
+    masked = [{"case_number": dup.number, "name": "王**", "phone": "136****5432", "has_account": False}]
+    for user in (people.admin, people.leader, people.resident2, people.staff_a):
+        for params in ({}, {"reveal": "true"}):
+            if user == people.staff_a and params:
+                continue
+            r = Api(user).get(f"/cases/{target.pk}", params)
+            assert r.status_code == 200, (user.username, r.content)
+            text = r.content.decode()
+            assert OTHER not in text and "王阿姨" not in text, user.username
+            assert r.json()["merged_reporters"] == masked, user.username
+            assert r.json()["merged_reporter_count"] == 1
+    assert "merged_reporters" not in Api(people.admin).get(f"/cases/{target.pk}").json()["revealable"]
+    assert OTHER not in Api(people.admin).get("/cases").content.decode()
+    assert not PiiAccessLog.objects.exists()  # nothing was shown, nothing logged
+    body = Api(people.staff_a).get(f"/cases/{target.pk}").json()
+    assert "merged_reporters" in body["revealable"]
+    body = Api(people.staff_a).get(f"/cases/{target.pk}", {"reveal": "true", "purpose": "回访"}).json()
+    assert body["merged_reporters"] == [{**masked[0], "name": "王阿姨", "phone": OTHER}]
+    log = PiiAccessLog.objects.get()
+    assert (log.username, log.action, log.object_type, log.object_refs, log.purpose, log.detail) == (
+        "staff_a", "view", "case", f",{target.pk},", "回访", {"merged_reporters": 1},
+    )  # fmt: skip

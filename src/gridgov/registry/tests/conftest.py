@@ -116,3 +116,24 @@ class Api(testing.Api):
 @pytest.fixture
 def small_batches(settings):
     settings.GRIDGOV_REGISTRY_BATCH_ROWS = 50
+
+
+@pytest.fixture
+def pii_log_flushable():
+    """For transactional tests that write the personal-information access log: its triggers refuse the
+    DELETE with which the test database is emptied on SQLite (PostgreSQL truncates, which they allow), so
+    the rows are removed with the triggers dropped for a moment, then the triggers come back."""
+    yield
+    from importlib import import_module
+
+    from django.db import connection
+
+    if connection.vendor != "sqlite":
+        return
+    migration = import_module("gridgov.registry.migrations.0003_pii_access_log_append_only")
+    with connection.cursor() as cursor:
+        for sql in migration.SQLITE_DOWN:
+            cursor.execute(sql)
+        cursor.execute("DELETE FROM registry_piiaccesslog")
+        for sql in migration.SQLITE_UP:
+            cursor.execute(sql)

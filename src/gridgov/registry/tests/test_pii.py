@@ -29,6 +29,11 @@ def registry(people, world):
     return Resident.objects.get(name="居民0")
 
 
+def _reads():
+    """The access log without the registrations the fixture's imports logged."""
+    return PiiAccessLog.objects.exclude(action="register")
+
+
 def _plain_values() -> list[str]:
     out = []
     for r in Resident.objects.all():
@@ -49,7 +54,7 @@ def test_masked_by_default_and_revealed_per_role(people, registry):
     assert body["id_number"] == mask_id(number) and body["phone"] == mask_phone(phone)
     assert body["masked"] == ["id_number", "phone"]
     assert body["revealable"] == ["phone"]  # what 显示明文 would show this user (a read logs nothing)
-    assert PiiAccessLog.objects.count() == 0
+    assert _reads().count() == 0
     # Community staff and grid workers of the area: phones on request, ID numbers not without a grant.
     for user in (people.staff_a, people.worker_a1):
         body = Api(user).get(f"/residents/{registry.pk}", {"reveal": "true", "purpose": "走访核实"}).json()
@@ -59,7 +64,7 @@ def test_masked_by_default_and_revealed_per_role(people, registry):
             and body["masked"] == ["id_number"]
             and body["revealable"] == []
         )
-    log = PiiAccessLog.objects.filter(username="staff_a").get()
+    log = _reads().filter(username="staff_a").get()
     assert (log.action, log.object_type, log.fields, log.purpose) == (
         "view",
         "resident",
@@ -74,7 +79,7 @@ def test_masked_by_default_and_revealed_per_role(people, registry):
         assert Api(user).get(f"/residents/{registry.pk}").json()["revealable"] == []
         body = Api(user).get(f"/residents/{registry.pk}", {"reveal": "true"}).json()
         assert body["phone"] == mask_phone(phone) and body["id_number"] == mask_id(number)
-    assert PiiAccessLog.objects.count() == 2
+    assert _reads().count() == 2
 
 
 def test_id_numbers_need_an_audited_grant_from_the_security_admin(people, registry, world):
@@ -116,13 +121,44 @@ def test_system_admin_sees_no_personal_information(people, registry):
     assert api.post("/exports", {"kind": "residents"}).status_code == 403
 
 
-def test_search_by_exact_id_number_and_phone_is_logged(people, registry):
+def test_search_by_exact_id_number_and_phone_is_a_logged_reveal_for_grant_holders_only(
+    people, registry, world
+):
+    """An exact match confirms the whole value: the search is a reveal. ID numbers need a grant (and are
+    looked up only under it), phones the phone rule; everybody else is refused whatever the value."""
+    from gridgov.registry.models import PiiGrant
+
     api = Api(people.staff_a)
+    for value in (id_for(0, "F"), id_for(500)):  # registered or not: the same refusal, audited
+        r = api.get("/residents", {"id_number": value})
+        assert r.status_code == 403 and r.json()["detail"].startswith("Searching by an exact ID number")
+    denied = AuditEvent.objects.filter(
+        event_type="permission_denied", detail__action="registry.search.id_number"
+    )
+    assert denied.count() == 2
+    for user in (people.head_a1, people.leader, people.sub_staff):
+        assert Api(user).get("/residents", {"phone": "13900000000"}).status_code == 403
+    assert api.get("/residents", {"phone": "139 0000 0000"}).json()["count"] == 1
+    PiiGrant.objects.create(
+        user=people.staff_a,
+        field="id_number",
+        area=world.grid_a1,
+        reason="低保复核",
+        granted_by=people.security,
+    )
     found = api.get("/residents", {"id_number": id_for(0, "F").lower()}).json()
     assert found["count"] == 1 and found["items"][0]["id"] == registry.pk
-    assert api.get("/residents", {"phone": "139 0000 0000"}).json()["count"] == 1
     assert api.get("/residents", {"id_number": id_for(500)}).json()["count"] == 0
-    assert list(PiiAccessLog.objects.order_by("id").values_list("action", flat=True)) == ["search"] * 3
+    other = Resident.objects.get(name="居民100")  # community B: outside the grant (and the scope)
+    number = vault.decrypt(other.id_enc, other.pii_key, "id_number")
+    assert api.get("/residents", {"id_number": number}).json()["count"] == 0
+    logs = list(_reads().order_by("id").values_list("action", "fields", "object_refs", "detail"))
+    assert logs == [
+        ("view", ["phone"], f",{registry.pk},", {"search": ["phone"]}),
+        ("view", ["id_number"], f",{registry.pk},", {"search": ["id_number"]}),
+        ("view", ["id_number"], "", {"search": ["id_number"]}),
+        ("view", ["id_number"], "", {"search": ["id_number"]}),
+    ]
 
 
 def test_care_groups_only_for_care_roles(people, registry):
@@ -139,10 +175,11 @@ def test_care_groups_only_for_care_roles(people, registry):
     assert staff.get(f"/residents/{registry.pk}").json()["care_groups"] == ["elderly_alone"]
     groups = {g["group"]: g["count"] for g in staff.get("/care-groups").json()}
     assert groups["elderly_alone"] == 1
-    # A grid worker sees the resident, but not the care group, and not the phone of a care-group member.
+    # A grid worker sees the resident, not the care group; the phone rule is the one of every resident
+    # (test_nothing_a_grid_worker_reads_differs_by_care_group).
     worker = Api(people.worker_a1)
     body = worker.get(f"/residents/{registry.pk}", {"reveal": "true"}).json()
-    assert body["care_groups"] is None and body["phone"] == mask_phone("13900000000")
+    assert body["care_groups"] is None and body["phone"] == "13900000000"
     assert worker.get("/care-members").status_code == 403
     assert worker.get("/residents", {"care_group": "elderly_alone"}).status_code == 403
     assert Api(people.staff_b).get("/care-members").json()["count"] == 0
@@ -173,14 +210,14 @@ def test_access_log_is_for_the_audit_admin_only(people, registry):
     Api(people.staff_a).get(f"/residents/{registry.pk}", {"reveal": "true"})
     Api(people.staff_a).post("/exports", {"kind": "residents", "format": "csv"})
     auditor = Api(people.auditor)
-    body = auditor.get("/access-log").json()
-    assert body["count"] == 2 and {i["action"] for i in body["items"]} == {"view", "export"}
+    body = auditor.get("/access-log").json()  # the fixture's two imports, a reveal, an export
+    assert body["count"] == 4 and {i["action"] for i in body["items"]} == {"register", "view", "export"}
     one = auditor.get("/access-log", {"object_id": registry.pk, "action": "view"}).json()
     assert one["count"] == 1 and one["items"][0]["object_ids"] == [registry.pk]
     assert auditor.get("/access-log", {"username": "nobody"}).json()["count"] == 0
     for user in (people.admin, people.security, people.staff_a):
         assert Api(user).get("/access-log").status_code == 403
-    assert PiiAccessLog.objects.count() == 2
+    assert _reads().count() == 2
     with pytest.raises(PermissionError):
         PiiAccessLog.objects.all().delete()
 
@@ -220,7 +257,7 @@ def test_no_full_id_number_or_phone_for_roles_without_permission(people, registr
 
 
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
-def test_the_database_holds_no_plaintext_id_number_or_phone(people, registry):
+def test_the_database_holds_no_plaintext_id_number_or_phone(people, registry, pii_log_flushable):
     """Every column of every table, as text (and the SQLite database file itself)."""
     from gridgov.registry.tests.test_collection import collect_one
 
@@ -252,3 +289,34 @@ def test_ciphertexts_are_bound_to_their_field_and_key(registry):
     with pytest.raises(vault.VaultError):
         vault.decrypt(blob[:-1] + bytes([blob[-1] ^ 1]), registry.pii_key, "id_number")
     assert CareMembership.objects.count() == 0
+
+
+def test_the_access_log_refuses_raw_sql_update_and_delete(people, registry):
+    """Append-only in the database too (triggers, SQLite and PostgreSQL), like the security audit log: a raw
+    UPDATE or DELETE fails whatever client sends it; only rows past the 183-day retention may be deleted."""
+    import datetime as dt
+
+    from django.db import DatabaseError, transaction
+    from django.utils import timezone
+
+    from gridgov.core import timeline
+
+    Api(people.staff_a).get(f"/residents/{registry.pk}", {"reveal": "true"})
+    row = _reads().get()
+    table = connection.ops.quote_name(PiiAccessLog._meta.db_table)
+    for sql, params in (
+        (f"UPDATE {table} SET username = %s WHERE id = %s", ["someone_else", row.pk]),  # noqa: S608
+        (f"UPDATE {table} SET at = %s WHERE id = %s", [timezone.now() - dt.timedelta(days=400), row.pk]),  # noqa: S608
+        (f"DELETE FROM {table} WHERE id = %s", [row.pk]),  # noqa: S608
+        (f"DELETE FROM {table}", []),  # noqa: S608
+    ):
+        with pytest.raises(DatabaseError), transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(sql, params)
+    assert _reads().get().username == "staff_a"
+    # A row past the retention period may go (a purge), as in the audit log.
+    old = timeline.record(
+        PiiAccessLog, at=timezone.now() - dt.timedelta(days=400), username="old", action="view"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(f"DELETE FROM {table} WHERE id = %s", [old.pk])  # noqa: S608
+    assert list(_reads().values_list("username", flat=True)) == ["staff_a"]

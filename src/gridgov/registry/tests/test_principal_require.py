@@ -127,7 +127,8 @@ EXPECTED = {
     "totp.reset": {Role.SECURITY_ADMIN},
     "audit.read": {Role.AUDIT_ADMIN},
     # registry (was registry/services.py _require, registry/selectors.py)
-    "registry.resident.create": {Role.COMMUNITY_STAFF, Role.GRID_WORKER},
+    "registry.resident.create": {Role.COMMUNITY_STAFF},  # grid workers submit for review
+    "registry.resident.change_id": {Role.COMMUNITY_STAFF},
     "registry.resident.update": {Role.COMMUNITY_STAFF, Role.GRID_WORKER},
     "registry.unit.create": {Role.COMMUNITY_STAFF, Role.GRID_WORKER},
     "registry.unit.update": {Role.COMMUNITY_STAFF, Role.GRID_WORKER},
@@ -146,6 +147,8 @@ EXPECTED = {
     "registry.care.remove": {Role.COMMUNITY_STAFF},
     "registry.care.read": {Role.COMMUNITY_STAFF},
     "registry.care.filter": {Role.COMMUNITY_STAFF},
+    "registry.search.id_number": set(),  # a PiiGrant, never a role alone
+    "registry.search.phone": {Role.COMMUNITY_STAFF, Role.GRID_WORKER},
     # territory (was territory/services.py, redivision.py _require_admin, multinet.py _require_reader)
     "territory.area.create": {Role.ADMIN},
     "territory.area.update": {Role.ADMIN},
