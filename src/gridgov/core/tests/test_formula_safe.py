@@ -83,10 +83,10 @@ def test_cases_cluster_writes_report_text_safely(tmp_path):
     src = tmp_path / "in.csv"
     with open(src, "w", encoding="utf-8-sig", newline="") as fh:
         csv.writer(fh).writerows(
-            [["编号", "诉求内容"], ["A1", "=HYPERLINK(\"http://x\",\"井盖缺失\")"], ["@B", "-2+3 路灯不亮"]]
+            [["编号", "诉求内容"], ["A1", '=HYPERLINK("http://x","井盖缺失")'], ["@B", "-2+3 路灯不亮"]]
         )
     out = tmp_path / "out.csv"
     assert run(["cases", "cluster", "--csv", str(src), "--text-col", "诉求内容", "--out", str(out)]) == 0
     rows = list(csv.reader(io.StringIO(out.read_bytes().decode("utf-8-sig"))))
-    assert rows[1][1] == "'=HYPERLINK(\"http://x\",\"井盖缺失\")"
+    assert rows[1][1] == '\'=HYPERLINK("http://x","井盖缺失")'
     assert rows[2][:2] == ["'@B", "'-2+3 路灯不亮"]
