@@ -89,7 +89,7 @@ def _seed(server) -> dict:
     )
     # a case: description, address, reporter's name
     case = staff.post(
-        "/api/v1/cases",
+        "/api/v1/cases/cases",
         {
             "description": f"{IMG} 井盖缺失 {SCRIPT}",
             "address": SCRIPT,

@@ -48,8 +48,8 @@ def apply() -> None:
     global _applied
     if _applied:
         return
-    from gunicorn import util
-    from gunicorn.http import wsgi
+    from gunicorn import util  # type: ignore[import-untyped]
+    from gunicorn.http import wsgi  # type: ignore[import-untyped]
 
     original_headers = wsgi.Response.default_headers
 

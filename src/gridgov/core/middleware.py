@@ -147,8 +147,8 @@ class ApiEdgeMiddleware:
                 raise
             response = known
         if _is_html_error(response):
-            exc = getattr(request, "_gridgov_exception", None)
-            known = self._known(request, exc) if exc is not None else None
+            raised = getattr(request, "_gridgov_exception", None)
+            known = self._known(request, raised) if raised is not None else None
             if known is None and response.status_code == 400 and self._over_limit(request):
                 known = self._localised(request, too_large_problem)
             if known is None:
