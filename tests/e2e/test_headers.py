@@ -35,3 +35,18 @@ def test_an_address_over_the_limit_is_a_problem_not_a_page(server):
     assert headers["Content-Type"].startswith("application/problem+json")
     assert headers.get("Server") is None
     assert json.loads(body)["title"] == "请求地址过长"
+
+
+def test_the_server_pages_run_under_the_policy(server, new_context):
+    """The home page, the API documentation (Swagger UI) and the back office's login page load under the
+    Content-Security-Policy; the fixture fails the test on any violation."""
+    from playwright.sync_api import expect
+
+    page = new_context("desktop").new_page()
+    page.goto(server.url + "/")
+    expect(page.locator("h1")).to_be_visible()
+    page.goto(server.url + "/api/docs")
+    expect(page.locator(".swagger-ui .info")).to_be_visible()
+    page.goto(server.url + "/admin/login/")
+    expect(page.locator("#id_username")).to_be_visible()
+    page.wait_for_timeout(500)
