@@ -122,7 +122,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     from gunicorn.app.base import BaseApplication
 
+    from gridgov.core import gunicorn_hooks
     from gridgov.wsgi import application
+
+    gunicorn_hooks.apply()  # no Server header; gunicorn's own errors as problem+json
 
     class Server(BaseApplication):
         def load_config(self):

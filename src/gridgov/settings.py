@@ -6,7 +6,9 @@ Environment:
   REDIS_URL          Huey on Redis when set; Huey on SQLite in the data directory otherwise
   SECRET_KEY         required in production; a key is generated into the data directory otherwise
   GRIDGOV_DEBUG      1 for development error pages
-  GRIDGOV_ALLOWED_HOSTS  comma-separated host names (default: *)
+  GRIDGOV_ALLOWED_HOSTS  comma-separated host names served besides localhost/127.0.0.1/[::1]
+  GRIDGOV_PROXY_SSL_HEADER  the header a TLS-terminating proxy sets to "https" (e.g. X-Forwarded-Proto)
+  GRIDGOV_HSTS_SECONDS   Strict-Transport-Security max-age (default: 1 year with GRIDGOV_SECURE_COOKIES, else 0)
   GRIDGOV_MFA_REQUIRED   1 to make the TOTP second factor mandatory for staff roles
   GRIDGOV_SESSION_IDLE_SECONDS  idle session timeout (default 1800)
   GRIDGOV_PII_KEYS   encryption keys of personal information, "k2:BASE64,k1:BASE64" (first = current;
@@ -50,7 +52,6 @@ def _secret_key() -> str:
 
 SECRET_KEY = _secret_key()
 DEBUG = env_bool("GRIDGOV_DEBUG")
-ALLOWED_HOSTS = [h.strip() for h in os.environ.get("GRIDGOV_ALLOWED_HOSTS", "*").split(",") if h.strip()]
 CSRF_TRUSTED_ORIGINS = [
     o.strip() for o in os.environ.get("GRIDGOV_CSRF_TRUSTED_ORIGINS", "").split(",") if o.strip()
 ]
@@ -70,10 +71,13 @@ INSTALLED_APPS = [
     "gridgov.cases",
     "gridgov.registry",
     "gridgov.demo",
+    "csp",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "gridgov.core.middleware.ApiEdgeMiddleware",
+    "csp.middleware.CSPMiddleware",
     "gridgov.core.middleware.DenialAuditMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -218,6 +222,60 @@ GRIDGOV_COMMUNITY_HOUSEHOLDS = 3000
 GRIDGOV_COMMUNITY_TOLERANCE = 0.2  # a community is "about 3000 households" within ±20 %
 # Map tiles: an operator's tile server (天地图, own OSM); empty = grid polygons on a blank base.
 GRIDGOV_TILE_URL = os.environ.get("GRIDGOV_TILE_URL", "")
+
+# --- security headers (the browser and HTTP; docs/security.md) ---------------------------------------
+# Host names: localhost always, the deployment's names from GRIDGOV_ALLOWED_HOSTS (never "*" by default:
+# a forged Host header would otherwise reach password-reset links and absolute URLs).
+ALLOWED_HOSTS = ["localhost", "127.0.0.1", "[::1]"] + [
+    h.strip() for h in os.environ.get("GRIDGOV_ALLOWED_HOSTS", "").split(",") if h.strip()
+]
+# Behind a TLS-terminating proxy that sets e.g. "X-Forwarded-Proto: https" (and strips it from clients).
+_PROXY_SSL_HEADER = os.environ.get("GRIDGOV_PROXY_SSL_HEADER", "").strip()
+if _PROXY_SSL_HEADER:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_" + _PROXY_SSL_HEADER.upper().replace("-", "_"), "https")
+# HSTS is sent only on HTTPS requests; on by default when the cookies are marked Secure (TLS deployment).
+SECURE_HSTS_SECONDS = int(
+    os.environ.get("GRIDGOV_HSTS_SECONDS", str(365 * 24 * 3600 if SESSION_COOKIE_SECURE else 0))
+)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("GRIDGOV_HSTS_INCLUDE_SUBDOMAINS")
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+
+
+def _tile_source(url: str) -> list[str]:
+    """The origin of the operator's map tiles for img-src ("https://t{s}.tianditu.gov.cn/…" →
+    "https://*.tianditu.gov.cn"); nothing for tiles served by GridGov itself."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url.replace("{s}", "SUB"))
+    if not parts.scheme or not parts.netloc:
+        return []
+    host = parts.netloc
+    if "." in host and ("SUB" in host.split(".", 1)[0] or "{" in host.split(".", 1)[0]):
+        host = "*." + host.split(".", 1)[1]
+    return [f"{parts.scheme}://{host}"]
+
+
+# Content-Security-Policy (django-csp): scripts only from our own files (no inline script, no eval);
+# inline style attributes are allowed because Element Plus, Vant, ECharts and Leaflet position their
+# popups, tooltips and map panes with them; images may be data:/blob: URIs (Leaflet's markers, photo
+# previews) and the operator's tile server; nothing else leaves the server.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'", "'unsafe-inline'"],
+        "img-src": ["'self'", "data:", "blob:", *_tile_source(GRIDGOV_TILE_URL)],
+        "font-src": ["'self'", "data:"],
+        "connect-src": ["'self'"],
+        "worker-src": ["'self'", "blob:"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
 
 # --- registry: personal information (PIPL, 等保2.0) -------------------------------------------
 

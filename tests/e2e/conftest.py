@@ -2,6 +2,8 @@
 a temporary data directory (on the PostgreSQL pass of CI the inherited DATABASE_URL is used), driven by
 Debian's Chromium through Playwright. Skipped, with the reason, when Chromium or the built app is missing.
 
+Every test fails on a request that leaves the server and on a Content-Security-Policy violation.
+
 Screenshots go to a temporary directory; with GRIDGOV_SCREENSHOTS=docs/screenshots the chosen ones are
 copied there too."""
 
@@ -67,6 +69,7 @@ class Server:
     logins: list[dict]
     shots: Path
     external_requests: list[str] = field(default_factory=list)
+    csp_violations: list[str] = field(default_factory=list)
 
     def api(self, username: str) -> Api:
         return Api(self.url, username)
@@ -183,6 +186,23 @@ def new_context(browser, server):
                 server.external_requests.append(request.url)
 
         ctx.on("request", check)
+        # Every browser test also fails on a Content-Security-Policy violation (docs/security.md).
+        ctx.add_init_script(
+            "document.addEventListener('securitypolicyviolation', e => "
+            "console.error('CSP violation: ' + e.violatedDirective + ' ' + e.blockedURI))"
+        )
+
+        def watch(page):
+            page.on(
+                "console",
+                lambda m: (
+                    server.csp_violations.append(f"{page.url}: {m.text}")
+                    if "Content Security Policy" in m.text or "CSP violation" in m.text
+                    else None
+                ),
+            )
+
+        ctx.on("page", watch)
         made.append(ctx)
         return ctx
 
@@ -190,6 +210,8 @@ def new_context(browser, server):
     for ctx in made:
         ctx.close()
     assert server.external_requests == [], f"requests left the server: {server.external_requests[:5]}"
+    violations, server.csp_violations[:] = list(server.csp_violations), []
+    assert violations == [], f"Content-Security-Policy violations: {violations[:5]}"
 
 
 def shot(server: Server, page, name: str) -> Path:

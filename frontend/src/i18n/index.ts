@@ -1,5 +1,6 @@
 /** vue-i18n set-up: zh-CN first, English second; the choice is kept in localStorage. */
 import { createI18n } from 'vue-i18n'
+import { appConfig } from '@/lib/config'
 import zhCN from './zh-CN'
 import en from './en'
 
@@ -14,7 +15,7 @@ export function initialLanguage(): Language {
   } catch {
     stored = null
   }
-  const wanted = stored ?? window.GRIDGOV_CONFIG?.language ?? 'zh-CN'
+  const wanted = stored ?? appConfig().language
   return wanted.toLowerCase().startsWith('en') ? 'en' : 'zh-CN'
 }
 

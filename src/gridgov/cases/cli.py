@@ -7,7 +7,6 @@ gridgov cases classifier evaluate --csv FILE --text-col COL --label-col COL [--f
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import math
 import sys
@@ -17,6 +16,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from gridgov.cases.textsim import Report, TableError, cluster_reports, column_index, read_table
+from gridgov.core.tabular.export import write_csv
 
 LOCAL_TZ = ZoneInfo("Asia/Shanghai")
 TIME_FORMATS = (
@@ -126,14 +126,18 @@ def cmd_cluster(args: argparse.Namespace) -> int:
         gi = len(out_header)
         out_header.append("group_id")
     out = Path(args.out)
+
+    def _with_group(row: list[str], group) -> list[str]:
+        row = list(row) + [""] * (len(out_header) - len(row))
+        row[gi] = "" if group is None else str(group)
+        return row
+
     try:
         with open(out, "w", encoding="utf-8-sig", newline="") as fh:
-            writer = csv.writer(fh)
-            writer.writerow(out_header)
-            for row, group in zip(rows, groups, strict=True):
-                row = list(row) + [""] * (len(out_header) - len(row))
-                row[gi] = "" if group is None else str(group)
-                writer.writerow(row)
+            # Through the export kernel's writer: a report's text starting with = + - @ stays text.
+            write_csv(
+                fh, out_header, (_with_group(row, group) for row, group in zip(rows, groups, strict=True))
+            )
     except OSError as exc:
         return _fail(f"{out}: {exc.strerror or exc}")
 

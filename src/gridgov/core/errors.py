@@ -195,3 +195,58 @@ def handle_validation_error(request: HttpRequest, exc: Any) -> JsonResponse:
     fields = ", ".join(e["field"] for e in errors if e["field"])
     detail = _("Please correct: %(fields)s") % {"fields": fields} if fields else _("The input is not valid")
     return problem(422, "validation", _("The input is not valid"), detail, errors)
+
+
+def _disk_full(exc: BaseException) -> bool:
+    """No space left: an OSError ENOSPC, SQLite's "database or disk is full", PostgreSQL's disk_full."""
+    import errno
+
+    from django.db import DatabaseError
+
+    for e in (exc, exc.__cause__, exc.__context__):
+        if isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EDQUOT):
+            return True
+        if isinstance(e, DatabaseError) and (
+            "disk is full" in str(e)
+            or "No space left on device" in str(e)
+            or getattr(e, "pgcode", None) == "53100"
+            or getattr(getattr(e, "diag", None), "sqlstate", None) == "53100"
+        ):
+            return True
+    return False
+
+
+def too_large_problem() -> JsonResponse:
+    from django.conf import settings
+
+    limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE or 0
+    return problem(
+        413,
+        "too-large",
+        _("The request is too large"),
+        _("The request body may hold at most %(mb)s MB (files are sent as uploads).")
+        % {"mb": f"{limit / 1024 / 1024:.1f}"},
+    )
+
+
+def disk_full_problem() -> JsonResponse:
+    response = problem(
+        503,
+        "storage-full",
+        _("The server cannot store data right now"),
+        _("The server's storage is full; nothing was saved. Please try again later."),
+    )
+    response["Retry-After"] = "300"
+    return response
+
+
+def problem_for_exception(exc: BaseException) -> JsonResponse | None:
+    """The problem document of an unexpected exception that is not a server bug: a body over Django's
+    limits (413) or a full disk (503, nothing saved). None for anything else (a 500)."""
+    from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent
+
+    if isinstance(exc, RequestDataTooBig | TooManyFieldsSent):
+        return too_large_problem()
+    if _disk_full(exc):
+        return disk_full_problem()
+    return None

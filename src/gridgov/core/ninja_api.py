@@ -13,7 +13,13 @@ from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as NinjaValidationError
 
-from gridgov.core.errors import ApiError, api_error_response, handle_validation_error, problem
+from gridgov.core.errors import (
+    ApiError,
+    api_error_response,
+    handle_validation_error,
+    problem,
+    problem_for_exception,
+)
 from gridgov.core.principal import flush_denials
 
 log = logging.getLogger(__name__)
@@ -52,6 +58,10 @@ def handle_errors(api: NinjaAPI) -> NinjaAPI:
 
     @api.exception_handler(Exception)
     def _server_error(request: HttpRequest, exc: Exception):
+        known = problem_for_exception(exc)  # a body over the limits (413), a full disk (503)
+        if known is not None:
+            log.error("%s %s: %s", request.method, request.path, exc)
+            return known
         log.exception("unhandled error on %s %s", request.method, request.path)
         return problem(
             500, "server-error", _("Server error"), _("Something went wrong on our side; it has been logged.")

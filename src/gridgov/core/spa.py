@@ -1,5 +1,6 @@
 """The web app: `/app/…` answers the desktop single-page app and `/m/…` the mobile one (history-mode
-routing, so every path below them returns the same page), with `window.GRIDGOV_CONFIG` injected.
+routing, so every path below them returns the same page), with the deployment's configuration injected as a JSON data block (never as a script: the
+Content-Security-Policy allows no inline script).
 
 The pages are built by `npm run build` in `frontend/` into `static/app/` (`make frontend`); without a build
 a bilingual page says so."""
@@ -49,8 +50,8 @@ def _page(name: str) -> str | None:
     if cached and cached[0] == mtime:
         return cached[1]
     html = path.read_text(encoding="utf-8")
-    config = json.dumps(_config(), ensure_ascii=False).replace("<", "\\u003c")
-    script = f"<script>window.GRIDGOV_CONFIG = {config};</script>"
+    config = json.dumps(_config(), ensure_ascii=False).replace("<", "\\u003c").replace(">", "\\u003e")
+    script = f'<script type="application/json" id="gridgov-config">{config}</script>'
     html = html.replace("</head>", f"{script}\n</head>", 1) if "</head>" in html else script + html
     _cache[name] = (mtime, html)
     return html

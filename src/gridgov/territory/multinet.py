@@ -26,7 +26,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import shapely
-import xlsxwriter
 from django.db import transaction
 from django.utils.translation import gettext as _
 
@@ -34,6 +33,7 @@ from gridgov.accounts.audit import record_audit
 from gridgov.accounts.models import AuditEventType, Organisation
 from gridgov.core.errors import NotFound, TooLarge, field_error
 from gridgov.core.principal import require
+from gridgov.core.tabular.export import SafeBook
 from gridgov.territory import geo
 from gridgov.territory.models import CrsName, DepartmentGrid, DepartmentLayer, Level
 from gridgov.territory.partition import LocalPlane
@@ -372,7 +372,8 @@ def _summary(rows: list[dict], issues: list[dict]) -> dict:
 def overlay_workbook(report: dict) -> bytes:
     """The overlay as an Excel workbook: 网格对应 (one row per grid), 对应明细 (every pair), 问题 (issues)."""
     buffer = io.BytesIO()
-    book = xlsxwriter.Workbook(buffer, {"in_memory": True})
+    # Codes and names come from the imported file: written as text through the formula-safe writer.
+    book = SafeBook(buffer)
     bold = book.add_format({"bold": True, "bg_color": "#DDEBF7", "border": 1})
     percent = book.add_format({"num_format": "0.0%"})
     kinds = {"gap": _("Gap"), "split": _("Split"), "sliver": _("Sliver")}

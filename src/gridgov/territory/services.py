@@ -45,12 +45,14 @@ def _text_errors(**values: str | None) -> list[dict[str, str]]:
 
 
 def clean_geometry(
-    value: Any, *, field: str = "geometry"
+    value: Any, *, field: str = "geometry", extent: tuple[float, float, float, float, str] | None = None
 ) -> tuple[str, tuple[float, float, float, float] | None]:
     """A GeoJSON Polygon/MultiPolygon (object or text) in WGS-84 → (compact text, bbox).
 
-    None or "" clears the geometry. Raises ValidationFailed naming `field` otherwise."""
-    if value is None or value == "" or value == {}:
+    None or "" clears the geometry ({} is not a geometry and is refused). With `extent` (min_lng, min_lat,
+    max_lng, max_lat, label) the geometry must lie within or near it (EXTENT_MARGIN). Raises
+    ValidationFailed naming `field` otherwise."""
+    if value is None or value == "":
         return "", None
     text = value if isinstance(value, str) else json.dumps(value)
 
@@ -73,7 +75,56 @@ def clean_geometry(
         raise fail(_("Coordinates must be WGS-84 longitude and latitude."))
     if geom.area <= 0:
         raise fail(_("The polygon has no area."))
+    if extent is not None:
+        e_min_lng, e_min_lat, e_max_lng, e_max_lat, label = extent
+        margin = max(
+            EXTENT_MARGIN_DEGREES, EXTENT_MARGIN_SHARE * max(e_max_lng - e_min_lng, e_max_lat - e_min_lat)
+        )
+        if (
+            min_lng < e_min_lng - margin
+            or max_lng > e_max_lng + margin
+            or min_lat < e_min_lat - margin
+            or max_lat > e_max_lat + margin
+        ):
+            raise fail(
+                _("The geometry lies outside %(area)s; check the coordinates (WGS-84 longitude, latitude).")
+                % {"area": label}
+            )
     return geo.to_geojson(geom), (min_lng, min_lat, max_lng, max_lat)
+
+
+# A geometry may reach this far beyond the extent of the area it belongs to (drawing slack, a grid on the
+# boundary road): 0.02° (about 2 km) or a fifth of that area's size, whichever is larger.
+EXTENT_MARGIN_DEGREES = 0.02
+EXTENT_MARGIN_SHARE = 0.2
+
+
+def reference_extent(parent: Area | None) -> tuple[float, float, float, float, str] | None:
+    """Where an area under `parent` must lie: the extent of its nearest ancestor that has a geometry, else
+    the configured district's (GRIDGOV_DISTRICT_CODE); None for a district, or when nothing is drawn."""
+    if parent is None:
+        return None
+    node: Area | None = parent
+    while node is not None:
+        if node.min_lng is not None:
+            return (node.min_lng, node.min_lat, node.max_lng, node.max_lat, f"{node.name}({node.code})")
+        node = node.parent
+    from django.conf import settings
+
+    district = (
+        Area.objects.filter(code=settings.GRIDGOV_DISTRICT_CODE, min_lng__isnull=False).only(
+            "code", "name", "min_lng", "min_lat", "max_lng", "max_lat"
+        )
+    ).first()
+    if district is None:
+        return None
+    return (
+        district.min_lng,
+        district.min_lat,
+        district.max_lng,
+        district.max_lat,
+        f"{district.name}({district.code})",
+    )
 
 
 def _set_geometry(area: Area, text: str, bbox) -> None:
@@ -165,7 +216,7 @@ def _create_area(
             errors.append({"field": "code", "message": _("An area with this code already exists.")})
     text, bbox = "", None
     try:
-        text, bbox = clean_geometry(geometry)
+        text, bbox = clean_geometry(geometry, extent=reference_extent(parent))
     except ValidationFailed as exc:
         errors.extend(exc.errors)
     if errors:
@@ -240,7 +291,7 @@ def _update_area(*, actor, area_code, name, geometry, external_code, is_active, 
             changed.append("name")
     if geometry is not UNSET:
         try:
-            text, bbox = clean_geometry(geometry)
+            text, bbox = clean_geometry(geometry, extent=reference_extent(area.parent))
         except ValidationFailed as exc:
             errors.extend(exc.errors)
         else:

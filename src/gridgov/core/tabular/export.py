@@ -6,14 +6,19 @@ queryset in keyset-paged chunks (steady memory and speed over millions of rows o
 yields lists of text; a column with a mask shows the masked value unless the caller's `reveal(obj,
 column name, value)` says yes (the rule who may see what is the caller's). `csv_stream` writes UTF-8
 with a BOM (Excel opens it) as the rows come; `xlsx_file` writes with xlsxwriter in constant-memory mode
-into a private temporary file and gives an open handle (the file is already unlinked). Every cell that a
-spreadsheet would run as a formula is prefixed with an apostrophe (CSV injection).
+into a private temporary file and gives an open handle (the file is already unlinked).
+
+Formula injection: every spreadsheet GridGov writes goes through this module. In a .csv a cell starting
+with = + - @ or a tab or carriage return gets an apostrophe in front (`safe`, `write_csv`); in an .xlsx
+(`SafeBook`) every text is a text cell, never a formula, and such a cell is marked "quote prefix" (Excel's
+own mark for text that looks like a formula, kept when the cell is edited).
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import numbers
 import os
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
@@ -28,12 +33,94 @@ from gridgov.core.tabular.spec import FORMULA_START
 
 CHUNK = 2000
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+# What a spreadsheet may read as the start of a formula (OWASP CSV injection): = + - @, tab, carriage return.
+FORMULA_TRIGGERS = (*FORMULA_START, "\t", "\r")
 
 
 def safe(value) -> str:
     """Text that a spreadsheet will not run as a formula (CSV injection)."""
     text = "" if value is None else str(value)
-    return "'" + text if text[:1] in FORMULA_START else text
+    return "'" + text if text[:1] in FORMULA_TRIGGERS else text
+
+
+def write_csv(fh, header: list[str] | None, rows: Iterable[list]) -> None:
+    """Rows to an open text file as CSV, every cell made safe (the caller chooses encoding and BOM)."""
+    writer = csv.writer(fh)
+    if header is not None:
+        writer.writerow([safe(v) for v in header])
+    for row in rows:
+        writer.writerow([safe(v) for v in row])
+
+
+class SafeSheet:
+    """A worksheet whose `write` never makes a formula: numbers stay numbers, everything else is a text
+    cell, quote-prefixed when it starts like a formula. Other worksheet methods pass through."""
+
+    def __init__(self, book: SafeBook, ws):
+        self._book = book
+        self._ws = ws
+
+    def write(self, row: int, col: int, value, fmt=None) -> None:
+        if value is None or value == "":
+            if fmt is not None:
+                self._ws.write_blank(row, col, None, fmt)
+            return
+        if isinstance(value, numbers.Real) and not isinstance(value, bool):
+            self._ws.write_number(row, col, value, fmt)
+            return
+        text = value if isinstance(value, str) else str(value)
+        if text[:1] in FORMULA_TRIGGERS:
+            fmt = self._book.quoted(fmt)
+        self._ws.write_string(row, col, text, fmt)
+
+    def write_row(self, row: int, col: int, values, fmt=None) -> None:
+        for i, value in enumerate(values):
+            self.write(row, col + i, value, fmt)
+
+    def __getattr__(self, name):
+        if name.startswith("write") and name not in ("write_comment",):
+            raise AttributeError(f"SafeSheet writes cells only through write()/write_row(), not {name}")
+        return getattr(self._ws, name)
+
+
+class SafeBook:
+    """An xlsxwriter workbook that writes no formula from data (strings_to_formulas/urls/numbers off) and
+    whose sheets are `SafeSheet`s. `target` is a path or a binary file; `constant_memory` for big files."""
+
+    def __init__(self, target, *, constant_memory: bool = False):
+        import xlsxwriter
+
+        options: dict[str, Any] = {
+            "strings_to_formulas": False,
+            "strings_to_urls": False,
+            "strings_to_numbers": False,
+        }
+        if constant_memory and isinstance(target, str | Path):
+            options["constant_memory"] = True
+        else:
+            options["in_memory"] = True
+        self.book = xlsxwriter.Workbook(str(target) if isinstance(target, Path) else target, options)
+        self._props: dict[int, dict] = {}
+        self._quoted: dict[int | None, Any] = {}
+
+    def add_format(self, props: dict | None = None):
+        fmt = self.book.add_format(props or {})
+        self._props[id(fmt)] = dict(props or {})
+        return fmt
+
+    def quoted(self, fmt=None):
+        """`fmt` with the quote prefix (text that a spreadsheet shows as typed, never as a formula)."""
+        key = None if fmt is None else id(fmt)
+        if key not in self._quoted:
+            props = {} if fmt is None else self._props.get(id(fmt), {})
+            self._quoted[key] = self.book.add_format({**props, "quote_prefix": True})
+        return self._quoted[key]
+
+    def add_worksheet(self, name: str | None = None) -> SafeSheet:
+        return SafeSheet(self, self.book.add_worksheet(name))
+
+    def close(self) -> None:
+        self.book.close()
 
 
 def iso(value) -> str:
@@ -110,11 +197,10 @@ class ExportSpec:
 def csv_stream(header: list[str], rows: Iterable[list]) -> Iterator[bytes]:
     """UTF-8 CSV with a BOM, in pieces of 500 rows, every cell made safe."""
     buffer = io.StringIO()
-    writer = csv.writer(buffer)
     buffer.write("\ufeff")
-    writer.writerow(header)
+    write_csv(buffer, header, [])
     for i, row in enumerate(rows):
-        writer.writerow([safe(v) for v in row])
+        write_csv(buffer, None, [row])
         if i % 500 == 499:
             yield buffer.getvalue().encode("utf-8")
             buffer.seek(0)
@@ -125,18 +211,16 @@ def csv_stream(header: list[str], rows: Iterable[list]) -> Iterator[bytes]:
 def xlsx_file(header: list[str], rows: Iterable[list], *, sheet: str, work_dir: Path | None = None):
     """The rows as an .xlsx in a temporary file (constant memory), returned as an open binary handle; the
     file is unlinked already (the handle keeps the data until it is closed)."""
-    import xlsxwriter
-
     fd, tmp = tempfile.mkstemp(prefix="gridgov-export-", suffix=".xlsx", dir=work_dir)
     os.close(fd)
     try:
-        wb = xlsxwriter.Workbook(tmp, {"constant_memory": True, "strings_to_formulas": False})
+        wb = SafeBook(tmp, constant_memory=True)
         ws = wb.add_worksheet(sheet)
         bold = wb.add_format({"bold": True})
         ws.write_row(0, 0, header, bold)
         for r, row in enumerate(rows, 1):
             for c, value in enumerate(row):
-                ws.write_string(r, c, value or "")
+                ws.write(r, c, "" if value is None else str(value))
         wb.close()
         return open(tmp, "rb")  # noqa: SIM115 - the caller (a FileResponse) closes it
     finally:

@@ -1,15 +1,16 @@
 """Workbooks the kernel writes for an import: the error workbook (the bad rows as they came, every bad
 cell marked red with its reason as a comment, and a column of all reasons) and the template of a spec
-(.xlsx with drop-down lists and an instructions sheet, or .csv with a BOM)."""
+(.xlsx with drop-down lists and an instructions sheet, or .csv with a BOM). Both write through the
+formula-safe writers of `export` (a bad cell copied "as it came" stays text, never a live formula)."""
 
 from __future__ import annotations
 
-import csv
 import io
 from collections.abc import Callable
 
 from django.utils.translation import gettext as _
 
+from gridgov.core.tabular.export import SafeBook, write_csv
 from gridgov.core.tabular.sources import column_letter, open_sheet
 from gridgov.core.tabular.spec import Column, cell_text
 
@@ -32,17 +33,12 @@ def write_error_workbook(
     """Write to `out` (a path or a binary file) the rows of the sheet at `source` that have errors:
     `errors` maps a row number to its (column key, rendered reason) pairs. `masks` maps a column key to
     a function applied to each shown cell of that column (e.g. hiding a valid ID number)."""
-    import xlsxwriter
-
     masks = masks or {}
     sheet = open_sheet(source, file_name)
     try:
         mapping = map_header(sheet.header)
         key_of = {idx: key for key, idx in mapping.items()}
-        options = {"constant_memory": True, "strings_to_formulas": False}
-        if not isinstance(out, str) and hasattr(out, "write"):
-            options = {"in_memory": True, "strings_to_formulas": False}
-        wb = xlsxwriter.Workbook(out, options)
+        wb = SafeBook(out, constant_memory=not hasattr(out, "write"))
         ws = wb.add_worksheet(_("Errors"))
         bad = wb.add_format({"bg_color": "#FFC7CE", "font_color": "#9C0006"})
         bold = wb.add_format({"bold": True})
@@ -53,7 +49,7 @@ def write_error_workbook(
             if number not in errors:
                 continue
             marks = dict(errors[number])
-            ws.write_number(out_row, 0, number)
+            ws.write(out_row, 0, number)
             for idx in range(len(sheet.header)):
                 value = cells[idx] if idx < len(cells) else ""
                 key = key_of.get(idx, "")
@@ -64,17 +60,17 @@ def write_error_workbook(
                 if len(text) > SHOWN_CELL:
                     text = text[:SHOWN_CELL] + "…"
                 if key in marks:
-                    ws.write_string(out_row, idx + 1, text, bad)
+                    ws.write(out_row, idx + 1, text, bad)
                     if comments < MAX_COMMENTS:
                         ws.write_comment(out_row, idx + 1, marks[key])
                         comments += 1
                 else:
-                    ws.write_string(out_row, idx + 1, text)
+                    ws.write(out_row, idx + 1, text)
             reasons = "；".join(
                 (f"{cell_label(sheet.header, mapping, col)}: {msg}" if col else msg)
                 for col, msg in errors[number]
             )
-            ws.write_string(out_row, len(sheet.header) + 1, reasons)
+            ws.write(out_row, len(sheet.header) + 1, reasons)
             out_row += 1
         ws.freeze_panes(1, 0)
         wb.close()
@@ -87,22 +83,18 @@ def template(columns: tuple[Column, ...], required: tuple[str, ...], file_format
     drop-down list for columns with choices, and an instructions sheet."""
     if file_format == "csv":
         text_buffer = io.StringIO()
-        writer = csv.writer(text_buffer)
-        writer.writerow([c.header for c in columns])
-        writer.writerow([c.example for c in columns])
+        write_csv(text_buffer, [c.header for c in columns], [[c.example for c in columns]])
         return ("\ufeff" + text_buffer.getvalue()).encode("utf-8")
-    import xlsxwriter
-
     buffer = io.BytesIO()
-    wb = xlsxwriter.Workbook(buffer, {"in_memory": True})
+    wb = SafeBook(buffer)
     ws = wb.add_worksheet(_("Data"))
     bold = wb.add_format({"bold": True, "bg_color": "#DDEBF7"})
     text = wb.add_format({"num_format": "@"})
     for i, c in enumerate(columns):
-        ws.write_string(0, i, c.header + ("*" if c.key in required else ""), bold)
+        ws.write(0, i, c.header + ("*" if c.key in required else ""), bold)
         ws.set_column(i, i, max(10, len(c.header) * 2 + 4), text)
         if c.example:
-            ws.write_string(1, i, c.example)
+            ws.write(1, i, c.example)
         if c.choices:
             ws.data_validation(1, i, 100_000, i, {"validate": "list", "source": list(c.choices)})
     ws.freeze_panes(1, 0)

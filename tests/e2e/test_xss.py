@@ -1,0 +1,180 @@
+"""Stored XSS and the Content-Security-Policy in the browser: script-like text is written through the API into
+every text field a page shows (area names, a department layer's name and its grid names from the imported
+file, a case's description and address, a unit's name), then every page of the desktop and phone app is
+opened as the roles that see it, hovering over the maps so their tooltips open. Any `dialog` (an alert that
+ran) or any Content-Security-Policy violation fails the test; the text must show as text.
+
+This module writes into the shared demo server: it runs after the other browser tests (file order)."""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+import uuid
+
+from .conftest import login_desktop, login_phone
+
+IMG = "<img src=x onerror=alert(1)>"
+SCRIPT = '"><script>alert(1)</script>'
+ADMIN = "admin-440309"
+STAFF = "community_staff-440309002001-1"
+LEADER = "leader-440309"
+WORKER = "grid_worker-440309002001001"
+COMMUNITY = "440309002001"
+GRID = "440309002001001"
+
+
+def _multipart(api, path: str, fields: dict[str, str], file: tuple[str, bytes]):
+    boundary = uuid.uuid4().hex
+    parts = [
+        f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'.encode()
+        for k, v in fields.items()
+    ]
+    name, data = file
+    parts.append(
+        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{name}"\r\n'
+        f"Content-Type: application/geo+json\r\n\r\n".encode()
+        + data
+        + b"\r\n"
+    )
+    body = b"".join(parts) + f"--{boundary}--\r\n".encode()
+    req = urllib.request.Request(
+        api.base + path,
+        data=body,
+        headers={
+            "Content-Type": f"multipart/form-data; boundary={boundary}",
+            "X-CSRFToken": api._csrf(),
+            "Referer": api.base,
+        },
+        method="POST",
+    )
+    with api.opener.open(req, timeout=60) as r:
+        return json.loads(r.read())
+
+
+def _patch(api, path: str, body: dict):
+    req = urllib.request.Request(
+        api.base + path,
+        data=json.dumps(body).encode(),
+        headers={"Content-Type": "application/json", "X-CSRFToken": api._csrf(), "Referer": api.base},
+        method="PATCH",
+    )
+    with api.opener.open(req, timeout=30) as r:
+        return json.loads(r.read())
+
+
+def _seed(server) -> dict:
+    """Script-like text in every field the pages show; returns the ids of what was made."""
+    admin = server.api(ADMIN)
+    staff = server.api(STAFF)
+    # area names (the maps' tooltips, the tables, the dashboard ranking)
+    _patch(admin, f"/api/v1/territory/areas/{GRID}", {"name": IMG})
+    _patch(admin, f"/api/v1/territory/areas/{COMMUNITY}", {"name": SCRIPT + "社区"})
+    # a department layer: its name and its grids' names come from the imported file
+    grids = admin.get(f"/api/v1/territory/geojson?level=grid&parent={COMMUNITY}")
+    features = [
+        {
+            "type": "Feature",
+            "geometry": f["geometry"],
+            "properties": {"WGBM": f"X-{i}", "WGMC": IMG if i % 2 else SCRIPT},
+        }
+        for i, f in enumerate(grids["features"][:4])
+    ]
+    layer = _multipart(
+        admin,
+        "/api/v1/territory/layers",
+        {"name": SCRIPT + IMG, "crs": "wgs84"},
+        ("x.geojson", json.dumps({"type": "FeatureCollection", "features": features}).encode()),
+    )
+    # a case: description, address, reporter's name
+    case = staff.post(
+        "/api/v1/cases/cases",
+        {
+            "description": f"{IMG} 井盖缺失 {SCRIPT}",
+            "address": SCRIPT,
+            "reporter_name": IMG,
+            "area_code": GRID,
+        },
+    )
+    # a unit in the registry
+    building = staff.get(f"/api/v1/territory/buildings?grid={GRID}&page_size=1")["items"][0]["code"]
+    try:
+        staff.post(
+            "/api/v1/registry/units", {"name": IMG + SCRIPT, "building_code": building, "address": SCRIPT}
+        )
+    except urllib.error.HTTPError as exc:  # refused input is safe too; the rest still runs
+        assert exc.code == 422, exc.read()
+    return {"layer": layer["id"], "case": case["id"]}
+
+
+def _watch(ctx, problems: list[str]):
+    ctx.add_init_script(
+        "document.addEventListener('securitypolicyviolation', e => "
+        "console.error('CSP violation: ' + e.violatedDirective + ' ' + e.blockedURI))"
+    )
+
+    def on_page(page):
+        page.on("dialog", lambda d: (problems.append(f"dialog on {page.url}: {d.message}"), d.dismiss()))
+        page.on(
+            "console",
+            lambda m: (
+                problems.append(f"{page.url}: {m.text}")
+                if "Content Security Policy" in m.text or "CSP violation" in m.text
+                else None
+            ),
+        )
+
+    ctx.on("page", on_page)
+
+
+def _visit(page, url: str):
+    page.goto(url)
+    try:
+        page.wait_for_load_state("networkidle", timeout=8_000)
+    except Exception:  # noqa: BLE001 - a page that keeps polling is still checked
+        pass
+    # open the maps' tooltips: move across each map
+    for box in [
+        m.bounding_box() for m in page.locator("[data-testid=layer-map], [data-testid=grid-map]").all()
+    ]:
+        if not box:
+            continue
+        for fx in (0.3, 0.45, 0.5, 0.55, 0.7):
+            for fy in (0.35, 0.5, 0.65):
+                page.mouse.move(box["x"] + box["width"] * fx, box["y"] + box["height"] * fy)
+                page.wait_for_timeout(60)
+    page.wait_for_timeout(300)
+
+
+def test_script_like_text_never_runs_on_any_page(server, new_context):
+    made = _seed(server)
+    problems: list[str] = []
+    desktop = {
+        ADMIN: ["workbench", "cases", f"cases/{made['case']}", "territory", "territory/health",
+                "territory/redivision", "territory/layers", f"territory/layers/{made['layer']}", "dashboard"],
+        LEADER: ["workbench", "cases", f"cases/{made['case']}", "territory", "territory/health",
+                 f"territory/layers/{made['layer']}", "registry", "dashboard"],
+        STAFF: ["workbench", "cases", "cases/new", f"cases/{made['case']}", "territory", "territory/health",
+                "territory/layers", f"territory/layers/{made['layer']}", "registry", "registry/submissions",
+                "dashboard"],
+    }  # fmt: skip
+    for user, paths in desktop.items():
+        ctx = new_context("desktop")
+        _watch(ctx, problems)
+        page = login_desktop(ctx, server, user)
+        for path in paths:
+            _visit(page, f"{server.url}/app/{path}")
+        if user == ADMIN:
+            # the layer's name from the file shows as text
+            _visit(page, f"{server.url}/app/territory/layers/{made['layer']}")
+            assert page.get_by_text(SCRIPT + IMG).count() >= 1
+        ctx.close()
+    for user in (WORKER, STAFF):
+        ctx = new_context("phone")
+        _watch(ctx, problems)
+        page = login_phone(ctx, server, user)
+        for path in ("tasks", "report", "mine", "me", f"cases/{made['case']}"):
+            _visit(page, f"{server.url}/m/{path}")
+        ctx.close()
+    assert problems == []
