@@ -1,7 +1,6 @@
 """Accounts API: signing in (/api/v1/auth) and accounts, tokens, organisations, the audit log
 (/api/v1/accounts). Thin: parse → one service or selector → a schema."""
 
-import datetime as dt
 from typing import Annotated
 
 from django.middleware.csrf import get_token
@@ -31,6 +30,7 @@ from gridgov.accounts.schemas import (
     UserOut,
     UserPatchIn,
 )
+from gridgov.core.dates import FilterDate
 from gridgov.core.pagination import PAGE_SIZE, Pagination
 
 ObjectId = Annotated[int, Path(..., ge=1, le=MAX_ID)]
@@ -210,8 +210,8 @@ def list_audit(
     username: Text | None = None,
     event_type: AuditEventType | None = None,
     success: bool | None = None,
-    date_from: dt.date | None = None,
-    date_to: dt.date | None = None,
+    date_from: FilterDate | None = None,
+    date_to: FilterDate | None = None,
 ):
     return selectors.audit_events(
         request.auth,

@@ -17,13 +17,13 @@ import datetime as dt
 from django.conf import settings
 from django.db.models import Prefetch, Q, QuerySet
 from django.http import HttpRequest
-from django.utils import timezone
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
 from gridgov.accounts.models import ApiToken, AuditEvent, Membership, Organisation, OrganisationKind, User
 from gridgov.accounts.roles import STAFF_ROLES, DataScope, Role
 from gridgov.accounts.scope import UserScope, scope_for
+from gridgov.core.dates import day_end, day_start
 from gridgov.core.errors import NotFound
 from gridgov.core.principal import require
 
@@ -164,10 +164,6 @@ def tokens_of(user) -> QuerySet[ApiToken]:
 # --- the security audit log ---------------------------------------------------------------------
 
 
-def _day_start(day: dt.date) -> dt.datetime:
-    return timezone.make_aware(dt.datetime.combine(day, dt.time.min))
-
-
 def audit_events(
     actor,
     *,
@@ -188,7 +184,7 @@ def audit_events(
     if success is not None:
         qs = qs.filter(success=success)
     if date_from:
-        qs = qs.filter(at__gte=_day_start(date_from))
+        qs = qs.filter(at__gte=day_start(date_from))
     if date_to:
-        qs = qs.filter(at__lt=_day_start(date_to + dt.timedelta(days=1)))
+        qs = qs.filter(at__lt=day_end(date_to))
     return qs.order_by("-at", "-id")
