@@ -51,6 +51,9 @@ class LockoutModelBackend(ModelBackend):
             reason = "totp_required"
         elif not self.user_can_authenticate(user):
             reason = "inactive"
+        elif user.must_change_password:
+            services._release_attempt(rows)  # the web app leads the user to change it first
+            reason = "password_change_required"
         else:
             rows.update(failed_logins=0, locked_until=None)
             record_audit(

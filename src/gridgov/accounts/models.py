@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -157,6 +158,51 @@ class Membership(models.Model):
     def __str__(self) -> str:
         where = self.area or self.organisation or "—"
         return f"{self.user} · {self.get_role_display()} · {where}"
+
+    def clean(self) -> None:
+        super().clean()
+        message = role_conflict(self.user_id, self.role, exclude_pk=self.pk)
+        if message:
+            raise ValidationError({"role": message})
+
+    def save(self, *args, **kwargs) -> None:
+        # 三权分立 in the model as well: whatever path creates a membership (service, admin site, shell).
+        update_fields = kwargs.get("update_fields")
+        if update_fields is None or "role" in update_fields or "user" in update_fields:
+            message = role_conflict(self.user_id, self.role, exclude_pk=self.pk)
+            if message:
+                raise ValidationError({"role": message})
+        super().save(*args, **kwargs)
+
+
+def role_conflict(user_id, role: str, *, exclude_pk=None) -> str:
+    """Why `role` may not be added to the user's other memberships ("" when it may): an administrator
+    role (system, security, audit) excludes every other role, business or administrative, both ways."""
+    from gridgov.accounts.roles import ADMIN_ROLES
+
+    if user_id is None:
+        return ""
+    others = Membership.objects.filter(user_id=user_id).exclude(pk=exclude_pk).exclude(role=role)
+    if role in ADMIN_ROLES:
+        if others.filter(role__in=ADMIN_ROLES).exists():
+            return str(
+                _("One person may hold only one of the system, security and audit administrator roles.")
+            )
+        if others.exists():
+            return str(
+                _(
+                    "An administrator role cannot be held together with a business role; revoke the "
+                    "user's other roles first, or use a separate account."
+                )
+            )
+    elif others.filter(role__in=ADMIN_ROLES).exists():
+        return str(
+            _(
+                "An administrator (system, security or audit) cannot hold a business role; use a separate "
+                "account."
+            )
+        )
+    return ""
 
 
 class ApiToken(models.Model):

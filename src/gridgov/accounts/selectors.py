@@ -21,7 +21,7 @@ from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
 from gridgov.accounts.models import ApiToken, AuditEvent, Membership, Organisation, OrganisationKind, User
-from gridgov.accounts.roles import STAFF_ROLES, DataScope, Role
+from gridgov.accounts.roles import MFA_ROLES, STAFF_ROLES, DataScope, Role
 from gridgov.accounts.scope import UserScope, scope_for
 from gridgov.core.dates import day_end, day_start
 from gridgov.core.errors import NotFound
@@ -31,12 +31,13 @@ from gridgov.core.principal import require
 
 
 def mfa_enrolment_required(user) -> bool:
-    """True when GRIDGOV_MFA_REQUIRED is on and a staff user has not enrolled the TOTP second factor yet."""
+    """True when GRIDGOV_MFA_REQUIRED is on and a user who can read other people's personal data (or an
+    administrator: roles.MFA_ROLES) has not enrolled the TOTP second factor yet."""
     if not getattr(settings, "GRIDGOV_MFA_REQUIRED", False):
         return False
     if user is None or not getattr(user, "is_authenticated", False) or user.totp_enabled:
         return False
-    return bool(scope_for(user).roles & STAFF_ROLES)
+    return bool(scope_for(user).roles & MFA_ROLES)
 
 
 def _area_code(path: str) -> str:
@@ -80,6 +81,7 @@ def profile(user) -> dict:
         "scope": scope_summary(user),
         "totp_enabled": user.totp_enabled,
         "mfa_enrolment_required": mfa_enrolment_required(user),
+        "password_change_required": bool(getattr(user, "must_change_password", False)),
         "language": get_language() or settings.LANGUAGE_CODE,
         "session_idle_seconds": settings.GRIDGOV_SESSION_IDLE_SECONDS,
     }

@@ -39,6 +39,7 @@ from gridgov.accounts.models import (
     Membership,
     Organisation,
     User,
+    role_conflict,
 )
 from gridgov.accounts.roles import ADMIN_ROLES, AREA_ROLES, ORGANISATION_ROLES, Role
 from gridgov.core import ratelimit, timeline
@@ -60,6 +61,7 @@ __all__ = [
     "record_audit",
     "register_login_failure",
     "reset_totp",
+    "revoke_access",
     "revoke_membership",
     "revoke_token",
     "totp_confirm",
@@ -306,7 +308,8 @@ def change_password(request: HttpRequest, *, user: User, old_password: str, new_
     with transaction.atomic():
         user.set_password(new_password)
         user.password_changed_at = timezone.now()
-        user.save(update_fields=["password", "password_changed_at"])
+        user.must_change_password = False
+        user.save(update_fields=["password", "password_changed_at", "must_change_password"])
         if request is not None and hasattr(request, "session") and request.session.get(SESSION_KEY):
             update_session_auth_hash(request, user)
         record_audit(
@@ -465,6 +468,21 @@ def _holds_other_admin_role(user: User) -> bool:
 # --- users (system administrator) ------------------------------------------------------------------
 
 
+def revoke_access(user: User, *, keep_session: str | None = None) -> dict:
+    """End every session of the user (but `keep_session`) and revoke every API token of theirs.
+    Returns the counts for the audit record."""
+    from django.contrib.sessions.models import Session
+
+    now = timezone.now()
+    ended = []
+    for session in Session.objects.filter(expire_date__gt=now).iterator():
+        if session.session_key != keep_session and session.get_decoded().get(SESSION_KEY) == str(user.pk):
+            ended.append(session.session_key)
+    Session.objects.filter(session_key__in=ended).delete()
+    tokens = ApiToken.objects.filter(user=user, revoked_at__isnull=True).update(revoked_at=now)
+    return {"sessions": len(ended), "tokens": tokens}
+
+
 def _clean_phone(phone: str | None) -> str:
     phone = (phone or "").strip()
     if phone and not PHONE_RE.match(phone):
@@ -506,7 +524,11 @@ def create_user(
         raise ValidationFailed(_("Please correct: %(fields)s") % {"fields": fields}, errors=errors)
     with transaction.atomic():
         user = User(
-            username=username, display_name=(display_name or "").strip(), phone=phone, is_active=is_active
+            username=username,
+            display_name=(display_name or "").strip(),
+            phone=phone,
+            is_active=is_active,
+            must_change_password=True,  # set by an administrator: the owner chooses their own at first login
         )
         user.set_password(password)
         user.save()
@@ -567,7 +589,7 @@ def update_user(request: HttpRequest | None, *, actor, user_id: int, changes: di
         if "phone" in changes and changes["phone"] != target.phone:
             audit["phone"] = [_mask(target.phone), _mask(changes["phone"])]
             target.phone = changes["phone"]
-            fields.append("phone")
+            fields += ["phone_enc", "phone_hash", "totp_secret_enc", "pii_key"]
         if "is_active" in changes and changes["is_active"] != target.is_active:
             audit["is_active"] = [target.is_active, changes["is_active"]]
             target.is_active = changes["is_active"]
@@ -575,10 +597,15 @@ def update_user(request: HttpRequest | None, *, actor, user_id: int, changes: di
         if changes.get("password"):
             audit["password"] = "set"
             target.set_password(changes["password"])
-            target.password_changed_at = None  # set by an administrator: the owner should choose a new one
-            fields += ["password", "password_changed_at"]
+            target.password_changed_at = None  # set by an administrator: the owner must choose a new one
+            target.must_change_password = True
+            fields += ["password", "password_changed_at", "must_change_password"]
         if fields:
             target.save(update_fields=fields)
+        if audit.get("password") or audit.get("is_active") == [True, False]:
+            # A deactivated account or a password set by an administrator: every session and API token
+            # of the account ends now (reactivation revives nothing).
+            audit["revoked"] = revoke_access(target)
             record_audit(
                 AuditEventType.USER_CHANGE,
                 user=actor,
@@ -697,10 +724,9 @@ def grant_membership(
         existing = Membership.objects.filter(user=target)
         if existing.filter(role=role, area=area, organisation=organisation).exists():
             raise Conflict(_("The user already holds this role here."))
-        if role in ADMIN_ROLES and existing.filter(role__in=ADMIN_ROLES).exclude(role=role).exists():
-            raise Conflict(
-                _("One person may hold only one of the system, security and audit administrator roles.")
-            )
+        conflict = role_conflict(target.pk, role)
+        if conflict:  # 三权分立: an administrator role excludes every other role, both ways
+            raise Conflict(conflict, errors=[{"field": "role", "message": conflict}])
         membership = Membership.objects.create(user=target, role=role, area=area, organisation=organisation)
         record_audit(
             AuditEventType.ROLE_GRANT,
