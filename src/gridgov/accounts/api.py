@@ -30,6 +30,7 @@ from gridgov.accounts.schemas import (
     UserOut,
     UserPatchIn,
 )
+from gridgov.core import ratelimit
 from gridgov.core.dates import FilterDate
 from gridgov.core.pagination import PAGE_SIZE, Pagination
 
@@ -45,6 +46,7 @@ router = Router(tags=["accounts"])
 
 @auth_router.get("/csrf", response=CsrfOut, auth=None, summary="Set the CSRF cookie 获取CSRF令牌")
 def csrf(request):
+    ratelimit.enforce(request, "public")  # anonymous: limited per client address (429)
     return {"csrf_token": get_token(request)}
 
 

@@ -64,4 +64,4 @@ def day_start(day: dt.date) -> dt.datetime:
 
 def day_end(day: dt.date) -> dt.datetime:
     """The aware start of the day after (an exclusive upper bound for a whole day)."""
-    return day_start(bounded_date(day) + dt.timedelta(days=1))
+    return timezone.make_aware(dt.datetime.combine(bounded_date(day) + dt.timedelta(days=1), dt.time.min))

@@ -60,6 +60,9 @@ def queue_status() -> ComponentStatus:
 
 @router.get("/health", response=HealthOut, auth=None, summary="Health of the database and the queue 健康检查")
 def health(request):
+    from gridgov.core import ratelimit
+
+    ratelimit.enforce(request, "public")  # anonymous: limited per client address (429)
     db, queue = database_status(), queue_status()
     return HealthOut(
         status="ok" if db.ok and queue.ok else "degraded", version=__version__, database=db, queue=queue

@@ -70,19 +70,28 @@ class Migration(migrations.Migration):
         migrations.CreateModel(
             name="LoginLock",
             fields=[
-                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
                 ("address", models.CharField(blank=True, default="", max_length=45)),
                 ("failed_logins", models.PositiveSmallIntegerField(default=0)),
                 ("locked_until", models.DateTimeField(blank=True, null=True)),
                 (
                     "user",
                     models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE, related_name="+", to=settings.AUTH_USER_MODEL
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
                     ),
                 ),
             ],
             options={
-                "constraints": [models.UniqueConstraint(fields=("user", "address"), name="login_lock_unique")],
+                "constraints": [
+                    models.UniqueConstraint(fields=("user", "address"), name="login_lock_unique")
+                ],
             },
         ),
     ]

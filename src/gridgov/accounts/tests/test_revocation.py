@@ -38,7 +38,9 @@ def test_deactivation_ends_sessions_and_tokens_and_reactivation_revives_nothing(
 def test_a_password_set_by_an_administrator_ends_sessions_and_tokens(as_user, people):
     session = _logged_in("worker_a")
     secret = make_token(people.worker_a)
-    response = as_user(people.admin).patch(f"/accounts/users/{people.worker_a.pk}", {"password": "Reset-Passw0rd!"})
+    response = as_user(people.admin).patch(
+        f"/accounts/users/{people.worker_a.pk}", {"password": "Reset-Passw0rd!"}
+    )
     assert response.status_code == 200, response.content
     assert session.get("/auth/me").status_code == 401
     assert Api(token=secret).get("/auth/me").status_code == 401
