@@ -2868,6 +2868,11 @@ export interface components {
             language: string;
             /** Mfa Enrolment Required */
             mfa_enrolment_required: boolean;
+            /**
+             * Password Change Required
+             * @description the password was set by an administrator: change it (POST /auth/password) before anything else (other endpoints answer 403 password-change-required)
+             */
+            password_change_required: boolean;
             /** Roles */
             roles: components["schemas"]["RoleOut"][];
             scope: components["schemas"]["ScopeOut"];

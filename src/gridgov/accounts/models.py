@@ -159,12 +159,6 @@ class Membership(models.Model):
         where = self.area or self.organisation or "—"
         return f"{self.user} · {self.get_role_display()} · {where}"
 
-    def clean(self) -> None:
-        super().clean()
-        message = role_conflict(self.user_id, self.role, exclude_pk=self.pk)
-        if message:
-            raise ValidationError({"role": message})
-
     def save(self, *args, **kwargs) -> None:
         # 三权分立 in the model as well: whatever path creates a membership (service, admin site, shell).
         update_fields = kwargs.get("update_fields")
@@ -173,6 +167,12 @@ class Membership(models.Model):
             if message:
                 raise ValidationError({"role": message})
         super().save(*args, **kwargs)
+
+    def clean(self) -> None:
+        super().clean()
+        message = role_conflict(self.user_id, self.role, exclude_pk=self.pk)
+        if message:
+            raise ValidationError({"role": message})
 
 
 def role_conflict(user_id, role: str, *, exclude_pk=None) -> str:
