@@ -28,12 +28,11 @@ def load_memberships(principal: Principal) -> None:
     area_paths: list[str] = []
     orgs: list[int] = []
     jurisdiction: list[str] = []
-    memberships = (
+    memberships = list(
         Membership.objects.filter(user_id=principal.user_id).select_related("area", "organisation__area")
         if principal.user_id is not None
         else Membership.objects.none()  # an unsaved user has no memberships
     )
-    memberships = list(memberships)
     if any(m.role in ADMIN_ROLES for m in memberships):
         # 三权分立: an administrator's business roles (left over from before the roles were made exclusive)
         # give no access; only the administrator role counts.

@@ -526,10 +526,10 @@ def create_user(
         user = User(
             username=username,
             display_name=(display_name or "").strip(),
-            phone=phone,
             is_active=is_active,
             must_change_password=True,  # set by an administrator: the owner chooses their own at first login
         )
+        user.phone = phone  # sealed at rest (core.pii)
         user.set_password(password)
         user.save()
         record_audit(

@@ -3,7 +3,6 @@ by building heads, Excel import and export, PII grants and the PII access log. T
 service or selector → a schema. Personal fields are masked unless `reveal=true` is asked for and the
 role may see them; every unmasked read and every export is logged."""
 
-
 from django.http import HttpRequest, HttpResponse
 from ninja import File, Form, Path, Query, Router
 from ninja.files import UploadedFile
