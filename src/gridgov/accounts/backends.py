@@ -55,7 +55,7 @@ class LockoutModelBackend(ModelBackend):
             services._release_attempt(rows)  # the web app leads the user to change it first
             reason = "password_change_required"
         else:
-            rows.update(failed_logins=0, locked_until=None)
+            services._reset_attempts(user, rows)
             record_audit(
                 AuditEventType.LOGIN,
                 user=user,

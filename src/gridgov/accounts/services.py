@@ -179,6 +179,15 @@ def _release_attempt(rows) -> None:
     )
 
 
+def _reset_attempts(user: User, rows) -> None:
+    """A successful login: the count starts afresh (an administrator's row for this address goes)."""
+    if rows.model is LoginLock:
+        rows.delete()
+    else:
+        rows.update(failed_logins=0, locked_until=None)
+        user.failed_logins, user.locked_until = 0, None
+
+
 def _record_failure(user: User, request: HttpRequest | None, rows, *, reason: str, locking: bool) -> None:
     failures, locked_until = rows.values_list("failed_logins", "locked_until").get()
     _user_event(
@@ -271,9 +280,7 @@ def login(request: HttpRequest, *, username: str, password: str, totp: str | Non
             raise refuse(TotpRequired(_("The verification code is wrong or was already used.")))
 
     with transaction.atomic():
-        rows.update(failed_logins=0, locked_until=None)
-        if rows.model is User:
-            user.failed_logins, user.locked_until = 0, None
+        _reset_attempts(user, rows)
         django_login(request, user, backend=settings.AUTHENTICATION_BACKENDS[0])
         request.session[LAST_SEEN_KEY] = time.time()
         record_audit(AuditEventType.LOGIN, user=user, request=request, object_type="user", object_id=user.pk)

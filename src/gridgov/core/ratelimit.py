@@ -111,5 +111,5 @@ def hit(request: HttpRequest | None, group: str, *, key: str | None = None, rate
 
 
 def reset() -> None:
-    """Forget every count (tests; `gridgov unlock` forgets the counts of one account itself)."""
+    """Forget every count (`gridgov unlock` on the console, after which nobody waits for a window)."""
     caches[getattr(settings, "RATELIMIT_USE_CACHE", "default")].clear()
