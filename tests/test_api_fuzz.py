@@ -6,6 +6,12 @@ A role "reaches" an operation when its first call is not refused as unauthorised
 later examples of that operation are sent only as the roles that reach it, so registry operations are
 fuzzed as community staff and grid workers, administration as the administrators, and so on.
 
+On the first example of each operation, every string or date parameter (query, path and JSON body) is
+also sent with awkward values, as every role that reaches the operation: dates at the ends of Python's
+calendar (0001-01-01, 9999-12-31, with a time and a zone) and digits of other scripts (١٢٣٤٥٦, full-width
+１２３４５６), which were server errors once (a day or a zone added past year 9999, non-ASCII digits in a
+TOTP comparison).
+
 Examples per operation: GRIDGOV_FUZZ_EXAMPLES (default 8, generated inputs only; e.g.
 `GRIDGOV_FUZZ_EXAMPLES=200 make test` for a long run that adds schemathesis' boundary-value cases)."""
 
@@ -75,7 +81,67 @@ def fuzz_as(db, tokens, settings, tmp_path):
         yield tokens, reach
 
 
-def _check(case, response, role: str) -> None:
+# Awkward values for every string or date parameter.
+STRANGE = (
+    "0001-01-01",
+    "9999-12-31",
+    "0001-01-01T00:00:00",
+    "9999-12-31T23:59:59",
+    "9999-12-31T23:59:59+14:00",
+    "١٢٣٤٥٦",
+    "１２３４５６",
+)
+RAW = schema.raw_schema
+
+
+def _resolve(node: dict) -> dict:
+    while isinstance(node, dict) and "$ref" in node:
+        target: dict = RAW
+        for part in node["$ref"].lstrip("#/").split("/"):
+            target = target[part]
+        node = target
+    return node
+
+
+def _stringish(node: dict) -> bool:
+    node = _resolve(node or {})
+    if node.get("type") == "string" and "enum" not in node:
+        return True
+    return any(_stringish(sub) for sub in node.get("anyOf", []) + node.get("allOf", []))
+
+
+def _string_targets(case) -> list[tuple[str, str]]:
+    """(location, name) of every string or date parameter of the operation: query, path, JSON body."""
+    operation = RAW["paths"].get(case.path, {}).get(case.method.lower(), {})
+    targets = [
+        (p["in"], p["name"])
+        for p in operation.get("parameters", [])
+        if p.get("in") in ("query", "path") and _stringish(p.get("schema", {}))
+    ]
+    body = operation.get("requestBody", {}).get("content", {}).get("application/json", {}).get("schema")
+    if body and isinstance(case.body, dict):
+        targets += [
+            ("body", name) for name, sub in _resolve(body).get("properties", {}).items() if _stringish(sub)
+        ]
+    return targets
+
+
+def _strange_calls(case, role: str, secret: str) -> None:
+    """Each string or date parameter in turn set to each awkward value, the rest as generated."""
+    query, path, body = dict(case.query or {}), dict(case.path_parameters or {}), case.body
+    try:
+        for location, name in _string_targets(case):
+            for value in STRANGE:
+                case.query, case.path_parameters = dict(query), dict(path)
+                case.body = dict(body) if isinstance(body, dict) else body
+                {"query": case.query, "path": case.path_parameters, "body": case.body}[location][name] = value
+                response = case.call(headers={"Authorization": f"Bearer {secret}"})
+                _check(case, response, role, conformance=False)
+    finally:
+        case.query, case.path_parameters, case.body = query, path, body
+
+
+def _check(case, response, role: str, *, conformance: bool = True) -> None:
     where = f"as {role}: {case.method} {case.formatted_path} query={case.query} body={case.body!r:.300}"
     assert response.status_code < 500, f"{where} → {response.status_code}: {response.text[:500]}"
     if response.status_code >= 400:
@@ -85,7 +151,8 @@ def _check(case, response, role: str) -> None:
         )
         body = response.json()
         assert body["status"] == response.status_code and body["detail"], where
-    case.validate_response(response, checks=[response_schema_conformance])
+    if conformance:
+        case.validate_response(response, checks=[response_schema_conformance])
 
 
 @schema.parametrize()
@@ -106,6 +173,8 @@ def test_no_input_causes_a_server_error(case, fuzz_as):
             _check(case, response, role)
             if response.status_code not in (401, 403):
                 reach[label].append(role)
+        for role in reach[label]:
+            _strange_calls(case, role, tokens[role])
         return
     for role in reach[label] or [Role.ADMIN.value]:
         response = case.call(headers={"Authorization": f"Bearer {tokens[role]}"})

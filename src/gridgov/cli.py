@@ -4,6 +4,7 @@ gridgov serve [--host H] [--port P] [--workers N] [--no-worker]
 gridgov demo --scale small|district|longhua [--reset] [--seed S] [--history-days N]
 gridgov worker
 gridgov createadmin [--username U] [--role admin|security_admin|audit_admin]
+gridgov unlock <username>
 gridgov verify-timeline [--table app.Model …]
 gridgov manage <django management command …>
 """
@@ -260,6 +261,10 @@ def build_parser() -> argparse.ArgumentParser:
     from gridgov.cases.cli import add_parser as add_cases_parser
 
     add_cases_parser(sub)
+
+    from gridgov.accounts.cli import add_parser as add_accounts_parser
+
+    add_accounts_parser(sub)  # gridgov unlock <username>
 
     verify = sub.add_parser(
         "verify-timeline",

@@ -183,6 +183,46 @@ SESSION_COOKIE_SECURE = env_bool("GRIDGOV_SECURE_COOKIES")
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 LOGIN_URL = "/admin/login/"
 
+# --- rate limits (core/ratelimit.py, django-ratelimit) --------------------------------------
+# Counted in the cache "ratelimit": on Redis when REDIS_URL is set (shared by every worker and host),
+# otherwise in a file cache in the data directory (shared by the workers of one host, as SQLite is).
+# GRIDGOV_RATELIMIT_CACHE_DIR moves the file cache. RATELIMIT_ENABLE=0 switches every limit off.
+if REDIS_URL:
+    _RATELIMIT_CACHE = {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
+        "KEY_PREFIX": "gridgov-rl",
+    }
+else:
+    _RATELIMIT_CACHE = {
+        "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+        "LOCATION": os.environ.get("GRIDGOV_RATELIMIT_CACHE_DIR") or str(DATA_DIR / "ratelimit-cache"),
+        "OPTIONS": {"MAX_ENTRIES": 100_000},
+    }
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    "ratelimit": _RATELIMIT_CACHE,
+}
+RATELIMIT_USE_CACHE = "ratelimit"
+RATELIMIT_ENABLE = env_bool("RATELIMIT_ENABLE", True)
+# The file cache's increments are not atomic across processes; counts can fall short by the requests that
+# race, never exceed. The per-account lock that must be exact is an atomic UPDATE in the database.
+SILENCED_SYSTEM_CHECKS = ["django_ratelimit.W001"]
+# "N/Pu": N per P units (s, m, h, d). Environment: GRIDGOV_RATELIMIT_<GROUP> (upper case, "-" → "_").
+_RATELIMIT_DEFAULTS = {
+    "login-address": "20/10m",  # failed logins (wrong password or code, unknown or locked account) per address
+    "login-account": "10/10m",  # failed logins per account name (per account and address for administrators)
+    "totp-confirm": "10/10m",  # wrong codes when enrolling the second factor, per account
+    "invalid-token": "30/m",  # unknown, expired or revoked API tokens per address
+    "public": "120/m",  # anonymous endpoints (CSRF cookie, health) per address
+    "registry-exact-search": "60/m",  # exact-value searches of the registry per user
+    "default": "120/m",
+}
+GRIDGOV_RATELIMITS = {
+    group: os.environ.get("GRIDGOV_RATELIMIT_" + group.upper().replace("-", "_"), rate)
+    for group, rate in _RATELIMIT_DEFAULTS.items()
+}
+
 # --- i18n: Chinese first --------------------------------------------------------------------
 LANGUAGE_CODE = "zh-hans"
 LANGUAGES = [("zh-hans", "简体中文"), ("en", "English")]

@@ -82,6 +82,9 @@ export const auth = {
     await api.refreshCsrf() // login rotates the token
     return me
   },
+  /** The user's own new password (required after an administrator set it: `password_change_required`). */
+  changePassword: (old_password: string, new_password: string) =>
+    api.post<void>('/api/v1/auth/password', { old_password, new_password }),
   async logout() {
     try {
       await api.request('POST', '/api/v1/auth/logout', { quiet401: true })

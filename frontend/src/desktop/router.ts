@@ -51,6 +51,8 @@ router.beforeEach(async (to) => {
   if (!session.checked) await session.load()
   if (to.meta.public) return true
   if (!session.loggedIn) return { name: 'login', query: { next: to.fullPath } }
+  // A password set by an administrator is changed first (the login screen asks for it).
+  if (session.me?.password_change_required) return { name: 'login', query: { next: to.fullPath } }
   if (to.meta.roles && !hasRole(session.me, to.meta.roles)) return { name: 'workbench' }
   return true
 })

@@ -26,6 +26,7 @@ const me = (...roles: string[]): Me => ({
   scope: { kind: '', kinds: [], area_codes: [], organisation_codes: [] },
   totp_enabled: false,
   mfa_enrolment_required: false,
+  password_change_required: false,
   language: 'zh-hans',
   preferred_language: '',
   session_idle_seconds: 1800,

@@ -8,6 +8,7 @@ from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.utils.translation import gettext_lazy as _
 
 from gridgov.accounts.models import ApiToken, AuditEvent, Membership, Organisation, User
+from gridgov.core.pii import mask_phone
 
 
 class MembershipInline(admin.TabularInline):
@@ -38,10 +39,12 @@ class UserAdmin(DjangoUserAdmin):
         "password_changed_at",
         "totp_enabled",
         "totp_last_step",
+        "must_change_password",
+        "masked_phone",
     ]
     fieldsets = (
         (None, {"fields": ("username", "password")}),
-        (_("Personal info"), {"fields": ("display_name", "phone", "email", "language")}),
+        (_("Personal info"), {"fields": ("display_name", "masked_phone", "email", "language")}),
         (
             _("Login security"),
             {
@@ -50,6 +53,7 @@ class UserAdmin(DjangoUserAdmin):
                     "failed_logins",
                     "locked_until",
                     "password_changed_at",
+                    "must_change_password",
                     "totp_enabled",
                     "totp_last_step",
                 )
@@ -62,6 +66,11 @@ class UserAdmin(DjangoUserAdmin):
         (None, {"classes": ("wide",), "fields": ("username", "display_name", "password1", "password2")}),
     )
     inlines = [MembershipInline]
+
+    @admin.display(description=_("phone"))
+    def masked_phone(self, obj) -> str:
+        """Encrypted at rest; shown masked, changed through the API (PATCH /api/v1/accounts/users/{id})."""
+        return mask_phone(obj.phone) if obj.pk else ""
 
 
 @admin.register(Organisation)

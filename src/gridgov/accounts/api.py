@@ -1,7 +1,6 @@
 """Accounts API: signing in (/api/v1/auth) and accounts, tokens, organisations, the audit log
 (/api/v1/accounts). Thin: parse → one service or selector → a schema."""
 
-import datetime as dt
 from typing import Annotated
 
 from django.middleware.csrf import get_token
@@ -32,6 +31,8 @@ from gridgov.accounts.schemas import (
     UserOut,
     UserPatchIn,
 )
+from gridgov.core import ratelimit
+from gridgov.core.dates import FilterDate
 from gridgov.core.pagination import PAGE_SIZE, Pagination
 
 ObjectId = Annotated[int, Path(..., ge=1, le=MAX_ID)]
@@ -46,6 +47,7 @@ router = Router(tags=["accounts"])
 
 @auth_router.get("/csrf", response=CsrfOut, auth=None, summary="Set the CSRF cookie 获取CSRF令牌")
 def csrf(request):
+    ratelimit.enforce(request, "public")  # anonymous: limited per client address (429)
     return {"csrf_token": get_token(request)}
 
 
@@ -217,8 +219,8 @@ def list_audit(
     username: Text | None = None,
     event_type: AuditEventType | None = None,
     success: bool | None = None,
-    date_from: dt.date | None = None,
-    date_to: dt.date | None = None,
+    date_from: FilterDate | None = None,
+    date_to: FilterDate | None = None,
 ):
     return selectors.audit_events(
         request.auth,

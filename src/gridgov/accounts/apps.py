@@ -16,3 +16,7 @@ class AccountsConfig(AppConfig):
 
         principal.register_loader(load_memberships)
         principal.register_denial_writer(audit.write_denial)
+        from gridgov.accounts.models import User
+        from gridgov.core import pii
+
+        pii.register_resealed(User)  # users' phones and TOTP secrets take part in `rotate_pii_keys`

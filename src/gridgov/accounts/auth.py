@@ -3,8 +3,12 @@
 
 - An idle session that IdleTimeoutMiddleware ended answers 401 `session-expired`.
 - An unknown, expired or revoked token answers 401 `invalid-token`.
-- With GRIDGOV_MFA_REQUIRED on, a staff user without the TOTP second factor may only use /api/v1/auth/*
-  (`api_auth_enrolment`); everything else (`api_auth`) answers 403 `mfa-enrolment-required`.
+- A user whose password an administrator set may only use /api/v1/auth/* until they change it; everything
+  else answers 403 `password-change-required`.
+- Unknown tokens are rate-limited per address (429, core/ratelimit.py).
+- With GRIDGOV_MFA_REQUIRED on, a user who reads personal data (roles.MFA_ROLES) without the TOTP second
+  factor may only use /api/v1/auth/* (`api_auth_enrolment`); everything else (`api_auth`) answers 403
+  `mfa-enrolment-required`.
 """
 
 from __future__ import annotations
@@ -13,7 +17,12 @@ from django.http import HttpRequest, HttpResponse
 from django.middleware.csrf import CsrfViewMiddleware
 from django.utils.translation import gettext as _
 
-from gridgov.accounts.errors import InvalidToken, MfaEnrolmentRequired, SessionExpired
+from gridgov.accounts.errors import (
+    InvalidToken,
+    MfaEnrolmentRequired,
+    PasswordChangeRequired,
+    SessionExpired,
+)
 from gridgov.core.errors import Forbidden
 
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS", "TRACE"}
@@ -48,6 +57,9 @@ def _authenticate(request: HttpRequest, *, enforce_mfa: bool):
 
         user = authenticate_token(header[7:].strip(), request)
         if user is None:
+            from gridgov.core import ratelimit
+
+            ratelimit.enforce(request, "invalid-token")
             raise InvalidToken(_("The API token is unknown, expired or revoked."))
         request.user = user
     else:
@@ -60,6 +72,13 @@ def _authenticate(request: HttpRequest, *, enforce_mfa: bool):
             return None
         if request.method not in SAFE_METHODS and not _csrf_ok(request):
             raise _csrf_refused(request, user)
+    if enforce_mfa and getattr(user, "must_change_password", False):
+        raise PasswordChangeRequired(
+            _(
+                "Your password was set by an administrator. Choose your own password first "
+                "(POST /api/v1/auth/password), then try again."
+            )
+        )
     if enforce_mfa:
         from gridgov.accounts.selectors import mfa_enrolment_required
 

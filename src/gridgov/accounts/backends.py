@@ -15,15 +15,21 @@ from gridgov.accounts.models import AuditEventType, User
 
 class LockoutModelBackend(ModelBackend):
     def authenticate(self, request, username=None, password=None, **kwargs):
-        from gridgov.accounts.services import register_login_failure
+        from gridgov.accounts import services
+        from gridgov.core import ratelimit
 
         if username is None:
             username = kwargs.get(User.USERNAME_FIELD)
         if username is None or password is None:
             return None
+        try:
+            ratelimit.check(request, "login-address")
+        except ratelimit.RateLimited:
+            return None
         user = User.objects.filter(username=username).first()
         if user is None:
             User().set_password(password)
+            ratelimit.hit(request, "login-address")
             record_audit(
                 AuditEventType.LOGIN,
                 username=str(username),
@@ -32,22 +38,24 @@ class LockoutModelBackend(ModelBackend):
                 detail={"reason": "unknown_user", "via": "admin_site"},
             )
             return None
-        now = timezone.now()
-        if user.locked_until is not None and user.locked_until > now:
+        rows = services._lock_rows(user, request)
+        claimed, locking = services._claim_attempt(rows, timezone.now())
+        if not claimed:
             reason = "locked"
         elif not user.check_password(password):
-            if user.locked_until is not None:
-                User.objects.filter(pk=user.pk, locked_until=user.locked_until).update(
-                    failed_logins=0, locked_until=None
-                )
-            register_login_failure(user, request=request, reason="password")
+            ratelimit.hit(request, "login-address")
+            services._record_failure(user, request, rows, reason="password", locking=locking)
             return None
         elif user.totp_enabled:
+            services._release_attempt(rows)
             reason = "totp_required"
         elif not self.user_can_authenticate(user):
             reason = "inactive"
+        elif user.must_change_password:
+            services._release_attempt(rows)  # the web app leads the user to change it first
+            reason = "password_change_required"
         else:
-            User.objects.filter(pk=user.pk).update(failed_logins=0, locked_until=None)
+            services._reset_attempts(user, rows)
             record_audit(
                 AuditEventType.LOGIN,
                 user=user,

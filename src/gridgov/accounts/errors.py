@@ -30,3 +30,8 @@ class InvalidToken(NotAuthenticated):
 class MfaEnrolmentRequired(Forbidden):
     code = "mfa-enrolment-required"
     title = gettext_lazy("Enrol the second factor first")
+
+
+class PasswordChangeRequired(Forbidden):
+    code = "password-change-required"
+    title = gettext_lazy("Change your password first")

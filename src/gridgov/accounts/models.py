@@ -5,17 +5,27 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from gridgov.accounts.roles import Role
+from gridgov.core import pii
 from gridgov.core.models import ChainedEvent
+
+PHONE_FIELD = "user.phone"
+TOTP_SECRET_FIELD = "user.totp_secret"
 
 
 class User(AbstractUser):
     display_name = models.CharField(_("name"), max_length=100, blank=True, default="")
-    phone = models.CharField(_("phone"), max_length=20, blank=True, default="")
+    # The phone and the TOTP secret are encrypted at rest (core.pii): ciphertext, the keyed hash of the
+    # phone for exact search, the id of the key that sealed them. Read and set through `phone` and
+    # `totp_secret`.
+    phone_enc = models.BinaryField(null=True, blank=True)
+    phone_hash = models.CharField(max_length=32, blank=True, default="", db_index=True)
+    pii_key = models.CharField(max_length=16, blank=True, default="")
     # The language notifications are written in for this user (core/notifications.py); blank: the
     # default language (简体中文).
     language = models.CharField(
@@ -24,17 +34,81 @@ class User(AbstractUser):
     failed_logins = models.PositiveSmallIntegerField(default=0)
     locked_until = models.DateTimeField(null=True, blank=True)
     password_changed_at = models.DateTimeField(null=True, blank=True)
-    totp_secret = models.CharField(max_length=64, blank=True, default="")
+    totp_secret_enc = models.BinaryField(null=True, blank=True)
     totp_enabled = models.BooleanField(default=False)
     totp_last_step = models.BigIntegerField(
         null=True, blank=True, help_text="last accepted TOTP step (no replay)"
     )
+    # Set when an administrator sets the password: the owner must choose their own before anything else.
+    must_change_password = models.BooleanField(default=False)
 
     class Meta:
         ordering = ["username"]
 
     def __str__(self) -> str:
         return self.display_name or self.username
+
+    # --- sealed personal data and secrets (core.pii) --------------------------------------------------
+    def _open(self, name: str, field: str) -> str:
+        cache = self.__dict__.setdefault("_plain", {})
+        if name not in cache:
+            cache[name] = pii.decrypt(getattr(self, f"{name}_enc"), self.pii_key, field)
+        return cache[name]
+
+    def _seal(self, name: str, field: str, value: str, key=None) -> None:
+        self.__dict__.setdefault("_plain", {})[name] = value
+        if value:
+            blob, key_id = pii.encrypt(value, field, key)
+            setattr(self, f"{name}_enc", blob)
+            if self.pii_key and self.pii_key != key_id:
+                self.reseal(pii.key_by_id(key_id), skip=name)
+            self.pii_key = key_id
+        else:
+            setattr(self, f"{name}_enc", None)
+
+    @property
+    def phone(self) -> str:
+        return self._open("phone", PHONE_FIELD)
+
+    @phone.setter
+    def phone(self, value: str) -> None:
+        value = (value or "").strip()
+        self._seal("phone", PHONE_FIELD, value)
+        self.phone_hash = pii.blind_index(value) if value else ""
+
+    @property
+    def totp_secret(self) -> str:
+        return self._open("totp_secret", TOTP_SECRET_FIELD)
+
+    @totp_secret.setter
+    def totp_secret(self, value: str) -> None:
+        self._seal("totp_secret", TOTP_SECRET_FIELD, value or "")
+
+    def reseal(self, key, *, skip: str = "") -> tuple[str, ...]:
+        """Re-encrypt the phone and the TOTP secret with `key` (key rotation); returns the columns."""
+        for name, field in (("phone", PHONE_FIELD), ("totp_secret", TOTP_SECRET_FIELD)):
+            if name == skip:
+                continue
+            value = self._open(name, field)
+            setattr(self, f"{name}_enc", pii.encrypt(value, field, key)[0] if value else None)
+        self.pii_key = key.id
+        return ("phone_enc", "totp_secret_enc", "pii_key")
+
+
+class LoginLock(models.Model):
+    """Failed logins of an administrator, counted per account and client address: anonymous requests
+    from elsewhere cannot lock the administrator out (accounts/services.py)."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="+")
+    address = models.CharField(max_length=45, blank=True, default="")
+    failed_logins = models.PositiveSmallIntegerField(default=0)
+    locked_until = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "address"], name="login_lock_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.user_id}@{self.address or '—'}"
 
 
 class OrganisationKind(models.TextChoices):
@@ -84,6 +158,51 @@ class Membership(models.Model):
     def __str__(self) -> str:
         where = self.area or self.organisation or "—"
         return f"{self.user} · {self.get_role_display()} · {where}"
+
+    def save(self, *args, **kwargs) -> None:
+        # 三权分立 in the model as well: whatever path creates a membership (service, admin site, shell).
+        update_fields = kwargs.get("update_fields")
+        if update_fields is None or "role" in update_fields or "user" in update_fields:
+            message = role_conflict(self.user_id, self.role, exclude_pk=self.pk)
+            if message:
+                raise ValidationError({"role": message})
+        super().save(*args, **kwargs)
+
+    def clean(self) -> None:
+        super().clean()
+        message = role_conflict(self.user_id, self.role, exclude_pk=self.pk)
+        if message:
+            raise ValidationError({"role": message})
+
+
+def role_conflict(user_id, role: str, *, exclude_pk=None) -> str:
+    """Why `role` may not be added to the user's other memberships ("" when it may): an administrator
+    role (system, security, audit) excludes every other role, business or administrative, both ways."""
+    from gridgov.accounts.roles import ADMIN_ROLES
+
+    if user_id is None:
+        return ""
+    others = Membership.objects.filter(user_id=user_id).exclude(pk=exclude_pk).exclude(role=role)
+    if role in ADMIN_ROLES:
+        if others.filter(role__in=ADMIN_ROLES).exists():
+            return str(
+                _("One person may hold only one of the system, security and audit administrator roles.")
+            )
+        if others.exists():
+            return str(
+                _(
+                    "An administrator role cannot be held together with a business role; revoke the "
+                    "user's other roles first, or use a separate account."
+                )
+            )
+    elif others.filter(role__in=ADMIN_ROLES).exists():
+        return str(
+            _(
+                "An administrator (system, security or audit) cannot hold a business role; use a separate "
+                "account."
+            )
+        )
+    return ""
 
 
 class ApiToken(models.Model):

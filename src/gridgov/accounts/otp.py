@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hmac
 import time
+import unicodedata
 
 import pyotp
 
@@ -24,10 +25,17 @@ def current_step(secret: str, at: float | None = None) -> int:
     return int(time.time() if at is None else at) // pyotp.TOTP(secret).interval
 
 
+def normalise_code(code: str | None) -> str:
+    """The code in ASCII digits: full-width (１２３４５６) and other decimal digits (١٢٣٤٥٦) typed by an
+    input method are read as their values; spaces are dropped. Anything else stays and fails later."""
+    text = "".join((code or "").split())
+    return "".join(str(unicodedata.decimal(c)) if c.isdecimal() else c for c in text)
+
+
 def matching_step(secret: str, code: str, *, last_step: int | None) -> int | None:
     """The time step the code belongs to (within the drift window and after `last_step`), or None."""
-    code = (code or "").replace(" ", "").strip()
-    if not secret or not code.isdigit() or len(code) != 6:
+    code = normalise_code(code)
+    if not secret or len(code) != 6 or not (code.isascii() and code.isdigit()):
         return None
     totp = pyotp.TOTP(secret)
     now = current_step(secret)

@@ -64,7 +64,7 @@ ORGANISATION_ROLES: dict[str, str] = {
     Role.PARTNER_ORG: "partner",
 }
 
-# Staff roles: the TOTP second factor becomes mandatory for them when GRIDGOV_MFA_REQUIRED is on.
+# Staff roles (organisations they may look up, cases they may suggest for).
 STAFF_ROLES = frozenset(
     {
         Role.GRID_WORKER,
@@ -79,3 +79,9 @@ STAFF_ROLES = frozenset(
     }
 )
 ADMIN_ROLES = frozenset({Role.ADMIN, Role.SECURITY_ADMIN, Role.AUDIT_ADMIN})
+
+# Roles whose data scope reaches beyond the user's own records (so they read other people's personal
+# data: the registry, reporters of cases), and the administrators: the TOTP second factor becomes
+# mandatory for them when GRIDGOV_MFA_REQUIRED is on. Derived from ROLE_SCOPE, not listed by hand, so a
+# new role or a widened scope is covered at once.
+MFA_ROLES = frozenset(role for role, scope in ROLE_SCOPE.items() if scope != DataScope.SELF) | ADMIN_ROLES

@@ -105,6 +105,11 @@ class MeOut(Schema):
     scope: ScopeOut
     totp_enabled: bool
     mfa_enrolment_required: bool
+    password_change_required: bool = Field(
+        ...,
+        description="the password was set by an administrator: change it (POST /auth/password) before "
+        "anything else (other endpoints answer 403 password-change-required)",
+    )
     language: str
     preferred_language: Literal["zh-hans", "en", ""] = Field(
         "", description="the language the user chose (web app, notifications); blank: not chosen (简体中文)"

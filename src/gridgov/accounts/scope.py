@@ -8,7 +8,7 @@ module holds the accounts loader that fills it from the memberships, and `scope_
 
 from __future__ import annotations
 
-from gridgov.accounts.roles import ROLE_SCOPE, DataScope
+from gridgov.accounts.roles import ADMIN_ROLES, ROLE_SCOPE, DataScope
 from gridgov.core.principal import ANONYMOUS_SCOPE, MembershipRecord, Principal, principal_for
 from gridgov.core.principal import Scope as UserScope
 
@@ -28,11 +28,15 @@ def load_memberships(principal: Principal) -> None:
     area_paths: list[str] = []
     orgs: list[int] = []
     jurisdiction: list[str] = []
-    memberships = (
+    memberships = list(
         Membership.objects.filter(user_id=principal.user_id).select_related("area", "organisation__area")
         if principal.user_id is not None
         else Membership.objects.none()  # an unsaved user has no memberships
     )
+    if any(m.role in ADMIN_ROLES for m in memberships):
+        # 三权分立: an administrator's business roles (left over from before the roles were made exclusive)
+        # give no access; only the administrator role counts.
+        memberships = [m for m in memberships if m.role in ADMIN_ROLES]
     for m in memberships:
         org = m.organisation
         org_area = org.area.path if org is not None and org.area is not None else ""

@@ -17,13 +17,13 @@ import datetime as dt
 from django.conf import settings
 from django.db.models import Prefetch, Q, QuerySet
 from django.http import HttpRequest
-from django.utils import timezone
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
 from gridgov.accounts.models import ApiToken, AuditEvent, Membership, Organisation, OrganisationKind, User
-from gridgov.accounts.roles import STAFF_ROLES, DataScope, Role
+from gridgov.accounts.roles import MFA_ROLES, STAFF_ROLES, DataScope, Role
 from gridgov.accounts.scope import UserScope, scope_for
+from gridgov.core.dates import day_end, day_start
 from gridgov.core.errors import NotFound
 from gridgov.core.principal import require
 
@@ -31,12 +31,13 @@ from gridgov.core.principal import require
 
 
 def mfa_enrolment_required(user) -> bool:
-    """True when GRIDGOV_MFA_REQUIRED is on and a staff user has not enrolled the TOTP second factor yet."""
+    """True when GRIDGOV_MFA_REQUIRED is on and a user who can read other people's personal data (or an
+    administrator: roles.MFA_ROLES) has not enrolled the TOTP second factor yet."""
     if not getattr(settings, "GRIDGOV_MFA_REQUIRED", False):
         return False
     if user is None or not getattr(user, "is_authenticated", False) or user.totp_enabled:
         return False
-    return bool(scope_for(user).roles & STAFF_ROLES)
+    return bool(scope_for(user).roles & MFA_ROLES)
 
 
 def _area_code(path: str) -> str:
@@ -80,6 +81,7 @@ def profile(user) -> dict:
         "scope": scope_summary(user),
         "totp_enabled": user.totp_enabled,
         "mfa_enrolment_required": mfa_enrolment_required(user),
+        "password_change_required": bool(getattr(user, "must_change_password", False)),
         "language": get_language() or settings.LANGUAGE_CODE,
         "preferred_language": user.language,
         "session_idle_seconds": settings.GRIDGOV_SESSION_IDLE_SECONDS,
@@ -165,10 +167,6 @@ def tokens_of(user) -> QuerySet[ApiToken]:
 # --- the security audit log ---------------------------------------------------------------------
 
 
-def _day_start(day: dt.date) -> dt.datetime:
-    return timezone.make_aware(dt.datetime.combine(day, dt.time.min))
-
-
 def audit_events(
     actor,
     *,
@@ -189,7 +187,7 @@ def audit_events(
     if success is not None:
         qs = qs.filter(success=success)
     if date_from:
-        qs = qs.filter(at__gte=_day_start(date_from))
+        qs = qs.filter(at__gte=day_start(date_from))
     if date_to:
-        qs = qs.filter(at__lt=_day_start(date_to + dt.timedelta(days=1)))
+        qs = qs.filter(at__lt=day_end(date_to))
     return qs.order_by("-at", "-id")

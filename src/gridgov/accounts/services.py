@@ -35,12 +35,14 @@ from gridgov.accounts.models import (
     ApiToken,
     AuditEvent,
     AuditEventType,
+    LoginLock,
     Membership,
     Organisation,
     User,
+    role_conflict,
 )
 from gridgov.accounts.roles import ADMIN_ROLES, AREA_ROLES, ORGANISATION_ROLES, Role
-from gridgov.core import timeline
+from gridgov.core import ratelimit, timeline
 from gridgov.core.errors import Conflict, Locked, NotFound, ValidationFailed
 from gridgov.core.principal import require
 
@@ -59,10 +61,12 @@ __all__ = [
     "record_audit",
     "register_login_failure",
     "reset_totp",
+    "revoke_access",
     "revoke_membership",
     "revoke_token",
     "totp_confirm",
     "totp_setup",
+    "unlock_from_console",
     "unlock_user",
     "update_user",
 ]
@@ -109,60 +113,137 @@ def _locked_error(locked_until: dt.datetime, now: dt.datetime) -> Locked:
     return Locked(detail, minutes_remaining=minutes, locked_until=locked_until.isoformat())
 
 
+def _invalid_credentials() -> InvalidCredentials:
+    """The one answer to a wrong password, an unknown, inactive or locked account: nobody learns which
+    accounts exist or are locked (the audit log records the reason)."""
+    return InvalidCredentials(
+        _(
+            "The username or password is wrong, or the account is locked for a while after too many "
+            "failed logins."
+        )
+    )
+
+
 def _user_event(user: User, request: HttpRequest | None, event_type: str, **fields) -> None:
     """An audit event about one user account (the object is the user)."""
     record_audit(event_type, user=user, request=request, object_type="user", object_id=user.pk, **fields)
+
+
+def is_administrator(user) -> bool:
+    return Membership.objects.filter(user_id=user.pk, role__in=ADMIN_ROLES).exists()
+
+
+def _lock_rows(user: User, request: HttpRequest | None):
+    """Where the failed logins of this attempt count: the account, or for an administrator the account
+    from this client address (LoginLock), so that anonymous requests from elsewhere cannot lock the
+    administrators out."""
+    if is_administrator(user):
+        address = client_ip(request) or ""
+        LoginLock.objects.get_or_create(user=user, address=address)
+        return LoginLock.objects.filter(user=user, address=address)
+    return User.objects.filter(pk=user.pk)
+
+
+def _claim_attempt(rows, now: dt.datetime) -> tuple[bool, bool]:
+    """Reserve one login attempt before the password is checked, with conditional UPDATEs: at most
+    GRIDGOV_LOGIN_MAX_FAILURES attempts are ever checked before the lock, however many arrive at once.
+
+    Returns (claimed, locking): `claimed` False when the account is locked; `locking` True for the one
+    attempt that used the last try (it locks the account; a right password then unlocks it again)."""
+    max_failures = settings.GRIDGOV_LOGIN_MAX_FAILURES
+    lock_until = now + dt.timedelta(seconds=settings.GRIDGOV_LOGIN_LOCK_SECONDS)
+    rows.filter(locked_until__lte=now).update(failed_logins=0, locked_until=None)  # the lock ran out
+    open_rows = rows.filter(locked_until__isnull=True)
+    for _attempt in range(20):
+        if open_rows.filter(failed_logins__gte=max_failures - 1, failed_logins__lt=max_failures).update(
+            failed_logins=F("failed_logins") + 1, locked_until=lock_until
+        ):
+            return True, True
+        if open_rows.filter(failed_logins__lt=max_failures - 1).update(failed_logins=F("failed_logins") + 1):
+            return True, False
+        if not open_rows.filter(failed_logins__lt=max_failures).exists():
+            return False, False
+    return False, False  # pragma: no cover - only under a storm of parallel attempts
+
+
+def _release_attempt(rows) -> None:
+    """Give back a reserved attempt that was neither a failure nor a success (the TOTP code is asked)."""
+    max_failures = settings.GRIDGOV_LOGIN_MAX_FAILURES
+    rows.filter(failed_logins__gt=0).update(
+        failed_logins=F("failed_logins") - 1,
+        locked_until=Case(
+            When(failed_logins__lte=max_failures, then=Value(None)),
+            default=F("locked_until"),
+            output_field=User._meta.get_field("locked_until"),
+        ),
+    )
+
+
+def _reset_attempts(user: User, rows) -> None:
+    """A successful login: the count starts afresh (an administrator's row for this address goes)."""
+    if rows.model is LoginLock:
+        rows.delete()
+    else:
+        rows.update(failed_logins=0, locked_until=None)
+        user.failed_logins, user.locked_until = 0, None
+
+
+def _record_failure(user: User, request: HttpRequest | None, rows, *, reason: str, locking: bool) -> None:
+    failures, locked_until = rows.values_list("failed_logins", "locked_until").get()
+    _user_event(
+        user, request, AuditEventType.LOGIN, success=False, detail={"reason": reason, "failures": failures}
+    )
+    if locking and locked_until is not None:
+        detail = {"failures": failures, "locked_until": locked_until.isoformat()}
+        if rows.model is LoginLock:
+            detail["address"] = client_ip(request) or ""
+        _user_event(user, request, AuditEventType.LOGIN_LOCKED, success=False, detail=detail)
 
 
 def register_login_failure(
     user: User, *, request: HttpRequest | None = None, reason: str = "password"
 ) -> Locked | None:
     """Count one failed login with an atomic UPDATE (parallel failures all count); the failure that
-    reaches GRIDGOV_LOGIN_MAX_FAILURES locks the account for GRIDGOV_LOGIN_LOCK_SECONDS.
-
-    Returns the Locked error when the account is now locked, None otherwise."""
+    reaches GRIDGOV_LOGIN_MAX_FAILURES locks the account (for an administrator: from this address) for
+    GRIDGOV_LOGIN_LOCK_SECONDS. Returns the Locked error when the account is locked, None otherwise."""
     now = timezone.now()
-    max_failures = settings.GRIDGOV_LOGIN_MAX_FAILURES
-    lock_until = now + dt.timedelta(seconds=settings.GRIDGOV_LOGIN_LOCK_SECONDS)
-    # In one statement every right-hand side sees the row before the update, so the CASE tests the
-    # count before this failure.
-    User.objects.filter(pk=user.pk).update(
-        failed_logins=F("failed_logins") + 1,
-        locked_until=Case(
-            When(failed_logins__gte=max_failures - 1, then=Value(lock_until)),
-            default=F("locked_until"),
-        ),
-    )
-    failures, locked_until = (
-        User.objects.filter(pk=user.pk).values_list("failed_logins", "locked_until").get()
-    )
-    user.failed_logins, user.locked_until = failures, locked_until
-    _user_event(
-        user, request, AuditEventType.LOGIN, success=False, detail={"reason": reason, "failures": failures}
-    )
+    rows = _lock_rows(user, request)
+    claimed, locking = _claim_attempt(rows, now)
+    if claimed:
+        _record_failure(user, request, rows, reason=reason, locking=locking)
+    failures, locked_until = rows.values_list("failed_logins", "locked_until").get()
+    if rows.model is User:
+        user.failed_logins, user.locked_until = failures, locked_until
     if locked_until is None or locked_until <= now:
         return None
-    if failures == max_failures:
-        _user_event(
-            user,
-            request,
-            AuditEventType.LOGIN_LOCKED,
-            success=False,
-            detail={"failures": failures, "locked_until": locked_until.isoformat()},
-        )
     return _locked_error(locked_until, now)
 
 
-def _fail(request: HttpRequest, user: User, *, reason: str, error: Exception) -> None:
-    locked = register_login_failure(user, request=request, reason=reason)
-    raise locked or error
+def _account_key(username: str, user: User | None, request: HttpRequest | None) -> str:
+    key = "account:" + username.lower()
+    if user is not None and is_administrator(user):
+        key += "|" + ratelimit.address_key(request)
+    return key
 
 
 def login(request: HttpRequest, *, username: str, password: str, totp: str | None = None) -> User:
-    """Password (+ TOTP when enrolled) → a session. Wrong credentials answer one generic 401 whether or
-    not the user exists; GRIDGOV_LOGIN_MAX_FAILURES consecutive failures lock the account (423)."""
+    """Password (+ TOTP when enrolled) → a session.
+
+    A wrong password and an unknown, inactive or locked account answer one and the same 401; each failed
+    attempt is counted per client address and per account name (429 with Retry-After beyond
+    GRIDGOV_RATELIMITS), and GRIDGOV_LOGIN_MAX_FAILURES failures lock the account (an administrator's
+    account only from the address the failures came from)."""
     username = (username or "").strip()
+    ratelimit.check(request, "login-address")
     user = User.objects.filter(username=username).first()
+    account_key = _account_key(username, user, request)
+    ratelimit.check(request, "login-account", key=account_key)
+
+    def refuse(error: Exception | None = None):
+        ratelimit.hit(request, "login-address")
+        ratelimit.hit(request, "login-account", key=account_key)
+        return error or _invalid_credentials()
+
     if user is None:
         User().set_password(password)  # the same hashing time as for a real account
         record_audit(
@@ -172,47 +253,34 @@ def login(request: HttpRequest, *, username: str, password: str, totp: str | Non
             success=False,
             detail={"reason": "unknown_user"},
         )
-        raise InvalidCredentials(_("The username or password is wrong."))
+        raise refuse()
 
-    now = timezone.now()
-    if user.locked_until is not None:
-        if user.locked_until > now:
-            _user_event(user, request, AuditEventType.LOGIN, success=False, detail={"reason": "locked"})
-            raise _locked_error(user.locked_until, now)
-        # The lock has run out: counting starts afresh.
-        User.objects.filter(pk=user.pk, locked_until=user.locked_until).update(
-            failed_logins=0, locked_until=None
-        )
-        user.failed_logins, user.locked_until = 0, None
-
+    rows = _lock_rows(user, request)
+    claimed, locking = _claim_attempt(rows, timezone.now())
+    if not claimed:
+        User().set_password(password)  # the same time and answer as a wrong password
+        _user_event(user, request, AuditEventType.LOGIN, success=False, detail={"reason": "locked"})
+        raise refuse()
     if not user.check_password(password):
-        _fail(
-            request,
-            user,
-            reason="password",
-            error=InvalidCredentials(_("The username or password is wrong.")),
-        )
+        _record_failure(user, request, rows, reason="password", locking=locking)
+        raise refuse()
     if not user.is_active:
         _user_event(user, request, AuditEventType.LOGIN, success=False, detail={"reason": "inactive"})
-        raise InvalidCredentials(_("The username or password is wrong."))
+        raise refuse()
 
     if user.totp_enabled:
         if not (totp or "").strip():
+            _release_attempt(rows)
             _user_event(
                 user, request, AuditEventType.LOGIN, success=False, detail={"reason": "totp_required"}
             )
             raise TotpRequired(_("Enter the 6-digit code from your authenticator app."))
         if not _claim_totp(user, totp or ""):
-            _fail(
-                request,
-                user,
-                reason="totp",
-                error=TotpRequired(_("The verification code is wrong or was already used.")),
-            )
+            _record_failure(user, request, rows, reason="totp", locking=locking)
+            raise refuse(TotpRequired(_("The verification code is wrong or was already used.")))
 
     with transaction.atomic():
-        User.objects.filter(pk=user.pk).update(failed_logins=0, locked_until=None)
-        user.failed_logins, user.locked_until = 0, None
+        _reset_attempts(user, rows)
         django_login(request, user, backend=settings.AUTHENTICATION_BACKENDS[0])
         request.session[LAST_SEEN_KEY] = time.time()
         record_audit(AuditEventType.LOGIN, user=user, request=request, object_type="user", object_id=user.pk)
@@ -255,7 +323,8 @@ def change_password(request: HttpRequest, *, user: User, old_password: str, new_
     with transaction.atomic():
         user.set_password(new_password)
         user.password_changed_at = timezone.now()
-        user.save(update_fields=["password", "password_changed_at"])
+        user.must_change_password = False
+        user.save(update_fields=["password", "password_changed_at", "must_change_password"])
         if request is not None and hasattr(request, "session") and request.session.get(SESSION_KEY):
             update_session_auth_hash(request, user)
         record_audit(
@@ -290,8 +359,11 @@ def totp_setup(request: HttpRequest, *, user: User) -> dict:
         )
     secret = otp.new_secret()
     with transaction.atomic():
-        User.objects.filter(pk=user.pk).update(totp_secret=secret, totp_last_step=None)
-        user.totp_secret, user.totp_last_step = secret, None
+        User.objects.select_for_update().filter(pk=user.pk).exists()  # lock the row
+        user.refresh_from_db(fields=["phone_enc", "pii_key"])
+        user.__dict__.pop("_plain", None)
+        user.totp_secret, user.totp_last_step = secret, None  # sealed at rest (core.pii)
+        user.save(update_fields=["totp_secret_enc", "phone_enc", "pii_key", "totp_last_step"])
         _user_event(user, request, AuditEventType.TOTP_ENROL, detail={"stage": "setup"})
     return {"secret": secret, "otpauth_uri": otp.provisioning_uri(secret, user.username)}
 
@@ -303,7 +375,9 @@ def totp_confirm(request: HttpRequest, *, user: User, code: str) -> User:
         )
     if not user.totp_secret:
         raise _field_error("code", _("Start the set-up of the second factor first."))
+    ratelimit.check(request, "totp-confirm", key=f"user:{user.pk}")
     if not _claim_totp(user, code):
+        ratelimit.hit(request, "totp-confirm", key=f"user:{user.pk}")
         _user_event(user, request, AuditEventType.TOTP_ENROL, success=False, detail={"stage": "confirm"})
         raise _field_error("code", _("The verification code is wrong or was already used."))
     with transaction.atomic():
@@ -409,6 +483,21 @@ def _holds_other_admin_role(user: User) -> bool:
 # --- users (system administrator) ------------------------------------------------------------------
 
 
+def revoke_access(user: User, *, keep_session: str | None = None) -> dict:
+    """End every session of the user (but `keep_session`) and revoke every API token of theirs.
+    Returns the counts for the audit record."""
+    from django.contrib.sessions.models import Session
+
+    now = timezone.now()
+    ended = []
+    for session in Session.objects.filter(expire_date__gt=now).iterator():
+        if session.session_key != keep_session and session.get_decoded().get(SESSION_KEY) == str(user.pk):
+            ended.append(session.session_key)
+    Session.objects.filter(session_key__in=ended).delete()
+    tokens = ApiToken.objects.filter(user=user, revoked_at__isnull=True).update(revoked_at=now)
+    return {"sessions": len(ended), "tokens": tokens}
+
+
 def _clean_phone(phone: str | None) -> str:
     phone = (phone or "").strip()
     if phone and not PHONE_RE.match(phone):
@@ -450,8 +539,12 @@ def create_user(
         raise ValidationFailed(_("Please correct: %(fields)s") % {"fields": fields}, errors=errors)
     with transaction.atomic():
         user = User(
-            username=username, display_name=(display_name or "").strip(), phone=phone, is_active=is_active
+            username=username,
+            display_name=(display_name or "").strip(),
+            is_active=is_active,
+            must_change_password=True,  # set by an administrator: the owner chooses their own at first login
         )
+        user.phone = phone  # sealed at rest (core.pii)
         user.set_password(password)
         user.save()
         record_audit(
@@ -511,7 +604,7 @@ def update_user(request: HttpRequest | None, *, actor, user_id: int, changes: di
         if "phone" in changes and changes["phone"] != target.phone:
             audit["phone"] = [_mask(target.phone), _mask(changes["phone"])]
             target.phone = changes["phone"]
-            fields.append("phone")
+            fields += ["phone_enc", "phone_hash", "totp_secret_enc", "pii_key"]
         if "is_active" in changes and changes["is_active"] != target.is_active:
             audit["is_active"] = [target.is_active, changes["is_active"]]
             target.is_active = changes["is_active"]
@@ -519,10 +612,15 @@ def update_user(request: HttpRequest | None, *, actor, user_id: int, changes: di
         if changes.get("password"):
             audit["password"] = "set"
             target.set_password(changes["password"])
-            target.password_changed_at = None  # set by an administrator: the owner should choose a new one
-            fields += ["password", "password_changed_at"]
+            target.password_changed_at = None  # set by an administrator: the owner must choose a new one
+            target.must_change_password = True
+            fields += ["password", "password_changed_at", "must_change_password"]
         if fields:
             target.save(update_fields=fields)
+        if audit.get("password") or audit.get("is_active") == [True, False]:
+            # A deactivated account or a password set by an administrator: every session and API token
+            # of the account ends now (reactivation revives nothing).
+            audit["revoked"] = revoke_access(target)
             record_audit(
                 AuditEventType.USER_CHANGE,
                 user=actor,
@@ -641,10 +739,9 @@ def grant_membership(
         existing = Membership.objects.filter(user=target)
         if existing.filter(role=role, area=area, organisation=organisation).exists():
             raise Conflict(_("The user already holds this role here."))
-        if role in ADMIN_ROLES and existing.filter(role__in=ADMIN_ROLES).exclude(role=role).exists():
-            raise Conflict(
-                _("One person may hold only one of the system, security and audit administrator roles.")
-            )
+        conflict = role_conflict(target.pk, role)
+        if conflict:  # 三权分立: an administrator role excludes every other role, both ways
+            raise Conflict(conflict, errors=[{"field": "role", "message": conflict}])
         membership = Membership.objects.create(user=target, role=role, area=area, organisation=organisation)
         record_audit(
             AuditEventType.ROLE_GRANT,
@@ -699,9 +796,7 @@ def unlock_user(request: HttpRequest | None, *, actor, user_id: int) -> User:
     with transaction.atomic():
         target = _user_or_404(user_id, lock=True)
         detail = {"username": target.username, "failures": target.failed_logins}
-        target.failed_logins = 0
-        target.locked_until = None
-        target.save(update_fields=["failed_logins", "locked_until"])
+        _clear_locks(target)
         record_audit(
             AuditEventType.UNLOCK,
             user=actor,
@@ -710,6 +805,29 @@ def unlock_user(request: HttpRequest | None, *, actor, user_id: int) -> User:
             object_id=target.pk,
             detail=detail,
         )
+    return target
+
+
+def _clear_locks(target: User) -> None:
+    target.failed_logins = 0
+    target.locked_until = None
+    target.save(update_fields=["failed_logins", "locked_until"])
+    LoginLock.objects.filter(user=target).delete()
+
+
+def unlock_from_console(username: str) -> User:
+    """`gridgov unlock <username>` on the server: the recovery path when no security administrator can
+    log in. Ends the account's lock (from every address) and forgets the login rate-limit counts."""
+    with transaction.atomic():
+        target = User.objects.select_for_update().filter(username=(username or "").strip()).first()
+        if target is None:
+            raise NotFound(_("No such user."))
+        detail = {"username": target.username, "failures": target.failed_logins, "via": "console"}
+        _clear_locks(target)
+        record_audit(
+            AuditEventType.UNLOCK, username="console", object_type="user", object_id=target.pk, detail=detail
+        )
+    ratelimit.reset()
     return target
 
 
@@ -730,7 +848,7 @@ def reset_totp(request: HttpRequest | None, *, actor, user_id: int) -> User:
         target.totp_secret = ""
         target.totp_enabled = False
         target.totp_last_step = None
-        target.save(update_fields=["totp_secret", "totp_enabled", "totp_last_step"])
+        target.save(update_fields=["totp_secret_enc", "totp_enabled", "totp_last_step"])
         record_audit(
             AuditEventType.TOTP_RESET,
             user=actor,

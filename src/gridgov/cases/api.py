@@ -1,7 +1,6 @@
 """The cases API, mounted at /api/v1/cases: categories, the whistle catalogue, intake, lists, detail,
 timeline and the workflow actions (`POST /cases/{case_id}/actions/{action}` with the case version)."""
 
-import datetime as dt
 from typing import Literal
 
 from django.http import HttpRequest
@@ -26,6 +25,7 @@ from gridgov.cases.schemas import (
     WhistleItemOut,
 )
 from gridgov.core import attachments
+from gridgov.core.dates import FilterDate
 from gridgov.core.pagination import PAGE_SIZE, Pagination
 
 router = Router(tags=["cases"])
@@ -83,8 +83,8 @@ def list_cases(
     department: str | None = Query(None, pattern=CODE_PATTERN, description="organisation code of a step"),
     overdue: bool | None = None,
     channel: ChannelName | None = None,
-    created_from: dt.date | None = None,
-    created_to: dt.date | None = None,
+    created_from: FilterDate | None = None,
+    created_to: FilterDate | None = None,
     todo: bool | None = Query(None, description="true: only cases waiting on you (your to-dos)"),
     order: Literal["created", "due"] = Query(
         "created", description="created: newest first; due: deadline first"

@@ -11,6 +11,7 @@ from ninja import Query, Router, Schema
 
 from gridgov.cases import figures
 from gridgov.cases.schemas import CODE_PATTERN
+from gridgov.core.dates import FilterDate
 from gridgov.core.errors import ValidationFailed
 
 router = Router(tags=["cases"])
@@ -88,8 +89,8 @@ class FiguresOut(Schema):
 )
 def case_figures(
     request: HttpRequest,
-    date_from: dt.date,
-    date_to: dt.date,
+    date_from: FilterDate,
+    date_to: FilterDate,
     area: str | None = Query(None, pattern=CODE_PATTERN, description="area code: cases in its subtree"),
     department: str | None = Query(None, pattern=CODE_PATTERN, description="organisation code of a step"),
     category: str | None = Query(None, pattern=CODE_PATTERN, description="category code or 大类 prefix"),
@@ -132,8 +133,8 @@ def _check_period(date_from: dt.date, date_to: dt.date) -> None:
 )
 def case_figures_by_area(
     request: HttpRequest,
-    date_from: dt.date,
-    date_to: dt.date,
+    date_from: FilterDate,
+    date_to: FilterDate,
     parent: str = Query(..., pattern=CODE_PATTERN, description="the area whose children are compared"),
     category: str | None = Query(None, pattern=CODE_PATTERN),
 ):
@@ -151,8 +152,8 @@ def case_figures_by_area(
 )
 def case_figures_by_department(
     request: HttpRequest,
-    date_from: dt.date,
-    date_to: dt.date,
+    date_from: FilterDate,
+    date_to: FilterDate,
     area: str | None = Query(None, pattern=CODE_PATTERN),
     category: str | None = Query(None, pattern=CODE_PATTERN),
 ):
@@ -176,8 +177,8 @@ class DayOut(Schema):
 )
 def case_figures_by_day(
     request: HttpRequest,
-    date_from: dt.date,
-    date_to: dt.date,
+    date_from: FilterDate,
+    date_to: FilterDate,
     area: str | None = Query(None, pattern=CODE_PATTERN),
     department: str | None = Query(None, pattern=CODE_PATTERN),
     category: str | None = Query(None, pattern=CODE_PATTERN),
@@ -208,8 +209,8 @@ class CategoryRowOut(Schema):
 )
 def case_figures_by_category(
     request: HttpRequest,
-    date_from: dt.date,
-    date_to: dt.date,
+    date_from: FilterDate,
+    date_to: FilterDate,
     area: str | None = Query(None, pattern=CODE_PATTERN),
     department: str | None = Query(None, pattern=CODE_PATTERN),
 ):

@@ -128,7 +128,10 @@ def problem(
 
 
 def api_error_response(exc: ApiError) -> JsonResponse:
-    return problem(exc.status, exc.code, str(exc.title), exc.detail, exc.errors, **exc.extra)
+    response = problem(exc.status, exc.code, str(exc.title), exc.detail, exc.errors, **exc.extra)
+    for name, value in (getattr(exc, "headers", None) or {}).items():  # e.g. Retry-After on a 429
+        response[name] = value
+    return response
 
 
 # Messages for pydantic's error types, so field errors read in the user's language.

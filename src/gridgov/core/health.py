@@ -135,6 +135,9 @@ def disk_status() -> ComponentStatus:
     summary="Health of the database, the queue, the consumer and the disk 健康检查",
 )  # fmt: skip
 def health(request):
+    from gridgov.core import ratelimit
+
+    ratelimit.enforce(request, "public")  # anonymous: limited per client address (429)
     parts = {
         "database": database_status(), "queue": queue_status(), "consumer": consumer_status(),
         "disk": disk_status(),

@@ -151,7 +151,9 @@ class Cast:
                     residents[community.pk].append(user_id)
         from gridgov.accounts.models import User
 
-        names = {u: (n, p) for u, n, p in User.objects.values_list("pk", "display_name", "phone")}
+        names = {
+            u.pk: (u.display_name, u.phone) for u in User.objects.only("display_name", "phone_enc", "pii_key")
+        }
         return cls(admin, dict(staff), grid_worker, building_head, dict(residents), handler, names)
 
 

@@ -3,13 +3,12 @@ by building heads, Excel import and export, PII grants and the PII access log. T
 service or selector → a schema. Personal fields are masked unless `reveal=true` is asked for and the
 role may see them; every unmasked read and every export is logged."""
 
-import datetime as dt
-
 from django.http import HttpRequest, HttpResponse
 from ninja import File, Form, Path, Query, Router
 from ninja.files import UploadedFile
 from ninja.pagination import paginate
 
+from gridgov.core.dates import FilterDate
 from gridgov.core.pagination import MAX_PAGE, PAGE_SIZE, Pagination
 from gridgov.registry import export, jobs, selectors, services
 from gridgov.registry.models import ImportJob, PiiAction
@@ -440,8 +439,8 @@ def access_log(
     action: str | None = Query(None, pattern=r"^[a-z_]{1,16}$"),
     object_type: str | None = Query(None, pattern=r"^[a-z_]{1,16}$"),
     object_id: int | None = Query(None, ge=1, le=2**63 - 1),
-    date_from: dt.date | None = None,
-    date_to: dt.date | None = None,
+    date_from: FilterDate | None = None,
+    date_to: FilterDate | None = None,
 ):
     return selectors.access_log(
         request.auth, request=request, username=username, action=action, object_type=object_type,

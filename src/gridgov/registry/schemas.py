@@ -8,6 +8,8 @@ from typing import Any, Literal
 
 from ninja import Field, Schema
 
+from gridgov.core.dates import AwareDateTime
+
 LINE = r"^[^\x00-\x1f]*$"
 CODE = r"^[0-9A-Za-z_-]{1,32}$"
 ResidenceTypeName = Literal["registered", "floating", "tenant"]
@@ -333,7 +335,7 @@ class GrantIn(Schema):
     field: PiiFieldName
     area_code: str = Field(..., pattern=CODE)
     reason: str = Field(..., min_length=1, max_length=300, pattern=LINE)
-    expires_at: dt.datetime | None = None
+    expires_at: AwareDateTime | None = None
 
 
 class GrantOut(Schema):

@@ -219,3 +219,51 @@ def test_create_admin_for_the_console(db):
     assert list(user.memberships.values_list("role", flat=True)) == ["security_admin"]
     assert Api().login("root", "Root-Passw0rd!").status_code == 200
     assert AuditEvent.objects.filter(event_type=AuditEventType.ROLE_GRANT, username="console").exists()
+
+
+@pytest.mark.parametrize(
+    ("holder", "payload"),
+    [
+        ("auditor", {"role": "community_staff", "area_code": "440309002001"}),
+        ("admin", {"role": "resident"}),
+        ("staff_a", {"role": "audit_admin"}),
+        ("handler", {"role": "admin"}),
+    ],
+)
+def test_administrator_roles_exclude_every_business_role(as_user, people, holder, payload):
+    """三权分立 between the administrators and the business: the security administrator cannot give the
+    audit administrator a business role (which would read the registry), nor a business user an
+    administrator role; the answer is a clear 409 in the user's language and nothing changes."""
+    from gridgov.testing import assert_problem
+
+    target = getattr(people, holder)
+    before = list(Membership.objects.filter(user=target).values_list("role", flat=True))
+    for language in ("en", "zh"):
+        api = as_user(people.secadmin, language="zh-hans" if language == "zh" else "en")
+        response = api.post(f"/accounts/users/{target.pk}/memberships", payload)
+        body = assert_problem(response, 409, code="conflict", field="role", language=language)
+        if language == "en":
+            assert "administrator" in body["detail"]
+    assert list(Membership.objects.filter(user=target).values_list("role", flat=True)) == before
+
+
+def test_the_model_refuses_mixing_administrator_and_business_roles(people, areas):
+    from django.core.exceptions import ValidationError
+
+    with pytest.raises(ValidationError):
+        Membership.objects.create(user=people.auditor, role=Role.COMMUNITY_STAFF, area=areas.comm_a)
+    with pytest.raises(ValidationError):
+        Membership.objects.create(user=people.staff_a, role=Role.SECURITY_ADMIN)
+    assert not Membership.objects.filter(user=people.auditor, role=Role.COMMUNITY_STAFF).exists()
+
+
+def test_an_administrator_holding_a_business_role_from_before_gets_no_business_scope(people, areas):
+    """Rows made before the rule (bypassing the model) give no access: only the administrator role counts."""
+    from gridgov.accounts.scope import scope_for
+
+    Membership.objects.bulk_create(
+        [Membership(user=people.auditor, role=Role.COMMUNITY_STAFF, area=areas.comm_a)]
+    )
+    scope = scope_for(people.auditor)
+    assert scope.roles == {Role.AUDIT_ADMIN} or set(scope.roles) == {Role.AUDIT_ADMIN}
+    assert not scope.subtree_paths and not scope.all

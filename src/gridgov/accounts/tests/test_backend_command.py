@@ -37,7 +37,9 @@ def test_admin_site_logins_count_failures_and_respect_the_lock(people):
 
 @override_settings(AUTHENTICATION_BACKENDS=BACKEND)
 def test_admin_site_refuses_users_with_a_second_factor(people):
-    User.objects.filter(pk=people.admin.pk).update(totp_enabled=True, totp_secret="JBSWY3DPEHPK3PXP")
+    admin = User.objects.get(pk=people.admin.pk)
+    admin.totp_enabled, admin.totp_secret = True, "JBSWY3DPEHPK3PXP"
+    admin.save()
     assert authenticate(None, username="sysadmin", password=PASSWORD) is None
     assert authenticate(None, username="nobody", password=PASSWORD) is None
 

@@ -15,6 +15,10 @@ from gridgov.accounts.tests.conftest import PASSWORD, Api, make_user
 
 pytestmark = pytest.mark.django_db
 
+GENERIC = (
+    "The username or password is wrong, or the account is locked for a while after too many failed logins."
+)
+
 
 def test_csrf_endpoint_sets_the_cookie(api):
     response = api.get("/auth/csrf")
@@ -69,7 +73,7 @@ def test_wrong_credentials_get_one_generic_401(api, people, username):
     assert response.status_code == 401
     body = response.json()
     assert body["type"].endswith("/invalid-credentials")
-    assert body["detail"] == "The username or password is wrong."
+    assert body["detail"] == GENERIC
     assert api.get("/auth/me").status_code == 401
 
 
@@ -82,35 +86,35 @@ def test_failure_is_counted_and_success_resets_the_counter(api, people):
 
 
 def test_five_failures_lock_the_account_for_thirty_minutes(api, people):
-    statuses = [api.login("staff_a", "Wrong-Password-1").status_code for _ in range(4)]
-    assert statuses == [401, 401, 401, 401]
-    fifth = api.login("staff_a", "Wrong-Password-1")
-    assert fifth.status_code == 423
-    body = fifth.json()
-    assert body["type"].endswith("/locked")
-    assert body["minutes_remaining"] == 30
-    assert "locked" in body["detail"] and "30 minutes" in body["detail"]
-
+    statuses = [api.login("staff_a", "Wrong-Password-1").status_code for _ in range(5)]
+    assert statuses == [401, 401, 401, 401, 401]
     user = User.objects.get(pk=people.staff_a.pk)
     assert user.failed_logins == 5
     assert user.locked_until > timezone.now() + dt.timedelta(minutes=29)
 
-    # Even the right password answers 423 while locked, and does not log in.
+    # Even the right password is refused while locked, and does not log in.
     locked = api.login("staff_a")
-    assert locked.status_code == 423
-    assert "30 minutes" in locked.json()["detail"]
+    assert locked.status_code == 401
     assert api.get("/auth/me").status_code == 401
     assert AuditEvent.objects.filter(event_type=AuditEventType.LOGIN_LOCKED, username="staff_a").count() == 1
+    assert AuditEvent.objects.filter(username="staff_a", detail__reason="locked").count() == 1
 
 
-def test_minutes_remaining_count_down(api, people):
+def test_a_locked_account_answers_exactly_like_an_unknown_one(people):
+    """No username enumeration: locked, unknown and wrong-password answers are identical (status, body)."""
     User.objects.filter(pk=people.staff_a.pk).update(
-        failed_logins=5, locked_until=timezone.now() + dt.timedelta(minutes=7, seconds=10)
+        failed_logins=5, locked_until=timezone.now() + dt.timedelta(minutes=7)
     )
-    response = api.login("staff_a")
-    assert response.status_code == 423
-    assert response.json()["minutes_remaining"] == 8
-    assert "8 minutes" in response.json()["detail"]
+    locked = Api().login("staff_a")
+    unknown = Api().login("nobody-at-all")
+    wrong = Api().login("staff_b", "Wrong-Password-1")
+    for language in ("en", "zh-hans"):
+        locked = Api(language=language).login("staff_a")
+        unknown = Api(language=language).login("nobody-at-all")
+        wrong = Api(language=language).login("staff_b", "Wrong-Password-1")
+        assert locked.status_code == unknown.status_code == wrong.status_code == 401
+        assert locked.content == unknown.content == wrong.content
+        assert locked["Content-Type"] == unknown["Content-Type"] == "application/problem+json"
 
 
 def test_lock_ends_after_the_lock_time(api, people):
@@ -128,7 +132,7 @@ def test_lock_ends_after_the_lock_time(api, people):
 def test_security_admin_unlocks(api, people, as_user):
     for _ in range(5):
         api.login("staff_a", "Wrong-Password-1")
-    assert api.login("staff_a").status_code == 423
+    assert api.login("staff_a").status_code == 401
     response = as_user(people.secadmin).post(f"/accounts/users/{people.staff_a.pk}/unlock")
     assert response.status_code == 200, response.content
     assert response.json()["is_locked"] is False
@@ -141,7 +145,7 @@ def test_inactive_user_gets_the_generic_401(api, people):
     User.objects.filter(pk=people.staff_a.pk).update(is_active=False)
     response = api.login("staff_a")
     assert response.status_code == 401
-    assert response.json()["detail"] == "The username or password is wrong."
+    assert response.json()["detail"] == GENERIC
 
 
 def test_logout_ends_the_session(api, people):
@@ -189,3 +193,60 @@ def test_parallel_failed_logins_all_count():
         t.join()
     assert sorted(results) == [401, 401, 401, 401]
     assert User.objects.get(pk=user.pk).failed_logins == 4
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="parallel writers need PostgreSQL")
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_a_burst_of_parallel_logins_never_gets_past_the_limit():
+    """After 3 failures only 2 more attempts may be checked, however many arrive at once; the account
+    ends locked and a right password arriving in the same burst cannot unlock it from a stale read."""
+    user = make_user("target")
+    for _ in range(3):
+        assert services.register_login_failure(User.objects.get(pk=user.pk)) is None
+    barrier = threading.Barrier(8)
+    results: list[int] = []
+
+    def attempt(password: str):
+        try:
+            barrier.wait()
+            results.append(Api().login("target", password).status_code)
+        finally:
+            connections.close_all()
+
+    passwords = ["Wrong-Password-1"] * 8
+    threads = [threading.Thread(target=attempt, args=(p,)) for p in passwords]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(results) == [401] * 8
+    user.refresh_from_db()
+    assert user.failed_logins == 5 and user.locked_until is not None
+    checked = AuditEvent.objects.filter(username="target", detail__reason="password").count()
+    assert checked == 5  # 3 before + exactly 2 of the burst; the other 6 were refused unchecked
+    assert AuditEvent.objects.filter(username="target", detail__reason="locked").count() == 6
+    assert Api().login("target").status_code == 401  # the right password: still locked
+
+
+def test_an_attempt_in_flight_cannot_unlock_an_account_locked_meanwhile(people, monkeypatch):
+    """The race of the probe, made deterministic: while one attempt's password is being hashed, parallel
+    failures use up the remaining tries. Only attempts that reserved a try before the lock are checked."""
+    User.objects.filter(pk=people.staff_a.pk).update(failed_logins=3)
+    inner: list[int] = []
+    original = User.check_password
+
+    def check_password(self, raw):
+        if not inner:  # the parallel burst arrives while this attempt hashes
+            inner.append(0)
+            for _ in range(3):
+                inner.append(Api().login("staff_a", "Wrong-Password-1").status_code)
+        return original(self, raw)
+
+    monkeypatch.setattr(User, "check_password", check_password)
+    # The outer attempt reserved try 4 before the burst: with the right password it logs in (a correct
+    # password within the limit), but the burst got only the one remaining try (5), not three.
+    assert Api().login("staff_a").status_code == 200
+    assert inner[1:] == [401, 401, 401]
+    password_checks = AuditEvent.objects.filter(username="staff_a", detail__reason="password").count()
+    assert password_checks == 1
+    assert AuditEvent.objects.filter(username="staff_a", detail__reason="locked").count() == 2

@@ -93,7 +93,14 @@ def test_wrong_code_counts_as_a_failed_login(as_user, people):
         assert response.status_code == 401
         assert response.json()["type"].endswith("/totp-required")
     assert User.objects.get(pk=people.staff_a.pk).failed_logins == 4
-    assert Api().login("staff_a", totp=wrong).status_code == 423
+    assert Api().login("staff_a", totp=wrong).status_code == 401
+    user = User.objects.get(pk=people.staff_a.pk)
+    assert user.failed_logins == 5 and user.locked_until is not None
+    # Locked: even the right password and code answer the generic 401 and do not log in.
+    locked = Api()
+    response = locked.login("staff_a", totp=code_at(secret))
+    assert response.status_code == 401 and response.json()["type"].endswith("/invalid-credentials")
+    assert locked.get("/auth/me").status_code == 401
 
 
 def test_codes_outside_the_drift_window_are_refused(as_user, people):

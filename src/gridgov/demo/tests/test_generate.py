@@ -80,7 +80,7 @@ def digest() -> str:
     for row in (
         services.demo_users()
         .order_by("username")
-        .values_list("username", "display_name", "phone", "memberships__role", "memberships__area__code")
+        .values_list("username", "display_name", "phone_hash", "memberships__role", "memberships__area__code")
     ):
         h.update(repr(row).encode())
     return h.hexdigest()
