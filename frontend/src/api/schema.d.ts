@@ -2871,6 +2871,11 @@ export interface components {
             /** Mfa Enrolment Required */
             mfa_enrolment_required: boolean;
             /**
+             * Password Change Required
+             * @description the password was set by an administrator: change it (POST /auth/password) before anything else (other endpoints answer 403 password-change-required)
+             */
+            password_change_required: boolean;
+            /**
              * Preferred Language
              * @description the language the user chose (web app, notifications); blank: not chosen (简体中文)
              * @default

@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("registry", "0002_timeline_chain"),
+        ("registry", "0004_resident_unique_current_id_and_register_log"),
     ]
 
     operations = [
