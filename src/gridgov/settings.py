@@ -215,7 +215,7 @@ _RATELIMIT_DEFAULTS = {
     "totp-confirm": "10/10m",  # wrong codes when enrolling the second factor, per account
     "invalid-token": "30/m",  # unknown, expired or revoked API tokens per address
     "public": "120/m",  # anonymous endpoints (CSRF cookie, health) per address
-    "registry-exact-search": "60/m",  # exact-value searches of the registry per user
+    "registry-exact-search": "100/h",  # exact-value searches (ID number, phone) of the registry per user
     "default": "120/m",
 }
 GRIDGOV_RATELIMITS = {

@@ -17,6 +17,7 @@ from django.utils.translation import gettext as _
 
 from gridgov.accounts.roles import Role
 from gridgov.accounts.scope import scope_for
+from gridgov.core import ratelimit
 from gridgov.core.errors import NotFound
 from gridgov.core.principal import principal_for, require
 from gridgov.core.tabular.validators import normalise_id, normalise_phone
@@ -98,7 +99,7 @@ def exact_search(
     request: HttpRequest | None = None,
 ) -> QuerySet:  # fmt: skip
     """Residents or units (`qs`, already scoped) with exactly this ID number and/or phone: the one place an
-    exact personal value is looked up, so a rate limit can be added here.
+    exact personal value is looked up, limited per user (GRIDGOV_RATELIMITS["registry-exact-search"], 429).
 
     A match confirms the whole value, so the search is a reveal: it needs the PII policy for the field
     (ID numbers: a `PiiGrant`; phones: community staff and grid workers of the area, or a grant), it looks
@@ -116,6 +117,8 @@ def exact_search(
         else:
             qs = qs.filter(phone_hash=vault.blind_index(normalise_phone(value)))
         fields.append(field)
+    if fields:
+        ratelimit.enforce(request, "registry-exact-search", key=f"user:{user.pk}")
     found = list(qs.values_list("pk", flat=True)[:1000])
     log_access(
         user, PiiAction.VIEW, object_type=object_type, ids=found, count=len(found), fields=fields,

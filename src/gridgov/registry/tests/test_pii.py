@@ -161,6 +161,24 @@ def test_search_by_exact_id_number_and_phone_is_a_logged_reveal_for_grant_holder
     ]
 
 
+def test_exact_searches_are_limited_per_user(people, registry, settings):
+    """Even a grant holder cannot test number after number: over the limit the search answers 429 with
+    Retry-After in the user's language, and nothing is looked up or logged."""
+    settings.GRIDGOV_RATELIMITS = {**settings.GRIDGOV_RATELIMITS, "registry-exact-search": "3/h"}
+    api = Api(people.staff_a)
+    for _ in range(3):
+        assert api.get("/residents", {"phone": "139 0000 0000"}).json()["count"] == 1
+    logged = _reads().count()
+    r = api.get("/residents", {"phone": "139 0000 0000"})
+    assert r.status_code == 429 and int(r.headers["Retry-After"]) > 0
+    assert r.json()["detail"].startswith("Too many attempts")
+    zh = Api(people.staff_a, language="zh-hans").get("/residents", {"phone": "13900000001"})
+    assert zh.status_code == 429 and zh.json()["detail"].startswith("尝试次数过多")
+    assert _reads().count() == logged
+    assert api.get("/residents").status_code == 200  # browsing is not an exact search
+    assert Api(people.worker_a1).get("/residents", {"phone": "139 0000 0000"}).json()["count"] == 1
+
+
 def test_care_groups_only_for_care_roles(people, registry):
     staff = Api(people.staff_a)
     r = staff.post("/care-members", {"resident_id": registry.pk, "group": "elderly_alone", "note": "独居"})
