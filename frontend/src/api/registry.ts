@@ -12,7 +12,7 @@ export const UNIT_KINDS = ['company', 'shop', 'organisation'] as const
 export const RELATIONS = ['head', 'spouse', 'child', 'parent', 'grandchild', 'other'] as const
 export const IMPORT_KINDS = ['residents', 'houses', 'units'] as const
 export const IMPORT_MODES = ['valid_rows', 'all_or_nothing'] as const
-export const ACCESS_ACTIONS = ['view', 'export', 'search', 'care_view', 'error_file'] as const
+export const ACCESS_ACTIONS = ['view', 'export', 'search', 'care_view', 'error_file', 'register'] as const
 export type ImportStatus = 'queued' | 'running' | 'done' | 'rejected' | 'failed'
 
 export type Resident = Schemas['ResidentOut']

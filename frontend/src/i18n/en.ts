@@ -164,6 +164,7 @@ const en: Messages = {
     dueAt: 'Deadline',
     address: 'Address',
     reporter: 'Reporter',
+    mergedReporters: 'Reporters of merged cases',
     phone: 'Phone',
     supervision: 'Supervision',
     satisfaction: 'Satisfaction',

@@ -162,6 +162,7 @@ const zhCN = {
     dueAt: '办理时限',
     address: '地址',
     reporter: '反映人',
+    mergedReporters: '被合并案件的反映人',
     phone: '联系电话',
     supervision: '督办',
     satisfaction: '满意度',
