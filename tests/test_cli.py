@@ -122,5 +122,12 @@ def test_serve_and_worker_sweep_plaintext_leftovers_of_killed_imports(settings, 
     (imports / "gridgov-import-x1y2z3").write_text("姓名,公民身份号码\n张三,110105196001010011\n")
     (imports / "gridgov-errors-a1b2c3").write_bytes(b"PK plaintext error workbook")
     (imports / "7-upload.bin").write_bytes(b"GGV1 encrypted")  # an encrypted upload stays
-    _sweep_leftovers()
+    spool = tmp_path / "upload-spool"
+    spool.mkdir()
+    settings.FILE_UPLOAD_TEMP_DIR = str(spool)
+    (spool / "tmpab12cd.upload.csv").write_text("张三,110105196001010011\n")  # a request a kill cut short
+    _sweep_leftovers()  # the worker: requests may be in flight, the spool stays
     assert sorted(p.name for p in imports.iterdir()) == ["7-upload.bin"]
+    assert [p.name for p in spool.iterdir()] == ["tmpab12cd.upload.csv"]
+    _sweep_leftovers(spool=True)  # the server, before it takes requests
+    assert list(spool.iterdir()) == []

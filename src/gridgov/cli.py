@@ -20,6 +20,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 log = logging.getLogger("gridgov.cli")
 
@@ -100,13 +101,18 @@ class Supervisor:
                 proc.wait()
 
 
-def _sweep_leftovers() -> None:
-    """Plaintext copies of uploads that a killed import of an older version left in the data directory."""
+def _sweep_leftovers(*, spool: bool = False) -> None:
+    """Plaintext copies of uploads that a killed import of an older version left in the data directory;
+    with `spool` (the server, before it takes requests) also the request bodies Django spooled for
+    requests that a killed server never finished."""
     from django.conf import settings
 
     from gridgov.core.tabular.jobs import sweep_leftovers
 
     sweep_leftovers(settings.DATA_DIR)
+    if spool:
+        for path in Path(settings.FILE_UPLOAD_TEMP_DIR).glob("*.upload*"):
+            path.unlink(missing_ok=True)
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -114,7 +120,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from django.conf import settings
 
     _migrate()
-    _sweep_leftovers()
+    _sweep_leftovers(spool=True)
     worker = None
     if not args.no_worker:
         # Background tasks (SLA sweeps, imports, reports) run in a Huey consumer beside the web server,

@@ -240,6 +240,13 @@ MEDIA_URL = "/media/"
 MEDIA_ROOT = DATA_DIR / "media"
 # Photos (core/attachments.py): the largest upload accepted, and the largest image in pixels (a decompression bomb
 # above it is refused before it is decoded).
+# An upload is kept in memory up to this size; a larger one (an import of a whole district) is spooled by
+# Django into FILE_UPLOAD_TEMP_DIR for the length of the request, a private folder that `gridgov serve`
+# empties when it starts (a killed request cannot leave personal data behind for long).
+FILE_UPLOAD_MAX_MEMORY_SIZE = int(os.environ.get("GRIDGOV_UPLOAD_MEMORY_BYTES", str(64 * 1024 * 1024)))
+FILE_UPLOAD_TEMP_DIR = str(DATA_DIR / "upload-spool")
+Path(FILE_UPLOAD_TEMP_DIR).mkdir(mode=0o700, exist_ok=True)
+FILE_UPLOAD_PERMISSIONS = 0o600
 GRIDGOV_UPLOAD_MAX_BYTES = int(os.environ.get("GRIDGOV_UPLOAD_MAX_BYTES", str(10 * 1024 * 1024)))
 GRIDGOV_UPLOAD_MAX_PIXELS = int(os.environ.get("GRIDGOV_UPLOAD_MAX_PIXELS", str(50_000_000)))
 WHITENOISE_USE_FINDERS = True

@@ -42,7 +42,7 @@ from gridgov.accounts.models import (
     role_conflict,
 )
 from gridgov.accounts.roles import ADMIN_ROLES, AREA_ROLES, ORGANISATION_ROLES, Role
-from gridgov.core import ratelimit, timeline
+from gridgov.core import pii, ratelimit, timeline
 from gridgov.core.errors import Conflict, Locked, NotFound, ValidationFailed
 from gridgov.core.principal import require
 
@@ -92,10 +92,6 @@ def _password_errors(field: str, password: str, user) -> list[dict]:
     except ValidationError as exc:
         return [{"field": field, "message": str(message)} for message in exc.messages]
     return []
-
-
-def _mask(phone: str) -> str:
-    return phone[:3] + "****" + phone[-4:] if len(phone) >= 7 else "*" * len(phone)
 
 
 # --- login security (等保2.0 身份鉴别) --------------------------------------------------------------
@@ -602,7 +598,7 @@ def update_user(request: HttpRequest | None, *, actor, user_id: int, changes: di
             target.display_name = changes["display_name"].strip()
             fields.append("display_name")
         if "phone" in changes and changes["phone"] != target.phone:
-            audit["phone"] = [_mask(target.phone), _mask(changes["phone"])]
+            audit["phone"] = [pii.mask_phone(target.phone), pii.mask_phone(changes["phone"])]
             target.phone = changes["phone"]
             fields += ["phone_enc", "phone_hash", "totp_secret_enc", "pii_key"]
         if "is_active" in changes and changes["is_active"] != target.is_active:

@@ -904,6 +904,8 @@ def resume_import_job(*, actor, job_id: int, request=None) -> ImportJob:
         raise Conflict(_("The import is still running."))
     if job.status not in (ImportStatus.RUNNING, ImportStatus.FAILED, ImportStatus.QUEUED):
         raise Conflict(_("The import has finished; there is nothing to resume."))
+    if job.reader_crashes >= jobs.runner.MAX_READER_CRASHES or job.attempts >= jobs.runner.MAX_ATTEMPTS:
+        raise Conflict(_("This file is not tried again; import it again after correcting or splitting it."))
     from gridgov.registry.tasks import run_import
 
     run_import(job.pk)

@@ -95,7 +95,10 @@ def test_a_reader_that_crashes_twice_fails_the_job_and_is_not_tried_again(people
     assert "不再重试" in _reason(people, job, "zh-hans")[1]
     # Neither a forced run, nor the user's resume, nor the sweeper of stalled jobs starts a third reader.
     assert jobs.run(job.pk, force=True).status == "failed"
-    Api(people.staff_a).post(f"/imports/{job.pk}/resume")
+    r = Api(people.staff_a).post(f"/imports/{job.pk}/resume")
+    assert r.status_code == 409 and "not tried again" in r.json()["detail"]
+    r = Api(people.staff_a, language="zh-hans").post(f"/imports/{job.pk}/resume")
+    assert r.status_code == 409 and "不再重试" in r.json()["detail"]
     ImportJob.objects.filter(pk=job.pk).update(
         status="running", heartbeat_at=job.created_at.replace(year=2000)
     )
