@@ -173,7 +173,9 @@ def test_no_input_causes_a_server_error(case, fuzz_as):
             _check(case, response, role)
             if response.status_code not in (401, 403):
                 reach[label].append(role)
-        for role in reach[label]:
+        # The awkward values go in as one role that reaches the operation (the short run) or as every
+        # such role (the long run): the inputs are parsed alike for all, the long run checks it.
+        for role in reach[label] if EXAMPLES > 8 else reach[label][:1]:
             _strange_calls(case, role, tokens[role])
         return
     for role in reach[label] or [Role.ADMIN.value]:

@@ -29,6 +29,7 @@ from django_ratelimit import ALL
 from django_ratelimit.core import get_usage
 
 from gridgov.core.errors import TooManyRequests
+from gridgov.core.http import client_ip
 
 __all__ = ["RateLimited", "address_key", "check", "enforce", "hit", "rate_of", "reset"]
 
@@ -62,8 +63,6 @@ def rate_of(group: str) -> str | None:
 
 def address_key(request: HttpRequest | None) -> str:
     """The client address as the audit log records it (REMOTE_ADDR or the trusted X-Forwarded-For)."""
-    from gridgov.accounts.audit import client_ip
-
     return "address:" + (client_ip(request) or "unknown")
 
 

@@ -99,6 +99,12 @@ EXTENT_MARGIN_DEGREES = 0.02
 EXTENT_MARGIN_SHARE = 0.2
 
 
+def _box(area: Area) -> tuple[float, float, float, float, str]:
+    """An area's bounding box (its four columns are written together) and how a message names it."""
+    box = cast(tuple[float, float, float, float], (area.min_lng, area.min_lat, area.max_lng, area.max_lat))
+    return (*box, f"{area.name}({area.code})")
+
+
 def reference_extent(parent: Area | None) -> tuple[float, float, float, float, str] | None:
     """Where an area under `parent` must lie: the extent of its nearest ancestor that has a geometry, else
     the configured district's (GRIDGOV_DISTRICT_CODE); None for a district, or when nothing is drawn."""
@@ -107,7 +113,7 @@ def reference_extent(parent: Area | None) -> tuple[float, float, float, float, s
     node: Area | None = parent
     while node is not None:
         if node.min_lng is not None:
-            return (node.min_lng, node.min_lat, node.max_lng, node.max_lat, f"{node.name}({node.code})")
+            return _box(node)
         node = node.parent
     from django.conf import settings
 
@@ -116,15 +122,7 @@ def reference_extent(parent: Area | None) -> tuple[float, float, float, float, s
             "code", "name", "min_lng", "min_lat", "max_lng", "max_lat"
         )
     ).first()
-    if district is None:
-        return None
-    return (
-        district.min_lng,
-        district.min_lat,
-        district.max_lng,
-        district.max_lat,
-        f"{district.name}({district.code})",
-    )
+    return None if district is None else _box(district)
 
 
 def _set_geometry(area: Area, text: str, bbox) -> None:
