@@ -1,6 +1,7 @@
 """Stored XSS and the Content-Security-Policy in the browser: script-like text is written through the API into
 every text field a page shows (area names, a department layer's name and its grid names from the imported
-file, a case's description and address, a unit's name), then every page of the desktop and phone app is
+file, a case's description, address, reporter and a note on its timeline, a user's display name, a unit's
+name), then every page of the desktop and phone app is
 opened as the roles that see it, hovering over the maps so their tooltips open. Any `dialog` (an alert that
 ran) or any Content-Security-Policy violation fails the test; the text must show as text.
 
@@ -97,6 +98,17 @@ def _seed(server) -> dict:
             "area_code": GRID,
         },
     )
+    # a note on the case's timeline: the first action that needs no other field
+    detail = staff.get(f"/api/v1/cases/cases/{case['id']}")
+    plain = [a["action"] for a in detail["actions"] if not a["required"] and not a["one_of"]]
+    if plain:
+        staff.post(
+            f"/api/v1/cases/cases/{case['id']}/actions/{plain[0]}",
+            {"version": detail["version"], "note": f"{SCRIPT} 已受理 {IMG}"},
+        )
+    # the staff member's display name (the header on every page, timelines, user lists)
+    me = staff.get("/api/v1/auth/me")
+    _patch(admin, f"/api/v1/accounts/users/{me['id']}", {"display_name": IMG + "王"})
     # a unit in the registry
     building = staff.get(f"/api/v1/territory/buildings?grid={GRID}&page_size=1")["items"][0]["code"]
     try:
