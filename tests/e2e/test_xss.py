@@ -1,7 +1,7 @@
 """Stored XSS and the Content-Security-Policy in the browser: script-like text is written through the API into
 every text field a page shows (area names, a department layer's name and its grid names from the imported
 file, a case's description, address, reporter and a note on its timeline, a user's display name, a unit's
-name), then every page of the desktop and phone app is
+name, a resident's name, room and household number), then every page of the desktop and phone app is
 opened as the roles that see it, hovering over the maps so their tooltips open. Any `dialog` (an alert that
 ran) or any Content-Security-Policy violation fails the test; the text must show as text.
 
@@ -116,6 +116,24 @@ def _seed(server) -> dict:
             "/api/v1/registry/units", {"name": IMG + SCRIPT, "building_code": building, "address": SCRIPT}
         )
     except urllib.error.HTTPError as exc:  # refused input is safe too; the rest still runs
+        assert exc.code == 422, exc.read()
+    # a resident in the registry: name, room and household number
+    from gridgov.core.tabular.validators import id_check_char
+
+    first17 = "44030919900101" + f"{uuid.uuid4().int % 1000:03d}"
+    try:
+        staff.post(
+            "/api/v1/registry/residents",
+            {
+                "name": IMG,
+                "id_number": first17 + id_check_char(first17),
+                "residence_type": "tenant",
+                "building_code": building,
+                "room": "<b>1</b>",
+                "household_no": SCRIPT,
+            },
+        )
+    except urllib.error.HTTPError as exc:
         assert exc.code == 422, exc.read()
     return {"layer": layer["id"], "case": case["id"]}
 
