@@ -21,6 +21,7 @@ import json
 import os
 import pickle
 import re
+import struct
 import socket
 import subprocess
 import sys
@@ -177,6 +178,8 @@ def open_sheet(path: Path, file_name: str = "", *, limit: Limits | None = None) 
         formulas: set[tuple[int, int]] = set()
         if kind == "xlsx":
             formulas = inspect_xlsx(path, limit or limits())
+        else:
+            inspect_xls(path, limit or limits())
         return _open_workbook(path, kind, formulas)
     return _open_csv(path, head)
 
@@ -291,6 +294,77 @@ def _extent(z: zipfile.ZipFile, name: str, formulas: set | None, limit: Limits) 
         return 0, 0
     columns = (box[3] - box[2] + 1) if box[3] >= 0 else 1
     return box[1] - box[0] + 1, columns
+
+
+# BIFF records that carry a cell's row and column in their first four bytes (BIFF8, what Excel 97-2003
+# and python-calamine's .xls reader use), the two that carry a run of columns, and the sheet's dimensions
+_BIFF_BOF, _BIFF_EOF, _BIFF_DIMENSIONS = 0x0809, 0x000A, 0x0200
+_BIFF_CELLS = frozenset({0x0006, 0x00D6, 0x00FD, 0x0201, 0x0203, 0x0204, 0x0205, 0x027E})
+_BIFF_RUNS = frozenset({0x00BD, 0x00BE})  # MULRK, MULBLANK: row, first column, …, last column
+_BIFF_WORKSHEET = 0x0010
+
+
+def inspect_xls(path: Path, limit: Limits) -> None:
+    """Before any allocation, the same check as `inspect_xlsx` for an .xls (BIFF inside an OLE2
+    compound file): python-calamine allocates each sheet from its first to its last cell densely, so a
+    2-cell file with A1 and IV65536 costs 16.7 million cells. Walks the record stream of every
+    worksheet: the cells' rows and columns and the DIMENSIONS record, whichever reaches further."""
+    import olefile
+
+    try:
+        ole = olefile.OleFileIO(str(path))
+    except (OSError, ValueError) as exc:
+        raise FileFault(E_UNREADABLE, reason="not an OLE2 compound file") from exc
+    with ole:
+        name = next((n for n in ("Workbook", "Book") if ole.exists(n)), None)
+        if name is None:
+            raise FileFault(E_UNREADABLE, reason="no workbook stream")
+        size = ole.get_size(name)
+        if size > limit.max_unzipped_mb * 2**20:
+            raise FileFault(E_ZIP_TOO_LARGE, mb=size // 2**20, limit=limit.max_unzipped_mb)
+        data = ole.openstream(name).read()
+    box: list[int] | None = None  # low row, high row, low column, high column of the sheet being read
+    pos, end = 0, len(data)
+    while pos + 4 <= end:
+        kind, length = struct.unpack_from("<HH", data, pos)
+        body = data[pos + 4 : pos + 4 + length]
+        pos += 4 + length
+        if kind == _BIFF_BOF:
+            sheet_type = struct.unpack_from("<H", body, 2)[0] if len(body) >= 4 else 0
+            box = [1 << 62, -1, 1 << 62, -1] if sheet_type == _BIFF_WORKSHEET else None
+        elif box is None:
+            continue
+        elif kind == _BIFF_EOF:
+            _check_extent(box, limit)
+            box = None
+        elif kind in _BIFF_CELLS and len(body) >= 4:
+            row, col = struct.unpack_from("<HH", body, 0)
+            _widen(box, row, row, col, col)
+        elif kind in _BIFF_RUNS and len(body) >= 6:
+            row, first = struct.unpack_from("<HH", body, 0)
+            last = struct.unpack_from("<H", body, len(body) - 2)[0]
+            _widen(box, row, row, first, max(first, last))
+        elif kind == _BIFF_DIMENSIONS and len(body) >= 12:
+            first_row, next_row, first_col, next_col = struct.unpack_from("<IIHH", body, 0)
+            if next_row > first_row and next_col > first_col:
+                _widen(box, first_row, next_row - 1, first_col, next_col - 1)
+    if box is not None:  # a stream cut off before the sheet's end
+        _check_extent(box, limit)
+
+
+def _widen(box: list[int], low_row: int, high_row: int, low_col: int, high_col: int) -> None:
+    box[0], box[1] = min(box[0], low_row), max(box[1], high_row)
+    box[2], box[3] = min(box[2], low_col), max(box[3], high_col)
+
+
+def _check_extent(box: list[int], limit: Limits) -> None:
+    if box[1] < 0:
+        return
+    rows, columns = box[1] - box[0] + 1, box[3] - box[2] + 1
+    if rows * columns > limit.max_cells:
+        raise FileFault(
+            E_TOO_MANY_CELLS, rows=rows, columns=columns, cells=rows * columns, limit=limit.max_cells
+        )
 
 
 def _open_workbook(path: Path, kind: str, formulas: set[tuple[int, int]]) -> Sheet:

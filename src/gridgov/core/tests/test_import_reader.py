@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 import xlsxwriter
+import xlwt
 
 from gridgov.core.tabular import jobs, sources
 from gridgov.core.tabular.sources import FileFault, Limits, ReaderCrashed, open_sheet, open_sheet_isolated
@@ -56,6 +57,51 @@ def test_extents_are_refused_before_allocating_in_and_out_of_the_child(tmp_path)
         }
     small = _workbook(tmp_path / "near.xlsx", far_cell=(99, 9))  # 100 × 10 cells: read
     assert open_sheet(small, "near.xlsx", limit=Limits(max_cells=1_000)).total == 99
+
+
+def _xls(path: Path, far_cell: tuple[int, int] | None = None, *, runs: bool = False) -> Path:
+    wb = xlwt.Workbook()
+    ws = wb.add_sheet("人口")
+    for col, text in enumerate(["姓名", "楼栋", "房号"]):
+        ws.write(0, col, text)
+    for col, value in enumerate(["张三", 3, 101]):
+        ws.write(1, col, value)  # two numbers side by side: xlwt writes them as one MULRK run
+    if far_cell:
+        ws.write(*far_cell, "x")
+    if runs:
+        ws.write(2, 0, 1)
+        ws.write(2, 255, 2)
+        for col in range(1, 255):
+            ws.write(2, col, 0)  # one MULRK record from column A to column IV
+    wb.save(str(path))
+    return path
+
+
+def test_xls_extents_are_refused_before_allocating(tmp_path):
+    """A 6 KB .xls with A1 and IV65536 would have python-calamine allocate 65,536 × 256 cells: the
+    record walk refuses it first, in the process and in the child; a small .xls reads as before."""
+    far = _xls(tmp_path / "far.xls", far_cell=(65_535, 255))
+    assert far.stat().st_size < 10_000
+    for read in (open_sheet, open_sheet_isolated):
+        with pytest.raises(FileFault) as caught:
+            read(far, "far.xls", limit=Limits(max_cells=1_000_000))
+        assert caught.value.params == {"rows": 65_536, "columns": 256, "cells": 16_777_216, "limit": 1_000_000}
+    wide = _xls(tmp_path / "wide.xls", runs=True)  # the run's last column counts
+    with pytest.raises(FileFault) as caught:
+        open_sheet(wide, "wide.xls", limit=Limits(max_cells=500))
+    assert caught.value.params["columns"] == 256
+    near = _xls(tmp_path / "near.xls", far_cell=(99, 9))
+    sheet = open_sheet(near, "near.xls", limit=Limits(max_cells=1_000))
+    assert (sheet.format, sheet.header[:4], sheet.total) == ("xls", ["姓名", "楼栋", "房号", ""], 99)
+    assert next(iter(sheet.rows)) == (2, ["张三", 3.0, 101.0, "", "", "", "", "", "", ""])
+
+
+def test_a_file_named_xls_that_is_no_compound_file_is_unreadable(tmp_path):
+    fake = tmp_path / "fake.xls"
+    fake.write_bytes(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\0" * 600)
+    with pytest.raises(FileFault) as caught:
+        open_sheet(fake, "fake.xls")
+    assert caught.value.message == sources.E_UNREADABLE
 
 
 def test_zip_members_are_checked_before_unpacking(tmp_path):
