@@ -175,7 +175,9 @@ def _train_suggestions(*, retrain: bool, data_dir: Path | None, log: Log, timing
         result = suggest.train_if_missing(data_dir=data_dir)
     timings["suggestions"] = time.perf_counter() - t
     if result["trained"]:
-        log(f"Category suggestions trained on {result['cases']} closed cases ({result['categories']} categories)")
+        log(
+            f"Category suggestions trained on {result['cases']} closed cases ({result['categories']} categories)"
+        )
     elif retrain:
         log(f"Category suggestions not trained: {result['reason']}")
 

@@ -269,15 +269,21 @@ class SubmissionOut(Schema):
     action: str
     status: str
     building_code: str
+    building_address: str = Field("", description="the building's address (names, not codes)")
+    grid_name: str = ""
     target_id: int | None
     base_version: int | None
-    data: dict
-    submitted_by: str
+    data: dict = Field(..., description="the proposed values; ID number and phone masked unless revealed")
+    submitted_by: str = Field(..., description="username of the collector")
+    submitted_by_name: str = Field("", description="the collector's name as shown")
     submitted_at: dt.datetime
     reviewed_by: str | None
+    reviewed_by_name: str | None = None
     reviewed_at: dt.datetime | None
     reason: str
     result_id: int | None
+    masked: list[str] = Field(default_factory=list, description="fields shown masked")
+    revealable: list[str] = Field(default_factory=list, description="masked fields this reader may reveal")
 
 
 class SubmissionPage(Schema):
@@ -315,7 +321,8 @@ class ImportJobOut(Schema):
 
 class ImportErrorOut(Schema):
     row: int
-    column: str
+    column: str = Field(..., description="the column's key")
+    column_label: str = Field("", description="the column's heading as in the template, in your language")
     message: str
 
 
