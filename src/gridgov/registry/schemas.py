@@ -49,6 +49,7 @@ class ResidentOut(Schema):
     moved_out: dt.date | None
     relation: str
     building_code: str
+    grid_name: str = Field("", description="the grid's name (names, not codes)")
     address: str
     unit: str
     room: str
@@ -119,6 +120,7 @@ class UnitOut(Schema):
     kind: str
     address: str
     building_code: str
+    grid_name: str = Field("", description="the grid's name (names, not codes)")
     room: str
     contact_name: str
     phone: str
@@ -171,10 +173,15 @@ class HouseholdOut(Schema):
     head_id: int | None
     head_name: str | None
     member_count: int
+    grid_name: str = Field("", description="the grid's name (names, not codes)")
 
     @staticmethod
     def resolve_building_code(obj) -> str:
         return obj.house.building.code
+
+    @staticmethod
+    def resolve_grid_name(obj) -> str:
+        return obj.house.building.grid.name
 
     @staticmethod
     def resolve_address(obj) -> str:

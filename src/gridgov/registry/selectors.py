@@ -214,7 +214,7 @@ def households_for(user, *, area: str | None = None, building: str | None = None
         qs = qs.filter(house__building__grid__path__startswith=path)
     if building:
         qs = qs.filter(house__building__code=building)
-    return qs.select_related("house__building", "head").order_by("id")
+    return qs.select_related("house__building__grid", "head").order_by("id")
 
 
 def household_detail(user, household_id: int) -> Household:
@@ -427,6 +427,7 @@ def present_residents(
                 "moved_out": r.moved_out,
                 "relation": r.relation,
                 "building_code": r.building.code,
+                "grid_name": r.building.grid.name,
                 "address": r.building.address,
                 "unit": r.house.unit if r.house_id else "",
                 "room": r.house.room if r.house_id else "",
@@ -464,7 +465,7 @@ def present_units(
         out.append(
             {
                 "id": u.pk, "name": u.name, "credit_code": u.credit_code, "kind": u.kind, "address": u.address,
-                "building_code": u.building.code, "room": u.house.room if u.house_id else "",
+                "building_code": u.building.code, "grid_name": u.building.grid.name, "room": u.house.room if u.house_id else "",
                 "contact_name": u.contact_name, "phone": phone if show else mask_phone(phone),
                 "employees": u.employees, "source": u.source, "version": u.version, "created_at": u.created_at,
                 "updated_at": u.updated_at, "masked": ["phone"] if phone and not show else [],
