@@ -52,7 +52,9 @@ def test_the_dashboard_drill_down_is_in_the_url_and_its_colours_mean_something(s
     query = f"date_from={today - dt.timedelta(days=29)}&date_to={today}&area=440309"
     counts = api.get(f"/api/v1/cases/figures?{query}")["counts"]
     if counts["closed_listed"] != counts["closed"]:
-        expect(page.get_by_test_id("kpi-closed").get_by_test_id("kpi-note")).to_contain_text(str(counts["merged"]))
+        expect(page.get_by_test_id("kpi-closed").get_by_test_id("kpi-note")).to_contain_text(
+            str(counts["merged"])
+        )
     shot(server, page, "desktop-dashboard-legend")
     # Drill down through the ranking, then Back returns to the level before (still on the dashboard).
     page.get_by_test_id("area-ranking").locator("button").first.click()
