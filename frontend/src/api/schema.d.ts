@@ -3211,6 +3211,11 @@ export interface components {
             created_at: string;
             /** Created By */
             created_by: string | null;
+            /**
+             * Created By Name
+             * @description the author's name as shown (not the username)
+             */
+            created_by_name: string | null;
             /** Decided At */
             decided_at: string | null;
             /** Grids */
@@ -3260,6 +3265,11 @@ export interface components {
             created_at: string;
             /** Created By */
             created_by: string | null;
+            /**
+             * Created By Name
+             * @description the author's name as shown (not the username)
+             */
+            created_by_name: string | null;
             /** Decided At */
             decided_at: string | null;
             /** Group Level */
