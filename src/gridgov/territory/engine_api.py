@@ -7,7 +7,7 @@ import datetime as dt
 from typing import Any, Literal
 
 from django.http import HttpResponse
-from ninja import Field, File, Form, Path, Query, Router, Schema
+from ninja import File, Form, Path, Query, Router, Schema
 from ninja.files import UploadedFile
 from ninja.pagination import paginate
 from pydantic import Field
