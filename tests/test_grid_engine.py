@@ -77,7 +77,7 @@ def _open_case_in(grid: Area) -> Case:
 
 
 def test_a_proposal_is_reviewed_then_adopted(demo):
-    staff, _ = _client(demo, "community_staff", area_prefix=COMMUNITY)
+    staff, staff_user = _client(demo, "community_staff", area_prefix=COMMUNITY)
     before_grids = {
         g.code: g for g in Area.objects.filter(level="grid", code__startswith=COMMUNITY, is_active=True)
     }
@@ -86,6 +86,8 @@ def test_a_proposal_is_reviewed_then_adopted(demo):
     assert r.status_code == 201, r.content
     proposal = r.json()
     assert proposal["status"] == "draft" and proposal["group_level"] == "block"
+    # the author by name, not by username (issue 13, finding 12)
+    assert staff_user.display_name and proposal["created_by_name"] == staff_user.display_name
     assert sum(g["households"] for g in proposal["grids"]) == households
     assert len(proposal["before"]) == len(before_grids)
     assert proposal["relaxed"] == []  # every block splits on buildings up to 120 m apart

@@ -115,15 +115,7 @@ def server(tmp_path_factory) -> Iterator[Server]:
         cli + ["demo", "--scale", "small"], env=env, capture_output=True, text=True, timeout=300
     )
     assert demo.returncode == 0, demo.stdout[-2000:] + demo.stderr[-2000:]
-    # Category suggestions need the model the nightly job trains: train it now, while the server starts.
-    train = subprocess.Popen(
-        cli
-        + ["manage", "shell", "-c", "from gridgov.cases.suggest import train_classifier; train_classifier()"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    # Nothing else is prepared: `gridgov demo` trains the category suggestions itself (test_suggest.py).
     port = _free_port()
     log = open(data_dir / "serve.log", "w")  # noqa: SIM115 - closed below
     proc = subprocess.Popen(
@@ -143,8 +135,6 @@ def server(tmp_path_factory) -> Iterator[Server]:
                 log.flush()
                 pytest.fail("the server did not start:\n" + (data_dir / "serve.log").read_text()[-3000:])
             time.sleep(0.3)
-        _, trained_err = train.communicate(timeout=180)
-        assert train.returncode == 0, trained_err[-2000:]
         logins = json.loads((data_dir / "demo-logins.json").read_text(encoding="utf-8"))
         yield Server(url=url, data_dir=data_dir, logins=logins, shots=shots)
     finally:

@@ -68,6 +68,8 @@ export const registry = {
   careGroups: () => api.get<CareSummary[]>(`${BASE}/care-groups`),
   careMembers: (query: Query = {}) => api.get<Paged<CareMember>>(`${BASE}/care-members`, query),
   submissions: (query: Query = {}) => api.get<Paged<Submission>>(`${BASE}/submissions`, query),
+  /** One submission; `reveal` shows the ID number and phone to a reader who may see them (logged). */
+  submission: (id: number, reveal = false) => api.get<Submission>(`${BASE}/submissions/${id}`, reveal ? { reveal: true } : {}),
   submit: (body: SubmissionIn) => api.post<Submission>(`${BASE}/submissions`, body),
   approve: (id: number) => api.post<Submission>(`${BASE}/submissions/${id}/approve`),
   reject: (id: number, reason: string) => api.post<Submission>(`${BASE}/submissions/${id}/reject`, { reason }),

@@ -1097,7 +1097,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** One submission 采集详情 */
+        /**
+         * One submission 采集详情
+         * @description Masked; `reveal=true` shows the ID number and phone to a reader whose policy allows them (logged).
+         */
         get: operations["gridgov_registry_api_get_submission"];
         put?: never;
         post?: never;
@@ -2320,6 +2323,11 @@ export interface components {
             accepted: number;
             /** Closed */
             closed: number;
+            /**
+             * Closed Listed
+             * @description shown as closed in the case list: closed + merged + deferred
+             */
+            closed_listed: number;
             /** Closed On Time */
             closed_on_time: number;
             /** Deferred */
@@ -2330,6 +2338,11 @@ export interface components {
             handled: number;
             /** Handled On Time */
             handled_on_time: number;
+            /**
+             * Merged
+             * @description merged into another case (closed as special): in no figure
+             */
+            merged: number;
             /** Rated */
             rated: number;
             /** Rejected */
@@ -2674,6 +2687,12 @@ export interface components {
             address: string;
             /** Building Code */
             building_code: string;
+            /**
+             * Grid Name
+             * @description the grid's name (names, not codes)
+             * @default
+             */
+            grid_name: string;
             /** Head Id */
             head_id: number | null;
             /** Head Name */
@@ -2691,8 +2710,17 @@ export interface components {
         };
         /** ImportErrorOut */
         ImportErrorOut: {
-            /** Column */
+            /**
+             * Column
+             * @description the column's key
+             */
             column: string;
+            /**
+             * Column Label
+             * @description the column's heading as in the template, in your language
+             * @default
+             */
+            column_label: string;
             /** Message */
             message: string;
             /** Row */
@@ -3183,6 +3211,11 @@ export interface components {
             created_at: string;
             /** Created By */
             created_by: string | null;
+            /**
+             * Created By Name
+             * @description the author's name as shown (not the username)
+             */
+            created_by_name: string | null;
             /** Decided At */
             decided_at: string | null;
             /** Grids */
@@ -3232,6 +3265,11 @@ export interface components {
             created_at: string;
             /** Created By */
             created_by: string | null;
+            /**
+             * Created By Name
+             * @description the author's name as shown (not the username)
+             */
+            created_by_name: string | null;
             /** Decided At */
             decided_at: string | null;
             /** Group Level */
@@ -3341,6 +3379,12 @@ export interface components {
             created_at: string;
             /** Gender */
             gender: string;
+            /**
+             * Grid Name
+             * @description the grid's name (names, not codes)
+             * @default
+             */
+            grid_name: string;
             /** Household Id */
             household_id: number | null;
             /** Id */
@@ -3551,24 +3595,50 @@ export interface components {
             action: string;
             /** Base Version */
             base_version: number | null;
+            /**
+             * Building Address
+             * @description the building's address (names, not codes)
+             * @default
+             */
+            building_address: string;
             /** Building Code */
             building_code: string;
-            /** Data */
+            /**
+             * Data
+             * @description the proposed values; ID number and phone masked unless revealed
+             */
             data: {
                 [key: string]: unknown;
             };
+            /**
+             * Grid Name
+             * @default
+             */
+            grid_name: string;
             /** Id */
             id: number;
             /** Kind */
             kind: string;
+            /**
+             * Masked
+             * @description fields shown masked
+             */
+            masked: string[];
             /** Reason */
             reason: string;
             /** Result Id */
             result_id: number | null;
+            /**
+             * Revealable
+             * @description masked fields this reader may reveal
+             */
+            revealable: string[];
             /** Reviewed At */
             reviewed_at: string | null;
             /** Reviewed By */
             reviewed_by: string | null;
+            /** Reviewed By Name */
+            reviewed_by_name: string | null;
             /** Status */
             status: string;
             /**
@@ -3576,8 +3646,17 @@ export interface components {
              * Format: date-time
              */
             submitted_at: string;
-            /** Submitted By */
+            /**
+             * Submitted By
+             * @description username of the collector
+             */
             submitted_by: string;
+            /**
+             * Submitted By Name
+             * @description the collector's name as shown
+             * @default
+             */
+            submitted_by_name: string;
             /** Target Id */
             target_id: number | null;
         };
@@ -3751,6 +3830,12 @@ export interface components {
             credit_code: string | null;
             /** Employees */
             employees: number;
+            /**
+             * Grid Name
+             * @description the grid's name (names, not codes)
+             * @default
+             */
+            grid_name: string;
             /** Id */
             id: number;
             /** Kind */
@@ -5679,7 +5764,9 @@ export interface operations {
     };
     gridgov_registry_api_get_submission: {
         parameters: {
-            query?: never;
+            query?: {
+                reveal?: boolean;
+            };
             header?: never;
             path: {
                 submission_id: number;

@@ -1,6 +1,9 @@
 /** Desktop routes under /app/ (history mode; Django answers every /app/… path with the app). Each screen
  * is its own chunk. */
 import { createRouter, createWebHistory } from 'vue-router'
+import { ElMessage } from 'element-plus'
+import 'element-plus/theme-chalk/el-message.css'
+import { i18n } from '@/i18n'
 import { useSession } from '@/stores/session'
 import {
   hasRole,
@@ -53,6 +56,10 @@ router.beforeEach(async (to) => {
   if (!session.loggedIn) return { name: 'login', query: { next: to.fullPath } }
   // A password set by an administrator is changed first (the login screen asks for it).
   if (session.me?.password_change_required) return { name: 'login', query: { next: to.fullPath } }
-  if (to.meta.roles && !hasRole(session.me, to.meta.roles)) return { name: 'workbench' }
+  if (to.meta.roles && !hasRole(session.me, to.meta.roles)) {
+    // Say why instead of bouncing silently to the workbench.
+    ElMessage.warning({ message: i18n.global.t('fixes.forbidden'), customClass: 'forbidden-message' })
+    return { name: 'workbench' }
+  }
   return true
 })

@@ -1,7 +1,21 @@
 /** Upload limits and checks shared by the upload component (desktop) and the phone pages' camera uploader.
  * The limits mirror the server's defaults so a person learns at once that a file is too large; the server
  * checks again (GRIDGOV_UPLOAD_MAX_BYTES, GRIDGOV_REGISTRY_IMPORT_MAX_BYTES, the layer limit). */
+import { ApiError } from '@/api/client'
+
 export const MB = 1024 * 1024
+
+/** What a failed upload tells the person: the server's own reasons (the messages of its problem+json field
+ * errors, e.g. "请上传 JPEG、PNG 或 WebP 格式的照片"), else its detail, else its title; never the bare
+ * field list of the generic detail ("请更正：file"). */
+export function uploadErrorMessage(e: unknown): string {
+  if (e instanceof ApiError) {
+    const reasons = [...new Set(e.errors.map((x) => x.message).filter(Boolean))]
+    if (reasons.length) return reasons.join('；')
+    return e.detail || e.title
+  }
+  return e instanceof Error ? e.message : String(e)
+}
 
 export const UPLOAD_LIMITS = {
   photo: 10 * MB,

@@ -12,7 +12,11 @@ area, department and category like the case list. Counts are as of now:
 - closed_on_time: closed with no deadline or at or before `due_at`;
 - reworked: closed cases verified as failed at least once (`rework_count` > 0);
 - rated: with a satisfaction; satisfied: satisfaction ≥ 4;
-- solved_in_community: closed cases without any step (no department was whistled or dispatched).
+- solved_in_community: closed cases without any step (no department was whistled or dispatched);
+- merged: cases merged into another (closed as special by `merge`): in no figure, counted so that the
+  screen can say so; closed_listed: every case of the cohort the case list shows as closed (status
+  closed or rated: `closed` + the merged ones + the closed deferred ones), so 结案 and the list agree
+  or the difference is labelled (结案 207, 另有合并 7 件 = 214 in the list).
 
 Step figures are over the steps of the cohort (only the named department's steps with `department`).
 Mean times are working hours from the timeline: whistle (or the reassign that created the step) →
@@ -115,6 +119,8 @@ def _period_figures(user, date_from, date_to, *, area_code, department_code, cat
         rated=Count("pk", filter=Q(satisfaction__isnull=False)),
         satisfied=Count("pk", filter=Q(satisfaction__gte=4)),
         solved_in_community=Count("pk", filter=CLOSED & Q(has_step=False)),
+        merged=Count("pk", filter=Q(merged_into__isnull=False)),
+        closed_listed=Count("pk", filter=Q(status__in=(Status.CLOSED, Status.RATED))),
     )
 
     counts["deferred"] = counts.pop("deferred_due")

@@ -7,7 +7,7 @@ import datetime as dt
 
 from django.http import HttpRequest
 from django.utils.translation import gettext as _
-from ninja import Query, Router, Schema
+from ninja import Field, Query, Router, Schema
 
 from gridgov.cases import figures
 from gridgov.cases.schemas import CODE_PATTERN
@@ -47,6 +47,10 @@ class CountsOut(Schema):
     rated: int
     satisfied: int
     solved_in_community: int
+    merged: int = Field(..., description="merged into another case (closed as special): in no figure")
+    closed_listed: int = Field(
+        ..., description="shown as closed in the case list: closed + merged + deferred"
+    )
     reported_in: int
     reported_in_on_time: int
     handled: int

@@ -4,7 +4,9 @@
 - `duplicates_for(case)`: open cases of the same community, reported within 72 hours and about
   100 m of the case, scored by `textsim.duplicate_candidates`.
 - `train_classifier()`: learns the 小类 of closed and rated cases from their descriptions and
-  saves the model in `DATA_DIR/models/`; `train_classifier_task()` is the nightly job.
+  saves the model in `DATA_DIR/models/`; `train_classifier_task()` is the nightly job;
+  `train_if_missing()` trains one when none is saved (`gridgov demo` at its end, the worker when it
+  starts) and `schedule_training()` queues that in the background when a request finds no model.
 - `suggest_categories(text)`: the top-k active categories for a text, from the saved model.
 
 See docs/cases-text.md.
@@ -158,8 +160,8 @@ def duplicates_for(
 
 
 # --- category suggestions -----------------------------------------------------------------------
-def model_path() -> Path:
-    return Path(settings.DATA_DIR) / "models" / MODEL_FILENAME
+def model_path(data_dir: Path | str | None = None) -> Path:
+    return Path(data_dir or settings.DATA_DIR) / "models" / MODEL_FILENAME
 
 
 def training_cases(limit: int = MAX_TRAINING_CASES) -> list[tuple[str, str]]:
@@ -178,9 +180,12 @@ def training_cases(limit: int = MAX_TRAINING_CASES) -> list[tuple[str, str]]:
     return [(text, code) for text, code in rows if text and text.strip()]
 
 
-def train_classifier(min_cases: int = MIN_TRAINING_CASES) -> dict[str, Any]:
-    """Train the category classifier on closed cases and save it; counts of what was learnt.
-    With fewer than `min_cases` labelled cases nothing is trained or saved."""
+def train_classifier(
+    min_cases: int = MIN_TRAINING_CASES, *, data_dir: Path | str | None = None
+) -> dict[str, Any]:
+    """Train the category classifier on closed cases and save it (under `data_dir`, by default the
+    server's data directory); counts of what was learnt. With fewer than `min_cases` labelled cases
+    nothing is trained or saved."""
     rows = training_cases()
     if len(rows) < min_cases:
         return {
@@ -192,15 +197,15 @@ def train_classifier(min_cases: int = MIN_TRAINING_CASES) -> dict[str, Any]:
     texts = [t for t, _label in rows]
     labels = [label for _text, label in rows]
     model = CategoryClassifier().fit(texts, labels)
-    path = model_path()
+    path = model_path(data_dir)
     path.parent.mkdir(parents=True, exist_ok=True)
     model.save(path)
     return {"trained": True, "cases": len(rows), "categories": len(model.classes_), "path": str(path)}
 
 
-def train_classifier_task() -> dict[str, Any]:
+def train_classifier_task(*, data_dir: Path | str | None = None) -> dict[str, Any]:
     """The nightly retraining job (registered as a periodic task by the cases tasks module)."""
-    result = train_classifier()
+    result = train_classifier(data_dir=data_dir)
     if result["trained"]:
         log.info(
             "category classifier trained on %s cases, %s categories", result["cases"], result["categories"]
@@ -208,6 +213,40 @@ def train_classifier_task() -> dict[str, Any]:
     else:
         log.info("category classifier not trained: %s", result["reason"])
     return result
+
+
+def train_if_missing(*, data_dir: Path | str | None = None) -> dict[str, Any]:
+    """Train the model only when none has been saved yet (a new install, a fresh demo)."""
+    if model_path(data_dir).exists():
+        return {"trained": False, "cases": 0, "reason": "a model exists"}
+    return train_classifier_task(data_dir=data_dir)
+
+
+SCHEDULE_RETRY_SECONDS = 600
+_scheduled: dict[str, float] = {"at": -math.inf}
+_schedule_lock = threading.Lock()
+
+
+def schedule_training(*, now: float | None = None) -> bool:
+    """Queue `train_if_missing` as a background task (at most once per `SCHEDULE_RETRY_SECONDS` in a
+    process): a request that finds no model never waits for the training. True when queued."""
+    import time
+
+    now = time.monotonic() if now is None else now
+    with _schedule_lock:
+        if now - _scheduled["at"] < SCHEDULE_RETRY_SECONDS:
+            return False
+        _scheduled["at"] = now
+    try:
+        from gridgov.cases.tasks import train_category_classifier_if_missing
+
+        train_category_classifier_if_missing()
+    except Exception:  # noqa: BLE001 - a queue that is briefly unavailable: the next request tries again
+        log.exception("cannot queue the category classifier training")
+        with _schedule_lock:
+            _scheduled["at"] = -math.inf
+        return False
+    return True
 
 
 _cache_lock = threading.Lock()
@@ -241,6 +280,7 @@ def suggest_categories(text: str, k: int = 3) -> list[dict[str, Any]]:
         return []
     model = _load_model()
     if model is None:
+        schedule_training()  # a new install: learn from the closed cases in the background
         return []
     ranked = model.suggest(text, k=len(model.classes_))
     names = dict(

@@ -152,6 +152,7 @@ def generate(
                 generate_history(seed=seed, days=history_days, log=log)
                 timings["history"] = time.perf_counter() - t
             created = True
+    _train_suggestions(retrain=created, data_dir=data_dir, log=log, timings=timings)
     logins = demo_logins()
     path = write_logins(logins, data_dir)
     counts = demo_counts()
@@ -160,6 +161,25 @@ def generate(
         log(f"Demo district generated at scale {scale} in {elapsed:.1f} s: " + _format_counts(counts))
     log(f"Demo logins ({len(logins)}) written to {path}; the password of every demo user is {DEMO_PASSWORD}")
     return DemoResult(scale, counts, elapsed, logins, path, created, timings)
+
+
+def _train_suggestions(*, retrain: bool, data_dir: Path | None, log: Log, timings: dict[str, float]) -> None:
+    """The category suggestions learn from the demo's closed cases now, not at the nightly run: a fresh
+    demo suggests categories at once (again after --reset; once if an older demo has no model yet)."""
+    from gridgov.cases import suggest
+
+    t = time.perf_counter()
+    if retrain:
+        result = suggest.train_classifier(data_dir=data_dir)
+    else:
+        result = suggest.train_if_missing(data_dir=data_dir)
+    timings["suggestions"] = time.perf_counter() - t
+    if result["trained"]:
+        log(
+            f"Category suggestions trained on {result['cases']} closed cases ({result['categories']} categories)"
+        )
+    elif retrain:
+        log(f"Category suggestions not trained: {result['reason']}")
 
 
 def demo_exists() -> bool:

@@ -251,15 +251,17 @@ def list_submissions(
     qs = selectors.submissions_for(request.auth, status=status, kind=kind).select_related("building__grid")
     rows, count = _page(qs, page, page_size)
     return {
+        # masked, so a list view writes nothing to the access log (a reveal of one submission does)
         "items": [selectors.present_submission(request.auth, s, request=request) for s in rows],
         "count": count,
     }
 
 
 @router.get("/submissions/{submission_id}", response=SubmissionOut, summary="One submission 采集详情")
-def get_submission(request: HttpRequest, submission_id: int = ID):
+def get_submission(request: HttpRequest, submission_id: int = ID, reveal: bool = False):
+    """Masked; `reveal=true` shows the ID number and phone to a reader whose policy allows them (logged)."""
     sub = selectors.submission_detail(request.auth, submission_id)
-    return selectors.present_submission(request.auth, sub, request=request)
+    return selectors.present_submission(request.auth, sub, reveal=reveal, request=request)
 
 
 @router.post(
@@ -358,20 +360,19 @@ def resume_import(request: HttpRequest, job_id: int = ID):
 def import_errors(request: HttpRequest, job_id: int = ID):
     job = selectors.import_job_detail(request.auth, job_id)
     return [
-        {"row": e.row, "column": e.column, "message": jobs.render(e.message, e.params)}
+        {
+            "row": e.row,
+            "column": e.column,
+            "column_label": jobs.column_label(job, e.column),
+            "message": jobs.render(e.message, e.params),
+        }
         for e in job.row_errors.all()[:100_000]
     ]
 
 
 @router.get("/imports/{job_id}/error-workbook", summary="The error workbook (.xlsx) 错误报告")
 def import_error_workbook(request: HttpRequest, job_id: int = ID):
-    job = selectors.import_job_detail(request.auth, job_id)
-    if not job.error_file_path:
-        from gridgov.core.errors import NotFound
-
-        raise NotFound()
-    log_access(request.auth, PiiAction.ERROR_FILE, object_type="import", ids=[job.pk], count=job.error_rows,
-               request=request)  # fmt: skip
+    job = selectors.error_workbook_job(request.auth, job_id, request=request)
     response = HttpResponse(
         jobs.error_workbook_bytes(job),
         content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",

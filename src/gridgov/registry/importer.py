@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 from django.db import connection
 from django.db.models import F
+from django.utils.translation import get_language
 
 from gridgov.core.tabular.bulk import (
     Prepared,
@@ -133,7 +134,7 @@ RESIDENT_COLUMNS = (
     Column("gender", "性别", ("gender", "sex"), max_len=8, example="男", note="男/女；空则按身份证号",
            choices=("男", "女")),
     Column("id_number", "公民身份号码", ("id_number", "身份证号", "身份证号码", "身份证"), required=True,
-           max_len=32, example="440309199001011237", note="18位，末位可为X；请设为文本格式"),
+           max_len=32, example="440309199001011235", note="18位，末位可为X；请设为文本格式"),
     Column("birth_date", "出生日期", ("birth_date", "出生年月日"), max_len=20, example="1990-01-01",
            note="可空；填写则须与身份证号一致"),
     Column("phone", "联系电话", ("phone", "手机号", "手机号码", "电话"), max_len=20, example="13800138000"),
@@ -204,7 +205,36 @@ class Spec(ImportSpec):
 
     @classmethod
     def map_header(cls, header: list[str]) -> dict[str, int]:
+        # The error workbook's own columns (row number, reasons) are skipped: a corrected error workbook
+        # is uploaded again as it is.
+        header = ["" if (name or "").strip() in ERROR_WORKBOOK_COLUMNS else name for name in header]
         return require_location(super().map_header(header))
+
+    @classmethod
+    def column_label(cls, key: str) -> str:
+        """A column as people see it: the template's heading (Chinese), in English with the heading the
+        file carries in brackets; the key itself only for a column the spec does not know."""
+        column = next((c for c in cls.columns if c.key == key), None)
+        if column is None:
+            return key
+        if (get_language() or "zh-hans").startswith("zh"):
+            return column.header
+        english = COLUMN_NAMES_EN.get(key)
+        return f"{english} ({column.header})" if english else column.header
+
+
+# The row-number and reasons columns the error workbook adds (core.tabular.workbook), in both languages.
+ERROR_WORKBOOK_COLUMNS = frozenset({"Row", "Reasons", "行号", "错误原因"})
+
+# English names of the template's columns (the template's headings are Chinese: 楼栋编码, 出生日期 …).
+COLUMN_NAMES_EN = {
+    "name": "Name", "gender": "Gender", "id_number": "ID number", "birth_date": "Date of birth",
+    "phone": "Phone", "residence_type": "Residence type", "building_code": "Building code",
+    "address": "Address", "unit": "Unit", "room": "Room", "floor": "Floor", "household_no": "Household no.",
+    "relation": "Relation to the head", "moved_in": "Moved in", "moved_out": "Moved out", "use": "Use",
+    "households": "Households", "credit_code": "Credit code", "kind": "Kind", "contact_name": "Contact",
+    "employees": "Employees",
+}  # fmt: skip
 
 
 def _check_phones(batch: Batch) -> list[str]:

@@ -1,5 +1,5 @@
 """Registry import jobs on the tabular kernel's runner: where the upload lives (encrypted at rest), which
-spec runs a job, what the error workbook masks, and the templates.
+spec runs a job, the error workbook (the uploader's rows as uploaded) and the templates.
 
 `run(job_id)` is what the Huey task calls; it is safe to call again on a job that died half-way (see
 `gridgov.core.tabular.jobs`).
@@ -16,11 +16,9 @@ from django.conf import settings
 from gridgov.accounts.scope import scope_for
 from gridgov.core.tabular import jobs as runner
 from gridgov.core.tabular.spec import render
-from gridgov.core.tabular.validators import check_id_number, check_phone, normalise_id, normalise_phone
 from gridgov.core.tabular.workbook import template as spec_template
 from gridgov.registry import importer, vault
 from gridgov.registry.models import ImportJob, ImportKind, ImportRowError
-from gridgov.registry.pii import mask_id, mask_phone, policy_for
 from gridgov.territory.places import Places
 
 __all__ = ["STALE_SECONDS", "progress", "render", "run"]
@@ -63,16 +61,10 @@ def _places(job: ImportJob) -> Places:
 
 
 def _masks(job: ImportJob) -> dict:
-    """The error workbook shows valid ID numbers and phones masked unless the importer may see them."""
-    policy = policy_for(job.created_by)
-    masks = {}
-    if not policy.id_number:
-        masks["id_number"] = lambda t: mask_id(normalise_id(t)) if not check_id_number(normalise_id(t)) else t
-    if not policy.phone:
-        masks["phone"] = lambda t: (
-            mask_phone(normalise_phone(t)) if not check_phone(normalise_phone(t)) else t
-        )
-    return masks
+    """No masks: the error workbook gives the uploader their own rows as they uploaded them, so that they
+    can correct the bad cells and upload the workbook again. Only the uploader, while they hold the import
+    right, downloads it, and every download is logged (selectors.error_workbook_job)."""
+    return {}
 
 
 def _done(job: ImportJob) -> None:
@@ -120,3 +112,8 @@ def delete_files(job: ImportJob) -> None:
 def template(kind: str, file_format: str) -> bytes:
     spec = importer.SPECS[kind]
     return spec_template(spec.columns, spec.required, file_format)
+
+
+def column_label(job: ImportJob, key: str) -> str:
+    """The heading of a column of the job's kind in the user's language (the template's heading)."""
+    return importer.SPECS[job.kind].column_label(key) if key else ""

@@ -49,6 +49,7 @@ class ResidentOut(Schema):
     moved_out: dt.date | None
     relation: str
     building_code: str
+    grid_name: str = Field("", description="the grid's name (names, not codes)")
     address: str
     unit: str
     room: str
@@ -119,6 +120,7 @@ class UnitOut(Schema):
     kind: str
     address: str
     building_code: str
+    grid_name: str = Field("", description="the grid's name (names, not codes)")
     room: str
     contact_name: str
     phone: str
@@ -171,10 +173,15 @@ class HouseholdOut(Schema):
     head_id: int | None
     head_name: str | None
     member_count: int
+    grid_name: str = Field("", description="the grid's name (names, not codes)")
 
     @staticmethod
     def resolve_building_code(obj) -> str:
         return obj.house.building.code
+
+    @staticmethod
+    def resolve_grid_name(obj) -> str:
+        return obj.house.building.grid.name
 
     @staticmethod
     def resolve_address(obj) -> str:
@@ -269,15 +276,21 @@ class SubmissionOut(Schema):
     action: str
     status: str
     building_code: str
+    building_address: str = Field("", description="the building's address (names, not codes)")
+    grid_name: str = ""
     target_id: int | None
     base_version: int | None
-    data: dict
-    submitted_by: str
+    data: dict = Field(..., description="the proposed values; ID number and phone masked unless revealed")
+    submitted_by: str = Field(..., description="username of the collector")
+    submitted_by_name: str = Field("", description="the collector's name as shown")
     submitted_at: dt.datetime
     reviewed_by: str | None
+    reviewed_by_name: str | None = None
     reviewed_at: dt.datetime | None
     reason: str
     result_id: int | None
+    masked: list[str] = Field(default_factory=list, description="fields shown masked")
+    revealable: list[str] = Field(default_factory=list, description="masked fields this reader may reveal")
 
 
 class SubmissionPage(Schema):
@@ -315,7 +328,8 @@ class ImportJobOut(Schema):
 
 class ImportErrorOut(Schema):
     row: int
-    column: str
+    column: str = Field(..., description="the column's key")
+    column_label: str = Field("", description="the column's heading as in the template, in your language")
     message: str
 
 

@@ -214,7 +214,7 @@ def households_for(user, *, area: str | None = None, building: str | None = None
         qs = qs.filter(house__building__grid__path__startswith=path)
     if building:
         qs = qs.filter(house__building__code=building)
-    return qs.select_related("house__building", "head").order_by("id")
+    return qs.select_related("house__building__grid", "head").order_by("id")
 
 
 def household_detail(user, household_id: int) -> Household:
@@ -316,6 +316,18 @@ def import_job_detail(user, job_id: int) -> ImportJob:
     return found
 
 
+def error_workbook_job(user, job_id: int, *, request: HttpRequest | None = None) -> ImportJob:
+    """The job whose error workbook the user downloads: their own import, while they hold the import right
+    (the workbook holds their rows as uploaded, ID numbers and phones unmasked); the download is logged."""
+    job = import_job_detail(user, job_id)
+    require(user, "registry.import", request=request)
+    if not job.error_file_path:
+        raise _nothing()
+    log_access(user, PiiAction.ERROR_FILE, object_type="import", ids=[job.pk], count=job.error_rows,
+               fields=[PiiField.ID_NUMBER, PiiField.PHONE], request=request)  # fmt: skip
+    return job
+
+
 def grants_for(user) -> QuerySet[PiiGrant]:
     scope = scope_for(user)
     if scope.user_id is None:
@@ -415,6 +427,7 @@ def present_residents(
                 "moved_out": r.moved_out,
                 "relation": r.relation,
                 "building_code": r.building.code,
+                "grid_name": r.building.grid.name,
                 "address": r.building.address,
                 "unit": r.house.unit if r.house_id else "",
                 "room": r.house.room if r.house_id else "",
@@ -452,7 +465,7 @@ def present_units(
         out.append(
             {
                 "id": u.pk, "name": u.name, "credit_code": u.credit_code, "kind": u.kind, "address": u.address,
-                "building_code": u.building.code, "room": u.house.room if u.house_id else "",
+                "building_code": u.building.code, "grid_name": u.building.grid.name, "room": u.house.room if u.house_id else "",
                 "contact_name": u.contact_name, "phone": phone if show else mask_phone(phone),
                 "employees": u.employees, "source": u.source, "version": u.version, "created_at": u.created_at,
                 "updated_at": u.updated_at, "masked": ["phone"] if phone and not show else [],
@@ -465,37 +478,57 @@ def present_units(
     return out
 
 
-def present_submission(user, submission: Submission, *, request: HttpRequest | None = None) -> dict:
-    """A submission with its proposed values: masked for everybody but the submitter (who typed them)
-    and reviewers whose policy allows the field."""
+def _person(user) -> str:
+    """A person as people know them: the display name, the username only when there is none."""
+    return (user.display_name or user.username) if user is not None else ""
+
+
+def present_submission(
+    user, submission: Submission, *, reveal: bool = False, request: HttpRequest | None = None
+) -> dict:
+    """A submission with its proposed values, by the one masking rule: ID numbers and phones masked for
+    everybody (the collector too), shown only when `reveal` is asked for and the reader's policy allows
+    the field for the building's area; a reveal writes one access-log row (a masked read writes none)."""
     from gridgov.registry.services import submission_payload
 
     payload = submission_payload(submission)
     policy: PiiPolicy = policy_for(user)
     path = submission.building.grid.path if hasattr(submission.building, "grid") else ""
-    own = submission.submitted_by_id == getattr(user, "pk", None)
-    shown = []
-    if payload.get("id_number"):
-        if own or policy.may(PiiField.ID_NUMBER, path):
-            shown.append("id_number")
-        else:
-            payload["id_number"] = mask_id(normalise_id(payload["id_number"]))
-    if payload.get("phone"):
-        if own or policy.may(PiiField.PHONE, path):
-            shown.append("phone")
-        else:
-            payload["phone"] = mask_phone(normalise_phone(payload["phone"]))
-    if shown and not own:
+    shown: list[str] = []
+    masked: list[str] = []
+    revealable: list[str] = []
+    for field, pii_field, mask in (
+        ("id_number", PiiField.ID_NUMBER, lambda v: mask_id(normalise_id(v))),
+        ("phone", PiiField.PHONE, lambda v: mask_phone(normalise_phone(v))),
+    ):
+        if not payload.get(field):
+            continue
+        may = policy.may(pii_field, path)
+        if reveal and may:
+            shown.append(field)
+            continue
+        payload[field] = mask(payload[field])
+        masked.append(field)
+        if may:
+            revealable.append(field)
+    if "id_number" in masked:
+        payload.pop("birth_date", None)  # eight digits of the ID number: never beside a masked one
+    if shown:
         log_access(
             user, PiiAction.VIEW, object_type="submission", ids=[submission.pk], fields=shown, request=request
         )
+    building = submission.building
     return {
         "id": submission.pk, "kind": submission.kind, "action": submission.action, "status": submission.status,
-        "building_code": submission.building.code, "target_id": submission.target_id,
-        "base_version": submission.base_version, "data": payload,
-        "submitted_by": submission.submitted_by.username, "submitted_at": submission.submitted_at,
+        "building_code": building.code, "building_address": building.address,
+        "grid_name": building.grid.name if hasattr(building, "grid") else "",
+        "target_id": submission.target_id, "base_version": submission.base_version, "data": payload,
+        "submitted_by": submission.submitted_by.username, "submitted_by_name": _person(submission.submitted_by),
+        "submitted_at": submission.submitted_at,
         "reviewed_by": submission.reviewed_by.username if submission.reviewed_by_id else None,
+        "reviewed_by_name": _person(submission.reviewed_by) if submission.reviewed_by_id else None,
         "reviewed_at": submission.reviewed_at, "reason": submission.reason, "result_id": submission.result_id,
+        "masked": masked, "revealable": revealable,
     }  # fmt: skip
 
 

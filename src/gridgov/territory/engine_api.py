@@ -95,6 +95,7 @@ class ProposalOut(Schema):
     status: str
     metrics: dict[str, Any]
     created_by: str | None
+    created_by_name: str | None = Field(None, description="the author's name as shown (not the username)")
     created_at: dt.datetime
     decided_at: dt.datetime | None
 
@@ -109,6 +110,10 @@ class ProposalOut(Schema):
     @staticmethod
     def resolve_created_by(obj) -> str | None:
         return obj.created_by.username if obj.created_by_id else None
+
+    @staticmethod
+    def resolve_created_by_name(obj) -> str | None:
+        return (obj.created_by.display_name or obj.created_by.username) if obj.created_by_id else None
 
 
 class ProposalDetailOut(ProposalOut):

@@ -31,7 +31,7 @@ _ADDRESS_RE = re.compile(
 )
 
 LOCATION = (
-    Column("building_code", "楼栋编码", ("building_code", "楼栋代码"), max_len=24, example="440309002001000001",
+    Column("building_code", "楼栋编码", ("building_code", "楼栋代码"), max_len=24, example="44030900200100001",
            note="楼栋编码，与“地址”二选一"),
     Column("address", "地址", ("address", "楼栋地址", "住址"), max_len=200, text=True,
            example="民治街道民治社区民治一区1栋", note="楼栋地址；也可写成“…1栋2单元0301”"),

@@ -63,7 +63,9 @@ def areas_for(
         qs = qs.filter(parent__code=parent_code)
     if active is not None:
         qs = qs.filter(is_active=active)
-    return qs.filter(_search(q, "name", "code", "external_code")).order_by("path")
+    # One level is listed in code order (grids are numbered within the community, not the block, so the
+    # tree's path order would give 001, 004, 002 …); several levels in tree order.
+    return qs.filter(_search(q, "name", "code", "external_code")).order_by("code" if level else "path")
 
 
 def area_detail(user, area_code: str) -> Area:
@@ -76,7 +78,7 @@ def area_detail(user, area_code: str) -> Area:
 def children(user, area_code: str) -> QuerySet[Area]:
     """The visible children of a visible area."""
     parent = area_detail(user, area_code)
-    return visible_areas(user).filter(parent=parent).order_by("path")
+    return visible_areas(user).filter(parent=parent).order_by("code")
 
 
 def my_areas(user) -> list[Area]:
@@ -97,7 +99,8 @@ def geojson_for(
         qs = qs.filter(under) if under is not None else qs.none()
     if active is not None:
         qs = qs.filter(is_active=active)
-    rows = qs.order_by("path").values_list("code", "name", "level", "households", "parent__code", "geometry")
+    # code order: a community's grids 001, 002, 003 … whatever block they lie in (path order is by block)
+    rows = qs.order_by("code").values_list("code", "name", "level", "households", "parent__code", "geometry")
     features = [
         {
             "type": "Feature",

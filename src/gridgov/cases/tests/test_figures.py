@@ -129,6 +129,8 @@ def _recompute(case_ids: set[int]) -> dict:
             "rated": rated,
             "satisfied": satisfied,
             "solved_in_community": community,
+            "merged": sum(1 for c in case_ids if did(c, "merge")),
+            "closed_listed": sum(1 for c in case_ids if did(c, "close") or did(c, "merge")),
             "reported_in": len(report_in_on_time),
             "reported_in_on_time": sum(report_in_on_time),
             "handled": len(handled_on_time),
@@ -260,3 +262,20 @@ def test_the_trend_by_day_and_the_categories_add_up_to_the_figures(history, peop
         "/figures/by-category", {"date_from": "2020-01-01", "date_to": "2023-01-02"}
     )
     assert zh.status_code == 422 and "三年" in zh.json()["detail"]
+
+
+def test_merged_cases_are_counted_so_closed_agrees_with_the_list(history, people):
+    """Issue 13, finding 8: 结案 leaves merged cases out; the figures say how many, and 结案 + merged is
+    what the case list shows as closed (recomputed from the raw timeline)."""
+    today = timezone.localdate()
+    main = history[-1]  # accepted, still open
+    for _ in range(2):
+        dup = report(people.resident)
+        act("merge", dup, people.staff_a, target_case_number=main.number)
+    expected = _recompute(set(Case.objects.values_list("pk", flat=True)))
+    got = figures.figures_for(people.staff_a, date_from=today, date_to=today)
+    _same(got, expected)
+    c = got["counts"]
+    assert (c["closed"], c["merged"], c["closed_listed"]) == (4, 2, 6)
+    listed = Api(people.staff_a).get("/cases", {"status": ["closed", "rated"], "page_size": 100}).json()
+    assert listed["count"] == c["closed_listed"] == c["closed"] + c["merged"] + 0  # no closed deferred case

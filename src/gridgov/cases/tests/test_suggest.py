@@ -240,3 +240,49 @@ def test_http_suggest_category(mounted, data_dir, people):
     assert Api(people.resident).post("/suggest-category", {"text": "电梯坏了"}).status_code == 403
     assert Api().post("/suggest-category", {"text": "电梯坏了"}).status_code == 401
     assert Api(people.staff_a).post("/suggest-category", {"text": ""}).status_code == 422
+
+
+# --- a new install: no waiting for the nightly run (issue 13, finding 2) -------------------------------
+@pytest.fixture
+def fresh_schedule(monkeypatch):
+    monkeypatch.setitem(suggest._scheduled, "at", -math.inf)
+
+
+def test_a_request_that_finds_no_model_queues_its_training_once(data_dir, people, fresh_schedule):
+    from gridgov.testing import immediate_tasks
+
+    make_history(people.resident)
+    with immediate_tasks():
+        # the request answers at once (no model yet) and the training is queued in the background
+        assert suggest.suggest_categories("幸福里8栋的电梯又坏了") == []
+    assert (data_dir / "models" / MODEL_FILENAME).is_file()
+    assert suggest.suggest_categories("幸福里8栋的电梯又坏了，停运两天")[0]["code"] == "G0801"
+    # not queued again and again while the queue works: at most once per SCHEDULE_RETRY_SECONDS
+    (data_dir / "models" / MODEL_FILENAME).unlink()
+    with immediate_tasks():
+        assert suggest.suggest_categories("电梯") == []
+    assert not (data_dir / "models" / MODEL_FILENAME).exists()
+
+
+def test_the_worker_starting_without_a_model_trains_one(data_dir, people, fresh_schedule):
+    from huey.contrib.djhuey import HUEY
+
+    from gridgov.cases import tasks
+    from gridgov.testing import immediate_tasks
+
+    make_history(people.resident)
+    assert "_train_when_no_model" in HUEY._startup
+    with immediate_tasks():
+        HUEY._startup["_train_when_no_model"]()
+    assert (data_dir / "models" / MODEL_FILENAME).is_file()
+    # an existing model is kept: train_if_missing does nothing
+    assert tasks.suggest.train_if_missing()["trained"] is False
+
+
+def test_the_demo_trains_the_suggestions(tmp_path, people):
+    from gridgov.demo.services import _train_suggestions
+
+    make_history(people.resident)
+    timings: dict[str, float] = {}
+    _train_suggestions(retrain=True, data_dir=tmp_path, log=lambda m: None, timings=timings)
+    assert (tmp_path / "models" / MODEL_FILENAME).is_file() and "suggestions" in timings

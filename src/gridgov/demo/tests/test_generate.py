@@ -280,3 +280,14 @@ def test_reset_regenerates_the_same_district(small, tmp_path):
 def test_unknown_scale_is_refused():
     with pytest.raises(ValueError):
         services.generate("huge", log=quiet)
+
+
+def test_a_fresh_demo_has_category_suggestions(small):
+    """Issue 13, finding 2: the demo trains the suggestion model at its end (not at the nightly run)."""
+    from gridgov.cases.classifier import CategoryClassifier
+    from gridgov.cases.suggest import model_path
+
+    path = model_path(small.logins_path.parent)
+    assert path.is_file() and "suggestions" in small.timings
+    model = CategoryClassifier.load(path)
+    assert model.suggest("小区里的垃圾堆放多日无人清理", k=3)
