@@ -3850,6 +3850,11 @@ export interface components {
         TotpSetupOut: {
             /** Otpauth Uri */
             otpauth_uri: string;
+            /**
+             * Qr Code
+             * @description the otpauth URI as a QR code (data:image/svg+xml URI)
+             */
+            qr_code: string;
             /** Secret */
             secret: string;
         };

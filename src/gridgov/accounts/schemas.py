@@ -131,6 +131,7 @@ class PasswordIn(Schema):
 class TotpSetupOut(Schema):
     secret: str
     otpauth_uri: str
+    qr_code: str = Field(..., description="the otpauth URI as a QR code (data:image/svg+xml URI)")
 
 
 class TotpConfirmIn(Schema):

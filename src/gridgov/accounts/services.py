@@ -364,7 +364,8 @@ def totp_setup(request: HttpRequest, *, user: User) -> dict:
         user.totp_secret, user.totp_last_step = secret, None  # sealed at rest (core.pii)
         user.save(update_fields=["totp_secret_enc", "phone_enc", "pii_key", "totp_last_step"])
         _user_event(user, request, AuditEventType.TOTP_ENROL, detail={"stage": "setup"})
-    return {"secret": secret, "otpauth_uri": otp.provisioning_uri(secret, user.username)}
+    uri = otp.provisioning_uri(secret, user.username)
+    return {"secret": secret, "otpauth_uri": uri, "qr_code": otp.qr_data_uri(uri)}
 
 
 def totp_confirm(request: HttpRequest, *, user: User, code: str) -> User:

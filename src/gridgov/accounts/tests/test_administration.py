@@ -241,3 +241,21 @@ def test_demo_logins_show_the_demo_password(api, areas):
     body = api.get("/auth/login-info").json()
     assert body == {"demo": True, "demo_password": DEMO_PASSWORD}
     assert selectors.login_info()["demo"] is True
+
+
+# --- the top bar's 动态口令: a QR code of the otpauth URI -----------------------------------------------
+
+
+def test_totp_setup_gives_a_qr_code_of_the_uri(as_user, people):
+    import base64
+    from urllib.parse import unquote
+
+    import segno
+
+    body = as_user(people.staff_a).post("/auth/totp/setup").json()
+    assert body["qr_code"].startswith("data:image/svg+xml")
+    payload = body["qr_code"].split(",", 1)[1]
+    svg = base64.b64decode(payload).decode() if ";base64" in body["qr_code"] else unquote(payload)
+    assert svg.lstrip().startswith(("<?xml", "<svg")) and "<script" not in svg
+    expected = segno.make(body["otpauth_uri"], error="m").svg_data_uri(scale=5, border=2)
+    assert body["qr_code"] == expected
