@@ -4,6 +4,23 @@
  */
 
 export interface paths {
+    "/api/v1/accounts/areas": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Areas to assign (system and security administrators) 选择区域 */
+        get: operations["gridgov_accounts_api_list_areas"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/accounts/audit": {
         parameters: {
             query?: never;
@@ -1738,6 +1755,17 @@ export interface components {
             grids_created: number;
             /** Memberships Moved */
             memberships_moved: number;
+        };
+        /** AreaChoiceOut */
+        AreaChoiceOut: {
+            /** Code */
+            code: string;
+            /** Level */
+            level: string;
+            /** Name */
+            name: string;
+            /** Parent Name */
+            parent_name: string | null;
         };
         /** AreaCreateIn */
         AreaCreateIn: {
@@ -4068,6 +4096,29 @@ export interface components {
 }
 export type $defs = Record<string, never>;
 export interface operations {
+    gridgov_accounts_api_list_areas: {
+        parameters: {
+            query?: {
+                q?: string;
+                level?: ("district" | "subdistrict" | "community" | "block" | "grid")[] | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AreaChoiceOut"][];
+                };
+            };
+        };
+    };
     gridgov_accounts_api_list_audit: {
         parameters: {
             query?: {

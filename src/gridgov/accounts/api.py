@@ -1,7 +1,7 @@
 """Accounts API: signing in (/api/v1/auth) and accounts, tokens, organisations, the audit log
 (/api/v1/accounts). Thin: parse → one service or selector → a schema."""
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from django.middleware.csrf import get_token
 from ninja import Path, Query, Router
@@ -13,6 +13,7 @@ from gridgov.accounts.models import AuditEventType, OrganisationKind
 from gridgov.accounts.roles import Role
 from gridgov.accounts.schemas import (
     MAX_ID,
+    AreaChoiceOut,
     AuditEventOut,
     CsrfOut,
     LockOut,
@@ -145,7 +146,7 @@ def list_users(
     request,
     q: Text = "",
     role: Role | None = None,
-    organisation: Annotated[Text | None, Query(max_length=32)] = None,
+    organisation: Annotated[Text | None, Query(None, max_length=32)] = None,
     is_active: bool | None = None,
     locked: bool | None = None,
 ):
@@ -266,6 +267,21 @@ def update_organisation(
 @router.get("/roles", response=list[RoleInfoOut], summary="Roles and their data scope 角色与数据范围")
 def list_roles(request):
     return selectors.role_catalogue()
+
+
+@router.get(
+    "/areas",
+    response=list[AreaChoiceOut],
+    summary="Areas to assign (system and security administrators) 选择区域",
+)
+def list_areas(
+    request,
+    q: Annotated[Text, Query("", max_length=50)] = "",
+    level: Annotated[
+        list[Literal["district", "subdistrict", "community", "block", "grid"]] | None, Query()
+    ] = None,
+):
+    return selectors.areas_to_assign(request.auth, request=request, q=q, levels=level)
 
 
 @router.get("/locks", response=list[LockOut], summary="Locked accounts (security administrator) 锁定账号")

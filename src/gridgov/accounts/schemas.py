@@ -272,6 +272,17 @@ class RoleInfoOut(Schema):
     mfa: bool = Field(..., description="the second factor is required when GRIDGOV_MFA_REQUIRED is on")
 
 
+class AreaChoiceOut(Schema):
+    code: str
+    name: str
+    level: str
+    parent_name: str | None
+
+    @staticmethod
+    def resolve_parent_name(obj) -> str | None:
+        return obj.parent.name if obj.parent_id else None
+
+
 # --- the security administrator ------------------------------------------------------------------
 
 

@@ -336,3 +336,28 @@ def role_catalogue() -> list[dict]:
             }
         )
     return out
+
+
+# --- areas to assign (memberships, organisations, PII grants) --------------------------------------
+
+
+def areas_to_assign(
+    actor,
+    *,
+    request: HttpRequest | None = None,
+    q: str = "",
+    levels: list[str] | None = None,
+    limit: int = 50,
+):
+    """Active areas by name or code for the system and security administrators, who hold no area of
+    their own: names and codes only (no business data), at most `limit`, broadest level first."""
+    from gridgov.territory.models import Area
+
+    require(actor, "area.pick", ("area", ""), request=request)
+    qs = Area.objects.filter(is_active=True).select_related("parent")
+    if levels:
+        qs = qs.filter(level__in=levels)
+    q = (q or "").strip()
+    if q:
+        qs = qs.filter(Q(code__startswith=q) | Q(name__icontains=q))
+    return list(qs.order_by("depth", "code")[:limit])

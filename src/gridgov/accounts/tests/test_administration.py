@@ -259,3 +259,18 @@ def test_totp_setup_gives_a_qr_code_of_the_uri(as_user, people):
     assert svg.lstrip().startswith(("<?xml", "<svg")) and "<script" not in svg
     expected = segno.make(body["otpauth_uri"], error="m").svg_data_uri(scale=5, border=2)
     assert body["qr_code"] == expected
+
+
+# --- areas to assign ----------------------------------------------------------------------------------
+
+
+def test_administrators_find_areas_to_assign_by_name_or_code(as_user, people, areas):
+    for actor in ("admin", "secadmin"):
+        api = as_user(getattr(people, actor))
+        grids = api.get("/accounts/areas", {"level": "grid", "q": areas.grid_a.code}).json()
+        assert [a["code"] for a in grids] == [areas.grid_a.code]
+        named = api.get("/accounts/areas", {"q": areas.comm_a.name}).json()
+        assert areas.comm_a.code in [a["code"] for a in named]
+    for actor in ("auditor", "staff_a", "handler"):
+        assert_problem(as_user(getattr(people, actor)).get("/accounts/areas"), 403, code="forbidden")
+    assert_problem(as_user(people.admin).get("/accounts/areas", {"level": "planet"}), 422)
