@@ -2,6 +2,7 @@
 import type { Messages } from './zh-CN'
 
 import registry from './registry-en'
+import admin from './admin-en'
 
 const en: Messages = {
   app: { name: 'GridGov', short: 'GridGov', mobile: 'GridGov mobile' },
@@ -49,7 +50,6 @@ const en: Messages = {
     locked: 'Account locked',
     expired: 'Your session has ended; please log in again.',
     loggedOut: 'You have logged out.',
-    demoHint: "Every demo login has the password Gridgov{'@'}2026",
     mobileLink: 'Phone version',
     desktopLink: 'Desktop version',
   },
@@ -482,6 +482,7 @@ const en: Messages = {
     logout: 'Log out',
   },
   registry,
+  admin,
   errors: {
     title: 'Something went wrong',
     network: 'Network error',
