@@ -280,3 +280,15 @@ def test_reset_regenerates_the_same_district(small, tmp_path):
 def test_unknown_scale_is_refused():
     with pytest.raises(ValueError):
         services.generate("huge", log=quiet)
+
+
+def test_administration_screens_have_data(small):
+    """安全管理 → 敏感信息授权 shows the security administrator's grants (one valid, one revoked), and the
+    login pages name the demo password while the demo's logins exist (finding 12)."""
+    from gridgov.accounts.selectors import login_info
+    from gridgov.registry.models import PiiGrant
+
+    grants = PiiGrant.objects.filter(granted_by__username__startswith="security_admin-")
+    assert grants.count() == 2
+    assert grants.filter(revoked_at__isnull=True).count() == 1
+    assert login_info() == {"demo": True, "demo_password": services.DEMO_PASSWORD}
