@@ -68,7 +68,7 @@ export default {
     newPassword: 'New password',
     confirmPassword: 'Confirm password',
     mismatch: 'The two passwords differ',
-    passwordHint: 'At least 10 characters with three of: lower case, upper case, digits, symbols; the user must change it at first login.',
+    passwordHint: 'At least 8 characters with three of: lower case, upper case, digits, symbols; the user must change it at first login.',
     resetHint: "Every session and API token of the user ends now; at the next login they must choose their own password.",
     disableConfirm: 'Disable {name}? Every session and API token ends now and they can no longer log in.',
     enableConfirm: 'Enable {name} again?',

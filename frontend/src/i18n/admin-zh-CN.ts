@@ -68,7 +68,7 @@ export default {
     newPassword: '新密码',
     confirmPassword: '确认密码',
     mismatch: '两次输入的密码不一致',
-    passwordHint: '至少 10 位，包含大小写字母、数字、符号中的三类；用户首次登录时必须修改。',
+    passwordHint: '至少 8 位，包含大小写字母、数字、符号中的三类；用户首次登录时必须修改。',
     resetHint: '重置后该用户的所有会话和接口令牌立即失效，下次登录必须设置自己的密码。',
     disableConfirm: '停用 {name} 后，其所有会话和接口令牌立即失效，且无法登录。确定停用？',
     enableConfirm: '确定重新启用 {name}？',
