@@ -281,7 +281,7 @@ def list_areas(
         list[Literal["district", "subdistrict", "community", "block", "grid"]] | None, Query()
     ] = None,
 ):
-    return selectors.areas_to_assign(request.auth, request=request, q=q, levels=level)
+    return selectors.areas_to_assign(request.auth, request=request, q=q, levels=list(level or []))
 
 
 @router.get("/locks", response=list[LockOut], summary="Locked accounts (security administrator) 锁定账号")

@@ -13,6 +13,7 @@ import math
 import re
 import secrets
 import time
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import SESSION_KEY, update_session_auth_hash
@@ -929,7 +930,7 @@ ORGANISATION_AREA_LEVELS: dict[str, tuple[str, ...]] = {
 }
 
 
-def _organisation_errors(values: dict, *, current: Organisation | None = None) -> tuple[list[dict], object]:
+def _organisation_errors(values: dict, *, current: Organisation | None = None) -> tuple[list[dict], Any]:
     """Check the fields of a new or changed organisation → (errors, the area or None)."""
     from gridgov.territory.models import Area
 
@@ -943,7 +944,7 @@ def _organisation_errors(values: dict, *, current: Organisation | None = None) -
             errors.append(
                 {"field": "code", "message": _("Use letters, digits, '-' or '_' (at most 32 characters).")}
             )
-        elif Organisation.objects.filter(code=code).exclude(pk=getattr(current, "pk", None)).exists():
+        elif Organisation.objects.filter(code=code).exclude(pk=current.pk if current else -1).exists():
             errors.append({"field": "code", "message": _("Another organisation already has this code.")})
     if "name" in values and not values["name"]:
         errors.append({"field": "name", "message": _("This field is required")})
