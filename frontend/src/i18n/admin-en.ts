@@ -111,7 +111,7 @@ export default {
     scope: 'Data scope',
     heldIn: 'Held in',
     admin: 'Administrator role',
-    mfa: 'Second factor',
+    mfa: 'Second factor (when enforced)',
     areaLevels: 'Area: {levels}',
     organisationKind: 'Organisation: {kind}',
     none: 'No area or organisation',

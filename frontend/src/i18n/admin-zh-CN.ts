@@ -111,7 +111,7 @@ export default {
     scope: '数据范围',
     heldIn: '任职于',
     admin: '管理员角色',
-    mfa: '需动态口令',
+    mfa: '动态口令（开启强制时）',
     areaLevels: '区域：{levels}',
     organisationKind: '单位：{kind}',
     none: '无需区域或单位',
