@@ -397,6 +397,20 @@ WRITES: dict[tuple[str, str], Callable[[Other, World], list[Probe]]] = {
         )
     ],
     ("post", "/api/v1/accounts/users"): lambda o, w: [],
+    ("post", "/api/v1/accounts/organisations"): lambda o, w: [
+        (
+            {},
+            {
+                "code": f"{o.key.upper()}-PROBE",
+                "name": "跨社区单位",
+                "kind": "committee",
+                "area_code": w.community(o.key).area.code,
+            },
+        )
+    ],  # fmt: skip
+    ("patch", "/api/v1/accounts/organisations/{organisation_code}"): lambda o, w: [
+        ({"organisation_code": w.community(o.key).committee.code}, {"name": "被改名的居委会"})
+    ],
     ("post", "/api/v1/accounts/users/{user_id}/memberships"): lambda o, w: [
         (
             {"user_id": o.objects["staff"].pk},

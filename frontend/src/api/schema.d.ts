@@ -4,6 +4,23 @@
  */
 
 export interface paths {
+    "/api/v1/accounts/areas": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Areas to assign (system and security administrators) 选择区域 */
+        get: operations["gridgov_accounts_api_list_areas"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/accounts/audit": {
         parameters: {
             query?: never;
@@ -13,6 +30,40 @@ export interface paths {
         };
         /** Security audit log (audit administrator) 审计日志 */
         get: operations["gridgov_accounts_api_list_audit"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/accounts/locks": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Locked accounts (security administrator) 锁定账号 */
+        get: operations["gridgov_accounts_api_list_locks"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/accounts/login-records": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Login and lockout records (security administrator) 登录与锁定记录 */
+        get: operations["gridgov_accounts_api_list_login_records"];
         put?: never;
         post?: never;
         delete?: never;
@@ -48,7 +99,8 @@ export interface paths {
         /** Organisations in my scope 组织列表 */
         get: operations["gridgov_accounts_api_list_organisations"];
         put?: never;
-        post?: never;
+        /** Create an organisation (system administrator) 新建组织 */
+        post: operations["gridgov_accounts_api_create_organisation"];
         delete?: never;
         options?: never;
         head?: never;
@@ -64,6 +116,24 @@ export interface paths {
         };
         /** One organisation 组织详情 */
         get: operations["gridgov_accounts_api_get_organisation"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /** Change an organisation (system administrator) 修改组织 */
+        patch: operations["gridgov_accounts_api_update_organisation"];
+        trace?: never;
+    };
+    "/api/v1/accounts/roles": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Roles and their data scope 角色与数据范围 */
+        get: operations["gridgov_accounts_api_list_roles"];
         put?: never;
         post?: never;
         delete?: never;
@@ -273,6 +343,23 @@ export interface paths {
         put?: never;
         /** Log in 登录 */
         post: operations["gridgov_accounts_api_login"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/auth/login-info": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** What the login page shows 登录页提示 */
+        get: operations["gridgov_accounts_api_login_info"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -1672,6 +1759,17 @@ export interface components {
             /** Memberships Moved */
             memberships_moved: number;
         };
+        /** AreaChoiceOut */
+        AreaChoiceOut: {
+            /** Code */
+            code: string;
+            /** Level */
+            level: string;
+            /** Name */
+            name: string;
+            /** Parent Name */
+            parent_name: string | null;
+        };
         /** AreaCreateIn */
         AreaCreateIn: {
             /** Code */
@@ -2864,6 +2962,27 @@ export interface components {
              */
             lng: number;
         };
+        /** LockOut */
+        LockOut: {
+            /**
+             * Address
+             * @description for an administrator: the client address locked out; else blank
+             */
+            address: string;
+            /** Display Name */
+            display_name: string;
+            /** Failed Logins */
+            failed_logins: number;
+            /**
+             * Locked Until
+             * Format: date-time
+             */
+            locked_until: string;
+            /** User Id */
+            user_id: number;
+            /** Username */
+            username: string;
+        };
         /** LoginIn */
         LoginIn: {
             /** Password */
@@ -2875,6 +2994,19 @@ export interface components {
             totp?: string | null;
             /** Username */
             username: string;
+        };
+        /** LoginInfoOut */
+        LoginInfoOut: {
+            /**
+             * Demo
+             * @description the database holds the demo district and its logins
+             */
+            demo: boolean;
+            /**
+             * Demo Password
+             * @description the password of every demo login (demo only)
+             */
+            demo_password: string | null;
         };
         /**
          * MeIn
@@ -2996,6 +3128,26 @@ export interface components {
             /** Read At */
             read_at: string | null;
         };
+        /** OrganisationIn */
+        OrganisationIn: {
+            /**
+             * Area Code
+             * @description the area the organisation serves
+             */
+            area_code?: string | null;
+            /**
+             * Code
+             * @description letters, digits, '-' or '_'
+             */
+            code: string;
+            /**
+             * Kind
+             * @enum {string}
+             */
+            kind: "department" | "committee" | "partner";
+            /** Name */
+            name: string;
+        };
         /**
          * OrganisationKind
          * @enum {string}
@@ -3017,6 +3169,19 @@ export interface components {
             kind_label: string;
             /** Name */
             name: string;
+        };
+        /** OrganisationPatchIn */
+        OrganisationPatchIn: {
+            /** Area Code */
+            area_code?: string | null;
+            /** Code */
+            code?: string | null;
+            /** Is Active */
+            is_active?: boolean | null;
+            /** Kind */
+            kind?: ("department" | "committee" | "partner") | null;
+            /** Name */
+            name?: string | null;
         };
         /** OverlayOut */
         OverlayOut: {
@@ -3466,6 +3631,36 @@ export interface components {
          * @enum {string}
          */
         Role: "grid_worker" | "building_head" | "block_chief" | "community_staff" | "subdistrict_staff" | "department_handler" | "partner_org" | "party_member" | "volunteer" | "resident" | "leader" | "admin" | "security_admin" | "audit_admin";
+        /** RoleInfoOut */
+        RoleInfoOut: {
+            /** Administrator */
+            administrator: boolean;
+            /**
+             * Area Levels
+             * @description area levels the role is held in (empty: none)
+             */
+            area_levels: string[];
+            /** Label */
+            label: string;
+            /**
+             * Mfa
+             * @description the second factor is required when GRIDGOV_MFA_REQUIRED is on
+             */
+            mfa: boolean;
+            /**
+             * Organisation Kind
+             * @description the organisation kind the role is held in
+             */
+            organisation_kind: string | null;
+            /** Organisation Kind Label */
+            organisation_kind_label: string | null;
+            /** Role */
+            role: string;
+            /** Scope */
+            scope: string;
+            /** Scope Label */
+            scope_label: string;
+        };
         /** RoleOut */
         RoleOut: {
             /** Area Code */
@@ -3762,6 +3957,11 @@ export interface components {
         TotpSetupOut: {
             /** Otpauth Uri */
             otpauth_uri: string;
+            /**
+             * Qr Code
+             * @description the otpauth URI as a QR code (data:image/svg+xml URI)
+             */
+            qr_code: string;
             /** Secret */
             secret: string;
         };
@@ -3981,7 +4181,78 @@ export interface components {
 }
 export type $defs = Record<string, never>;
 export interface operations {
+    gridgov_accounts_api_list_areas: {
+        parameters: {
+            query?: {
+                q?: string;
+                level?: ("district" | "subdistrict" | "community" | "block" | "grid")[] | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AreaChoiceOut"][];
+                };
+            };
+        };
+    };
     gridgov_accounts_api_list_audit: {
+        parameters: {
+            query?: {
+                username?: string | null;
+                event_type?: components["schemas"]["AuditEventType"] | null;
+                success?: boolean | null;
+                date_from?: string | null;
+                date_to?: string | null;
+                page?: number;
+                page_size?: number | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PagedAuditEventOut"];
+                };
+            };
+        };
+    };
+    gridgov_accounts_api_list_locks: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LockOut"][];
+                };
+            };
+        };
+    };
+    gridgov_accounts_api_list_login_records: {
         parameters: {
             query?: {
                 username?: string | null;
@@ -4054,6 +4325,30 @@ export interface operations {
             };
         };
     };
+    gridgov_accounts_api_create_organisation: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["OrganisationIn"];
+            };
+        };
+        responses: {
+            /** @description Created */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OrganisationOut"];
+                };
+            };
+        };
+    };
     gridgov_accounts_api_get_organisation: {
         parameters: {
             query?: never;
@@ -4072,6 +4367,52 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["OrganisationOut"];
+                };
+            };
+        };
+    };
+    gridgov_accounts_api_update_organisation: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                organisation_code: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["OrganisationPatchIn"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OrganisationOut"];
+                };
+            };
+        };
+    };
+    gridgov_accounts_api_list_roles: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RoleInfoOut"][];
                 };
             };
         };
@@ -4147,6 +4488,10 @@ export interface operations {
         parameters: {
             query?: {
                 q?: string;
+                role?: components["schemas"]["Role"] | null;
+                organisation?: string | null;
+                is_active?: boolean | null;
+                locked?: boolean | null;
                 page?: number;
                 page_size?: number | null;
             };
@@ -4421,6 +4766,26 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["MeOut"];
+                };
+            };
+        };
+    };
+    gridgov_accounts_api_login_info: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LoginInfoOut"];
                 };
             };
         };

@@ -15,6 +15,11 @@ import {
   REGISTRY_ROLES,
   SUBMISSION_ROLES,
   TERRITORY_ROLES,
+  USER_ADMIN_ROLES,
+  SYSTEM_ADMIN_ROLES,
+  SECURITY_ADMIN_ROLES,
+  AUDIT_ADMIN_ROLES,
+  ROLE_CATALOGUE_ROLES,
 } from '@/lib/roles'
 
 declare module 'vue-router' {
@@ -45,6 +50,11 @@ export const router = createRouter({
     { path: '/registry/submissions', name: 'registry-submissions', component: () => import('./views/SubmissionsView.vue'), meta: { roles: SUBMISSION_ROLES } },
     { path: '/registry/access-log', name: 'access-log', component: () => import('./views/AccessLogView.vue'), meta: { roles: ACCESS_LOG_ROLES } },
     { path: '/dashboard', name: 'dashboard', component: () => import('./views/DashboardView.vue'), meta: { roles: DASHBOARD_ROLES, bare: true } },
+    { path: '/admin/users', name: 'admin-users', component: () => import('./views/admin/AdminUsersView.vue'), meta: { roles: USER_ADMIN_ROLES } },
+    { path: '/admin/organisations', name: 'admin-organisations', component: () => import('./views/admin/AdminOrganisationsView.vue'), meta: { roles: SYSTEM_ADMIN_ROLES } },
+    { path: '/admin/roles', name: 'admin-roles', component: () => import('./views/admin/AdminRolesView.vue'), meta: { roles: ROLE_CATALOGUE_ROLES } },
+    { path: '/admin/security', name: 'admin-security', component: () => import('./views/admin/AdminSecurityView.vue'), meta: { roles: SECURITY_ADMIN_ROLES } },
+    { path: '/admin/audit', name: 'admin-audit', component: () => import('./views/admin/AdminAuditView.vue'), meta: { roles: AUDIT_ADMIN_ROLES } },
     { path: '/:rest(.*)*', name: 'not-found', component: () => import('./views/NotFoundView.vue') },
   ],
 })

@@ -3,6 +3,7 @@ import type { Messages } from './zh-CN'
 
 import registry from './registry-en'
 import fixes from './fixes-en'
+import admin from './admin-en'
 
 const en: Messages = {
   app: { name: 'GridGov', short: 'GridGov', mobile: 'GridGov mobile' },
@@ -50,7 +51,6 @@ const en: Messages = {
     locked: 'Account locked',
     expired: 'Your session has ended; please log in again.',
     loggedOut: 'You have logged out.',
-    demoHint: "Every demo login has the password Gridgov{'@'}2026",
     mobileLink: 'Phone version',
     desktopLink: 'Desktop version',
   },
@@ -484,6 +484,7 @@ const en: Messages = {
   },
   registry,
   fixes,
+  admin,
   errors: {
     title: 'Something went wrong',
     network: 'Network error',

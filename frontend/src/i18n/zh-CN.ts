@@ -1,6 +1,7 @@
 /** 简体中文（默认语言）。Every key here exists in en.ts too (a unit test checks it). */
 import registry from './registry-zh-CN'
 import fixes from './fixes-zh-CN'
+import admin from './admin-zh-CN'
 
 const zhCN = {
   app: { name: '网格治理平台', short: 'GridGov', mobile: '网格治理 · 移动端' },
@@ -48,7 +49,6 @@ const zhCN = {
     locked: '账户已锁定',
     expired: '登录已超时，请重新登录。',
     loggedOut: '您已退出登录。',
-    demoHint: "演示账号的密码均为 Gridgov{'@'}2026",
     mobileLink: '手机版',
     desktopLink: '电脑版',
   },
@@ -482,6 +482,7 @@ const zhCN = {
   },
   registry,
   fixes,
+  admin,
   errors: {
     title: '出错了',
     network: '网络连接失败',

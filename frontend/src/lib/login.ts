@@ -1,12 +1,13 @@
 /** `useLogin`: the state and steps of the login screens (desktop and phone): the credentials, the second
  * factor when the server asks for it, the errors in the user's language, and the change of a password an
- * administrator set, which must be made before anything else. `home` is where a login without a `?next=`
- * goes. */
-import { computed, reactive, ref } from 'vue'
+ * administrator set, which must be made before anything else; and the demo password when (only when) the
+ * server holds the demo. `home` is where a login without a `?next=` goes. */
+import { computed, onMounted, reactive, ref } from 'vue'
 import { useRoute, useRouter } from 'vue-router'
 import { useI18n } from 'vue-i18n'
 import { ApiError, auth } from '@/api'
 import { useSession } from '@/stores/session'
+import { own } from '@/api/admin'
 
 export interface LoginError {
   title: string
@@ -26,6 +27,11 @@ export function useLogin(home: string) {
   const error = ref<LoginError | null>(null)
   const notice = computed(() => (session.endedReason ? t(session.endedReason) : ''))
   const mustChange = computed(() => !!session.me?.password_change_required)
+  /** The demo password, only when the server holds the demo's logins (GET /auth/login-info). */
+  const demoPassword = ref<string | null>(null)
+  onMounted(async () => {
+    demoPassword.value = (await own.loginInfo().catch(() => null))?.demo_password ?? null
+  })
 
   function goOn() {
     const next = typeof route.query.next === 'string' && route.query.next.startsWith('/') ? route.query.next : home
@@ -74,5 +80,5 @@ export function useLogin(home: string) {
     })
   }
 
-  return { form, change, needTotp, busy, error, notice, mustChange, submit, submitChange }
+  return { form, change, needTotp, busy, error, notice, mustChange, demoPassword, submit, submitChange }
 }

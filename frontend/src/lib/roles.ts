@@ -19,6 +19,14 @@ export const SUBMIT_ROLES = ['building_head', 'grid_worker']
 export const REVIEW_ROLES = ['community_staff']
 export const SUBMISSION_ROLES = ['community_staff', 'building_head', 'grid_worker']
 export const ACCESS_LOG_ROLES = ['audit_admin']
+/** Administration (三员分立): accounts by the system administrator, whose roles, locks and second factors
+ * the security administrator manages on the same screen; organisations by the system administrator; the
+ * security administrator's own screens; the audit log by the audit administrator. */
+export const USER_ADMIN_ROLES = ['admin', 'security_admin']
+export const SYSTEM_ADMIN_ROLES = ['admin']
+export const SECURITY_ADMIN_ROLES = ['security_admin']
+export const AUDIT_ADMIN_ROLES = ['audit_admin']
+export const ROLE_CATALOGUE_ROLES = ['admin', 'security_admin']
 
 export function roleCodes(me: Me | null): string[] {
   return me ? me.roles.map((r) => r.role) : []
@@ -33,6 +41,8 @@ export interface MenuItem {
   path: string
   roles: string[] | null // null: everyone
   children?: MenuItem[]
+  /** The i18n key of the entry's name (default: `menu.<key>`). */
+  label?: string
 }
 
 export const MENU: MenuItem[] = [
@@ -62,6 +72,11 @@ export const MENU: MenuItem[] = [
   },
   { key: 'accessLog', path: '/registry/access-log', roles: ACCESS_LOG_ROLES },
   { key: 'dashboard', path: '/dashboard', roles: DASHBOARD_ROLES },
+  { key: 'adminUsers', path: '/admin/users', roles: USER_ADMIN_ROLES, label: 'admin.menu.users' },
+  { key: 'adminOrganisations', path: '/admin/organisations', roles: SYSTEM_ADMIN_ROLES, label: 'admin.menu.organisations' },
+  { key: 'adminRoles', path: '/admin/roles', roles: ROLE_CATALOGUE_ROLES, label: 'admin.menu.roles' },
+  { key: 'adminSecurity', path: '/admin/security', roles: SECURITY_ADMIN_ROLES, label: 'admin.menu.security' },
+  { key: 'adminAudit', path: '/admin/audit', roles: AUDIT_ADMIN_ROLES, label: 'admin.menu.audit' },
 ]
 
 /** The menu of a user; a group with a single visible entry becomes that entry (under the group's name). */

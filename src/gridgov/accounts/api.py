@@ -1,26 +1,33 @@
 """Accounts API: signing in (/api/v1/auth) and accounts, tokens, organisations, the audit log
 (/api/v1/accounts). Thin: parse → one service or selector → a schema."""
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from django.middleware.csrf import get_token
-from ninja import Path, Router
+from ninja import Path, Query, Router
 from ninja.pagination import paginate
 
 from gridgov.accounts import selectors, services
 from gridgov.accounts.auth import api_auth_enrolment, csrf_protect
 from gridgov.accounts.models import AuditEventType, OrganisationKind
+from gridgov.accounts.roles import Role
 from gridgov.accounts.schemas import (
     MAX_ID,
+    AreaChoiceOut,
     AuditEventOut,
     CsrfOut,
+    LockOut,
     LoginIn,
+    LoginInfoOut,
     MeIn,
     MembershipIn,
     MembershipOut,
     MeOut,
+    OrganisationIn,
     OrganisationOut,
+    OrganisationPatchIn,
     PasswordIn,
+    RoleInfoOut,
     Text,
     TokenCreatedOut,
     TokenIn,
@@ -49,6 +56,14 @@ router = Router(tags=["accounts"])
 def csrf(request):
     ratelimit.enforce(request, "public")  # anonymous: limited per client address (429)
     return {"csrf_token": get_token(request)}
+
+
+@auth_router.get(
+    "/login-info", response=LoginInfoOut, auth=None, summary="What the login page shows 登录页提示"
+)
+def login_info(request):
+    ratelimit.enforce(request, "public")
+    return selectors.login_info()
 
 
 @auth_router.post("/login", response=MeOut, auth=csrf_protect, summary="Log in 登录")
@@ -127,8 +142,22 @@ def revoke_token(request, token_id: ObjectId):
 
 @router.get("/users", response=list[UserOut], summary="Users in my scope 用户列表")
 @paginate(Pagination, page_size=PAGE_SIZE)
-def list_users(request, q: Text = ""):
-    return selectors.users_for(request.auth, q=q)
+def list_users(
+    request,
+    q: Text = "",
+    role: Role | None = None,
+    organisation: Annotated[Text | None, Query(None, max_length=32)] = None,
+    is_active: bool | None = None,
+    locked: bool | None = None,
+):
+    return selectors.users_for(
+        request.auth,
+        q=q,
+        role=role.value if role else None,
+        organisation=organisation,
+        is_active=is_active,
+        locked=locked,
+    )
 
 
 @router.post("/users", response={201: UserOut}, summary="Create a user (system administrator) 新建用户")
@@ -205,6 +234,84 @@ def list_organisations(request, q: Text = "", kind: OrganisationKind | None = No
 )
 def get_organisation(request, organisation_code: Annotated[Text, Path(..., max_length=32)]):
     return selectors.organisation_detail(request.auth, organisation_code)
+
+
+@router.post(
+    "/organisations",
+    response={201: OrganisationOut},
+    summary="Create an organisation (system administrator) 新建组织",
+)
+def create_organisation(request, payload: OrganisationIn):
+    return 201, services.create_organisation(request, actor=request.auth, **payload.dict())
+
+
+@router.patch(
+    "/organisations/{organisation_code}",
+    response=OrganisationOut,
+    summary="Change an organisation (system administrator) 修改组织",
+)
+def update_organisation(
+    request, organisation_code: Annotated[Text, Path(..., max_length=32)], payload: OrganisationPatchIn
+):
+    return services.update_organisation(
+        request,
+        actor=request.auth,
+        organisation_code=organisation_code,
+        changes=payload.dict(exclude_unset=True),
+    )
+
+
+# --- roles and the security administrator's records ---------------------------------------------
+
+
+@router.get("/roles", response=list[RoleInfoOut], summary="Roles and their data scope 角色与数据范围")
+def list_roles(request):
+    return selectors.role_catalogue()
+
+
+@router.get(
+    "/areas",
+    response=list[AreaChoiceOut],
+    summary="Areas to assign (system and security administrators) 选择区域",
+)
+def list_areas(
+    request,
+    q: Annotated[Text, Query("", max_length=50)] = "",
+    level: Annotated[
+        list[Literal["district", "subdistrict", "community", "block", "grid"]] | None, Query()
+    ] = None,
+):
+    return selectors.areas_to_assign(request.auth, request=request, q=q, levels=list(level or []))
+
+
+@router.get("/locks", response=list[LockOut], summary="Locked accounts (security administrator) 锁定账号")
+def list_locks(request):
+    return selectors.locked_accounts(request.auth, request=request)
+
+
+@router.get(
+    "/login-records",
+    response=list[AuditEventOut],
+    summary="Login and lockout records (security administrator) 登录与锁定记录",
+)
+@paginate(Pagination, page_size=PAGE_SIZE)
+def list_login_records(
+    request,
+    username: Text | None = None,
+    event_type: AuditEventType | None = None,
+    success: bool | None = None,
+    date_from: FilterDate | None = None,
+    date_to: FilterDate | None = None,
+):
+    return selectors.login_records(
+        request.auth,
+        request=request,
+        username=username,
+        event_type=event_type,
+        success=success,
+        date_from=date_from,
+        date_to=date_to,
+    )
 
 
 # --- the audit log (audit administrator) --------------------------------------------------------

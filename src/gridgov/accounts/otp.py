@@ -8,6 +8,7 @@ import time
 import unicodedata
 
 import pyotp
+import segno
 
 ISSUER = "GridGov"
 VALID_WINDOW = 1
@@ -19,6 +20,11 @@ def new_secret() -> str:
 
 def provisioning_uri(secret: str, username: str) -> str:
     return pyotp.TOTP(secret).provisioning_uri(name=username, issuer_name=ISSUER)
+
+
+def qr_data_uri(uri: str) -> str:
+    """The otpauth URI as a QR code: an SVG image in a data: URI (shown with <img>, no HTML sink)."""
+    return segno.make(uri, error="m").svg_data_uri(scale=5, border=2)
 
 
 def current_step(secret: str, at: float | None = None) -> int:

@@ -8,6 +8,12 @@ PERMISSIONS = declare(
     {
         "user.create": {Role.ADMIN},
         "user.change": {Role.ADMIN},
+        "organisation.create": {Role.ADMIN},
+        "organisation.change": {Role.ADMIN},
+        # The lockout and login records of the accounts (the security administrator's own screens).
+        "security.login_records": {Role.SECURITY_ADMIN},
+        # Areas by name or code, to name the area of a membership, an organisation or a PII grant.
+        "area.pick": {Role.ADMIN, Role.SECURITY_ADMIN},
         "membership.grant": {Role.SECURITY_ADMIN},
         "membership.revoke": {Role.SECURITY_ADMIN},
         "user.unlock": {Role.SECURITY_ADMIN},

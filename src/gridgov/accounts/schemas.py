@@ -131,6 +131,7 @@ class PasswordIn(Schema):
 class TotpSetupOut(Schema):
     secret: str
     otpauth_uri: str
+    qr_code: str = Field(..., description="the otpauth URI as a QR code (data:image/svg+xml URI)")
 
 
 class TotpConfirmIn(Schema):
@@ -236,6 +237,67 @@ class OrganisationOut(Schema):
     @staticmethod
     def resolve_area_name(obj) -> str | None:
         return obj.area.name if obj.area_id else None
+
+
+ORGANISATION_CODE = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$"
+
+
+class OrganisationIn(Schema):
+    code: Text = Field(..., min_length=1, max_length=32, description="letters, digits, '-' or '_'")
+    name: Text = Field(..., min_length=1, max_length=100)
+    kind: Literal["department", "committee", "partner"]
+    area_code: Text | None = Field(None, max_length=24, description="the area the organisation serves")
+
+
+class OrganisationPatchIn(Schema):
+    code: Text | None = Field(None, min_length=1, max_length=32)
+    name: Text | None = Field(None, min_length=1, max_length=100)
+    kind: Literal["department", "committee", "partner"] | None = None
+    area_code: Text | None = Field(None, max_length=24)
+    is_active: bool | None = None
+
+
+# --- roles ---------------------------------------------------------------------------------------
+
+
+class RoleInfoOut(Schema):
+    role: str
+    label: str
+    scope: str
+    scope_label: str
+    area_levels: list[str] = Field(..., description="area levels the role is held in (empty: none)")
+    organisation_kind: str | None = Field(..., description="the organisation kind the role is held in")
+    organisation_kind_label: str | None
+    administrator: bool
+    mfa: bool = Field(..., description="the second factor is required when GRIDGOV_MFA_REQUIRED is on")
+
+
+class AreaChoiceOut(Schema):
+    code: str
+    name: str
+    level: str
+    parent_name: str | None
+
+    @staticmethod
+    def resolve_parent_name(obj) -> str | None:
+        return obj.parent.name if obj.parent_id else None
+
+
+# --- the security administrator ------------------------------------------------------------------
+
+
+class LockOut(Schema):
+    user_id: int
+    username: str
+    display_name: str
+    failed_logins: int
+    locked_until: dt.datetime
+    address: str = Field(..., description="for an administrator: the client address locked out; else blank")
+
+
+class LoginInfoOut(Schema):
+    demo: bool = Field(..., description="the database holds the demo district and its logins")
+    demo_password: str | None = Field(..., description="the password of every demo login (demo only)")
 
 
 # --- the audit log -------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ import math
 import re
 import secrets
 import time
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import SESSION_KEY, update_session_auth_hash
@@ -38,6 +39,7 @@ from gridgov.accounts.models import (
     LoginLock,
     Membership,
     Organisation,
+    OrganisationKind,
     User,
     role_conflict,
 )
@@ -51,6 +53,7 @@ __all__ = [
     "change_password",
     "client_ip",
     "create_admin",
+    "create_organisation",
     "create_token",
     "create_user",
     "grant_membership",
@@ -68,6 +71,7 @@ __all__ = [
     "totp_setup",
     "unlock_from_console",
     "unlock_user",
+    "update_organisation",
     "update_user",
 ]
 
@@ -361,7 +365,8 @@ def totp_setup(request: HttpRequest, *, user: User) -> dict:
         user.totp_secret, user.totp_last_step = secret, None  # sealed at rest (core.pii)
         user.save(update_fields=["totp_secret_enc", "phone_enc", "pii_key", "totp_last_step"])
         _user_event(user, request, AuditEventType.TOTP_ENROL, detail={"stage": "setup"})
-    return {"secret": secret, "otpauth_uri": otp.provisioning_uri(secret, user.username)}
+    uri = otp.provisioning_uri(secret, user.username)
+    return {"secret": secret, "otpauth_uri": uri, "qr_code": otp.qr_data_uri(uri)}
 
 
 def totp_confirm(request: HttpRequest, *, user: User, code: str) -> User:
@@ -912,3 +917,162 @@ def follow_new_grids(*, actor, retired, successor: dict, request=None) -> int:
                 detail={"action": "regrid", "user": m.user.username, "role": m.role, "from": g.code, "to": target.code},
             )  # fmt: skip
     return moved
+
+
+# --- organisations and departments (system administrator) -------------------------------------------
+
+ORGANISATION_CODE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$")
+# The area levels an organisation of each kind may serve.
+ORGANISATION_AREA_LEVELS: dict[str, tuple[str, ...]] = {
+    OrganisationKind.DEPARTMENT: ("district", "subdistrict"),
+    OrganisationKind.COMMITTEE: ("community",),
+    OrganisationKind.PARTNER: ("subdistrict", "community"),
+}
+
+
+def _organisation_errors(values: dict, *, current: Organisation | None = None) -> tuple[list[dict], Any]:
+    """Check the fields of a new or changed organisation → (errors, the area or None)."""
+    from gridgov.territory.models import Area
+
+    errors: list[dict] = []
+    area = current.area if current is not None else None
+    if "code" in values:
+        code = values["code"]
+        if not code:
+            errors.append({"field": "code", "message": _("This field is required")})
+        elif not ORGANISATION_CODE_RE.match(code):
+            errors.append(
+                {"field": "code", "message": _("Use letters, digits, '-' or '_' (at most 32 characters).")}
+            )
+        elif Organisation.objects.filter(code=code).exclude(pk=current.pk if current else -1).exists():
+            errors.append({"field": "code", "message": _("Another organisation already has this code.")})
+    if "name" in values and not values["name"]:
+        errors.append({"field": "name", "message": _("This field is required")})
+    if "kind" in values and values["kind"] not in OrganisationKind.values:
+        errors.append({"field": "kind", "message": _("Choose one of the allowed values")})
+    if "is_active" in values and values["is_active"] is None:
+        errors.append({"field": "is_active", "message": _("This field is required")})
+    if "area_code" in values:
+        if not values["area_code"]:
+            errors.append({"field": "area_code", "message": _("Choose the area the organisation serves.")})
+            area = None
+        else:
+            area = Area.objects.filter(code=values["area_code"], is_active=True).first()
+            if area is None:
+                errors.append({"field": "area_code", "message": _("No active area has this code.")})
+    kind = values.get("kind") or (current.kind if current is not None else None)
+    if (
+        area is not None
+        and kind in ORGANISATION_AREA_LEVELS
+        and area.level not in ORGANISATION_AREA_LEVELS[kind]
+    ):
+        errors.append(
+            {
+                "field": "area_code",
+                "message": _("An organisation of this kind serves an area of level: %(levels)s.")
+                % {"levels": ", ".join(str(_level_label(x)) for x in ORGANISATION_AREA_LEVELS[kind])},
+            }
+        )
+    return errors, area
+
+
+def _level_label(level: str) -> str:
+    from gridgov.territory.models import Level
+
+    return str(Level(level).label)
+
+
+def _raise_errors(errors: list[dict]) -> None:
+    if errors:
+        names = ", ".join(dict.fromkeys(e["field"] for e in errors))
+        raise ValidationFailed(_("Please correct: %(fields)s") % {"fields": names}, errors=errors)
+
+
+def _clean_organisation_values(values: dict) -> dict:
+    out = {}
+    for key, value in values.items():
+        out[key] = value.strip() if isinstance(value, str) else value
+    return out
+
+
+def create_organisation(
+    request: HttpRequest | None, *, actor, code: str, name: str, kind: str, area_code: str | None
+) -> Organisation:
+    """A new department, community committee or partner unit (system administrator only)."""
+    require(actor, "organisation.create", ("organisation", ""), request=request)
+    values = _clean_organisation_values({"code": code, "name": name, "kind": kind, "area_code": area_code})
+    errors, area = _organisation_errors(values)
+    _raise_errors(errors)
+    with transaction.atomic():
+        organisation = Organisation.objects.create(
+            code=values["code"], name=values["name"], kind=values["kind"], area=area
+        )
+        record_audit(
+            AuditEventType.DATA_CHANGE,
+            user=actor,
+            request=request,
+            object_type="organisation",
+            object_id=organisation.pk,
+            detail={"action": "create", "code": organisation.code, "name": organisation.name,
+                    "kind": organisation.kind, "area_code": area.code if area else None},
+        )  # fmt: skip
+    return Organisation.objects.select_related("area").get(pk=organisation.pk)
+
+
+def update_organisation(
+    request: HttpRequest | None, *, actor, organisation_code: str, changes: dict
+) -> Organisation:
+    """Change an organisation's code, name, kind, area or active flag (system administrator only). The kind
+    cannot change while people hold a role that needs the current kind there; an organisation with
+    members cannot be deactivated (revoke their roles first)."""
+    require(actor, "organisation.change", ("organisation", organisation_code), request=request)
+    allowed = {"code", "name", "kind", "area_code", "is_active"}
+    values = _clean_organisation_values({k: v for k, v in changes.items() if k in allowed})
+    with transaction.atomic():
+        organisation = (
+            Organisation.objects.select_for_update()
+            .select_related("area")
+            .filter(code=organisation_code)
+            .first()
+        )
+        if organisation is None:
+            raise NotFound(_("No such organisation."))
+        errors, area = _organisation_errors(values, current=organisation)
+        members = Membership.objects.filter(organisation=organisation)
+        if "kind" in values and values["kind"] != organisation.kind and members.exists():
+            errors.append(
+                {
+                    "field": "kind",
+                    "message": _("People hold roles in this organisation; its kind cannot change."),
+                }
+            )
+        if values.get("is_active") is False and organisation.is_active and members.exists():
+            errors.append(
+                {
+                    "field": "is_active",
+                    "message": _("People still hold roles in this organisation; revoke them first."),
+                }
+            )
+        _raise_errors(errors)
+        audit: dict = {}
+        for field in ("code", "name", "kind", "is_active"):
+            if field in values and values[field] != getattr(organisation, field):
+                audit[field] = [getattr(organisation, field), values[field]]
+                setattr(organisation, field, values[field])
+        if "area_code" in values and area != organisation.area:
+            audit["area_code"] = [
+                organisation.area.code if organisation.area else None,
+                area.code if area else None,
+            ]
+            organisation.area = area
+        if audit:
+            organisation.save()
+            record_audit(
+                AuditEventType.DATA_CHANGE,
+                user=actor,
+                request=request,
+                object_type="organisation",
+                object_id=organisation.pk,
+                detail={"action": "change", "code": organisation.code, "changes": audit},
+            )
+    return Organisation.objects.select_related("area").get(pk=organisation.pk)

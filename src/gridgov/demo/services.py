@@ -145,6 +145,9 @@ def generate(
             from gridgov.registry.demo import generate_registry
 
             generate_registry(seed=seed, log=log)
+            from gridgov.demo.admin import generate_admin
+
+            generate_admin(log=log)
             if history_days > 0:
                 from gridgov.demo.history import generate_history
 

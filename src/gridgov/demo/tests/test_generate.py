@@ -291,3 +291,15 @@ def test_a_fresh_demo_has_category_suggestions(small):
     assert path.is_file() and "suggestions" in small.timings
     model = CategoryClassifier.load(path)
     assert model.suggest("小区里的垃圾堆放多日无人清理", k=3)
+
+
+def test_administration_screens_have_data(small):
+    """安全管理 → 敏感信息授权 shows the security administrator's grants (one valid, one revoked), and the
+    login pages name the demo password while the demo's logins exist (finding 12)."""
+    from gridgov.accounts.selectors import login_info
+    from gridgov.registry.models import PiiGrant
+
+    grants = PiiGrant.objects.filter(granted_by__username__startswith="security_admin-")
+    assert grants.count() == 2
+    assert grants.filter(revoked_at__isnull=True).count() == 1
+    assert login_info() == {"demo": True, "demo_password": services.DEMO_PASSWORD}
