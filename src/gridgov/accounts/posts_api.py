@@ -65,7 +65,7 @@ def get_post(request, user_id: ObjectId):
     return posts.post_of(request.auth, user_id, request=request)
 
 
-@router.put("/{user_id}/backup", response=PostOut, summary="Set the standing backup (B) 设置B岗")
+@router.post("/{user_id}/backup", response=PostOut, summary="Set the standing backup (B) 设置B岗")
 def set_backup(request, user_id: ObjectId, payload: BackupIn):
     return posts.set_backup(request, actor=request.auth, user_id=user_id, backup_id=payload.backup_id)
 

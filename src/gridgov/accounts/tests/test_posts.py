@@ -73,7 +73,7 @@ def _verify(user, case):
 
 # --- setting the backup -----------------------------------------------------------------------------
 def test_a_worker_sets_their_own_backup_and_the_backup_is_told(crew):
-    r = Api(crew.worker_a1).send("put", f"{POSTS}/{crew.worker_a1.pk}/backup", {"backup_id": crew.worker_a2.pk})
+    r = Api(crew.worker_a1).send("post", f"{POSTS}/{crew.worker_a1.pk}/backup", {"backup_id": crew.worker_a2.pk})
     assert r.status_code == 200, r.content
     body = r.json()
     assert body["backup"]["name"] == "李网格"
@@ -87,7 +87,7 @@ def test_a_worker_sets_their_own_backup_and_the_backup_is_told(crew):
     "who, status", [("staff_a", 200), ("staff_b", 404), ("worker_a2", 404), ("resident", 404), ("admin", 404)]
 )
 def test_only_the_person_or_their_manager_sets_a_backup(crew, who, status):
-    r = Api(getattr(crew, who)).send("put", f"{POSTS}/{crew.worker_a1.pk}/backup", {"backup_id": crew.worker_a2.pk})
+    r = Api(getattr(crew, who)).send("post", f"{POSTS}/{crew.worker_a1.pk}/backup", {"backup_id": crew.worker_a2.pk})
     assert r.status_code == status, r.content
     assert Backup.objects.filter(user=crew.worker_a1).exists() == (status == 200)
 
@@ -95,7 +95,7 @@ def test_only_the_person_or_their_manager_sets_a_backup(crew, who, status):
 @pytest.mark.parametrize("backup", ["staff_b", "admin", "resident", "worker_a1"])
 def test_a_backup_outside_the_community_or_not_staff_is_refused(crew, backup):
     r = Api(crew.worker_a1, language="zh-hans").send(
-        "put", f"{POSTS}/{crew.worker_a1.pk}/backup", {"backup_id": getattr(crew, backup).pk}
+        "post", f"{POSTS}/{crew.worker_a1.pk}/backup", {"backup_id": getattr(crew, backup).pk}
     )
     assert_problem(r, 422, field="backup_id", language="zh")
     assert not Backup.objects.exists()
@@ -138,7 +138,7 @@ def test_overlapping_leaves_are_refused(crew):
 def test_a_leave_without_a_backup_needs_the_standing_one(crew):
     api = Api(crew.worker_a1)
     assert_problem(_leave(api, crew.worker_a1), 422, field="backup_id")
-    api.send("put", f"{POSTS}/{crew.worker_a1.pk}/backup", {"backup_id": crew.worker_a2.pk})
+    api.send("post", f"{POSTS}/{crew.worker_a1.pk}/backup", {"backup_id": crew.worker_a2.pk})
     r = _leave(api, crew.worker_a1)
     assert r.status_code == 201, r.content
     assert r.json()["backup"]["id"] == crew.worker_a2.pk and r.json()["state"] == "active"

@@ -11,6 +11,7 @@ import pytest
 import shapely
 from django.contrib.auth import authenticate
 from django.db.models import Count, Sum
+from django.utils import timezone
 
 from gridgov.accounts.models import Membership, Organisation, OrganisationKind
 from gridgov.accounts.roles import AREA_ROLES, ORGANISATION_ROLES, Role
@@ -280,3 +281,23 @@ def test_reset_regenerates_the_same_district(small, tmp_path):
 def test_unknown_scale_is_refused():
     with pytest.raises(ValueError):
         services.generate("huge", log=quiet)
+
+
+def test_every_grid_has_a_chief_a_second_worker_and_a_building_head_with_ab_backups(small):
+    from gridgov.accounts.models import Backup, Leave, Post
+
+    grids = Area.objects.filter(level="grid")
+    workers = Membership.objects.filter(role=Role.GRID_WORKER)
+    for grid in grids:
+        posts = sorted(workers.filter(area=grid).values_list("post", flat=True))
+        assert posts == ["", Post.GRID_CHIEF], grid.code
+        head = Membership.objects.get(role=Role.BUILDING_HEAD, area=grid)
+        assert head.building is not None and head.building.grid_id == grid.pk
+    for block in Area.objects.filter(level="block"):
+        assert Membership.objects.filter(role=Role.BLOCK_CHIEF, area=block).exists()
+    # Every grid worker has a standing backup in the same grid; no leave is in effect (logins act as themselves).
+    for m in workers:
+        backup = Backup.objects.get(user_id=m.user_id)
+        assert workers.filter(user_id=backup.backup_id, area_id=m.area_id).exists()
+    assert Leave.objects.count() == 1
+    assert not Leave.objects.filter(starts_at__lte=timezone.now()).exists()
