@@ -254,9 +254,7 @@ class Leave(models.Model):
     starts_at = models.DateTimeField(_("starts at"), db_index=True)
     ends_at = models.DateTimeField(_("ends at"), db_index=True)
     note = models.CharField(_("note"), max_length=200, blank=True, default="")
-    created_by = models.ForeignKey(
-        User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
+    created_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
     ended_at = models.DateTimeField(null=True, blank=True, help_text="when it was ended early")
     ended_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
@@ -265,8 +263,12 @@ class Leave(models.Model):
         ordering = ["-starts_at", "-id"]
         indexes = [models.Index(fields=["backup", "starts_at", "ends_at"], name="leave_backup_period")]
         constraints = [
-            models.CheckConstraint(condition=models.Q(ends_at__gte=models.F("starts_at")), name="leave_period"),
-            models.CheckConstraint(condition=~models.Q(user=models.F("backup")), name="leave_backup_not_self"),
+            models.CheckConstraint(
+                condition=models.Q(ends_at__gte=models.F("starts_at")), name="leave_period"
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(user=models.F("backup")), name="leave_backup_not_self"
+            ),
         ]
 
     def __str__(self) -> str:

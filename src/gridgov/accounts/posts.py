@@ -96,7 +96,9 @@ declare(
         "accounts.post.manage": Permission(
             None,
             check=_may_manage,
-            message=gettext_lazy("Only the person themselves or their manager may set their backup and leave."),
+            message=gettext_lazy(
+                "Only the person themselves or their manager may set their backup and leave."
+            ),
             hide=True,
         ),
     }
@@ -106,7 +108,9 @@ declare(
 def _target(actor, user_id: int, request: HttpRequest | None, *, lock: bool = False) -> User:
     qs = User.objects.select_for_update() if lock else User.objects
     target = qs.filter(pk=user_id, is_active=True).first()
-    require(actor, "accounts.post.manage", target if target is not None else ("user", user_id), request=request)
+    require(
+        actor, "accounts.post.manage", target if target is not None else ("user", user_id), request=request
+    )
     assert target is not None  # (require refused None above)
     return target
 
@@ -117,7 +121,9 @@ def colleagues(target: User) -> QuerySet[User]:
     communities (or in the user's organisation), not the user, not an administrator."""
     mine = Membership.objects.filter(user_id=target.pk, role__in=DELEGABLE_ROLES)
     q = Q(pk__in=[])
-    for path in {paths.community_path(p) for p in mine.exclude(area=None).values_list("area__path", flat=True)}:
+    for path in {
+        paths.community_path(p) for p in mine.exclude(area=None).values_list("area__path", flat=True)
+    }:
         q |= Q(area__path__startswith=path)
     orgs = list(mine.exclude(organisation=None).values_list("organisation_id", flat=True))
     if orgs:
@@ -160,14 +166,16 @@ def post_of(actor, user_id: int, *, request: HttpRequest | None = None) -> dict:
 
 
 def _leave_state(leave: Leave, now: dt.datetime) -> Leave:
+    """The leave with `state` set: planned, active, over, or cancelled (ended before it began)."""
     if leave.ended_at is not None and leave.ends_at <= leave.starts_at:
-        leave.state = "cancelled"
+        state = "cancelled"
     elif leave.ends_at <= now:
-        leave.state = "over"
+        state = "over"
     elif leave.starts_at <= now:
-        leave.state = "active"
+        state = "active"
     else:
-        leave.state = "planned"
+        state = "planned"
+    leave.state = state  # type: ignore[attr-defined]  # read by the API schema
     return leave
 
 
@@ -210,9 +218,7 @@ def _audit(actor, request, object_type: str, object_id, detail: dict) -> None:
 
 
 @transaction.atomic
-def set_backup(
-    request: HttpRequest | None, *, actor, user_id: int, backup_id: int | None
-) -> dict:
+def set_backup(request: HttpRequest | None, *, actor, user_id: int, backup_id: int | None) -> dict:
     """Set (or, with None, clear) the user's standing backup."""
     target = _target(actor, user_id, request, lock=True)
     _require_post(target)

@@ -626,14 +626,20 @@ def _insert_staffing(seed: int) -> int:
     User.objects.bulk_create(seconds, batch_size=_batch(User))
     _ensure_pks(seconds, User, "username")
     Membership.objects.bulk_create(
-        [Membership(user_id=u.pk, role=Role.GRID_WORKER, area_id=g.pk) for g, u in zip(grids, seconds, strict=True)],
+        [
+            Membership(user_id=u.pk, role=Role.GRID_WORKER, area_id=g.pk)
+            for g, u in zip(grids, seconds, strict=True)
+        ],
         batch_size=_batch(Membership),
     )
     backups = []
     for g, second in zip(grids, seconds, strict=True):
         chief = chiefs.get(g.pk)
         if chief is not None:
-            backups += [Backup(user_id=chief, backup_id=second.pk), Backup(user_id=second.pk, backup_id=chief)]
+            backups += [
+                Backup(user_id=chief, backup_id=second.pk),
+                Backup(user_id=second.pk, backup_id=chief),
+            ]
     staff: dict[int, list[int]] = {}
     for area_id, user_id in (
         Membership.objects.filter(role=Role.COMMUNITY_STAFF, area__path__startswith=AREA_PREFIX)
@@ -643,10 +649,15 @@ def _insert_staffing(seed: int) -> int:
         staff.setdefault(area_id, []).append(user_id)
     for pair in staff.values():
         if len(pair) >= 2:
-            backups += [Backup(user_id=pair[0], backup_id=pair[1]), Backup(user_id=pair[1], backup_id=pair[0])]
+            backups += [
+                Backup(user_id=pair[0], backup_id=pair[1]),
+                Backup(user_id=pair[1], backup_id=pair[0]),
+            ]
     Backup.objects.bulk_create(backups, batch_size=_batch(Backup))
     if grids and grids[0].pk in chiefs:
-        start = timezone.localtime(now).replace(hour=9, minute=0, second=0, microsecond=0) + dt.timedelta(days=7)
+        start = timezone.localtime(now).replace(hour=9, minute=0, second=0, microsecond=0) + dt.timedelta(
+            days=7
+        )
         Leave.objects.create(
             user_id=chiefs[grids[0].pk],
             backup=seconds[0],

@@ -209,7 +209,15 @@ class StaffLeaveOut(Schema):
 
 
 class StaffMemberOut(Schema):
-    post: Literal["community_staff", "subdistrict_staff", "leader", "block_chief", "grid_chief", "grid_worker", "building_head"]
+    post: Literal[
+        "community_staff",
+        "subdistrict_staff",
+        "leader",
+        "block_chief",
+        "grid_chief",
+        "grid_worker",
+        "building_head",
+    ]
     user_id: int
     name: str
     phone: str = Field(..., description="masked (138****5678) unless revealed")

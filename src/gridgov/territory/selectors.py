@@ -241,18 +241,22 @@ def staff_of(user, area_code: str, *, reveal: bool = False, request=None) -> Sta
         q |= Q(area_id=area.parent_id, role=Role.BLOCK_CHIEF)
     elif area.level in (Level.BLOCK, Level.COMMUNITY):
         q |= Q(area__path__startswith=area.path, role__in=(Role.BLOCK_CHIEF, Role.GRID_WORKER))
-    roles = (Role.COMMUNITY_STAFF, Role.SUBDISTRICT_STAFF, Role.LEADER, Role.BLOCK_CHIEF, Role.GRID_WORKER)
+    roles: list[str] = [
+        Role.COMMUNITY_STAFF,
+        Role.SUBDISTRICT_STAFF,
+        Role.LEADER,
+        Role.BLOCK_CHIEF,
+        Role.GRID_WORKER,
+    ]
     if area.level == Level.GRID:
-        roles += (Role.BUILDING_HEAD,)
+        roles.append(Role.BUILDING_HEAD)
     rows = list(
         Membership.objects.filter(q, role__in=roles, user__is_active=True)
         .select_related("user", "area", "building")
         .order_by("area__path", "role", "-post", "user__display_name", "user_id")[:STAFF_LIMIT]
     )
     user_ids = {m.user_id for m in rows}
-    backups = dict(
-        Backup.objects.filter(user_id__in=user_ids).values_list("user_id", "backup__display_name")
-    )
+    backups = dict(Backup.objects.filter(user_id__in=user_ids).values_list("user_id", "backup__display_name"))
     leaves = {x.user_id: x for x in active_leaves().filter(user_id__in=user_ids).select_related("backup")}
     policy = principal_for(user).pii
     revealable = policy.may("phone", area.path)
@@ -268,7 +272,7 @@ def staff_of(user, area_code: str, *, reveal: bool = False, request=None) -> Sta
             StaffMember(
                 post=post,
                 user=m.user,
-                area=m.area,
+                area=m.area or area,
                 building=m.building,
                 phone=phone if plain else pii.mask_phone(phone),
                 phone_revealed=plain,

@@ -6,101 +6,171 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('accounts', '0006_login_locks_sealed_phone_totp'),
-        ('territory', '0002_grid_engine'),
+        ("accounts", "0006_login_locks_sealed_phone_totp"),
+        ("territory", "0002_grid_engine"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Backup',
+            name="Backup",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('updated_at', models.DateTimeField(auto_now=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("updated_at", models.DateTimeField(auto_now=True)),
             ],
         ),
         migrations.CreateModel(
-            name='Leave',
+            name="Leave",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('starts_at', models.DateTimeField(db_index=True, verbose_name='starts at')),
-                ('ends_at', models.DateTimeField(db_index=True, verbose_name='ends at')),
-                ('note', models.CharField(blank=True, default='', max_length=200, verbose_name='note')),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('ended_at', models.DateTimeField(blank=True, help_text='when it was ended early', null=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("starts_at", models.DateTimeField(db_index=True, verbose_name="starts at")),
+                ("ends_at", models.DateTimeField(db_index=True, verbose_name="ends at")),
+                ("note", models.CharField(blank=True, default="", max_length=200, verbose_name="note")),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "ended_at",
+                    models.DateTimeField(blank=True, help_text="when it was ended early", null=True),
+                ),
             ],
             options={
-                'ordering': ['-starts_at', '-id'],
+                "ordering": ["-starts_at", "-id"],
             },
         ),
         migrations.AddField(
-            model_name='membership',
-            name='building',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='territory.building'),
+            model_name="membership",
+            name="building",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="+",
+                to="territory.building",
+            ),
         ),
         migrations.AddField(
-            model_name='membership',
-            name='post',
-            field=models.CharField(blank=True, choices=[('', 'No post'), ('grid_chief', 'Grid chief')], default='', max_length=16, verbose_name='post'),
+            model_name="membership",
+            name="post",
+            field=models.CharField(
+                blank=True,
+                choices=[("", "No post"), ("grid_chief", "Grid chief")],
+                default="",
+                max_length=16,
+                verbose_name="post",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='membership',
-            constraint=models.CheckConstraint(condition=models.Q(('post', ''), ('role', 'grid_worker'), _connector='OR'), name='membership_post_role'),
+            model_name="membership",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("post", ""), ("role", "grid_worker"), _connector="OR"),
+                name="membership_post_role",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='membership',
-            constraint=models.CheckConstraint(condition=models.Q(('building__isnull', True), ('role', 'building_head'), _connector='OR'), name='membership_building_role'),
+            model_name="membership",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("building__isnull", True), ("role", "building_head"), _connector="OR"),
+                name="membership_building_role",
+            ),
         ),
         migrations.AddField(
-            model_name='backup',
-            name='backup',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='backing_up', to=settings.AUTH_USER_MODEL),
+            model_name="backup",
+            name="backup",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="backing_up",
+                to=settings.AUTH_USER_MODEL,
+            ),
         ),
         migrations.AddField(
-            model_name='backup',
-            name='set_by',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL),
+            model_name="backup",
+            name="set_by",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="+",
+                to=settings.AUTH_USER_MODEL,
+            ),
         ),
         migrations.AddField(
-            model_name='backup',
-            name='user',
-            field=models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='standing_backup', to=settings.AUTH_USER_MODEL),
+            model_name="backup",
+            name="user",
+            field=models.OneToOneField(
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="standing_backup",
+                to=settings.AUTH_USER_MODEL,
+            ),
         ),
         migrations.AddField(
-            model_name='leave',
-            name='backup',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='covering_leaves', to=settings.AUTH_USER_MODEL),
+            model_name="leave",
+            name="backup",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="covering_leaves",
+                to=settings.AUTH_USER_MODEL,
+            ),
         ),
         migrations.AddField(
-            model_name='leave',
-            name='created_by',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL),
+            model_name="leave",
+            name="created_by",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="+",
+                to=settings.AUTH_USER_MODEL,
+            ),
         ),
         migrations.AddField(
-            model_name='leave',
-            name='ended_by',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL),
+            model_name="leave",
+            name="ended_by",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="+",
+                to=settings.AUTH_USER_MODEL,
+            ),
         ),
         migrations.AddField(
-            model_name='leave',
-            name='user',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='leaves', to=settings.AUTH_USER_MODEL),
+            model_name="leave",
+            name="user",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="leaves",
+                to=settings.AUTH_USER_MODEL,
+            ),
         ),
         migrations.AddConstraint(
-            model_name='backup',
-            constraint=models.CheckConstraint(condition=models.Q(('user', models.F('backup')), _negated=True), name='backup_not_self'),
+            model_name="backup",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("user", models.F("backup")), _negated=True), name="backup_not_self"
+            ),
         ),
         migrations.AddIndex(
-            model_name='leave',
-            index=models.Index(fields=['backup', 'starts_at', 'ends_at'], name='leave_backup_period'),
+            model_name="leave",
+            index=models.Index(fields=["backup", "starts_at", "ends_at"], name="leave_backup_period"),
         ),
         migrations.AddConstraint(
-            model_name='leave',
-            constraint=models.CheckConstraint(condition=models.Q(('ends_at__gte', models.F('starts_at'))), name='leave_period'),
+            model_name="leave",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("ends_at__gte", models.F("starts_at"))), name="leave_period"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='leave',
-            constraint=models.CheckConstraint(condition=models.Q(('user', models.F('backup')), _negated=True), name='leave_backup_not_self'),
+            model_name="leave",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("user", models.F("backup")), _negated=True), name="leave_backup_not_self"
+            ),
         ),
     ]

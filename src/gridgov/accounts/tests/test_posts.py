@@ -56,7 +56,9 @@ def _handled_case(crew, point=A1, text="楼道堆放杂物堵塞通道"):
                                    category_code="E0102")  # fmt: skip
     for action, fields in (("accept", {}), ("community_handle", {}), ("handle", {"note": "已清理"})):
         case.refresh_from_db()
-        case = case_services.perform(action, case_id=case.pk, version=case.version, actor=crew.staff_a, fields=fields)
+        case = case_services.perform(
+            action, case_id=case.pk, version=case.version, actor=crew.staff_a, fields=fields
+        )
     return case
 
 
@@ -68,12 +70,16 @@ def _todo(user) -> dict[int, str]:
 
 def _verify(user, case):
     case.refresh_from_db()
-    return Api(user).post(f"/api/v1/cases/cases/{case.pk}/actions/verify", {"version": case.version, "passed": True})
+    return Api(user).post(
+        f"/api/v1/cases/cases/{case.pk}/actions/verify", {"version": case.version, "passed": True}
+    )
 
 
 # --- setting the backup -----------------------------------------------------------------------------
 def test_a_worker_sets_their_own_backup_and_the_backup_is_told(crew):
-    r = Api(crew.worker_a1).send("post", f"{POSTS}/{crew.worker_a1.pk}/backup", {"backup_id": crew.worker_a2.pk})
+    r = Api(crew.worker_a1).send(
+        "post", f"{POSTS}/{crew.worker_a1.pk}/backup", {"backup_id": crew.worker_a2.pk}
+    )
     assert r.status_code == 200, r.content
     body = r.json()
     assert body["backup"]["name"] == "李网格"
@@ -87,7 +93,9 @@ def test_a_worker_sets_their_own_backup_and_the_backup_is_told(crew):
     "who, status", [("staff_a", 200), ("staff_b", 404), ("worker_a2", 404), ("resident", 404), ("admin", 404)]
 )
 def test_only_the_person_or_their_manager_sets_a_backup(crew, who, status):
-    r = Api(getattr(crew, who)).send("post", f"{POSTS}/{crew.worker_a1.pk}/backup", {"backup_id": crew.worker_a2.pk})
+    r = Api(getattr(crew, who)).send(
+        "post", f"{POSTS}/{crew.worker_a1.pk}/backup", {"backup_id": crew.worker_a2.pk}
+    )
     assert r.status_code == status, r.content
     assert Backup.objects.filter(user=crew.worker_a1).exists() == (status == 200)
 
@@ -151,7 +159,9 @@ def test_a_manager_records_a_workers_leave_and_outsiders_cannot(crew):
     assert r.status_code == 201, r.content
     leave = Leave.objects.get()
     assert (leave.created_by, leave.note) == (crew.staff_a, "年休假")
-    assert AuditEvent.objects.filter(object_type="leave", object_id=str(leave.pk), username="staff_a").exists()
+    assert AuditEvent.objects.filter(
+        object_type="leave", object_id=str(leave.pk), username="staff_a"
+    ).exists()
     cover = Notification.objects.get(recipient=crew.worker_a2, kind="accounts.leave_cover")
     assert "王网格" in cover.message
 

@@ -30,8 +30,12 @@ def crew(world):
     )  # fmt: skip
     Membership.objects.filter(user=people.worker_a1).update(post=Post.GRID_CHIEF)
     Membership.objects.filter(user=people.head_a1).update(building=world.a1)
-    people.second = make_user("second", Role.GRID_WORKER, area=world.grid_a1, phone="13700003333", display_name="李网格")
-    people.chief = make_user("chief", Role.BLOCK_CHIEF, area=world.block_a, phone="13600004444", display_name="周街长")
+    people.second = make_user(
+        "second", Role.GRID_WORKER, area=world.grid_a1, phone="13700003333", display_name="李网格"
+    )
+    people.chief = make_user(
+        "chief", Role.BLOCK_CHIEF, area=world.block_a, phone="13600004444", display_name="周街长"
+    )
     people.elsewhere = make_user("elsewhere", Role.GRID_WORKER, area=world.grid_b1, display_name="外社区")
     return people
 
