@@ -228,14 +228,19 @@ def staff_of(user, area_code: str, *, reveal: bool = False, request=None) -> Sta
 
     A grid: the block chief(s) of its block, its grid chief(s) and grid workers, its building heads with
     their buildings. A block: its block chiefs, the chiefs and workers of its grids. A community: its
-    staff and the block chiefs, grid chiefs and workers below. Higher levels: the staff of the area."""
+    staff and the block chiefs, grid chiefs and workers below. Higher levels: the staff of the area.
+    Territorial roles of the area and the system administrator read it; departments and partner units
+    (who see the area tree through their jurisdiction) and residents get NotFound."""
     from gridgov.accounts.models import Backup, Membership, Post
     from gridgov.accounts.posts import active_leaves
     from gridgov.accounts.roles import Role
     from gridgov.core import pii
     from gridgov.core.principal import principal_for
 
-    area = area_detail(user, area_code)
+    area = Area.objects.filter(code=area_code).first()
+    # The area's own people: territorial roles of the area (not a department through its jurisdiction).
+    if area is None or not scope_for(user).can_see_path(area.path):
+        raise NotFound(_("No such area, or it is outside your area."))
     q = Q(area=area)
     if area.level == Level.GRID and area.parent_id:
         q |= Q(area_id=area.parent_id, role=Role.BLOCK_CHIEF)
