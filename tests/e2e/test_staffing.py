@@ -42,7 +42,10 @@ def test_a_chief_on_leave_hands_their_to_do_to_the_backup_marked_daiban(server, 
     waiting = staff.get("/api/v1/cases/cases?status=handled&page_size=100")["items"]
     assert waiting, "the demo has handled cases waiting for the grid worker's check"
     case = next(c for c in waiting if c["grid_code"])
-    chief, backup = f"grid_worker-{case['grid_code']}", f"grid_worker-{case['grid_code']}-2"
+    chief = f"grid_worker-{case['grid_code']}"
+    a_api = server.api(chief)
+    me = a_api.get("/api/v1/auth/me")
+    backup = a_api.get(f"/api/v1/accounts/posts/{me['id']}")["backup"]["username"]  # the next grid's chief
 
     # A (the grid chief) records a leave from now on, with the standing backup, from the user menu.
     ctx = new_context("desktop")
@@ -81,8 +84,6 @@ def test_a_chief_on_leave_hands_their_to_do_to_the_backup_marked_daiban(server, 
     shot(server, phone, "staffing-me-phone")
 
     # A ends the leave (back early): the to-do is A's again.
-    a_api = server.api(chief)
-    me = a_api.get("/api/v1/auth/me")
     active = next(
         x for x in a_api.get(f"/api/v1/accounts/posts/{me['id']}")["leaves"] if x["state"] == "active"
     )

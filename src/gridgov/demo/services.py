@@ -42,6 +42,7 @@ from gridgov.demo.planning import (
     plan_territory,
     rng_for,
 )
+from gridgov.territory import paths
 from gridgov.territory.models import LEVEL_DEPTH, LEVEL_ORDER, Area, Building, House, Level
 from gridgov.territory.services import grids_changed
 
@@ -298,7 +299,7 @@ def _login_notes(users: list[tuple[str, str]]) -> dict[str, str]:
         if role == Role.COMMUNITY_STAFF and username.endswith("-1"):
             notes[username] = "社区书记"
         elif role == Role.GRID_WORKER:
-            notes[username] = "网格员（B岗）" if username.endswith(SECOND_WORKER) else "网格长"
+            notes[username] = "网格员" if username.endswith(SECOND_WORKER) else "网格长"
         elif role == Role.RESIDENT:
             _, community, number = username.split("-")
             resident_buildings[f"{community}{int(number):05d}"] = username
@@ -588,8 +589,8 @@ SECOND_WORKER = "-2"
 
 def _insert_staffing(seed: int) -> int:
     """The posts of every grid (seed 002: 网格长、网格员、AB岗): the grid worker of each grid is its grid
-    chief (网格长) and gets a second grid worker (网格员), who is the chief's standing backup (B岗) and
-    the other way round; each building head looks after the first building of their grid (as the logins
+    chief (网格长) and gets a second grid worker (网格员); each grid's chief and second worker have the
+    next grid's as their standing backup (B岗); each building head looks after the first building of their grid (as the logins
     file says); the two community staff back each other up. One leave is planned (next week) so that
     the AB岗 screens show one; none is in effect, so every demo login works as itself."""
     from gridgov.accounts.models import Backup, Leave, Post
@@ -632,14 +633,22 @@ def _insert_staffing(seed: int) -> int:
         ],
         batch_size=_batch(Membership),
     )
-    backups = []
+    # AB岗 between neighbouring grids of a community (the chief of one grid backs up the chief of the
+    # next, the second worker the next grid's second worker): a backup from the same grid would already
+    # hold the same to-dos.
+    by_community: dict[str, list[tuple[int | None, int]]] = {}
     for g, second in zip(grids, seconds, strict=True):
-        chief = chiefs.get(g.pk)
-        if chief is not None:
-            backups += [
-                Backup(user_id=chief, backup_id=second.pk),
-                Backup(user_id=second.pk, backup_id=chief),
-            ]
+        by_community.setdefault(paths.community_path(g.path), []).append((chiefs.get(g.pk), second.pk))
+    backups = []
+    for posts in by_community.values():
+        for i, (chief, second_id) in enumerate(posts):
+            next_chief, next_second = posts[(i + 1) % len(posts)]
+            if len(posts) == 1:
+                next_chief, next_second = second_id, chief
+            if chief is not None and next_chief is not None:
+                backups.append(Backup(user_id=chief, backup_id=next_chief))
+            if next_second is not None:
+                backups.append(Backup(user_id=second_id, backup_id=next_second))
     staff: dict[int, list[int]] = {}
     for area_id, user_id in (
         Membership.objects.filter(role=Role.COMMUNITY_STAFF, area__path__startswith=AREA_PREFIX)
@@ -660,7 +669,7 @@ def _insert_staffing(seed: int) -> int:
         )
         Leave.objects.create(
             user_id=chiefs[grids[0].pk],
-            backup=seconds[0],
+            backup_id=next(b.backup_id for b in backups if b.user_id == chiefs[grids[0].pk]),
             starts_at=start,
             ends_at=start + dt.timedelta(days=3),
             note="年休假",

@@ -295,9 +295,12 @@ def test_every_grid_has_a_chief_a_second_worker_and_a_building_head_with_ab_back
         assert head.building is not None and head.building.grid_id == grid.pk
     for block in Area.objects.filter(level="block"):
         assert Membership.objects.filter(role=Role.BLOCK_CHIEF, area=block).exists()
-    # Every grid worker has a standing backup in the same grid; no leave is in effect (logins act as themselves).
-    for m in workers:
+    # Every grid worker has a standing backup: the same post in the next grid of the community; no leave
+    # is in effect (every login acts as itself).
+    for m in workers.select_related("area"):
         backup = Backup.objects.get(user_id=m.user_id)
-        assert workers.filter(user_id=backup.backup_id, area_id=m.area_id).exists()
+        theirs = workers.select_related("area").get(user_id=backup.backup_id)
+        assert theirs.post == m.post and theirs.area_id != m.area_id
+        assert theirs.area.parent.parent_id == m.area.parent.parent_id  # the same community
     assert Leave.objects.count() == 1
     assert not Leave.objects.filter(starts_at__lte=timezone.now()).exists()
