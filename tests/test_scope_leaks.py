@@ -98,6 +98,7 @@ ACCOUNT_WRITES = {
     ("post", "/api/v1/accounts/users/{user_id}/totp/reset"),
     ("delete", "/api/v1/accounts/tokens/{token_id}"),
     ("post", "/api/v1/accounts/users"),
+    ("post", "/api/v1/accounts/posts/memberships/{membership_id}"),
 }
 PII_GRANT_WRITES = {
     ("post", "/api/v1/registry/pii-grants"),
@@ -437,6 +438,9 @@ WRITES: dict[tuple[str, str], Callable[[Other, World], list[Probe]]] = {
                 "backup_id": o.objects["worker"].pk,
             },
         )
+    ],
+    ("post", "/api/v1/accounts/posts/memberships/{membership_id}"): lambda o, w: [
+        ({"membership_id": o.values["membership_id"][0]}, {"post": "", "building_code": None})
     ],
     ("post", "/api/v1/accounts/posts/leaves/{leave_id}/end"): lambda o, w: [
         ({"leave_id": o.objects["leave"].pk}, None)

@@ -89,6 +89,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/accounts/posts/memberships/{membership_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Name a membership's post or building (security administrator) 设置网格长、楼栋 */
+        post: operations["gridgov_accounts_posts_api_set_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/accounts/posts/{user_id}": {
         parameters: {
             query?: never;
@@ -3081,6 +3098,35 @@ export interface components {
             /** User Id */
             user_id: number;
         };
+        /** MembershipPostIn */
+        MembershipPostIn: {
+            /**
+             * Building Code
+             * @description a building head's building (in the membership's grid)
+             */
+            building_code?: string | null;
+            /**
+             * Post
+             * @description grid_chief (网格长) on a grid worker's membership
+             * @enum {string}
+             */
+            post: "" | "grid_chief";
+        };
+        /** MembershipPostOut */
+        MembershipPostOut: {
+            /** Area Code */
+            area_code: string | null;
+            /** Building Code */
+            building_code: string | null;
+            /** Id */
+            id: number;
+            /** Post */
+            post: string;
+            /** Role */
+            role: string;
+            /** User Id */
+            user_id: number;
+        };
         /**
          * MergedReporterOut
          * @description The reporter of a case merged into this one (for the return visit): masked like the case's own
@@ -4277,6 +4323,32 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["LeaveOut"];
+                };
+            };
+        };
+    };
+    gridgov_accounts_posts_api_set_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                membership_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["MembershipPostIn"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MembershipPostOut"];
                 };
             };
         };

@@ -353,6 +353,47 @@ def end_leave(request: HttpRequest | None, *, actor, leave_id: int) -> Leave:
     return _leave_state(leave, now)
 
 
+@transaction.atomic
+def set_post(
+    request: HttpRequest | None, *, actor, membership_id: int, post: str, building_code: str | None = None
+) -> Membership:
+    """Name a membership's post (网格长 on a grid worker's membership of a grid) and, for a building head,
+    the building they look after (in the membership's grid). The security administrator, who grants
+    memberships (三权分立)."""
+    from gridgov.territory.models import Building
+
+    require(actor, "membership.grant", ("membership", membership_id), request=request)
+    membership = (
+        Membership.objects.select_for_update(of=("self",))
+        .select_related("user", "area")
+        .filter(pk=membership_id)
+        .first()
+    )
+    if membership is None:
+        raise NotFound(_("No such membership."))
+    if post and membership.role != Role.GRID_WORKER:
+        raise _invalid("post", _("Only a grid worker's membership holds the grid chief's post."))
+    building = None
+    code = (building_code or "").strip()
+    if code:
+        if membership.role != Role.BUILDING_HEAD:
+            raise _invalid("building_code", _("Only a building head looks after a building."))
+        building = Building.objects.filter(code=code, grid_id=membership.area_id).first()
+        if building is None:
+            raise _invalid("building_code", _("No building with this code lies in the membership's grid."))
+    before = {"post": membership.post, "building": membership.building_id}
+    membership.post, membership.building = post, building
+    membership.save(update_fields=["post", "building"])
+    _audit(
+        actor,
+        request,
+        "membership",
+        membership.pk,
+        {"user": membership.user.username, "before": before, "post": post, "building_code": code or None},
+    )
+    return membership
+
+
 def register() -> None:
     """Called from AccountsConfig.ready(): the notice kinds and the kernel's redirect of notices."""
     notifications.register_kind(

@@ -60,6 +60,41 @@ class LeaveIn(Schema):
     note: Text = Field("", max_length=200)
 
 
+class MembershipPostIn(Schema):
+    post: Literal["", "grid_chief"] = Field(
+        ..., description="grid_chief (网格长) on a grid worker's membership"
+    )
+    building_code: Text | None = Field(
+        None, max_length=24, description="a building head's building (in the membership's grid)"
+    )
+
+
+class MembershipPostOut(Schema):
+    id: int
+    user_id: int
+    role: str
+    area_code: str | None
+    post: str
+    building_code: str | None
+
+    @staticmethod
+    def resolve_area_code(obj) -> str | None:
+        return obj.area.code if obj.area_id else None
+
+    @staticmethod
+    def resolve_building_code(obj) -> str | None:
+        return obj.building.code if obj.building_id else None
+
+
+@router.post(
+    "/memberships/{membership_id}",
+    response=MembershipPostOut,
+    summary="Name a membership's post or building (security administrator) 设置网格长、楼栋",
+)
+def set_post(request, membership_id: ObjectId, payload: MembershipPostIn):
+    return posts.set_post(request, actor=request.auth, membership_id=membership_id, **payload.model_dump())
+
+
 @router.get("/{user_id}", response=PostOut, summary="A post's backup and leaves (self or manager) AB岗")
 def get_post(request, user_id: ObjectId):
     return posts.post_of(request.auth, user_id, request=request)

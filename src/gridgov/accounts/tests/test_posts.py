@@ -277,3 +277,28 @@ def test_two_overlapping_leaves_recorded_at_once_give_one_leave():
         t.join()
     assert sorted(results) == [201, 422, 422, 422]
     assert Leave.objects.count() == 1
+
+
+# --- naming the posts: grid chief, a building head's building ---------------------------------------
+def test_the_security_administrator_names_a_grid_chief_and_a_building_heads_building(crew, world):
+    security = make_user("security", Role.SECURITY_ADMIN)
+    head = make_user("head", Role.BUILDING_HEAD, area=world.grid_a1)
+    worker = Membership.objects.get(user=crew.worker_a1)
+    url = f"{POSTS}/memberships/{worker.pk}"
+    assert_problem(Api(crew.staff_a).post(url, {"post": "grid_chief"}), 403)
+    r = Api(security).post(url, {"post": "grid_chief"})
+    assert r.status_code == 200 and r.json()["post"] == "grid_chief", r.content
+    assert AuditEvent.objects.filter(
+        object_type="membership", object_id=str(worker.pk), username="security"
+    ).exists()
+    head_m = Membership.objects.get(user=head)
+    assert_problem(
+        Api(security).post(f"{POSTS}/memberships/{head_m.pk}", {"post": "grid_chief"}), 422, field="post"
+    )
+    other_grid = world.grid_b1.buildings.first().code
+    r = Api(security).post(f"{POSTS}/memberships/{head_m.pk}", {"post": "", "building_code": other_grid})
+    assert_problem(r, 422, field="building_code")
+    r = Api(security).post(f"{POSTS}/memberships/{head_m.pk}", {"post": "", "building_code": world.a1.code})
+    assert r.status_code == 200 and r.json()["building_code"] == world.a1.code
+    head_m.refresh_from_db()
+    assert head_m.building_id == world.a1.pk
