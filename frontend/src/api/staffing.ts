@@ -13,6 +13,8 @@ export type Person = Schemas['PersonOut']
 
 /** The posts in the order the staff list shows them. */
 export const POSTS = ['community_staff', 'subdistrict_staff', 'leader', 'block_chief', 'grid_chief', 'grid_worker', 'building_head'] as const
+/** Roles whose posts have a backup and leave (AB岗): the staff roles, never an administrator's. */
+export const POST_ROLES = ['grid_worker', 'block_chief', 'community_staff', 'subdistrict_staff', 'department_handler', 'leader']
 /** Roles that set the backup and leave of the people working in their area. */
 export const MANAGER_ROLES = ['community_staff', 'subdistrict_staff', 'leader']
 
