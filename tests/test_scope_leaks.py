@@ -29,8 +29,9 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import transaction
 from django.db.models import Q
 from django.test import Client
+from django.utils import timezone
 
-from gridgov.accounts.models import ApiToken, Membership, User
+from gridgov.accounts.models import ApiToken, Backup, Leave, Membership, User
 from gridgov.accounts.roles import Role
 from gridgov.cases.models import Case, Step, WhistleItem
 from gridgov.core import notifications
@@ -97,6 +98,7 @@ ACCOUNT_WRITES = {
     ("post", "/api/v1/accounts/users/{user_id}/totp/reset"),
     ("delete", "/api/v1/accounts/tokens/{token_id}"),
     ("post", "/api/v1/accounts/users"),
+    ("post", "/api/v1/accounts/posts/memberships/{membership_id}"),
 }
 PII_GRANT_WRITES = {
     ("post", "/api/v1/registry/pii-grants"),
@@ -158,6 +160,8 @@ class Other:
                 Q(area__path__startswith=p) | Q(organisation__area__path__startswith=p)
             ),
             User.objects.filter(memberships__area__path__startswith=p),
+            Backup.objects.filter(user__memberships__area__path__startswith=p),
+            Leave.objects.filter(user__memberships__area__path__startswith=p),
             ApiToken.objects.filter(user__memberships__area__path__startswith=p),
         )
 
@@ -193,6 +197,11 @@ def populate(world: World, key: str, admin: User, security: User) -> Other:
         Role.COMMUNITY_STAFF, world, key, username=f"staff_{key}", phone=f"1370000000{ord(key) % 10}"
     )
     head = user_of_role(Role.BUILDING_HEAD, world, key, username=f"head_{key}")
+    worker = user_of_role(Role.GRID_WORKER, world, key, username=f"worker_{key}")
+    soon = timezone.now() + dt.timedelta(days=1)
+    leave = Leave.objects.create(
+        user=staff, backup=worker, starts_at=soon, ends_at=soon + dt.timedelta(days=2)
+    )
     partner = user_of_role(Role.PARTNER_ORG, world, key, username=f"partner_{key}")
     make_token(staff, f"gg_other-{key}")
     token_id = ApiToken.objects.get(user=staff).pk
@@ -275,7 +284,7 @@ def populate(world: World, key: str, admin: User, security: User) -> Other:
     other.objects = {
         "staff": staff, "head": head, "partner": partner, "residents": people, "unit": unit, "care": care,
         "submission": submission, "job": job, "grant": grant, "new_case": new_case, "open_case": open_case,
-        "proposal": proposal,
+        "proposal": proposal, "worker": worker, "leave": leave,
     }  # fmt: skip
     membership = Membership.objects.get(user=staff)
     other.values = {
@@ -286,6 +295,7 @@ def populate(world: World, key: str, admin: User, security: User) -> Other:
         "membership_id": [membership.pk],
         "organisation_code": [c.committee.code, c.partner.code],
         "token_id": [token_id],
+        "leave_id": [leave.pk],
         "case_id": [new_case.pk, open_case.pk],
         "notification_id": [notification.pk],
         "attachment_id": [_photo(new_case)],
@@ -428,6 +438,26 @@ WRITES: dict[tuple[str, str], Callable[[Other, World], list[Probe]]] = {
     ],
     ("delete", "/api/v1/accounts/tokens/{token_id}"): lambda o, w: [
         ({"token_id": o.values["token_id"][0]}, None)
+    ],
+    # AB岗: another community's backup and leave (a valid colleague, a valid period).
+    ("post", "/api/v1/accounts/posts/{user_id}/backup"): lambda o, w: [
+        ({"user_id": o.objects["staff"].pk}, {"backup_id": o.objects["worker"].pk})
+    ],
+    ("post", "/api/v1/accounts/posts/{user_id}/leaves"): lambda o, w: [
+        (
+            {"user_id": o.objects["staff"].pk},
+            {
+                "starts_at": (timezone.now() + dt.timedelta(days=10)).isoformat(),
+                "ends_at": (timezone.now() + dt.timedelta(days=12)).isoformat(),
+                "backup_id": o.objects["worker"].pk,
+            },
+        )
+    ],
+    ("post", "/api/v1/accounts/posts/memberships/{membership_id}"): lambda o, w: [
+        ({"membership_id": o.values["membership_id"][0]}, {"post": "", "building_code": None})
+    ],
+    ("post", "/api/v1/accounts/posts/leaves/{leave_id}/end"): lambda o, w: [
+        ({"leave_id": o.objects["leave"].pk}, None)
     ],
     ("post", "/api/v1/territory/areas"): lambda o, w: [
         (

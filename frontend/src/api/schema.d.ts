@@ -125,6 +125,91 @@ export interface paths {
         patch: operations["gridgov_accounts_api_update_organisation"];
         trace?: never;
     };
+    "/api/v1/accounts/posts/leaves/{leave_id}/end": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** End a leave now (back early) 销假 */
+        post: operations["gridgov_accounts_posts_api_end_leave"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/accounts/posts/memberships/{membership_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Name a membership's post or building (security administrator) 设置网格长、楼栋 */
+        post: operations["gridgov_accounts_posts_api_set_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/accounts/posts/{user_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A post's backup and leaves (self or manager) AB岗 */
+        get: operations["gridgov_accounts_posts_api_get_post"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/accounts/posts/{user_id}/backup": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Set the standing backup (B) 设置B岗 */
+        post: operations["gridgov_accounts_posts_api_set_backup"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/accounts/posts/{user_id}/leaves": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Record a leave 登记请假 */
+        post: operations["gridgov_accounts_posts_api_record_leave"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/accounts/roles": {
         parameters: {
             query?: never;
@@ -1354,6 +1439,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/territory/areas/{area_code}/staff": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Who serves an area: grid chief, grid workers, block chief, building heads 网格力量 */
+        get: operations["gridgov_territory_api_get_staff"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/territory/buildings": {
         parameters: {
             query?: never;
@@ -1949,6 +2051,14 @@ export interface components {
          * @enum {string}
          */
         AuditEventType: "login" | "logout" | "login_locked" | "unlock" | "session_expired" | "password_change" | "totp_enrol" | "totp_reset" | "token_create" | "token_revoke" | "token_auth" | "user_create" | "user_change" | "role_grant" | "role_revoke" | "permission_denied" | "data_change" | "audit_purge";
+        /** BackupIn */
+        BackupIn: {
+            /**
+             * Backup Id
+             * @description null: no standing backup
+             */
+            backup_id: number | null;
+        };
         /** BuildingDetailOut */
         BuildingDetailOut: {
             /** Address */
@@ -2138,6 +2248,12 @@ export interface components {
             merged_reporters: components["schemas"]["MergedReporterOut"][];
             /** Number */
             number: string;
+            /**
+             * On Behalf Of
+             * @description in your to-dos: the colleague on leave whose to-do this is (代班, AB岗); else empty
+             * @default
+             */
+            on_behalf_of: string;
             /** Priority */
             priority: string;
             /** Reporter Name */
@@ -2287,6 +2403,12 @@ export interface components {
             merged_into_number: string | null;
             /** Number */
             number: string;
+            /**
+             * On Behalf Of
+             * @description in your to-dos: the colleague on leave whose to-do this is (代班, AB岗); else empty
+             * @default
+             */
+            on_behalf_of: string;
             /** Priority */
             priority: string;
             /** Reporter Name */
@@ -2930,6 +3052,56 @@ export interface components {
             /** Source Name */
             source_name: string;
         };
+        /** LeaveIn */
+        LeaveIn: {
+            /**
+             * Backup Id
+             * @description empty: the standing backup
+             */
+            backup_id?: number | null;
+            /**
+             * Ends At
+             * Format: date-time
+             */
+            ends_at: string;
+            /**
+             * Note
+             * @default
+             */
+            note?: string;
+            /**
+             * Starts At
+             * Format: date-time
+             */
+            starts_at: string;
+        };
+        /** LeaveOut */
+        LeaveOut: {
+            backup: components["schemas"]["PersonOut"];
+            /** Ended At */
+            ended_at: string | null;
+            /**
+             * Ends At
+             * Format: date-time
+             */
+            ends_at: string;
+            /** Id */
+            id: number;
+            /** Note */
+            note: string;
+            /**
+             * Starts At
+             * Format: date-time
+             */
+            starts_at: string;
+            /**
+             * State
+             * @description planned, active (B stands in now), over, cancelled (ended before it began)
+             * @enum {string}
+             */
+            state: "planned" | "active" | "over" | "cancelled";
+            user: components["schemas"]["PersonOut"];
+        };
         /** LocateOut */
         LocateOut: {
             block: components["schemas"]["AreaRef"] | null;
@@ -3083,6 +3255,35 @@ export interface components {
             role: string;
             /** Role Label */
             role_label: string;
+            /** User Id */
+            user_id: number;
+        };
+        /** MembershipPostIn */
+        MembershipPostIn: {
+            /**
+             * Building Code
+             * @description a building head's building (in the membership's grid)
+             */
+            building_code?: string | null;
+            /**
+             * Post
+             * @description grid_chief (网格长) on a grid worker's membership
+             * @enum {string}
+             */
+            post: "" | "grid_chief";
+        };
+        /** MembershipPostOut */
+        MembershipPostOut: {
+            /** Area Code */
+            area_code: string | null;
+            /** Building Code */
+            building_code: string | null;
+            /** Id */
+            id: number;
+            /** Post */
+            post: string;
+            /** Role */
+            role: string;
             /** User Id */
             user_id: number;
         };
@@ -3352,6 +3553,15 @@ export interface components {
              */
             date_to: string;
         };
+        /** PersonOut */
+        PersonOut: {
+            /** Id */
+            id: number;
+            /** Name */
+            name: string;
+            /** Username */
+            username: string;
+        };
         /** PointOut */
         PointOut: {
             /** Crs */
@@ -3360,6 +3570,34 @@ export interface components {
             lat: number;
             /** Lng */
             lng: number;
+        };
+        /** PostOut */
+        PostOut: {
+            /** @description the standing backup (B) */
+            backup: components["schemas"]["PersonOut"] | null;
+            /**
+             * Candidates
+             * @description who may be the backup
+             */
+            candidates: components["schemas"]["PersonOut"][];
+            /**
+             * Covering
+             * @description colleagues' leaves this user stands in for
+             */
+            covering: components["schemas"]["LeaveOut"][];
+            /**
+             * Leaves
+             * @description current, planned and recent leaves
+             */
+            leaves: components["schemas"]["LeaveOut"][];
+            /**
+             * May Manage Others
+             * @description may set the backup and leave of their workers
+             */
+            may_manage_others: boolean;
+            /** @description the leave in effect now */
+            on_leave: components["schemas"]["LeaveOut"] | null;
+            user: components["schemas"]["PersonOut"];
         };
         /** ProposalDetailOut */
         ProposalDetailOut: {
@@ -3691,6 +3929,82 @@ export interface components {
             kinds: string[];
             /** Organisation Codes */
             organisation_codes: string[];
+        };
+        /** StaffLeaveOut */
+        StaffLeaveOut: {
+            /** Backup Name */
+            backup_name: string;
+            /**
+             * Ends At
+             * Format: date-time
+             */
+            ends_at: string;
+            /**
+             * Starts At
+             * Format: date-time
+             */
+            starts_at: string;
+        };
+        /** StaffMemberOut */
+        StaffMemberOut: {
+            /** Area Code */
+            area_code: string;
+            /** Area Name */
+            area_name: string;
+            /**
+             * Backup Name
+             * @description the standing backup (AB岗 B)
+             * @default
+             */
+            backup_name: string;
+            /** Building Code */
+            building_code: string | null;
+            /** Building Name */
+            building_name: string | null;
+            /** Name */
+            name: string;
+            /** @description on leave now; who stands in */
+            on_leave: components["schemas"]["StaffLeaveOut"] | null;
+            /**
+             * Phone
+             * @description masked (138****5678) unless revealed
+             */
+            phone: string;
+            /** Phone Revealed */
+            phone_revealed: boolean;
+            /**
+             * Post
+             * @enum {string}
+             */
+            post: "community_staff" | "subdistrict_staff" | "leader" | "block_chief" | "grid_chief" | "grid_worker" | "building_head";
+            /** User Id */
+            user_id: number;
+        };
+        /** StaffOut */
+        StaffOut: {
+            /** Area Code */
+            area_code: string;
+            /** Area Level */
+            area_level: string;
+            /** Area Name */
+            area_name: string;
+            /**
+             * Households
+             * @description households (registry)
+             */
+            households: number;
+            /** Members */
+            members: components["schemas"]["StaffMemberOut"][];
+            /**
+             * Residents
+             * @description current residents (registry)
+             */
+            residents: number;
+            /**
+             * Revealable
+             * @description the reader may reveal the phones (logged)
+             */
+            revealable: boolean;
         };
         /** StepOut */
         StepOut: {
@@ -4393,6 +4707,128 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["OrganisationOut"];
+                };
+            };
+        };
+    };
+    gridgov_accounts_posts_api_end_leave: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                leave_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LeaveOut"];
+                };
+            };
+        };
+    };
+    gridgov_accounts_posts_api_set_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                membership_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["MembershipPostIn"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MembershipPostOut"];
+                };
+            };
+        };
+    };
+    gridgov_accounts_posts_api_get_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                user_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PostOut"];
+                };
+            };
+        };
+    };
+    gridgov_accounts_posts_api_set_backup: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                user_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["BackupIn"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PostOut"];
+                };
+            };
+        };
+    };
+    gridgov_accounts_posts_api_record_leave: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                user_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["LeaveIn"];
+            };
+        };
+        responses: {
+            /** @description Created */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LeaveOut"];
                 };
             };
         };
@@ -6469,6 +6905,31 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["AreaOut"][];
+                };
+            };
+        };
+    };
+    gridgov_territory_api_get_staff: {
+        parameters: {
+            query?: {
+                /** @description unmask the phones (when your role allows; logged) */
+                reveal?: boolean;
+            };
+            header?: never;
+            path: {
+                area_code: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StaffOut"];
                 };
             };
         };

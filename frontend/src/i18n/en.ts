@@ -4,6 +4,7 @@ import type { Messages } from './zh-CN'
 import registry from './registry-en'
 import fixes from './fixes-en'
 import admin from './admin-en'
+import staffing from './staffing-en'
 
 const en: Messages = {
   app: { name: 'GridGov', short: 'GridGov', mobile: 'GridGov mobile' },
@@ -485,6 +486,7 @@ const en: Messages = {
   registry,
   fixes,
   admin,
+  staffing,
   errors: {
     title: 'Something went wrong',
     network: 'Network error',

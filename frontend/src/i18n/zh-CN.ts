@@ -2,6 +2,7 @@
 import registry from './registry-zh-CN'
 import fixes from './fixes-zh-CN'
 import admin from './admin-zh-CN'
+import staffing from './staffing-zh-CN'
 
 const zhCN = {
   app: { name: '网格治理平台', short: 'GridGov', mobile: '网格治理 · 移动端' },
@@ -483,6 +484,7 @@ const zhCN = {
   registry,
   fixes,
   admin,
+  staffing,
   errors: {
     title: '出错了',
     network: '网络连接失败',

@@ -338,3 +338,9 @@ def list_audit(
         date_from=date_from,
         date_to=date_to,
     )
+
+
+# --- AB岗: backups and leave (accounts/posts_api.py) ----------------------------------------------------
+from gridgov.accounts.posts_api import router as posts_router  # noqa: E402
+
+router.add_router("/posts", posts_router)

@@ -20,3 +20,6 @@ class AccountsConfig(AppConfig):
         from gridgov.core import pii
 
         pii.register_resealed(User)  # users' phones and TOTP secrets take part in `rotate_pii_keys`
+        from gridgov.accounts import posts
+
+        posts.register()  # AB岗: notice kinds, and notices for a colleague on leave go to their backup

@@ -136,6 +136,14 @@ class Organisation(models.Model):
         return self.name
 
 
+class Post(models.TextChoices):
+    """A post held within a role (docs/decisions.md: 网格长 is a post of a grid worker's membership, not
+    a role of its own: a grid chief does everything a grid worker of the grid does, and leads it)."""
+
+    NONE = "", _("No post")
+    GRID_CHIEF = "grid_chief", _("Grid chief")
+
+
 class Membership(models.Model):
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="memberships")
     role = models.CharField(max_length=24, choices=Role.choices, db_index=True)
@@ -145,6 +153,12 @@ class Membership(models.Model):
     organisation = models.ForeignKey(
         Organisation, null=True, blank=True, on_delete=models.PROTECT, related_name="memberships"
     )
+    # 网格长: a grid worker's membership of the grid with post "grid_chief" (accounts/posts.py).
+    post = models.CharField(_("post"), max_length=16, choices=Post.choices, blank=True, default="")
+    # 楼栋长: the building a building head looks after (in the grid of the membership).
+    building = models.ForeignKey(
+        "territory.Building", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -152,6 +166,13 @@ class Membership(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["user", "role", "area", "organisation"], name="membership_unique"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(post="") | models.Q(role="grid_worker"), name="membership_post_role"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(building__isnull=True) | models.Q(role="building_head"),
+                name="membership_building_role",
             ),
         ]
 
@@ -203,6 +224,55 @@ def role_conflict(user_id, role: str, *, exclude_pk=None) -> str:
             )
         )
     return ""
+
+
+class Backup(models.Model):
+    """AB岗: the colleague (B) who stands in for a user (A) on A's post while A is on leave. One standing
+    backup per user; a leave names its own backup (this one when none is given)."""
+
+    user = models.OneToOneField(User, on_delete=models.CASCADE, related_name="standing_backup")
+    backup = models.ForeignKey(User, on_delete=models.CASCADE, related_name="backing_up")
+    set_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=~models.Q(user=models.F("backup")), name="backup_not_self"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} → {self.backup_id}"
+
+
+class Leave(models.Model):
+    """A period of leave of a user (A): from `starts_at` until `ends_at`, A's to-dos, the permissions of
+    A's staff memberships and A's notices go to `backup` (B). Ending early moves `ends_at` to the moment
+    it ended (a leave that had not begun ends where it starts: it never takes effect)."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="leaves")
+    backup = models.ForeignKey(User, on_delete=models.CASCADE, related_name="covering_leaves")
+    starts_at = models.DateTimeField(_("starts at"), db_index=True)
+    ends_at = models.DateTimeField(_("ends at"), db_index=True)
+    note = models.CharField(_("note"), max_length=200, blank=True, default="")
+    created_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    ended_at = models.DateTimeField(null=True, blank=True, help_text="when it was ended early")
+    ended_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+
+    class Meta:
+        ordering = ["-starts_at", "-id"]
+        indexes = [models.Index(fields=["backup", "starts_at", "ends_at"], name="leave_backup_period")]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(ends_at__gte=models.F("starts_at")), name="leave_period"
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(user=models.F("backup")), name="leave_backup_not_self"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} {self.starts_at:%Y-%m-%d} – {self.ends_at:%Y-%m-%d}"
 
 
 class ApiToken(models.Model):

@@ -8,6 +8,8 @@ module holds the accounts loader that fills it from the memberships, and `scope_
 
 from __future__ import annotations
 
+from django.db.models import Q
+
 from gridgov.accounts.roles import ADMIN_ROLES, ROLE_SCOPE, DataScope
 from gridgov.core.principal import ANONYMOUS_SCOPE, MembershipRecord, Principal, principal_for
 from gridgov.core.principal import Scope as UserScope
@@ -20,6 +22,7 @@ __all__ = ["ANONYMOUS", "UserScope", "load_memberships", "scope_for"]
 def load_memberships(principal: Principal) -> None:
     """The principal's memberships, roles and data scope: one query (registered in AccountsConfig.ready)."""
     from gridgov.accounts.models import Membership
+    from gridgov.accounts.posts import delegated_memberships
 
     records = []
     everything = False
@@ -28,15 +31,19 @@ def load_memberships(principal: Principal) -> None:
     area_paths: list[str] = []
     orgs: list[int] = []
     jurisdiction: list[str] = []
+    # One query: the user's own memberships and, while colleagues are on leave with this user as their
+    # backup (AB岗, accounts/posts.py), those colleagues' staff memberships.
     memberships = list(
-        Membership.objects.filter(user_id=principal.user_id).select_related("area", "organisation__area")
+        Membership.objects.filter(
+            Q(user_id=principal.user_id) | delegated_memberships(principal.user_id)
+        ).select_related("area", "organisation__area")
         if principal.user_id is not None
         else Membership.objects.none()  # an unsaved user has no memberships
     )
-    if any(m.role in ADMIN_ROLES for m in memberships):
+    if any(m.role in ADMIN_ROLES for m in memberships if m.user_id == principal.user_id):
         # 三权分立: an administrator's business roles (left over from before the roles were made exclusive)
-        # give no access; only the administrator role counts.
-        memberships = [m for m in memberships if m.role in ADMIN_ROLES]
+        # give no access, nor do colleagues' posts; only the administrator role counts.
+        memberships = [m for m in memberships if m.role in ADMIN_ROLES and m.user_id == principal.user_id]
     for m in memberships:
         org = m.organisation
         org_area = org.area.path if org is not None and org.area is not None else ""
@@ -47,6 +54,7 @@ def load_memberships(principal: Principal) -> None:
                 area_path=m.area.path if m.area is not None else "",
                 organisation_id=m.organisation_id,
                 organisation_area_path=org_area,
+                on_behalf_of=None if m.user_id == principal.user_id else m.user_id,
             )
         )
         kind = ROLE_SCOPE.get(m.role, DataScope.SELF)

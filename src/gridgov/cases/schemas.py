@@ -221,6 +221,13 @@ class CaseOut(Schema):
     attachments: list
     created_at: dt.datetime
     updated_at: dt.datetime
+    on_behalf_of: str = Field(
+        "", description="in your to-dos: the colleague on leave whose to-do this is (代班, AB岗); else empty"
+    )
+
+    @staticmethod
+    def resolve_on_behalf_of(obj) -> str:
+        return getattr(obj, "on_behalf_of", "") or ""
 
     @staticmethod
     def resolve_reporter_phone(obj, context) -> str:

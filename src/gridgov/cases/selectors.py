@@ -9,12 +9,16 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections import defaultdict
+from dataclasses import dataclass
 
-from django.db.models import F, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Case as DbCase
+from django.db.models import CharField, F, OuterRef, Q, QuerySet, Subquery, Value, When
 from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from gridgov.accounts.models import User
 from gridgov.accounts.roles import Role
 from gridgov.accounts.scope import scope_for
 from gridgov.cases import workflow
@@ -76,7 +80,7 @@ def cases_for(
 ) -> QuerySet[Case]:
     qs = visible_cases(user)
     if todo:
-        qs = qs.filter(_waiting_on(user))
+        qs = _on_behalf_of(user, qs.filter(_waiting_on(user)))
     if status:
         qs = qs.filter(status__in=status)
     if category:
@@ -105,10 +109,40 @@ def _waiting_on(user) -> Q:
     dispatchers — cases their area holds that are to be accepted, dispatched, handled or closed;
     subdistrict staff and leaders — suspensions to approve in their area; department and partner
     handlers — their organisation's open steps; grid workers — handled cases of their grid to check on
-    site; reporters — their closed cases to rate; administrators — every open case."""
+    site; reporters — their closed cases to rate; administrators — every open case. While a colleague
+    is on leave with the user as backup (AB岗), the colleague's to-dos too (their memberships are in
+    the user's principal: see `_on_behalf_of`)."""
     actor = workflow.actor_for(user)
     if Role.ADMIN in actor.roles:
         return Q(status__in=OPEN_STATUSES)
+    q = _waiting_on_posts(actor)
+    if getattr(user, "pk", None):
+        q |= Q(reporter_id=user.pk, status=Status.CLOSED, merged_into__isnull=True)
+    return q
+
+
+@dataclass
+class _Posts:
+    """The role → areas / organisations groupings of some of a principal's memberships."""
+
+    paths: dict[str, list[str]]
+    area_ids: dict[str, set[int]]
+    org_ids: dict[str, set[int]]
+
+
+def _posts(records) -> _Posts:
+    posts = _Posts(defaultdict(list), defaultdict(set), defaultdict(set))
+    for m in records:
+        if m.area_id:
+            posts.paths[m.role].append(m.area_path)
+            posts.area_ids[m.role].add(m.area_id)
+        if m.organisation_id:
+            posts.org_ids[m.role].add(m.organisation_id)
+    return posts
+
+
+def _waiting_on_posts(actor) -> Q:
+    """The to-dos of the posts (role × area or organisation) of `actor` (a principal or `_Posts`)."""
     q = Q(pk__in=[])
     dispatchers = (Role.COMMUNITY_STAFF, Role.SUBDISTRICT_STAFF, Role.LEADER)
     holder = set().union(*(actor.area_ids.get(r, set()) for r in dispatchers))
@@ -127,9 +161,24 @@ def _waiting_on(user) -> Q:
         )
     for path in actor.paths.get(Role.GRID_WORKER, ()):
         q |= Q(area__path__startswith=path, status=Status.HANDLED)
-    if getattr(user, "pk", None):
-        q |= Q(reporter_id=user.pk, status=Status.CLOSED, merged_into__isnull=True)
     return q
+
+
+def _on_behalf_of(user, qs: QuerySet[Case]) -> QuerySet[Case]:
+    """Annotate to-dos with `on_behalf_of`: the name of the colleague on leave whose to-do a case is
+    (代班), "" for the user's own. A case waiting on the user too counts as the user's own."""
+    actor = workflow.actor_for(user)
+    covering = sorted(actor.covering)
+    if not covering or Role.ADMIN in actor.roles:
+        return qs.annotate(on_behalf_of=Value("", output_field=CharField()))
+    own = _waiting_on_posts(_posts(m for m in actor.memberships if m.on_behalf_of is None))
+    own |= Q(reporter_id=user.pk, status=Status.CLOSED, merged_into__isnull=True)
+    names = {u.pk: u.display_name or u.username for u in User.objects.filter(pk__in=covering)}
+    whens = [When(own, then=Value(""))]
+    for absent in covering:
+        theirs = _waiting_on_posts(_posts(m for m in actor.memberships if m.on_behalf_of == absent))
+        whens.append(When(theirs, then=Value(names.get(absent, ""))))
+    return qs.annotate(on_behalf_of=DbCase(*whens, default=Value(""), output_field=CharField()))
 
 
 def _start(value):

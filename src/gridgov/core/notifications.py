@@ -20,7 +20,7 @@ switching the interface to English shows the in-app list in English.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -48,11 +48,57 @@ class Kind:
 
     def render(self, facts: dict) -> str:
         if callable(self.template):
-            return str(self.template(facts)).strip()
-        return (str(self.template) % facts).strip()
+            text = str(self.template(facts)).strip()
+        else:
+            text = (str(self.template) % facts).strip()
+        if facts.get(ON_BEHALF_OF):
+            # A notice meant for a colleague on leave, delivered to the one standing in (see `redirect`).
+            text = _("On behalf of %(name)s: %(text)s") % {"name": facts[ON_BEHALF_OF], "text": text}
+        return text
 
 
 _kinds: dict[str, Kind] = {}
+
+# --- who receives a notice meant for someone else (AB岗) ---------------------------------------------
+# The facts a redirected notice carries: the name and id of the user it was meant for.
+ON_BEHALF_OF = "on_behalf_of"
+ON_BEHALF_OF_ID = "on_behalf_of_id"
+# fn(recipient ids) → {meant-for id: (deliver-to id, meant-for name)} for the recipients who are away
+# now. core imports no app: accounts registers its resolver (leave periods) in AccountsConfig.ready().
+_redirect: Callable[[set[int]], dict[int, tuple[int, str]]] | None = None
+
+
+def register_redirect(fn: Callable[[set[int]], dict[int, tuple[int, str]]] | None) -> None:
+    """Set the resolver that delivers a notice meant for an absent user to the one standing in."""
+    global _redirect
+    _redirect = fn
+
+
+def _redirected(notices: list[Notice]) -> list[Notice]:
+    """Notices for users who are away now go to whoever stands in for them, marked with the name of the
+    user they were meant for (the text then says so). A notice the stand-in receives in the same call
+    anyway is not doubled."""
+    live = {n.recipient_id for n in notices}
+    away = _redirect(live) if (_redirect is not None and live) else {}
+    if not away:
+        return notices
+    direct = {(n.recipient_id, n.kind, _obj_key(n.obj), id(n.facts)) for n in notices}
+    out: list[Notice] = []
+    for n in notices:
+        target = away.get(n.recipient_id)
+        if target is None:
+            out.append(n)
+            continue
+        to_id, name = target
+        if (to_id, n.kind, _obj_key(n.obj), id(n.facts)) in direct:
+            continue
+        facts = {**n.facts, ON_BEHALF_OF: name, ON_BEHALF_OF_ID: n.recipient_id}
+        out.append(Notice(to_id, n.kind, facts, n.obj, n.created_at, n.read_at))
+    return out
+
+
+def _obj_key(obj: Model | None) -> tuple[str, Any] | None:
+    return None if obj is None else (obj._meta.label, obj.pk)
 
 
 def register_kind(
@@ -130,13 +176,17 @@ def notify_many(
     notices: Iterable[Notice], *, external: bool = True, batch_size: int = 1000
 ) -> list[Notification]:
     """Write many notifications at once (bulk). `external=False` writes the in-app rows only (e.g. a
-    generated history that must not be sent). Unknown kinds raise LookupError."""
+    generated history that must not be sent). Unknown kinds raise LookupError. A notice for a user on
+    leave goes to the colleague standing in for them (the resolver accounts registers, AB岗), unless
+    `external=False`."""
     notices = list(notices)
     if not notices:
         return []
     for n in notices:
         if n.kind not in _kinds:
             raise LookupError(f"notification kind {n.kind!r} is not registered")
+    if external:  # a live notice (not a generated history): for a user on leave, to their backup
+        notices = _redirected(notices)
     languages = _languages({n.recipient_id for n in notices})
     now = timezone.now()
     types: dict[type, ContentType] = {}

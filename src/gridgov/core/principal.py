@@ -107,6 +107,9 @@ class MembershipRecord:
     area_path: str = ""
     organisation_id: int | None = None
     organisation_area_path: str = ""
+    # A membership of another user (A) that this user holds for the time being, standing in for A while
+    # A is on leave (AB岗, accounts/posts.py): A's user id; None for the user's own memberships.
+    on_behalf_of: int | None = None
 
 
 class Principal:
@@ -130,6 +133,11 @@ class Principal:
     @property
     def is_authenticated(self) -> bool:
         return self.user_id is not None
+
+    @property
+    def covering(self) -> frozenset[int]:
+        """The users this user stands in for right now (their memberships are among `memberships`)."""
+        return frozenset(m.on_behalf_of for m in self.memberships if m.on_behalf_of is not None)
 
     def set_memberships(self, records: Iterable[MembershipRecord]) -> None:
         """Fill roles and the per-role groupings from membership records (loaders call this)."""

@@ -7,6 +7,7 @@ the demo logins to `<data dir>/demo-logins.json`. Scheme of codes, usernames and
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import time
 from collections.abc import Callable
@@ -41,6 +42,7 @@ from gridgov.demo.planning import (
     plan_territory,
     rng_for,
 )
+from gridgov.territory import paths
 from gridgov.territory.models import LEVEL_DEPTH, LEVEL_ORDER, Area, Building, House, Level
 from gridgov.territory.services import grids_changed
 
@@ -154,6 +156,11 @@ def generate(
                 t = time.perf_counter()
                 generate_history(seed=seed, days=history_days, log=log)
                 timings["history"] = time.perf_counter() - t
+            # After the history, so the generated cases keep their cast (demo/history.py).
+            t = time.perf_counter()
+            staffed = _insert_staffing(seed)
+            timings["staffing"] = time.perf_counter() - t
+            log(f"Staffed {staffed:,} grids: grid chief, a second grid worker, building heads, AB岗 backups.")
             created = True
     _train_suggestions(retrain=created, data_dir=data_dir, log=log, timings=timings)
     logins = demo_logins()
@@ -314,6 +321,8 @@ def _login_notes(users: list[tuple[str, str]]) -> dict[str, str]:
     for username, role in users:
         if role == Role.COMMUNITY_STAFF and username.endswith("-1"):
             notes[username] = "社区书记"
+        elif role == Role.GRID_WORKER:
+            notes[username] = "网格员" if username.endswith(SECOND_WORKER) else "网格长"
         elif role == Role.RESIDENT:
             _, community, number = username.split("-")
             resident_buildings[f"{community}{int(number):05d}"] = username
@@ -596,6 +605,99 @@ def _insert_people(plan: TerritoryPlan, seed: int) -> int:
     ]
     Membership.objects.bulk_create(memberships, batch_size=_batch(Membership))
     return len(users)
+
+
+SECOND_WORKER = "-2"
+
+
+def _insert_staffing(seed: int) -> int:
+    """The posts of every grid (seed 002: 网格长、网格员、AB岗): the grid worker of each grid is its grid
+    chief (网格长) and gets a second grid worker (网格员); each grid's chief and second worker have the
+    next grid's as their standing backup (B岗); each building head looks after the first building of their grid (as the logins
+    file says); the two community staff back each other up. One leave is planned (next week) so that
+    the AB岗 screens show one; none is in effect, so every demo login works as itself."""
+    from gridgov.accounts.models import Backup, Leave, Post
+
+    grids = list(Area.objects.filter(path__startswith=AREA_PREFIX, level=Level.GRID).order_by("code"))
+    chiefs = dict(
+        Membership.objects.filter(role=Role.GRID_WORKER, area__in=grids).values_list("area_id", "user_id")
+    )
+    Membership.objects.filter(role=Role.GRID_WORKER, area__in=grids).update(post=Post.GRID_CHIEF)
+    first_building: dict[int, int] = {}
+    for grid_id, building_id in (
+        Building.objects.filter(grid__in=grids).order_by("grid_id", "code").values_list("grid_id", "id")
+    ):
+        first_building.setdefault(grid_id, building_id)
+    heads = list(Membership.objects.filter(role=Role.BUILDING_HEAD, area__in=grids))
+    for m in heads:
+        m.building_id = first_building.get(m.area_id)
+    Membership.objects.bulk_update(heads, ["building"], batch_size=_batch(Membership))
+    fake = Faker("zh_CN")
+    fake.seed_instance(seed + 2)
+    password = make_password(DEMO_PASSWORD)
+    now = timezone.now()
+    seconds = [
+        User(
+            username=f"{Role.GRID_WORKER}-{g.code}{SECOND_WORKER}",
+            display_name=fake.name(),
+            phone=fake.phone_number(),
+            password=password,
+            password_changed_at=now,
+            date_joined=now,
+        )
+        for g in grids
+    ]
+    User.objects.bulk_create(seconds, batch_size=_batch(User))
+    _ensure_pks(seconds, User, "username")
+    Membership.objects.bulk_create(
+        [
+            Membership(user_id=u.pk, role=Role.GRID_WORKER, area_id=g.pk)
+            for g, u in zip(grids, seconds, strict=True)
+        ],
+        batch_size=_batch(Membership),
+    )
+    # AB岗 between neighbouring grids of a community (the chief of one grid backs up the chief of the
+    # next, the second worker the next grid's second worker): a backup from the same grid would already
+    # hold the same to-dos.
+    by_community: dict[str, list[tuple[int | None, int]]] = {}
+    for g, second in zip(grids, seconds, strict=True):
+        by_community.setdefault(paths.community_path(g.path), []).append((chiefs.get(g.pk), second.pk))
+    backups = []
+    for posts in by_community.values():
+        for i, (chief, second_id) in enumerate(posts):
+            next_chief, next_second = posts[(i + 1) % len(posts)]
+            if len(posts) == 1:
+                next_chief, next_second = second_id, chief
+            if chief is not None and next_chief is not None:
+                backups.append(Backup(user_id=chief, backup_id=next_chief))
+            if next_second is not None:
+                backups.append(Backup(user_id=second_id, backup_id=next_second))
+    staff: dict[int, list[int]] = {}
+    for area_id, user_id in (
+        Membership.objects.filter(role=Role.COMMUNITY_STAFF, area__path__startswith=AREA_PREFIX)
+        .order_by("user__username")
+        .values_list("area_id", "user_id")
+    ):
+        staff.setdefault(area_id, []).append(user_id)
+    for pair in staff.values():
+        if len(pair) >= 2:
+            backups += [
+                Backup(user_id=pair[0], backup_id=pair[1]),
+                Backup(user_id=pair[1], backup_id=pair[0]),
+            ]
+    Backup.objects.bulk_create(backups, batch_size=_batch(Backup))
+    if grids and grids[0].pk in chiefs:
+        start = timezone.localtime(now).replace(hour=9, minute=0, second=0, microsecond=0) + dt.timedelta(
+            days=7
+        )
+        Leave.objects.create(
+            user_id=chiefs[grids[0].pk],
+            backup_id=next(b.backup_id for b in backups if b.user_id == chiefs[grids[0].pk]),
+            starts_at=start,
+            ends_at=start + dt.timedelta(days=3),
+            note="年休假",
+        )
+    return len(grids)
 
 
 def _detect_scale() -> str:

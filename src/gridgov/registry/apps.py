@@ -16,3 +16,7 @@ class RegistryConfig(AppConfig):
 
         principal.register_loader(load_pii_policy, part="pii")
         pii.register_access_logger(log_access)
+        from gridgov.registry.selectors import population
+        from gridgov.territory.selectors import register_population
+
+        register_population(population)  # the population figures of territory's staffing page

@@ -534,3 +534,14 @@ def present_submission(
 
 def require_export(user, request: HttpRequest | None = None) -> None:
     require(user, "registry.export", ("export", ""), request=request)
+
+
+def population(path: str) -> dict[str, int]:
+    """Current residents and households below an area path (figures, no personal data: the staffing
+    page of territory shows them; registered in RegistryConfig.ready)."""
+    return {
+        "residents": Resident.objects.filter(
+            moved_out__isnull=True, building__grid__path__startswith=path
+        ).count(),
+        "households": Household.objects.filter(house__building__grid__path__startswith=path).count(),
+    }

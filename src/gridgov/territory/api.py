@@ -21,6 +21,7 @@ from gridgov.territory.schemas import (
     LevelName,
     LocateOut,
     LocateQuery,
+    StaffOut,
 )
 
 router = Router(tags=["territory"])
@@ -52,6 +53,19 @@ def get_area(request: AuthedRequest, area_code: str = Path(..., pattern=CODE_PAT
 @router.get("/areas/{area_code}/children", response=list[AreaOut], summary="The areas directly below one")
 def get_children(request: AuthedRequest, area_code: str = Path(..., pattern=CODE_PATTERN)):
     return selectors.children(request.auth, area_code)
+
+
+@router.get(
+    "/areas/{area_code}/staff",
+    response=StaffOut,
+    summary="Who serves an area: grid chief, grid workers, block chief, building heads 网格力量",
+)
+def get_staff(
+    request: AuthedRequest,
+    area_code: str = Path(..., pattern=CODE_PATTERN),
+    reveal: bool = Query(False, description="unmask the phones (when your role allows; logged)"),
+):
+    return selectors.staff_of(request.auth, area_code, reveal=reveal, request=request)
 
 
 @router.post("/areas", response={201: AreaDetailOut}, summary="Add an area (administrators)")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from typing import Any, Literal, cast
 
@@ -194,3 +195,86 @@ class LocateOut(Schema):
             point=PointOut(lng=found.lng, lat=found.lat, crs="wgs84"),
             input=PointOut(lng=found.input_lng, lat=found.input_lat, crs=found.input_crs),
         )
+
+
+# --- staffing ---------------------------------------------------------------------------------------
+class StaffLeaveOut(Schema):
+    starts_at: dt.datetime
+    ends_at: dt.datetime
+    backup_name: str
+
+    @staticmethod
+    def resolve_backup_name(obj) -> str:
+        return obj.backup.display_name or obj.backup.username
+
+
+class StaffMemberOut(Schema):
+    post: Literal[
+        "community_staff",
+        "subdistrict_staff",
+        "leader",
+        "block_chief",
+        "grid_chief",
+        "grid_worker",
+        "building_head",
+    ]
+    user_id: int
+    name: str
+    phone: str = Field(..., description="masked (138****5678) unless revealed")
+    phone_revealed: bool
+    area_code: str
+    area_name: str
+    building_code: str | None = None
+    building_name: str | None = None
+    backup_name: str = Field("", description="the standing backup (AB岗 B)")
+    on_leave: StaffLeaveOut | None = Field(None, description="on leave now; who stands in")
+
+    @staticmethod
+    def resolve_user_id(obj) -> int:
+        return obj.user.pk
+
+    @staticmethod
+    def resolve_name(obj) -> str:
+        return obj.user.display_name or obj.user.username
+
+    @staticmethod
+    def resolve_area_code(obj) -> str:
+        return obj.area.code
+
+    @staticmethod
+    def resolve_area_name(obj) -> str:
+        return obj.area.name
+
+    @staticmethod
+    def resolve_building_code(obj) -> str | None:
+        return obj.building.code if obj.building else None
+
+    @staticmethod
+    def resolve_building_name(obj) -> str | None:
+        return (obj.building.name or obj.building.address) if obj.building else None
+
+    @staticmethod
+    def resolve_on_leave(obj):
+        return obj.leave
+
+
+class StaffOut(Schema):
+    area_code: str
+    area_name: str
+    area_level: str
+    residents: int = Field(..., description="current residents (registry)")
+    households: int = Field(..., description="households (registry)")
+    revealable: bool = Field(..., description="the reader may reveal the phones (logged)")
+    members: list[StaffMemberOut]
+
+    @staticmethod
+    def resolve_area_code(obj) -> str:
+        return obj.area.code
+
+    @staticmethod
+    def resolve_area_name(obj) -> str:
+        return obj.area.name
+
+    @staticmethod
+    def resolve_area_level(obj) -> str:
+        return obj.area.level

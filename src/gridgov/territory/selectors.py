@@ -10,6 +10,7 @@ administrators everything. The areas above a user's own area are not visible, ex
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -187,4 +188,116 @@ def locate_for(user, lng: float, lat: float, crs: str = geo.CRS_WGS84) -> Locate
         input_lng=float(lng),
         input_lat=float(lat),
         input_crs=crs,
+    )
+
+
+# --- staffing: who serves an area (网格长、网格员、街长、楼栋长) and its population ----------------------
+# Population figures come from the registry, which sits above territory: it registers a function
+# path → {"residents": n, "households": n} in RegistryConfig.ready().
+_population: Callable[[str], dict[str, int]] | None = None
+STAFF_LIMIT = 1000
+
+
+def register_population(fn: Callable[[str], dict[str, int]] | None) -> None:
+    global _population
+    _population = fn
+
+
+@dataclass
+class StaffMember:
+    post: str  # community_staff, block_chief, grid_chief, grid_worker, building_head
+    user: Any
+    area: Area
+    building: Building | None
+    phone: str
+    phone_revealed: bool
+    backup_name: str = ""
+    leave: Any = None  # the leave in effect now (its backup stands in)
+
+
+@dataclass
+class Staffing:
+    area: Area
+    residents: int
+    households: int
+    members: list[StaffMember]
+    revealable: bool
+
+
+def staff_of(user, area_code: str, *, reveal: bool = False, request=None) -> Staffing:
+    """Who serves a visible area, by post, with phones masked by the kernel's rule (unmasked only with
+    `reveal` where the reader's personal-data policy covers the area; each reveal is logged), whether
+    each is on leave and who stands in; and the area's residents and households (the registry's counts).
+
+    A grid: the block chief(s) of its block, its grid chief(s) and grid workers, its building heads with
+    their buildings. A block: its block chiefs, the chiefs and workers of its grids. A community: its
+    staff and the block chiefs, grid chiefs and workers below. Higher levels: the staff of the area.
+    Territorial roles of the area and the system administrator read it; departments and partner units
+    (who see the area tree through their jurisdiction) and residents get NotFound."""
+    from gridgov.accounts.models import Backup, Membership, Post
+    from gridgov.accounts.posts import active_leaves
+    from gridgov.accounts.roles import Role
+    from gridgov.core import pii
+    from gridgov.core.principal import principal_for
+
+    area = Area.objects.filter(code=area_code).first()
+    # The area's own people: territorial roles of the area (not a department through its jurisdiction).
+    if area is None or not scope_for(user).can_see_path(area.path):
+        raise NotFound(_("No such area, or it is outside your area."))
+    q = Q(area=area)
+    if area.level == Level.GRID and area.parent_id:
+        q |= Q(area_id=area.parent_id, role=Role.BLOCK_CHIEF)
+    elif area.level in (Level.BLOCK, Level.COMMUNITY):
+        q |= Q(area__path__startswith=area.path, role__in=(Role.BLOCK_CHIEF, Role.GRID_WORKER))
+    roles: list[str] = [
+        Role.COMMUNITY_STAFF,
+        Role.SUBDISTRICT_STAFF,
+        Role.LEADER,
+        Role.BLOCK_CHIEF,
+        Role.GRID_WORKER,
+    ]
+    if area.level == Level.GRID:
+        roles.append(Role.BUILDING_HEAD)
+    rows = list(
+        Membership.objects.filter(q, role__in=roles, user__is_active=True)
+        .select_related("user", "area", "building")
+        .order_by("area__path", "role", "-post", "user__display_name", "user_id")[:STAFF_LIMIT]
+    )
+    user_ids = {m.user_id for m in rows}
+    backups = dict(Backup.objects.filter(user_id__in=user_ids).values_list("user_id", "backup__display_name"))
+    leaves = {x.user_id: x for x in active_leaves().filter(user_id__in=user_ids).select_related("backup")}
+    policy = principal_for(user).pii
+    revealable = policy.may("phone", area.path)
+    shown: list[int] = []
+    members = []
+    for m in rows:
+        post = Post.GRID_CHIEF.value if m.post == Post.GRID_CHIEF else m.role
+        phone = m.user.phone
+        plain = reveal and bool(phone) and policy.may("phone", m.area.path if m.area else area.path)
+        if plain:
+            shown.append(m.user_id)
+        members.append(
+            StaffMember(
+                post=post,
+                user=m.user,
+                area=m.area or area,
+                building=m.building,
+                phone=phone if plain else pii.mask_phone(phone),
+                phone_revealed=plain,
+                backup_name=backups.get(m.user_id) or "",
+                leave=leaves.get(m.user_id),
+            )
+        )
+    if shown:
+        pii.log_access(
+            user, "view", object_type="staff", ids=sorted(set(shown)), fields=["phone"], request=request,
+            detail={"area": area.code},
+        )  # fmt: skip
+    figures = _population(area.path) if _population is not None else {}
+    return Staffing(
+        area=area,
+        residents=figures.get("residents", 0),
+        households=figures.get("households", area.households),
+        members=members,
+        revealable=revealable and any(m.phone and not m.phone_revealed for m in members),
     )

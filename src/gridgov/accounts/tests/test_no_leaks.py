@@ -4,11 +4,13 @@ The endpoints come from the OpenAPI document, so a new accounts endpoint is cove
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 
 import pytest
+from django.utils import timezone
 
-from gridgov.accounts.models import ApiToken, Membership
+from gridgov.accounts.models import ApiToken, Leave, Membership
 from gridgov.accounts.services import hash_token
 
 pytestmark = pytest.mark.django_db
@@ -20,6 +22,10 @@ PREFIXES = ("/api/v1/auth/", "/api/v1/accounts/")
 def test_accounts_endpoints_show_nothing_of_another_community(as_user, people, areas, orgs, viewer):
     api = as_user(getattr(people, viewer))
     token = ApiToken.objects.create(user=people.staff_b, name="b", prefix="gg_b", token_hash=hash_token("b"))
+    now = timezone.now()
+    leave = Leave.objects.create(  # AB岗: community B's leave cannot be read or ended from community A
+        user=people.staff_b, backup=people.partner_b, starts_at=now, ends_at=now + dt.timedelta(days=2)
+    )
     values = {
         "user_id": [people.staff_b.pk, people.resident_b.pk, people.partner_b.pk],
         "membership_id": list(
@@ -29,6 +35,7 @@ def test_accounts_endpoints_show_nothing_of_another_community(as_user, people, a
         ),
         "organisation_code": [orgs.cmt_b.code, orgs.ptn_b.code],
         "token_id": [token.pk],
+        "leave_id": [leave.pk],
     }
     queries = {"q": ["staff_b", areas.comm_b.name, "民乐"], "username": ["staff_b"], "kind": ["committee"]}
     markers = [
@@ -79,3 +86,4 @@ def test_accounts_endpoints_show_nothing_of_another_community(as_user, people, a
     assert checked >= 15
     assert ApiToken.objects.get(pk=token.pk).revoked_at is None
     assert Membership.objects.filter(user=people.staff_b).exists()
+    assert Leave.objects.get(pk=leave.pk).ended_at is None

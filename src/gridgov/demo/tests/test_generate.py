@@ -11,6 +11,7 @@ import pytest
 import shapely
 from django.contrib.auth import authenticate
 from django.db.models import Count, Sum
+from django.utils import timezone
 
 from gridgov.accounts.models import Membership, Organisation, OrganisationKind
 from gridgov.accounts.roles import AREA_ROLES, ORGANISATION_ROLES, Role
@@ -303,3 +304,26 @@ def test_administration_screens_have_data(small):
     assert grants.count() == 2
     assert grants.filter(revoked_at__isnull=True).count() == 1
     assert login_info() == {"demo": True, "demo_password": services.DEMO_PASSWORD}
+
+
+def test_every_grid_has_a_chief_a_second_worker_and_a_building_head_with_ab_backups(small):
+    from gridgov.accounts.models import Backup, Leave, Post
+
+    grids = Area.objects.filter(level="grid")
+    workers = Membership.objects.filter(role=Role.GRID_WORKER)
+    for grid in grids:
+        posts = sorted(workers.filter(area=grid).values_list("post", flat=True))
+        assert posts == ["", Post.GRID_CHIEF], grid.code
+        head = Membership.objects.get(role=Role.BUILDING_HEAD, area=grid)
+        assert head.building is not None and head.building.grid_id == grid.pk
+    for block in Area.objects.filter(level="block"):
+        assert Membership.objects.filter(role=Role.BLOCK_CHIEF, area=block).exists()
+    # Every grid worker has a standing backup: the same post in the next grid of the community; no leave
+    # is in effect (every login acts as itself).
+    for m in workers.select_related("area"):
+        backup = Backup.objects.get(user_id=m.user_id)
+        theirs = workers.select_related("area").get(user_id=backup.backup_id)
+        assert theirs.post == m.post and theirs.area_id != m.area_id
+        assert theirs.area.parent.parent_id == m.area.parent.parent_id  # the same community
+    assert Leave.objects.count() == 1
+    assert not Leave.objects.filter(starts_at__lte=timezone.now()).exists()

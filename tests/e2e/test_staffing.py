@@ -1,0 +1,105 @@
+"""Staffing and AB岗 in the browser: the grid page lists the grid chief and the grid workers with masked
+phones; a grid chief records a leave with their backup, and the backup, logged in, finds the chief's
+to-do marked 代班 on the workbench and on the phone's 我的 page sees whom they stand in for."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from zoneinfo import ZoneInfo
+
+from playwright.sync_api import expect
+
+from .conftest import login_desktop, login_phone, shot
+
+COMMUNITY_STAFF = "community_staff-440309002001-1"
+MASKED = re.compile(r"^1\d{2}\*{4}\d{4}$")
+
+
+def test_the_grid_page_lists_the_grid_chief_and_workers_with_masked_phones(server, new_context):
+    staff = server.api(COMMUNITY_STAFF)
+    grid = staff.get("/api/v1/territory/areas?level=grid&page_size=1")["items"][0]
+    page = login_desktop(new_context("desktop"), server, COMMUNITY_STAFF, "/app/territory")
+    page.get_by_test_id("grid-table").get_by_text(grid["code"], exact=True).click()
+    staff_list = page.get_by_test_id("staff-list")
+    expect(staff_list.get_by_test_id("staff-post-grid_chief")).to_have_count(1)
+    expect(staff_list.get_by_test_id("staff-post-grid_worker")).to_have_count(1)
+    expect(staff_list.get_by_test_id("staff-post-block_chief")).to_have_count(1)
+    expect(staff_list.get_by_test_id("staff-post-building_head")).to_have_count(1)
+    phones = staff_list.get_by_test_id("staff-phone")
+    expect(phones.first).to_have_text(MASKED)
+    for text in phones.all_inner_texts():
+        assert MASKED.match(text.strip()) or text.strip() == "—", text
+    expect(page.get_by_test_id("staff-population")).to_contain_text("居民")
+    shot(server, page, "staffing-grid-desktop")
+    # Full numbers only on request (and logged): community staff may.
+    page.get_by_test_id("staff-reveal").click()
+    expect(phones.first).to_have_text(re.compile(r"^1\d{10}$"))
+
+
+def test_a_chief_on_leave_hands_their_to_do_to_the_backup_marked_daiban(server, new_context):
+    staff = server.api(COMMUNITY_STAFF)
+    waiting = staff.get("/api/v1/cases/cases?status=handled&page_size=100")["items"]
+    assert waiting, "the demo has handled cases waiting for the grid worker's check"
+    case = next(c for c in waiting if c["grid_code"])
+    chief = f"grid_worker-{case['grid_code']}"
+    a_api = server.api(chief)
+    me = a_api.get("/api/v1/auth/me")
+    backup = a_api.get(f"/api/v1/accounts/posts/{me['id']}")["backup"]["username"]  # the next grid's chief
+
+    # A (the grid chief) records a leave from now on, with the standing backup, from the user menu.
+    ctx = new_context("desktop")
+    page = login_desktop(ctx, server, chief)
+    page.get_by_test_id("user-menu").click()
+    page.get_by_test_id("menu-post").click()
+    dialog = page.get_by_test_id("post-dialog")
+    expect(dialog.get_by_test_id("backup-select")).to_contain_text(backup)  # the demo's standing B
+    _type(dialog, "leave-start", "2020-01-01 08:00")
+    _type(dialog, "leave-end", "2099-12-31 18:00")
+    dialog.get_by_test_id("record-leave").click()
+    # The server refuses a leave that long, in Chinese, under the field; a week is fine.
+    expect(dialog).to_contain_text("最长一年")
+    _type(dialog, "leave-start", _local(days=-1))
+    _type(dialog, "leave-end", _local(days=6))
+    dialog.get_by_test_id("record-leave").click()
+    expect(dialog.get_by_test_id("leave-table")).to_contain_text("请假中")
+    shot(server, page, "staffing-leave-desktop")
+    page.close()
+
+    # B logs in: A's to-do is on B's workbench, marked 代班 with A's name.
+    b_page = login_desktop(new_context("desktop"), server, backup)
+    row = b_page.get_by_test_id("todo-table").locator(
+        "tr", has=b_page.get_by_test_id(f"todo-{case['number']}")
+    )
+    expect(row.get_by_test_id("todo-on-behalf")).to_contain_text("代班")
+    shot(server, b_page, "staffing-daiban-desktop")
+    # B may act on it: the case page offers B the check on site.
+    b_page.get_by_test_id(f"todo-{case['number']}").click()
+    expect(b_page.get_by_test_id("action-verify")).to_be_visible()
+
+    # On the phone, B's 我的 page shows whom B stands in for.
+    phone = login_phone(new_context("phone"), server, backup)
+    phone.goto(f"{server.url}/m/me")
+    expect(phone.get_by_test_id("m-post")).to_contain_text("代班")
+    shot(server, phone, "staffing-me-phone")
+
+    # A ends the leave (back early): the to-do is A's again.
+    active = next(
+        x for x in a_api.get(f"/api/v1/accounts/posts/{me['id']}")["leaves"] if x["state"] == "active"
+    )
+    a_api.post(f"/api/v1/accounts/posts/leaves/{active['id']}/end", {})
+    b_api = server.api(backup)
+    todo = b_api.get("/api/v1/cases/cases?todo=true&page_size=100")["items"]
+    assert case["id"] not in {c["id"] for c in todo}
+
+
+def _type(dialog, test_id: str, text: str) -> None:
+    """Type a date and time into an Element Plus date picker (its test id sits on the input itself)."""
+    box = dialog.locator(f'input[data-testid="{test_id}"], [data-testid="{test_id}"] input').first
+    box.fill(text)
+    box.press("Enter")
+
+
+def _local(**delta) -> str:
+    """A local (Asia/Shanghai) time as typed into the date pickers."""
+    return (dt.datetime.now(ZoneInfo("Asia/Shanghai")) + dt.timedelta(**delta)).strftime("%Y-%m-%d %H:%M")
