@@ -21,8 +21,8 @@ import json
 import os
 import pickle
 import re
-import struct
 import socket
+import struct
 import subprocess
 import sys
 import time

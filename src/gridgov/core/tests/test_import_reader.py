@@ -85,7 +85,12 @@ def test_xls_extents_are_refused_before_allocating(tmp_path):
     for read in (open_sheet, open_sheet_isolated):
         with pytest.raises(FileFault) as caught:
             read(far, "far.xls", limit=Limits(max_cells=1_000_000))
-        assert caught.value.params == {"rows": 65_536, "columns": 256, "cells": 16_777_216, "limit": 1_000_000}
+        assert caught.value.params == {
+            "rows": 65_536,
+            "columns": 256,
+            "cells": 16_777_216,
+            "limit": 1_000_000,
+        }
     wide = _xls(tmp_path / "wide.xls", runs=True)  # the run's last column counts
     with pytest.raises(FileFault) as caught:
         open_sheet(wide, "wide.xls", limit=Limits(max_cells=500))
