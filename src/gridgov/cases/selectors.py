@@ -23,6 +23,8 @@ from gridgov.cases.models import (
     OPEN_STEP_STATUSES,
     Case,
     Category,
+    Channel,
+    FollowUp,
     Status,
     Step,
     TimelineEvent,
@@ -72,11 +74,14 @@ def cases_for(
     created_from: dt.datetime | dt.date | None = None,
     created_to: dt.datetime | dt.date | None = None,
     todo: bool | None = None,
+    mine: bool | None = None,
     order: str = "created",
 ) -> QuerySet[Case]:
     qs = visible_cases(user)
     if todo:
         qs = qs.filter(_waiting_on(user))
+    if mine:
+        qs = qs.filter(_reported_by(user))
     if status:
         qs = qs.filter(status__in=status)
     if category:
@@ -100,15 +105,23 @@ def cases_for(
     return qs.select_related("area", "grid", "category", "holder_area", "holder_organisation", "merged_into")
 
 
+def _reported_by(user) -> Q:
+    """我的上报: the cases the user reported, or registered on someone's behalf (window, hotline)."""
+    uid = getattr(user, "pk", None)
+    if uid is None:
+        return Q(pk__in=[])
+    return Q(reporter_id=uid) | Q(created_by_id=uid)
+
+
 def _waiting_on(user) -> Q:
     """Cases waiting on the user (a workbench's to-dos), by the main moves of the transition table:
     dispatchers — cases their area holds that are to be accepted, dispatched, handled or closed;
-    subdistrict staff and leaders — suspensions to approve in their area; department and partner
-    handlers — their organisation's open steps; grid workers — handled cases of their grid to check on
-    site; reporters — their closed cases to rate; administrators — every open case."""
+    community staff — the follow-ups of unsatisfied ratings in their community; subdistrict staff and
+    leaders — suspensions to approve in their area; department and partner handlers — their
+    organisation's open steps; grid workers — handled cases of their grid to check on site; reporters —
+    their closed cases to rate (not a patrol report: the return visit asks the residents). The
+    administrators take no business action, so nothing waits on them."""
     actor = workflow.actor_for(user)
-    if Role.ADMIN in actor.roles:
-        return Q(status__in=OPEN_STATUSES)
     q = Q(pk__in=[])
     dispatchers = (Role.COMMUNITY_STAFF, Role.SUBDISTRICT_STAFF, Role.LEADER)
     holder = set().union(*(actor.area_ids.get(r, set()) for r in dispatchers))
@@ -120,6 +133,11 @@ def _waiting_on(user) -> Q:
     for role in (Role.SUBDISTRICT_STAFF, Role.LEADER):
         for path in actor.paths.get(role, ()):
             q |= Q(area__path__startswith=path, suspension_requested=True, suspended=False)
+    follow_up = Q(status=Status.RATED, follow_up=FollowUp.OPEN)
+    for path in actor.paths.get(Role.COMMUNITY_STAFF, ()):
+        q |= follow_up & Q(area__path__startswith=path)
+    if actor.area_ids.get(Role.SUBDISTRICT_STAFF):
+        q |= follow_up & Q(holder_area_id__in=actor.area_ids[Role.SUBDISTRICT_STAFF])
     orgs = set().union(*(actor.org_ids.get(r, set()) for r in (Role.DEPARTMENT_HANDLER, Role.PARTNER_ORG)))
     if orgs:
         q |= Q(
@@ -128,7 +146,9 @@ def _waiting_on(user) -> Q:
     for path in actor.paths.get(Role.GRID_WORKER, ()):
         q |= Q(area__path__startswith=path, status=Status.HANDLED)
     if getattr(user, "pk", None):
-        q |= Q(reporter_id=user.pk, status=Status.CLOSED, merged_into__isnull=True)
+        q |= Q(reporter_id=user.pk, status=Status.CLOSED, merged_into__isnull=True) & ~Q(
+            channel=Channel.PATROL
+        )
     return q
 
 
