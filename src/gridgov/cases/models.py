@@ -398,4 +398,3 @@ class NotificationKind(models.TextChoices):
     RETURNED = "returned", _("Case returned by a department")
     REWORK = "rework", _("Case sent back for rework")
     UNSATISFIED = "unsatisfied", _("Unsatisfied rating: follow up")
-

@@ -122,7 +122,8 @@ def report_in_due(case: Case, step: Step, users: set[int], at: dt.datetime) -> l
         "due": _local(step.report_in_due_at),
     }
     return [
-        notifications.Notice(u, NotificationKind.REPORT_IN_DUE, facts, case, created_at=at) for u in sorted(users)
+        notifications.Notice(u, NotificationKind.REPORT_IN_DUE, facts, case, created_at=at)
+        for u in sorted(users)
     ]
 
 
@@ -217,17 +218,19 @@ def supervision_text(facts: dict) -> str:
     values = {**facts, "card": str(card)}
     if facts.get("note"):
         return (
-            _("Case %(number)s: %(card)s against %(target)s by %(by)s: %(note)s. Act on it now and record the progress.")
+            _(
+                "Case %(number)s: %(card)s against %(target)s by %(by)s: %(note)s. Act on it now and record the progress."
+            )
             % values
         )
-    return _("Case %(number)s: %(card)s against %(target)s by %(by)s. Act on it now and record the progress.") % values
+    return (
+        _("Case %(number)s: %(card)s against %(target)s by %(by)s. Act on it now and record the progress.")
+        % values
+    )
 
 
 def escalation_text(facts: dict) -> str:
-    return (
-        _("Case %(number)s was escalated from %(from)s to %(to)s: %(reason)s. Dispatch it.")
-        % facts
-    )
+    return _("Case %(number)s was escalated from %(from)s to %(to)s: %(reason)s. Dispatch it.") % facts
 
 
 def returned_text(facts: dict) -> str:

@@ -618,7 +618,9 @@ def return_visit(*, case_id, version, actor, satisfaction=None, comment="", note
         case.follow_up = FollowUp.OPEN
         case.follow_up_due_at = _deadline(timezone.now(), *FOLLOW_UP_LIMIT)
         data["follow_up_due_at"] = case.follow_up_due_at.isoformat()
-    case = workflow.move(case, "return_visit", actor, note=note or comment, attachments=attachments, data=data)
+    case = workflow.move(
+        case, "return_visit", actor, note=note or comment, attachments=attachments, data=data
+    )
     if unsatisfied:
         notices.unsatisfied(case, actor)
     return case

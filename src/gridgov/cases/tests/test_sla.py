@@ -111,7 +111,9 @@ def test_report_in_warning_yellow_once_then_red(people, world, clock):
     assert sla.sweep(at(2026, 3, 10, 11, 0))["red"] == 0
     assert extra_cg.notifications.exclude(kind="whistle").count() == 2
     for name in ("dept_ga", "staff_b", "sub_staff", "staff_a_sub", "resident", "admin"):
-        assert not Notification.objects.filter(recipient__username=name).exclude(kind="whistle").exists(), name
+        assert not Notification.objects.filter(recipient__username=name).exclude(kind="whistle").exists(), (
+            name
+        )
 
 
 def test_resolution_warnings_for_steps_and_the_case(people, world, clock):
