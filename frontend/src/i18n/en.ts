@@ -2,6 +2,7 @@
 import type { Messages } from './zh-CN'
 
 import registry from './registry-en'
+import notices, { noticeActions } from './notices-en'
 
 const en: Messages = {
   app: { name: 'GridGov', short: 'GridGov', mobile: 'GridGov mobile' },
@@ -199,6 +200,7 @@ const en: Messages = {
     categoryAll: 'All categories',
   },
   action: {
+    ...noticeActions,
     accept: 'Accept',
     reject: 'Reject',
     merge: 'Merge',
@@ -482,6 +484,7 @@ const en: Messages = {
     logout: 'Log out',
   },
   registry,
+  notices,
   errors: {
     title: 'Something went wrong',
     network: 'Network error',

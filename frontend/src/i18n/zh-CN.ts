@@ -1,5 +1,6 @@
 /** 简体中文（默认语言）。Every key here exists in en.ts too (a unit test checks it). */
 import registry from './registry-zh-CN'
+import notices, { noticeActions } from './notices-zh-CN'
 
 const zhCN = {
   app: { name: '网格治理平台', short: 'GridGov', mobile: '网格治理 · 移动端' },
@@ -197,6 +198,7 @@ const zhCN = {
     categoryAll: '全部类别',
   },
   action: {
+    ...noticeActions,
     accept: '受理',
     reject: '不予受理',
     merge: '合并',
@@ -480,6 +482,7 @@ const zhCN = {
     logout: '退出',
   },
   registry,
+  notices,
   errors: {
     title: '出错了',
     network: '网络连接失败',
