@@ -45,7 +45,7 @@ const en: typeof messages = {
   returnReasonRequired: 'Give the reason for returning',
   returnSubmit: 'Return the case',
   returnConfirm: 'Return case {number} to the dispatcher?',
-  reworkReason: 'Why it failed (what must be redone)',
+  reworkReason: 'Check notes (required when it fails: what must be redone)',
   reworkReasonRequired: 'Say why the check failed: the handler must know what to redo',
   reworkConfirmTitle: 'Confirm rework',
   reworkConfirm: 'Fail the check and send case {number} back for rework?',

@@ -42,7 +42,7 @@ export default {
   returnReasonRequired: '请填写退回原因',
   returnSubmit: '退回案件',
   returnConfirm: '确定将案件 {number} 退回给派遣单位吗？',
-  reworkReason: '不通过原因（需要返工的内容）',
+  reworkReason: '核查说明（不通过时必填：需要返工的内容）',
   reworkReasonRequired: '请写明不通过的原因，处置单位需要知道返工的内容',
   reworkConfirmTitle: '确认返工',
   reworkConfirm: '确定核查不通过，将案件 {number} 退回返工吗？',
