@@ -93,7 +93,9 @@ def test_a_yellow_card_reaches_the_department_handlers_notifications_and_phone(s
     expect(notice).to_have_count(1)
     expect(notice).to_contain_text("黄牌督办")
     expect(notice).to_contain_text("超时未报到，请立即到场处置")
-    expect(phone.get_by_test_id("m-unread").locator("[data-kind=whistle]").filter(has_text=number)).to_have_count(1)
+    expect(
+        phone.get_by_test_id("m-unread").locator("[data-kind=whistle]").filter(has_text=number)
+    ).to_have_count(1)
     shot(server, phone, "mobile-messages")
     notice.click()
     phone.wait_for_url(re.compile(rf"/m/cases/{case_id}$"))

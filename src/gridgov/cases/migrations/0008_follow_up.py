@@ -4,20 +4,24 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('cases', '0007_reporter_phone_sealed'),
+        ("cases", "0007_reporter_phone_sealed"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='case',
-            name='follow_up',
-            field=models.CharField(blank=True, choices=[('', 'None'), ('open', 'Open'), ('done', 'Done')], default='', max_length=8),
+            model_name="case",
+            name="follow_up",
+            field=models.CharField(
+                blank=True,
+                choices=[("", "None"), ("open", "Open"), ("done", "Done")],
+                default="",
+                max_length=8,
+            ),
         ),
         migrations.AddField(
-            model_name='case',
-            name='follow_up_due_at',
+            model_name="case",
+            name="follow_up_due_at",
             field=models.DateTimeField(blank=True, null=True),
         ),
     ]
