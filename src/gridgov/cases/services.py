@@ -636,7 +636,7 @@ def follow_up(*, case_id, version, actor, note="", attachments=None):
     case.follow_up = FollowUp.DONE
     on_time = case.follow_up_due_at is None or timezone.now() <= case.follow_up_due_at
     return workflow.move(
-        case, "follow_up", actor, note=note, attachments=attachments, data={"on_time": on_time}
+        case, "follow_up", actor, note=note, attachments=attachments, data={"follow_up_on_time": on_time}
     )
 
 

@@ -160,7 +160,9 @@ def test_an_unsatisfied_rating_tells_the_community_and_opens_a_follow_up(people,
     assert body["status"] == "rated" and "follow_up" not in body["allowed_actions"]
     case.refresh_from_db()
     assert case.follow_up == "done"
-    assert TimelineEvent.objects.filter(case=case, action="follow_up").get().data == {"on_time": True}
+    assert TimelineEvent.objects.filter(case=case, action="follow_up").get().data == {
+        "follow_up_on_time": True
+    }
     assert case.pk not in {c["id"] for c in staff.get("/cases", {"todo": "true"}).json()["items"]}
 
 
