@@ -12,9 +12,7 @@ const en: typeof messages = {
   unread: 'Unread',
   read: 'Read',
   noMessages: 'No messages',
-  markRead: 'Mark read',
   markAllRead: 'Mark all read',
-  openCase: 'Open the case',
   kind: {
     whistle: 'New case',
     report_in_due: 'Not reported in',
@@ -28,14 +26,13 @@ const en: typeof messages = {
     outcome: 'Outcome',
   },
   deptTasks: 'Department tasks',
+  mySteps: "Your department's steps",
   toReportIn: 'To report in',
   toHandle: 'To handle and feed back',
   noDeptTasks: 'No case waits on your department',
-  stepOf: 'Your step: {status}',
   reportInBy: 'Report in by {due}',
   finishBy: 'Finish by {due}',
   reportIn: 'Report in',
-  reportInDone: 'Reported in: handle it soon',
   handleTitle: 'Handling and feedback',
   handleNote: 'What was done',
   handleNoteRequired: 'Describe what was done',
@@ -49,8 +46,6 @@ const en: typeof messages = {
   reworkReasonRequired: 'Say why the check failed: the handler must know what to redo',
   reworkConfirmTitle: 'Confirm rework',
   reworkConfirm: 'Fail the check and send case {number} back for rework?',
-  followUpOpen: 'Unsatisfied rating: follow up by {due}',
-  followUpDone: 'The unsatisfied rating was followed up',
 }
 
 export default en
