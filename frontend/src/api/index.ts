@@ -61,6 +61,8 @@ export interface CaseFilters {
   created_to?: string
   /** Only the cases waiting on the requesting user (the workbench to-dos). */
   todo?: boolean
+  /** Only the cases the requesting user reported or registered (我的上报). */
+  mine?: boolean
   /** `due`: deadline first, cases without one last. */
   order?: 'due'
   page?: number

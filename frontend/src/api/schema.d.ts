@@ -5420,6 +5420,8 @@ export interface operations {
                 created_to?: string | null;
                 /** @description true: only cases waiting on you (your to-dos) */
                 todo?: boolean | null;
+                /** @description true: only cases you reported or registered (我的上报) */
+                mine?: boolean | null;
                 /** @description created: newest first; due: deadline first */
                 order?: "created" | "due";
                 page?: number;

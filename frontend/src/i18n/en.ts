@@ -5,6 +5,7 @@ import registry from './registry-en'
 import fixes from './fixes-en'
 import admin from './admin-en'
 import staffing from './staffing-en'
+import notices, { noticeActions } from './notices-en'
 
 const en: Messages = {
   app: { name: 'GridGov', short: 'GridGov', mobile: 'GridGov mobile' },
@@ -201,6 +202,7 @@ const en: Messages = {
     categoryAll: 'All categories',
   },
   action: {
+    ...noticeActions,
     accept: 'Accept',
     reject: 'Reject',
     merge: 'Merge',
@@ -487,6 +489,7 @@ const en: Messages = {
   fixes,
   admin,
   staffing,
+  notices,
   errors: {
     title: 'Something went wrong',
     network: 'Network error',

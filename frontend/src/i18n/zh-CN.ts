@@ -3,6 +3,7 @@ import registry from './registry-zh-CN'
 import fixes from './fixes-zh-CN'
 import admin from './admin-zh-CN'
 import staffing from './staffing-zh-CN'
+import notices, { noticeActions } from './notices-zh-CN'
 
 const zhCN = {
   app: { name: '网格治理平台', short: 'GridGov', mobile: '网格治理 · 移动端' },
@@ -199,6 +200,7 @@ const zhCN = {
     categoryAll: '全部类别',
   },
   action: {
+    ...noticeActions,
     accept: '受理',
     reject: '不予受理',
     merge: '合并',
@@ -485,6 +487,7 @@ const zhCN = {
   fixes,
   admin,
   staffing,
+  notices,
   errors: {
     title: '出错了',
     network: '网络连接失败',

@@ -46,6 +46,7 @@ export const ACTIONS: Record<string, ActionForm> = {
   verify: { fields: ['passed', 'note', 'attachments'], tone: 'primary' },
   close: { fields: ['closing_type', 'reason', 'note'], tone: 'primary' },
   return_visit: { fields: ['satisfaction', 'comment'], tone: 'primary' },
+  follow_up: { fields: ['note', 'attachments'], tone: 'primary' },
   supervise: { fields: ['level', 'step_id', 'note'], tone: 'warning' },
   escalate: { fields: ['reason'], tone: 'warning' },
   request_suspension: { fields: ['reason'], tone: 'default' },

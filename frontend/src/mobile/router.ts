@@ -1,4 +1,4 @@
-/** Mobile routes under /m/ (Vant, made for 390×844): grid workers and residents. */
+/** Mobile routes under /m/ (Vant, made for 390×844): grid workers, department handlers and residents. */
 import { createRouter, createWebHistory } from 'vue-router'
 import { useSession } from '@/stores/session'
 
@@ -18,12 +18,13 @@ export const router = createRouter({
       name: 'home',
       redirect: () => {
         const session = useSession()
-        return session.is('grid_worker', 'block_chief', 'building_head') ? '/tasks' : '/mine'
+        return session.is('grid_worker', 'block_chief', 'building_head', 'department_handler', 'partner_org') ? '/tasks' : '/mine'
       },
     },
-    { path: '/tasks', name: 'tasks', component: () => import('./views/GridTasks.vue'), meta: { tab: true } },
+    { path: '/tasks', name: 'tasks', component: () => import('./views/TasksView.vue'), meta: { tab: true } },
     { path: '/report', name: 'report', component: () => import('./views/ReportCase.vue'), meta: { tab: true } },
     { path: '/mine', name: 'mine', component: () => import('./views/MyReports.vue'), meta: { tab: true } },
+    { path: '/messages', name: 'messages', component: () => import('./views/MobileMessages.vue'), meta: { tab: true } },
     { path: '/me', name: 'me', component: () => import('./views/MobileMe.vue'), meta: { tab: true } },
     { path: '/cases/:id(\\d+)', name: 'case', component: () => import('./views/MobileCase.vue'), props: (r) => ({ id: Number(r.params.id) }) },
     { path: '/:rest(.*)*', redirect: '/' },

@@ -86,6 +86,7 @@ def list_cases(
     created_from: FilterDate | None = None,
     created_to: FilterDate | None = None,
     todo: bool | None = Query(None, description="true: only cases waiting on you (your to-dos)"),
+    mine: bool | None = Query(None, description="true: only cases you reported or registered (我的上报)"),
     order: Literal["created", "due"] = Query(
         "created", description="created: newest first; due: deadline first"
     ),
@@ -93,6 +94,7 @@ def list_cases(
     return selectors.cases_for(
         request.auth,
         todo=todo,
+        mine=mine,
         order=order,
         status=status,
         category=category,

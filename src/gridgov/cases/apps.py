@@ -30,3 +30,8 @@ class CasesConfig(AppConfig):
         notifications.register_kind(
             NotificationKind.OUTCOME.value, services.outcome_text, label=NotificationKind.OUTCOME.label
         )
+        # What cases tell the people who must act: whistle, report-in due, supervision cards,
+        # escalation, return, rework, unsatisfied rating (cases/notices.py).
+        from gridgov.cases import notices
+
+        notices.register()

@@ -142,6 +142,18 @@ class WarningLevel(models.TextChoices):
     RED = "red", _("Overdue")
 
 
+class FollowUp(models.TextChoices):
+    """The follow-up an unsatisfied rating opens for the community (回访不满意跟进)."""
+
+    NONE = "", _("None")
+    OPEN = "open", _("Open")
+    DONE = "done", _("Done")
+
+
+# A rating at or below this is 不满意 (1–5: 1–2 unsatisfied, 3 fair, 4–5 satisfied).
+UNSATISFIED_MAX = 2
+
+
 class Case(models.Model):
     number = models.CharField(max_length=24, unique=True)
     kind = models.CharField(max_length=16, choices=CaseKind.choices, default=CaseKind.DEMAND)
@@ -209,6 +221,9 @@ class Case(models.Model):
     deferred_until = models.DateField(null=True, blank=True)
     satisfaction = models.PositiveSmallIntegerField(null=True, blank=True)
     satisfaction_comment = models.TextField(blank=True, default="")
+    # An unsatisfied rating opens a follow-up the community must close (action `follow_up`).
+    follow_up = models.CharField(max_length=8, choices=FollowUp.choices, blank=True, default="")
+    follow_up_due_at = models.DateTimeField(null=True, blank=True)
     attachments = models.JSONField(default=list, blank=True)
     idempotency_key = models.CharField(max_length=64, blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
@@ -376,3 +391,10 @@ class NotificationKind(models.TextChoices):
     DEADLINE_YELLOW = "deadline_yellow", _("Deadline near (80 per cent of the time used)")
     DEADLINE_RED = "deadline_red", _("Deadline passed")
     OUTCOME = "outcome", _("Outcome of a reported case")
+    WHISTLE = "whistle", _("New case for your department")
+    REPORT_IN_DUE = "report_in_due", _("A department has not reported in")
+    SUPERVISION = "supervision", _("Supervision card")
+    ESCALATION = "escalation", _("Case escalated to you")
+    RETURNED = "returned", _("Case returned by a department")
+    REWORK = "rework", _("Case sent back for rework")
+    UNSATISFIED = "unsatisfied", _("Unsatisfied rating: follow up")

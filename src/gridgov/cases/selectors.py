@@ -27,6 +27,8 @@ from gridgov.cases.models import (
     OPEN_STEP_STATUSES,
     Case,
     Category,
+    Channel,
+    FollowUp,
     Status,
     Step,
     TimelineEvent,
@@ -76,11 +78,14 @@ def cases_for(
     created_from: dt.datetime | dt.date | None = None,
     created_to: dt.datetime | dt.date | None = None,
     todo: bool | None = None,
+    mine: bool | None = None,
     order: str = "created",
 ) -> QuerySet[Case]:
     qs = visible_cases(user)
     if todo:
         qs = _on_behalf_of(user, qs.filter(_waiting_on(user)))
+    if mine:
+        qs = qs.filter(_reported_by(user))
     if status:
         qs = qs.filter(status__in=status)
     if category:
@@ -104,21 +109,33 @@ def cases_for(
     return qs.select_related("area", "grid", "category", "holder_area", "holder_organisation", "merged_into")
 
 
+def _reported_by(user) -> Q:
+    """我的上报: the cases the user reported, or registered on someone's behalf (window, hotline)."""
+    uid = getattr(user, "pk", None)
+    if uid is None:
+        return Q(pk__in=[])
+    return Q(reporter_id=uid) | Q(created_by_id=uid)
+
+
 def _waiting_on(user) -> Q:
     """Cases waiting on the user (a workbench's to-dos), by the main moves of the transition table:
     dispatchers — cases their area holds that are to be accepted, dispatched, handled or closed;
-    subdistrict staff and leaders — suspensions to approve in their area; department and partner
-    handlers — their organisation's open steps; grid workers — handled cases of their grid to check on
-    site; reporters — their closed cases to rate; administrators — every open case. While a colleague
-    is on leave with the user as backup (AB岗), the colleague's to-dos too (their memberships are in
-    the user's principal: see `_on_behalf_of`)."""
-    actor = workflow.actor_for(user)
-    if Role.ADMIN in actor.roles:
-        return Q(status__in=OPEN_STATUSES)
-    q = _waiting_on_posts(actor)
+    community staff — the follow-ups of unsatisfied ratings in their community; subdistrict staff and
+    leaders — suspensions to approve in their area; department and partner handlers — their
+    organisation's open steps; grid workers — handled cases of their grid to check on site; reporters —
+    their closed cases to rate (not a patrol report: the return visit asks the residents). The
+    administrators take no business action, so nothing waits on them. While a colleague is on leave with
+    the user as backup (AB岗), the colleague's to-dos too (their memberships are in the user's principal:
+    see `_on_behalf_of`)."""
+    q = _waiting_on_posts(workflow.actor_for(user))
     if getattr(user, "pk", None):
-        q |= Q(reporter_id=user.pk, status=Status.CLOSED, merged_into__isnull=True)
+        q |= _to_rate(user)
     return q
+
+
+def _to_rate(user) -> Q:
+    """The reporter's closed cases to rate (not a patrol report: the return visit asks the residents)."""
+    return Q(reporter_id=user.pk, status=Status.CLOSED, merged_into__isnull=True) & ~Q(channel=Channel.PATROL)
 
 
 @dataclass
@@ -154,6 +171,11 @@ def _waiting_on_posts(actor) -> Q:
     for role in (Role.SUBDISTRICT_STAFF, Role.LEADER):
         for path in actor.paths.get(role, ()):
             q |= Q(area__path__startswith=path, suspension_requested=True, suspended=False)
+    follow_up = Q(status=Status.RATED, follow_up=FollowUp.OPEN)
+    for path in actor.paths.get(Role.COMMUNITY_STAFF, ()):
+        q |= follow_up & Q(area__path__startswith=path)
+    if actor.area_ids.get(Role.SUBDISTRICT_STAFF):
+        q |= follow_up & Q(holder_area_id__in=actor.area_ids[Role.SUBDISTRICT_STAFF])
     orgs = set().union(*(actor.org_ids.get(r, set()) for r in (Role.DEPARTMENT_HANDLER, Role.PARTNER_ORG)))
     if orgs:
         q |= Q(
@@ -172,7 +194,7 @@ def _on_behalf_of(user, qs: QuerySet[Case]) -> QuerySet[Case]:
     if not covering or Role.ADMIN in actor.roles:
         return qs.annotate(on_behalf_of=Value("", output_field=CharField()))
     own = _waiting_on_posts(_posts(m for m in actor.memberships if m.on_behalf_of is None))
-    own |= Q(reporter_id=user.pk, status=Status.CLOSED, merged_into__isnull=True)
+    own |= _to_rate(user)
     names = {u.pk: u.display_name or u.username for u in User.objects.filter(pk__in=covering)}
     whens = [When(own, then=Value(""))]
     for absent in covering:

@@ -22,16 +22,18 @@ from django.utils.translation import gettext_lazy
 
 from gridgov.accounts.models import Organisation
 from gridgov.accounts.roles import Role
-from gridgov.cases import selectors, workflow
+from gridgov.cases import notices, selectors, workflow
 from gridgov.cases.models import (
     ACTIVE_STEP_STATUSES,
     OPEN_STATUSES,
     OPEN_STEP_STATUSES,
+    UNSATISFIED_MAX,
     Case,
     CaseKind,
     Category,
     Channel,
     ClosingType,
+    FollowUp,
     NotificationKind,
     Priority,
     Status,
@@ -54,7 +56,10 @@ from gridgov.territory.models import Area
 
 DEFAULT_REPORT_IN = (2, "hours")
 DEFAULT_RESOLUTION = (5, "days")
-STAFF = (Role.COMMUNITY_STAFF, Role.SUBDISTRICT_STAFF, Role.LEADER, Role.ADMIN)
+FOLLOW_UP_LIMIT = (3, "days")  # an unsatisfied rating's follow-up: within 3 working days
+# Who reports on someone's behalf (window, hotline). Not the administrators: they hold no business
+# actions (三权分立); a system administrator may only try the device and external channels.
+STAFF = (Role.COMMUNITY_STAFF, Role.SUBDISTRICT_STAFF, Role.LEADER)
 
 
 def seed_categories() -> tuple[int, int]:
@@ -405,7 +410,7 @@ def whistle(*, case_id, version, actor, departments=None, whistle_item_id=None, 
     if case.due_at is None or latest > case.due_at:
         case.due_at = latest
     case.holder_organisation = targets[0] if len(targets) == 1 else None
-    return workflow.move(
+    case = workflow.move(
         case,
         "whistle",
         actor,
@@ -417,6 +422,8 @@ def whistle(*, case_id, version, actor, departments=None, whistle_item_id=None, 
             "due_at": case.due_at.isoformat(),
         },
     )
+    notices.whistled(case, steps, actor)
+    return case
 
 
 @transaction.atomic
@@ -485,7 +492,7 @@ def return_step(*, case_id, version, actor, step_id=None, reason="", note="", at
     status = _status_from_steps(case)
     if status == Status.ACCEPTED:
         case.holder_organisation = None
-    return workflow.move(
+    case = workflow.move(
         case,
         "return",
         actor,
@@ -498,6 +505,8 @@ def return_step(*, case_id, version, actor, step_id=None, reason="", note="", at
             "departments": [s.target.code for s in steps],
         },
     )
+    notices.returned(case, steps, actor, reason)
+    return case
 
 
 @transaction.atomic
@@ -524,7 +533,7 @@ def reassign(*, case_id, version, actor, step_id=None, departments=None, note=""
     new = _new_step(case, target, old.kind, old.whistle_item, timezone.now())
     if case.holder_organisation_id == old.target_id:
         case.holder_organisation = target
-    return workflow.move(
+    case = workflow.move(
         case,
         "reassign",
         actor,
@@ -533,6 +542,8 @@ def reassign(*, case_id, version, actor, step_id=None, departments=None, note=""
         attachments=attachments,
         data={"from": old.target.code, "to": target.code, "step": new.pk},
     )
+    notices.whistled(case, [new], actor)
+    return case
 
 
 @transaction.atomic
@@ -542,6 +553,8 @@ def verify(*, case_id, version, actor, passed=None, note="", attachments=None):
         raise field_error("passed", _("Say whether the check on site passed."))
     if passed:
         return workflow.move(case, "verify", actor, note=note, attachments=attachments, data={"passed": True})
+    if not (note or "").strip():
+        raise field_error("note", _("Say what failed the check: the handler must know what to redo."))
     case.rework_count += 1
     steps = list(Step.objects.filter(case=case, status__in=workflow.STEPS.transition("rework").sources))
     for s in steps:
@@ -551,7 +564,7 @@ def verify(*, case_id, version, actor, passed=None, note="", attachments=None):
         s.handled_on_time = None
         workflow.move_step(s, "rework", actor)
     status = Status.IN_PROGRESS if steps else Status.COMMUNITY_HANDLING
-    return workflow.move(
+    case = workflow.move(
         case,
         "verify",
         actor,
@@ -560,6 +573,8 @@ def verify(*, case_id, version, actor, passed=None, note="", attachments=None):
         attachments=attachments,
         data={"passed": False, "rework": case.rework_count, "steps": [s.pk for s in steps]},
     )
+    notices.reworked(case, steps, actor, note)
+    return case
 
 
 @transaction.atomic
@@ -567,10 +582,8 @@ def close(*, case_id, version, actor, closing_type=None, reason="", note="", att
     case = _begin("close", case_id, version, actor)
     now = timezone.now()
     if closing_type in (ClosingType.ERROR, ClosingType.SPECIAL):
-        if not _roles(actor) & {Role.LEADER, Role.ADMIN}:
-            raise workflow.CASES.refuse(
-                case, "close", actor, _("Only a leader or an administrator may set this closing type.")
-            )
+        if Role.LEADER not in _roles(actor):
+            raise workflow.CASES.refuse(case, "close", actor, _("Only a leader may set this closing type."))
         if not (reason or "").strip():
             raise field_error("reason", _("Give the reason."))
         case.closing_type = closing_type
@@ -599,13 +612,31 @@ def return_visit(*, case_id, version, actor, satisfaction=None, comment="", note
     case.satisfaction = int(satisfaction)
     case.satisfaction_comment = comment or ""
     by = "reporter" if case.reporter_id == actor.pk else "staff"
+    data: dict[str, Any] = {"satisfaction": case.satisfaction, "by": by}
+    unsatisfied = case.satisfaction <= UNSATISFIED_MAX
+    if unsatisfied:  # 不满意: a follow-up the community must close (action follow_up)
+        case.follow_up = FollowUp.OPEN
+        case.follow_up_due_at = _deadline(timezone.now(), *FOLLOW_UP_LIMIT)
+        data["follow_up_due_at"] = case.follow_up_due_at.isoformat()
+    case = workflow.move(
+        case, "return_visit", actor, note=note or comment, attachments=attachments, data=data
+    )
+    if unsatisfied:
+        notices.unsatisfied(case, actor)
+    return case
+
+
+@transaction.atomic
+def follow_up(*, case_id, version, actor, note="", attachments=None):
+    """Close the follow-up an unsatisfied rating opened: what the community did about it (the status stays
+    rated)."""
+    case = _begin("follow_up", case_id, version, actor)
+    if not (note or "").strip():
+        raise field_error("note", _("Describe what was done to follow the case up."))
+    case.follow_up = FollowUp.DONE
+    on_time = case.follow_up_due_at is None or timezone.now() <= case.follow_up_due_at
     return workflow.move(
-        case,
-        "return_visit",
-        actor,
-        note=note or comment,
-        attachments=attachments,
-        data={"satisfaction": case.satisfaction, "by": by},
+        case, "follow_up", actor, note=note, attachments=attachments, data={"follow_up_on_time": on_time}
     )
 
 
@@ -620,9 +651,11 @@ def supervise(*, case_id, version, actor, level=None, step_id=None, note="", att
     ids = list(steps.values_list("pk", flat=True))
     Step.objects.filter(pk__in=ids).update(supervision=level)
     case.supervision = level
-    return workflow.move(
+    case = workflow.move(
         case, "supervise", actor, note=note, attachments=attachments, data={"level": level, "steps": ids}
     )
+    notices.supervised(case, level, ids, actor, note)
+    return case
 
 
 @transaction.atomic
@@ -632,7 +665,7 @@ def escalate(*, case_id, version, actor, reason="", note="", attachments=None):
         raise field_error("reason", _("Give the reason."))
     before = case.holder_area
     case.holder_area = Area.objects.get(pk=before.parent_id)
-    return workflow.move(
+    case = workflow.move(
         case,
         "escalate",
         actor,
@@ -645,6 +678,8 @@ def escalate(*, case_id, version, actor, reason="", note="", attachments=None):
             "level": case.holder_area.level,
         },
     )
+    notices.escalated(case, before, actor, reason)
+    return case
 
 
 @transaction.atomic
@@ -888,6 +923,7 @@ SERVICES = {
     "verify": verify,
     "close": close,
     "return_visit": return_visit,
+    "follow_up": follow_up,
     "supervise": supervise,
     "escalate": escalate,
     "request_suspension": request_suspension,

@@ -15,6 +15,11 @@ timeline event `deadline_warning` and a notification to each person who must act
     the case deadline the community staff of the case's community, and the staff of the current holder
                       area when the case was escalated above it
 
+When a step's report-in deadline passes without a report-in (its level turns red), the dispatchers who
+whistled and those of the current holder are told too (kind `report_in_due`, cases/notices.py): they
+must urge the department, issue a supervision card or reassign. Once per step: the red level is kept
+on the step, so a second sweep sends nothing.
+
 A red step deadline sets the step's `overdue` flag. When a level falls (deadlines moved by `resume`)
 it is lowered silently, so the next rise is raised again.
 
@@ -36,6 +41,7 @@ from django.utils.translation import gettext as _
 
 from gridgov.accounts.models import Membership
 from gridgov.accounts.roles import Role
+from gridgov.cases import notices
 from gridgov.cases.models import (
     OPEN_STATUSES,
     OPEN_STEP_STATUSES,
@@ -159,9 +165,20 @@ class Recipients:
 
     def keys_for(self, case: Case, found: list[Watch]) -> tuple[set[int], set[str], set[int]]:
         orgs = {w.step.target_id for w in found if w.step is not None}
+        areas: set[int] = set()
+        for w in found:
+            if _report_in_due(w):
+                areas |= {w.step.source_area_id, case.holder_area_id} - {None}
         if any(w.step is None for w in found):
-            return orgs, set(area_paths.ancestor_paths(case.area.path)), {case.holder_area_id} - {None}
-        return orgs, set(), set()
+            areas |= {case.holder_area_id} - {None}
+            return orgs, set(area_paths.ancestor_paths(case.area.path)), areas
+        return orgs, set(), areas
+
+    def dispatchers(self, case: Case, step: Step) -> set[int]:
+        """The dispatchers who whistled the step and those of the case's current holder."""
+        areas = [a for a in (step.source_area_id, case.holder_area_id) if a is not None]
+        self.load(area_ids=areas)
+        return set().union(*(self.by_area[a] for a in areas)) if areas else set()
 
     def for_watch(self, case: Case, w: Watch) -> set[int]:
         if w.step is not None:
@@ -174,6 +191,11 @@ class Recipients:
         for a in areas:
             users |= self.by_area[a]
         return users
+
+
+def _report_in_due(w: Watch) -> bool:
+    """A step's report-in deadline turning red: the dispatchers are told too (`report_in_due`)."""
+    return w.deadline == "report_in" and w.step is not None and w.new == WarningLevel.RED and w.rises
 
 
 def _local(when: dt.datetime) -> str:
@@ -273,6 +295,8 @@ def _apply(case_id: int, now: dt.datetime, recipients: Recipients, counts: Count
                 notifications.Notice(u, kind, facts, case, created_at=now)
                 for u in sorted(recipients.for_watch(case, w))
             )
+            if _report_in_due(w):
+                notes.extend(notices.report_in_due(case, w.step, recipients.dispatchers(case, w.step), now))
         if notes:
             notifications.notify_many(notes)
             counts["notifications"] += len(notes)

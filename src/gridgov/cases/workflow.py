@@ -17,7 +17,10 @@ one rule. Conditions:
     grid       a grid worker whose grid (or area below it) is the case's area
     step:<s>   a department/partner handler whose organisation is the target of a step in status <s>
     reporter   the user reported the case
-    any        always (administrators)
+
+The administrators hold no business action (三权分立): the system administrator configures the system
+and may read cases, but accepts, dispatches, handles, checks, closes, rates or supervises nothing; the
+security and audit administrators see no cases at all.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from gridgov.accounts.roles import Role
 from gridgov.cases.models import (
     OPEN_STEP_STATUSES,
     Case,
+    FollowUp,
     Status,
     Step,
     StepStatus,
@@ -40,7 +44,7 @@ from gridgov.cases.models import (
 from gridgov.core import attachments, timeline, worktime
 from gridgov.core.errors import field_error
 from gridgov.core.principal import Principal, principal_for
-from gridgov.core.workflow import Rule, Transition, Workflow, anyone, transition, via
+from gridgov.core.workflow import Rule, Transition, Workflow, transition, via
 from gridgov.territory import paths
 
 # --- actors -----------------------------------------------------------------------------------------
@@ -79,11 +83,6 @@ def _step_in(*statuses: str) -> Callable[[Case, Actor, str], bool]:
     return check
 
 
-def _work_in_hand(case: Case, actor: Actor, role: str) -> bool:
-    """Some step has reported in and is not handled yet (an administrator handles those)."""
-    return any(s.status in (StepStatus.REPORTED_IN, StepStatus.IN_PROGRESS) for s in _steps(case))
-
-
 def _reporter(case: Case, actor: Actor, role: str) -> bool:
     return case.reporter_id is not None and case.reporter_id == getattr(actor.user, "pk", None)
 
@@ -91,8 +90,6 @@ def _reporter(case: Case, actor: Actor, role: str) -> bool:
 _territory.__name__ = "territory"
 _holder.__name__ = "holder"
 _reporter.__name__ = "reporter"
-_work_in_hand.__name__ = "work in hand"
-_any = anyone
 _grid = _territory  # a grid worker's membership area is their grid
 
 
@@ -144,6 +141,10 @@ def _is_suspended(case: Case) -> bool:
     return case.suspended
 
 
+def _follow_up_open(case: Case) -> bool:
+    return case.follow_up == FollowUp.OPEN
+
+
 def _deferrable(case: Case) -> bool:
     return not case.deferred and case.due_at is not None
 
@@ -151,17 +152,14 @@ def _deferrable(case: Case) -> bool:
 # --- the table --------------------------------------------------------------------------------------
 S = Status
 WORKING = frozenset({S.ACCEPTED, S.COMMUNITY_HANDLING, S.WHISTLED, S.IN_PROGRESS})
-ADMIN = Rule(Role.ADMIN, _any)
 HOLDERS = (
     Rule(Role.COMMUNITY_STAFF, _holder),
     Rule(Role.SUBDISTRICT_STAFF, _holder),
     Rule(Role.LEADER, _holder),
-    ADMIN,
 )
 ABOVE = (
     Rule(Role.SUBDISTRICT_STAFF, _territory),
     Rule(Role.LEADER, _territory),
-    ADMIN,
 )
 DEPT = (Role.DEPARTMENT_HANDLER, Role.PARTNER_ORG)
 
@@ -219,8 +217,6 @@ TRANSITIONS: dict[str, Transition] = {
                 ),
                 Rule(Role.COMMUNITY_STAFF, _holder, frozenset({S.COMMUNITY_HANDLING})),
                 Rule(Role.SUBDISTRICT_STAFF, _holder, frozenset({S.COMMUNITY_HANDLING})),
-                Rule(Role.ADMIN, _work_in_hand, frozenset({S.IN_PROGRESS})),
-                Rule(Role.ADMIN, _any, frozenset({S.COMMUNITY_HANDLING})),
             ],
             ("note",),
             note="handled once every active step is handled; until then in_progress",
@@ -238,25 +234,36 @@ TRANSITIONS: dict[str, Transition] = {
             "verify",
             {S.HANDLED},
             S.VERIFIED,
-            [Rule(Role.GRID_WORKER, _grid), ADMIN],
+            [Rule(Role.GRID_WORKER, _grid)],
             ("passed",),
-            note="passed=false: back to in_progress (or community_handling), rework_count + 1",
+            note="passed=false (with the reason in note): back to in_progress (or community_handling), rework_count + 1",
         ),
         _t(
             "close",
             {S.VERIFIED},
             S.CLOSED,
             HOLDERS,
-            note="closing_type overdue when due_at has passed, else normal; error/special: leader or admin, with reason",
+            note="closing_type overdue when due_at has passed, else normal; error/special: a leader, with reason",
         ),
         _t(
             "return_visit",
             {S.CLOSED},
             S.RATED,
-            [Rule("reporter", _reporter, membership=False), Rule(Role.COMMUNITY_STAFF, _territory), ADMIN],
+            [Rule("reporter", _reporter, membership=False), Rule(Role.COMMUNITY_STAFF, _territory)],
             ("satisfaction",),
             guard=_not_merged,
             guard_text="not merged",
+            note="satisfaction 1–2 (不满意) opens a follow-up for the community",
+        ),
+        _t(
+            "follow_up",
+            {S.RATED},
+            None,
+            [Rule(Role.COMMUNITY_STAFF, _territory), Rule(Role.SUBDISTRICT_STAFF, _holder)],
+            ("note",),
+            guard=_follow_up_open,
+            guard_text="a follow-up is open",
+            note="closes the follow-up of an unsatisfied rating: what the community did",
         ),
         _t(
             "supervise",
@@ -271,7 +278,7 @@ TRANSITIONS: dict[str, Transition] = {
             "escalate",
             WORKING,
             None,
-            [Rule(Role.COMMUNITY_STAFF, _holder), Rule(Role.SUBDISTRICT_STAFF, _holder), ADMIN],
+            [Rule(Role.COMMUNITY_STAFF, _holder), Rule(Role.SUBDISTRICT_STAFF, _holder)],
             ("reason",),
             guard=_can_escalate,
             guard_text="holder below the district",
@@ -449,7 +456,7 @@ def _target(step: Step, actor: Actor, role: str) -> bool:
 
 _target.__name__ = "target"
 ST = StepStatus
-OWN_STEP = (*(Rule(r, _target) for r in DEPT), ADMIN)
+OWN_STEP = tuple(Rule(r, _target) for r in DEPT)
 STEP_TRANSITIONS: dict[str, Transition] = {
     t.action: t
     for t in (
@@ -467,14 +474,14 @@ STEP_TRANSITIONS: dict[str, Transition] = {
             "cancel",
             OPEN_STEP_STATUSES,
             ST.CANCELLED,
-            [*(Rule(r.role, via(_case_of, _holder, "case ")) for r in HOLDERS if r is not ADMIN), ADMIN],
+            [Rule(r.role, via(_case_of, _holder, "case ")) for r in HOLDERS],
             note="case action reassign: a new step for the new department",
         ),
         _t(
             "rework",
             {ST.HANDLED},
             ST.IN_PROGRESS,
-            [Rule(Role.GRID_WORKER, via(_case_of, _grid, "case ")), ADMIN],
+            [Rule(Role.GRID_WORKER, via(_case_of, _grid, "case "))],
             note="case action verify with passed=false",
         ),
     )
@@ -492,7 +499,7 @@ STEPS = Workflow(
 
 def steps_for(case: Case, action: str, actor, step_id: int | None = None) -> list[Step]:
     """The steps of a locked case that `actor` may move by the step action `action`: in the action's
-    source statuses and admitted by its rules (their organisations' steps; all for an admin). None:
+    source statuses and admitted by its rules (their organisations' steps). None:
     with `step_id` a field error, else Forbidden."""
     t = STEPS.transition(action)
     principal = actor_for(actor)

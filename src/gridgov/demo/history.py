@@ -26,11 +26,13 @@ from gridgov.accounts.models import Membership, Organisation
 from gridgov.accounts.roles import Role
 from gridgov.cases import sla
 from gridgov.cases.models import (
+    UNSATISFIED_MAX,
     Case,
     CaseKind,
     Category,
     Channel,
     ClosingType,
+    FollowUp,
     Status,
     Step,
     StepKind,
@@ -732,6 +734,28 @@ class Simulator:
             note=comment,
             data={"satisfaction": stars, "by": "reporter" if by_reporter else "staff"},
         )
+        if stars <= UNSATISFIED_MAX:  # 不满意: the community follows it up (most of them already)
+            c.follow_up = FollowUp.OPEN
+            c.follow_up_due_at = worktime.add_working_time(visit, 3, "days")
+            life.events[-1].data["follow_up_due_at"] = c.follow_up_due_at.isoformat()
+            done = visit + dt.timedelta(hours=rng.uniform(3, 60))
+            if rng.random() < 0.75 and done <= self.now:
+                c.follow_up = FollowUp.DONE
+                note = rng.choice(FOLLOW_UP_NOTES)
+                life.ev(
+                    done,
+                    self.staff(life.community),
+                    "follow_up",
+                    note=note,
+                    data={"follow_up_on_time": done <= c.follow_up_due_at},
+                )
+
+
+FOLLOW_UP_NOTES = (
+    "已上门向居民说明处理情况，并安排复查",
+    "已电话沟通，再次组织清理，居民表示认可",
+    "已约谈物业，落实每日巡查，居民同意继续观察",
+)
 
 
 # --- the whole history ----------------------------------------------------------------------------------

@@ -47,8 +47,13 @@ def warnings(case) -> list[dict]:
     )
 
 
-def told(case) -> set[tuple[str, str]]:
-    return set(notifications.about(case).values_list("recipient__username", "kind"))
+def told(case, kinds=("deadline_yellow", "deadline_red")) -> set[tuple[str, str]]:
+    """Who was told what about the case (the deadline warnings by default)."""
+    return set(notifications.about(case).filter(kind__in=kinds).values_list("recipient__username", "kind"))
+
+
+def warned(case):
+    return notifications.about(case).filter(kind__in=("deadline_yellow", "deadline_red"))
 
 
 def _whistled_at(people, when, clock, *depts, category="E0102") -> Case:
@@ -86,10 +91,12 @@ def test_report_in_warning_yellow_once_then_red(people, world, clock):
 
     again = sla.sweep(at(2026, 3, 10, 9, 55))
     assert (again["yellow"], again["red"], again["notifications"]) == (0, 0, 0)
-    assert len(warnings(case)) == 1 and notifications.about(case).count() == 2
+    assert len(warnings(case)) == 1 and warned(case).count() == 2
 
     counts = sla.sweep(at(2026, 3, 10, 10, 5))
-    assert (counts["yellow"], counts["red"], counts["notifications"]) == (0, 1, 2)
+    # red: CG's handlers, and the dispatcher who whistled (report_in_due) — not the subdistrict
+    assert (counts["yellow"], counts["red"], counts["notifications"]) == (0, 1, 3)
+    assert told(case, ["report_in_due"]) == {("staff_a", "report_in_due")}
     event = TimelineEvent.objects.filter(case=case, action="deadline_warning").last()
     assert event.data["level"] == "red" and event.data["deadline"] == "report_in" and event.actor is None
     assert event.at == at(2026, 3, 10, 10, 5) and event.from_status == event.to_status == "in_progress"
@@ -102,9 +109,11 @@ def test_report_in_warning_yellow_once_then_red(people, world, clock):
         (u, k) for u in ("dept_cg", "dept_cg2") for k in ("deadline_yellow", "deadline_red")
     }
     assert sla.sweep(at(2026, 3, 10, 11, 0))["red"] == 0
-    assert extra_cg.notifications.count() == 2
-    for name in ("dept_ga", "staff_a", "staff_b", "sub_staff", "staff_a_sub", "resident", "admin"):
-        assert not Notification.objects.filter(recipient__username=name).exists(), name
+    assert extra_cg.notifications.exclude(kind="whistle").count() == 2
+    for name in ("dept_ga", "staff_b", "sub_staff", "staff_a_sub", "resident", "admin"):
+        assert not Notification.objects.filter(recipient__username=name).exclude(kind="whistle").exists(), (
+            name
+        )
 
 
 def test_resolution_warnings_for_steps_and_the_case(people, world, clock):
@@ -120,7 +129,7 @@ def test_resolution_warnings_for_steps_and_the_case(people, world, clock):
         ("resolution", None),
         ("resolution", step.pk),
     }
-    mine = notifications.about(case)
+    mine = warned(case)
     assert {(n.recipient.username, n.facts["step_id"]) for n in mine} == {
         ("dept_cg", step.pk),
         ("staff_a", None),
@@ -218,18 +227,18 @@ def test_notifications_api_own_only_and_mark_read(people, world, clock):
     r = mine.get("/notifications")
     assert r.status_code == 200
     body = r.json()
-    assert body["count"] == 2  # yellow then red of CG's report-in; GA's step is not theirs
+    assert body["count"] == 3  # the whistle, then yellow and red of CG's report-in; GA's step is not theirs
     items = body["items"]
-    assert [i["kind"] for i in items] == ["deadline_red", "deadline_yellow"]
+    assert [i["kind"] for i in items] == ["deadline_red", "deadline_yellow", "whistle"]
     assert all(i["case_number"] == case.number and i["read_at"] is None for i in items)
     assert all(i["data"]["step_id"] == step_of(case, world.cg).pk for i in items)
-    assert Api(people.dept_ga).get("/notifications").json()["count"] == 2
+    assert Api(people.dept_ga).get("/notifications").json()["count"] == 3
     assert Api(people.staff_b).get("/notifications").json() == {"items": [], "count": 0}
 
     first = items[0]["id"]
     assert mine.post(f"/notifications/{first}/read").status_code == 204
     assert mine.post(f"/notifications/{first}/read").status_code == 204  # again: unchanged
-    assert mine.get("/notifications", {"unread": "true"}).json()["count"] == 1
+    assert mine.get("/notifications", {"unread": "true"}).json()["count"] == 2
     assert [i["id"] for i in mine.get("/notifications", {"unread": "false"}).json()["items"]] == [first]
 
     theirs = Notification.objects.filter(recipient=people.dept_ga).first()
@@ -245,7 +254,7 @@ def test_notifications_api_own_only_and_mark_read(people, world, clock):
 def test_messages_name_the_case_department_and_deadline(people, world, clock):
     case = _whistled_at(people, at(2026, 3, 10, 9, 0), clock)
     sla.sweep(at(2026, 3, 10, 10, 5))
-    n = notifications.about(case).get(recipient=people.dept_cg)
+    n = notifications.about(case).get(recipient=people.dept_cg, kind="deadline_red")
     assert case.number in n.message and "城管局" in n.message and "2026-03-10 10:00" in n.message
 
 

@@ -13,7 +13,7 @@ from gridgov.cases import selectors, workflow
 from gridgov.cases.models import Case, Step, TimelineEvent
 from gridgov.cases.tests.conftest import A2, ROLES, Api, act, report, step_of
 
-ALL = {"admin"}
+# The administrators take no business action (三权分立): "admin" is in no allowed set.
 
 
 def _submitted(p, w):
@@ -22,17 +22,17 @@ def _submitted(p, w):
 
 def _accepted(p, w):
     case = _submitted(p, w)
-    return act("accept", case, p.admin)
+    return act("accept", case, p.staff_a)
 
 
 def _escalated(p, w):
     case = _accepted(p, w)
-    return act("escalate", case, p.admin, reason="社区无法协调")
+    return act("escalate", case, p.staff_a, reason="社区无法协调")
 
 
 def _whistled(p, w):
     case = _accepted(p, w)
-    return act("whistle", case, p.admin, departments=["440309-CG"])
+    return act("whistle", case, p.staff_a, departments=["440309-CG"])
 
 
 def _in_progress(p, w):
@@ -41,7 +41,7 @@ def _in_progress(p, w):
 
 
 def _community_handling(p, w):
-    return act("community_handle", _accepted(p, w), p.admin)
+    return act("community_handle", _accepted(p, w), p.staff_a)
 
 
 def _handled(p, w):
@@ -54,6 +54,10 @@ def _verified(p, w):
 
 def _closed(p, w):
     return act("close", _verified(p, w), p.staff_a)
+
+
+def _unsatisfied(p, w):
+    return act("return_visit", _closed(p, w), p.resident, satisfaction=1, comment="垃圾又堆起来了")
 
 
 def _near_deadline(p, w):
@@ -77,61 +81,63 @@ def _in_days(days: int) -> str:
 
 def _merge_target(p, w):
     other = report(p.resident2, point=A2, category_code="E0102", description="路边垃圾")
-    act("accept", other, p.admin)
+    act("accept", other, p.staff_a)
     return other.number
 
 
 # action variant → (case builder, payload builder, roles allowed)
 SCENARIOS = {
-    "accept": (_submitted, lambda c, p, w: {"category_code": "E0102"}, {"admin", "staff_a"}),
-    "reject": (_submitted, lambda c, p, w: {"reason": "重复上报"}, {"admin", "staff_a"}),
-    "merge": (_accepted, lambda c, p, w: {"target_case_number": _merge_target(p, w)}, {"admin", "staff_a"}),
-    "community_handle": (_accepted, lambda c, p, w: {}, {"admin", "staff_a"}),
-    "whistle": (_accepted, lambda c, p, w: {"departments": ["440309-CG", "440309-GA"]}, {"admin", "staff_a"}),
+    "accept": (_submitted, lambda c, p, w: {"category_code": "E0102"}, {"staff_a"}),
+    "reject": (_submitted, lambda c, p, w: {"reason": "重复上报"}, {"staff_a"}),
+    "merge": (_accepted, lambda c, p, w: {"target_case_number": _merge_target(p, w)}, {"staff_a"}),
+    "community_handle": (_accepted, lambda c, p, w: {}, {"staff_a"}),
+    "whistle": (_accepted, lambda c, p, w: {"departments": ["440309-CG", "440309-GA"]}, {"staff_a"}),
     "whistle@subdistrict": (
         _escalated,
         lambda c, p, w: {"departments": ["440309-CG"]},
-        {"admin", "sub_staff"},
+        {"sub_staff"},
     ),
     "report_in": (_whistled, lambda c, p, w: {}, {"dept_cg"}),
-    "handle": (_in_progress, lambda c, p, w: {"note": "已清理完毕"}, {"dept_cg", "admin"}),
-    "handle@community": (_community_handling, lambda c, p, w: {"note": "社区已处理"}, {"staff_a", "admin"}),
+    "handle": (_in_progress, lambda c, p, w: {"note": "已清理完毕"}, {"dept_cg"}),
+    "handle@community": (_community_handling, lambda c, p, w: {"note": "社区已处理"}, {"staff_a"}),
     "return": (_whistled, lambda c, p, w: {"reason": "不属于本部门职责"}, {"dept_cg"}),
     "reassign": (
         _whistled,
         lambda c, p, w: {"step_id": step_of(c, w.cg).pk, "departments": ["440309-XF"]},
-        {"admin", "staff_a"},
+        {"staff_a"},
     ),
-    "verify": (_handled, lambda c, p, w: {"passed": True}, {"worker_a1", "admin"}),
-    "close": (_verified, lambda c, p, w: {}, {"staff_a", "admin"}),
+    "verify": (_handled, lambda c, p, w: {"passed": True}, {"worker_a1"}),
+    "close": (_verified, lambda c, p, w: {}, {"staff_a"}),
     "return_visit": (
         _closed,
         lambda c, p, w: {"satisfaction": 4, "comment": "满意"},
-        {"resident", "staff_a", "admin"},
+        {"resident", "staff_a"},
     ),
+    "verify@fail": (_handled, lambda c, p, w: {"passed": False, "note": "仍有垃圾"}, {"worker_a1"}),
+    "follow_up": (_unsatisfied, lambda c, p, w: {"note": "已上门沟通并再次清理"}, {"staff_a"}),
     "supervise": (
         _near_deadline,
         lambda c, p, w: {"level": "yellow"},
-        {"staff_a", "sub_staff", "leader", "admin"},
+        {"staff_a", "sub_staff", "leader"},
     ),
-    "escalate": (_accepted, lambda c, p, w: {"reason": "需要街道协调"}, {"staff_a", "admin"}),
-    "escalate@subdistrict": (_escalated, lambda c, p, w: {"reason": "需要区级协调"}, {"sub_staff", "admin"}),
+    "escalate": (_accepted, lambda c, p, w: {"reason": "需要街道协调"}, {"staff_a"}),
+    "escalate@subdistrict": (_escalated, lambda c, p, w: {"reason": "需要区级协调"}, {"sub_staff"}),
     "request_suspension": (
         _whistled,
         lambda c, p, w: {"reason": "等待鉴定"},
-        {"staff_a", "dept_cg", "admin"},
+        {"staff_a", "dept_cg"},
     ),
-    "suspend": (_suspension_requested, lambda c, p, w: {}, {"sub_staff", "leader", "admin"}),
-    "resume": (_suspended, lambda c, p, w: {}, {"sub_staff", "leader", "admin"}),
+    "suspend": (_suspension_requested, lambda c, p, w: {}, {"sub_staff", "leader"}),
+    "resume": (_suspended, lambda c, p, w: {}, {"sub_staff", "leader"}),
     "note": (
         _whistled,
         lambda c, p, w: {"note": "已联系产权单位"},
-        {"staff_a", "dept_cg", "worker_a1", "admin"},
+        {"staff_a", "dept_cg", "worker_a1"},
     ),
     "defer": (
         _whistled,
         lambda c, p, w: {"reason": "需纳入年度维修计划", "until": _in_days(60)},
-        {"sub_staff", "leader", "admin"},
+        {"sub_staff", "leader"},
     ),
 }
 # Users who cannot see a case of community A at all (→ 404 rather than 403).
@@ -203,7 +209,7 @@ def test_detail_sends_each_allowed_action_with_its_required_fields(people, world
     assert {a["action"]: a["required"] for a in detail["actions"]}["accept"] == []
 
     # Whistle: departments or a whistle item, unless the category names the department to dispatch to.
-    no_department = act("accept", report(people.resident, category_code="G0602"), people.admin)
+    no_department = act("accept", report(people.resident, category_code="G0602"), people.staff_a)
     whistle = {
         a["action"]: a for a in Api(people.staff_a).get(f"/cases/{no_department.pk}").json()["actions"]
     }
@@ -243,13 +249,13 @@ def test_detail_sends_each_allowed_action_with_its_required_fields(people, world
 )
 def test_wrong_state_is_a_conflict(build, action, body, people, world):
     case = build(people, world)
-    response = Api(people.admin).action(case, action, **body)
+    response = Api(people.staff_a).action(case, action, **body)
     assert response.status_code == 409, response.content
     assert response["Content-Type"].startswith("application/problem+json")
 
 
 def test_unknown_action_is_not_found(people, world):
     case = _submitted(people, world)
-    response = Api(people.admin).action(case, "teleport")
+    response = Api(people.staff_a).action(case, "teleport")
     assert response.status_code == 404
     assert response.json()["status"] == 404
