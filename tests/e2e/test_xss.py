@@ -1,8 +1,9 @@
 """Stored XSS and the Content-Security-Policy in the browser: script-like text is written through the API into
 every text field a page shows (area names, a department layer's name and its grid names from the imported
 file, a case's description, address, reporter and a note on its timeline, a user's display name, a unit's
-name, a resident's name, room and household number), then every page of the desktop and phone app is
-opened as the roles that see it, hovering over the maps so their tooltips open. Any `dialog` (an alert that
+name, a resident's name, room and household number, an organisation's name, a building head's
+submission, the reason of an escalation that becomes a notification's text), then every page of the
+desktop and phone app is opened as the roles that see it, hovering over the maps so their tooltips open. Any `dialog` (an alert that
 ran) or any Content-Security-Policy violation fails the test; the text must show as text.
 
 This module writes into the shared demo server: it runs after the other browser tests (file order)."""
@@ -63,6 +64,10 @@ def _patch(api, path: str, body: dict):
     )
     with api.opener.open(req, timeout=30) as r:
         return json.loads(r.read())
+
+
+def _first(server, role: str, within: str = "") -> str:
+    return next(x["username"] for x in server.logins if x["role"] == role and within in x["username"])
 
 
 def _seed(server) -> dict:
@@ -135,6 +140,43 @@ def _seed(server) -> dict:
         )
     except urllib.error.HTTPError as exc:
         assert exc.code == 422, exc.read()
+    # an organisation's name (the whistle dialog, the steps, the administration screens, notices)
+    department = admin.get("/api/v1/accounts/organisations?kind=department&page_size=1")["items"][0]["code"]
+    _patch(admin, f"/api/v1/accounts/organisations/{department}", {"name": SCRIPT + IMG + "局"})
+    # a building head's submission (采集审核): every collected text field
+    head = server.api(_first(server, "building_head", COMMUNITY))
+    own = head.get("/api/v1/territory/buildings?page_size=1")["items"][0]["code"]
+    first17 = "44030919900202" + f"{uuid.uuid4().int % 1000:03d}"
+    house = head.get(f"/api/v1/territory/buildings/{own}/houses?page_size=1")["items"][0]
+    head.post(
+        "/api/v1/registry/submissions",
+        {
+            "kind": "resident",
+            "action": "create",
+            "data": {
+                "name": IMG,
+                "id_number": first17 + id_check_char(first17),
+                "residence_type": "tenant",
+                "building_code": own,
+                "unit": house["unit"],
+                "room": house["room"],
+                "household_no": SCRIPT,
+            },
+        },
+    )
+    # a notification's text: the escalation's reason reaches the subdistrict's dispatchers
+    detail = staff.get(f"/api/v1/cases/cases/{case['id']}")
+    if "accept" in [a["action"] for a in detail["actions"]]:
+        staff.post(
+            f"/api/v1/cases/cases/{case['id']}/actions/accept",
+            {"version": detail["version"], "category_code": "C0104"},
+        )
+        detail = staff.get(f"/api/v1/cases/cases/{case['id']}")
+    assert "escalate" in [a["action"] for a in detail["actions"]], detail["actions"]
+    staff.post(
+        f"/api/v1/cases/cases/{case['id']}/actions/escalate",
+        {"version": detail["version"], "reason": f"{SCRIPT} 需街道协调 {IMG}"},
+    )
     return {"layer": layer["id"], "case": case["id"]}
 
 
@@ -180,9 +222,14 @@ def _visit(page, url: str):
 def test_script_like_text_never_runs_on_any_page(server, new_context):
     made = _seed(server)
     problems: list[str] = []
+    subdistrict = _first(server, "subdistrict_staff", COMMUNITY[:9])
     desktop = {
         ADMIN: ["workbench", "cases", f"cases/{made['case']}", "territory", "territory/health",
-                "territory/redivision", "territory/layers", f"territory/layers/{made['layer']}", "dashboard"],
+                "territory/redivision", "territory/layers", f"territory/layers/{made['layer']}", "dashboard",
+                "admin/users", "admin/organisations", "admin/roles"],
+        _first(server, "security_admin"): ["admin/users", "admin/security"],
+        _first(server, "audit_admin"): ["admin/audit", "registry/access-log"],
+        subdistrict: ["workbench", "cases", f"cases/{made['case']}"],
         LEADER: ["workbench", "cases", f"cases/{made['case']}", "territory", "territory/health",
                  f"territory/layers/{made['layer']}", "registry", "dashboard"],
         STAFF: ["workbench", "cases", "cases/new", f"cases/{made['case']}", "territory", "territory/health",
@@ -195,16 +242,20 @@ def test_script_like_text_never_runs_on_any_page(server, new_context):
         page = login_desktop(ctx, server, user)
         for path in paths:
             _visit(page, f"{server.url}/app/{path}")
+        if user == subdistrict:
+            # the escalation's reason shows as text in the notification
+            _visit(page, f"{server.url}/app/workbench")
+            assert page.get_by_text("需街道协调", exact=False).count() >= 1
         if user == ADMIN:
             # the layer's name from the file shows as text
             _visit(page, f"{server.url}/app/territory/layers/{made['layer']}")
             assert page.get_by_text(SCRIPT + IMG).count() >= 1
         ctx.close()
-    for user in (WORKER, STAFF):
+    for user in (WORKER, STAFF, subdistrict):
         ctx = new_context("phone")
         _watch(ctx, problems)
         page = login_phone(ctx, server, user)
-        for path in ("tasks", "report", "mine", "me", f"cases/{made['case']}"):
+        for path in ("tasks", "report", "mine", "messages", "me", f"cases/{made['case']}"):
             _visit(page, f"{server.url}/m/{path}")
         ctx.close()
     assert problems == []
