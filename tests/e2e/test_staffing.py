@@ -31,6 +31,7 @@ def test_the_grid_page_lists_the_grid_chief_and_workers_with_masked_phones(serve
     for text in phones.all_inner_texts():
         assert MASKED.match(text.strip()) or text.strip() == "—", text
     expect(page.get_by_test_id("staff-population")).to_contain_text("居民")
+    staff_list.scroll_into_view_if_needed()
     shot(server, page, "staffing-grid-desktop")
     # Full numbers only on request (and logged): community staff may.
     page.get_by_test_id("staff-reveal").click()
