@@ -12,9 +12,10 @@ import urllib.request
 
 from playwright.sync_api import expect
 
-from .conftest import PASSWORD, Server, login_desktop, shot
+from .conftest import PASSWORD, Server, login_desktop, login_phone, shot
 
-USED_ELSEWHERE = {"grid_worker-440309002001001", "grid_worker-440309002001003"}
+# Logins other browser tests use (a lockout, a reset password): this module takes others.
+USED_ELSEWHERE = {"grid_worker-440309002001001", "grid_worker-440309002001003", "resident-440309002001-3"}
 
 
 def _login_status(server: Server, username: str, password: str) -> tuple[int, dict]:
@@ -129,3 +130,32 @@ def test_system_administrator_creates_a_user_who_changes_the_password_at_first_l
     status, body = _login_status(server, username, "Seine-Quay-7319!")
     assert status == 200 and body["password_change_required"] is False
     assert _login_status(server, username, initial)[0] == 401
+
+    # Later, from the top bar: 修改密码 (a wrong current password is refused in Chinese).
+    clerk.get_by_test_id("user-menu").click()
+    clerk.get_by_test_id("menu-password").click()
+    clerk.locator("#own-old").fill("not-my-password")
+    clerk.locator("#own-new").fill("Harbour-Lamp-5821!")
+    clerk.locator("#own-confirm").fill("Harbour-Lamp-5821!")
+    clerk.get_by_test_id("own-password-submit").click()
+    expect(clerk.get_by_test_id("own-password-error")).to_contain_text("当前密码错误")
+    clerk.locator("#own-old").fill("Seine-Quay-7319!")
+    clerk.get_by_test_id("own-password-submit").click()
+    expect(clerk.get_by_test_id("own-password")).to_be_hidden()
+    assert _login_status(server, username, "Harbour-Lamp-5821!")[0] == 200
+
+
+def test_a_resident_changes_the_password_on_the_phone(server, new_context):
+    residents = [x["username"] for x in server.logins if x["role"] == "resident"]
+    # The last two are the administrator-reset ones of test_password_change.
+    resident = next(r for r in reversed(residents[:-2]) if r not in USED_ELSEWHERE)
+    page = login_phone(new_context("phone"), server, resident)
+    page.goto(f"{server.url}/m/me")
+    page.get_by_test_id("m-password").click()
+    page.locator("#m-own-old").fill(PASSWORD)
+    page.locator("#m-own-new").fill("Lantern-Quay-4410!")
+    page.locator("#m-own-confirm").fill("Lantern-Quay-4410!")
+    page.get_by_test_id("m-password-submit").click()
+    expect(page.get_by_test_id("m-password-form")).to_be_hidden()
+    assert _login_status(server, resident, "Lantern-Quay-4410!")[0] == 200
+    assert _login_status(server, resident, PASSWORD)[0] == 401
