@@ -134,6 +134,12 @@ class Supervision(models.TextChoices):
     RED = "red", _("Red card")
 
 
+class VisitMethod(models.TextChoices):
+    PHONE = "phone", _("Phone call")
+    VISIT = "visit", _("Home visit")
+    APP = "app", _("In the app")
+
+
 class WarningLevel(models.TextChoices):
     """The deadline warning last raised (时限预警): yellow at 80 % of the working time, red when overdue."""
 
@@ -209,6 +215,10 @@ class Case(models.Model):
     deferred_until = models.DateField(null=True, blank=True)
     satisfaction = models.PositiveSmallIntegerField(null=True, blank=True)
     satisfaction_comment = models.TextField(blank=True, default="")
+    # The return visit (回访): how the reporter was asked, and the attempts that could not reach them
+    # (联系不上: recorded on the timeline, no rating, the case stays closed for another try).
+    visit_method = models.CharField(max_length=8, choices=VisitMethod.choices, blank=True, default="")
+    visit_unreached = models.PositiveSmallIntegerField(default=0)
     attachments = models.JSONField(default=list, blank=True)
     idempotency_key = models.CharField(max_length=64, blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)

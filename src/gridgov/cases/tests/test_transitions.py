@@ -106,7 +106,7 @@ SCENARIOS = {
     "close": (_verified, lambda c, p, w: {}, {"staff_a", "admin"}),
     "return_visit": (
         _closed,
-        lambda c, p, w: {"satisfaction": 4, "comment": "满意"},
+        lambda c, p, w: {"satisfaction": 4, "comment": "满意", "visit_method": "phone"},
         {"resident", "staff_a", "admin"},
     ),
     "supervise": (
