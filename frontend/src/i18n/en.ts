@@ -2,6 +2,7 @@
 import type { Messages } from './zh-CN'
 
 import registry from './registry-en'
+import casework from './casework-en'
 
 const en: Messages = {
   app: { name: 'GridGov', short: 'GridGov', mobile: 'GridGov mobile' },
@@ -482,6 +483,7 @@ const en: Messages = {
     logout: 'Log out',
   },
   registry,
+  casework,
   errors: {
     title: 'Something went wrong',
     network: 'Network error',

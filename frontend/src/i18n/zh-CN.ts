@@ -1,5 +1,6 @@
 /** 简体中文（默认语言）。Every key here exists in en.ts too (a unit test checks it). */
 import registry from './registry-zh-CN'
+import casework from './casework-zh-CN'
 
 const zhCN = {
   app: { name: '网格治理平台', short: 'GridGov', mobile: '网格治理 · 移动端' },
@@ -480,6 +481,7 @@ const zhCN = {
     logout: '退出',
   },
   registry,
+  casework,
   errors: {
     title: '出错了',
     network: '网络连接失败',
