@@ -157,7 +157,9 @@ def get_case(
     reveal: bool = Query(False, description="unmask the reporter's name and phone (when allowed; logged)"),
     purpose: str = Query("", max_length=200, pattern=r"^[^\x00-\x1f]*$", description="why (logged)"),
 ):
-    return selectors.case_detail(request.auth, case_id, reveal=reveal, purpose=purpose, request=request)
+    return selectors.case_detail(
+        request.auth, case_id, reveal=reveal, purpose=purpose, request=request, call_back=True
+    )
 
 
 @router.get(
@@ -175,7 +177,7 @@ def print_case(
     case_id: int = Path(..., ge=1, le=2**63 - 1),
     sheet: Literal["work-order", "supervision"] = Path(...),
 ):
-    case = selectors.case_detail(request.auth, case_id, request=request)
+    case = selectors.case_detail(request.auth, case_id, request=request, call_back=True)
     return printing.pdf_response(request.auth, case, sheet)
 
 

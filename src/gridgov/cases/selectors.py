@@ -209,12 +209,15 @@ def visible_case(user, case_id: int) -> Case:
 
 
 def case_detail(
-    user, case_id: int, *, reveal: bool = False, purpose: str = "", request: HttpRequest | None = None
-) -> Case:
+    user, case_id: int, *, reveal: bool = False, purpose: str = "", request: HttpRequest | None = None,
+    call_back: bool = False,
+) -> Case:  # fmt: skip
     """The case with its steps, timeline and the actions the user may take now. The reporter's contact
-    is masked; `reveal` unmasks it (and logs it) when the user's PII policy covers the case's area."""
+    is masked; `reveal` unmasks it (and logs it) when the user's PII policy covers the case's area;
+    `call_back` (the detail page, the printed sheets) unmasks it at once for the staff who call the
+    reporter back (logged) — not in the answers to an intake or an action."""
     case = visible_case(user, case_id)
-    reveal_contact(user, case, reveal=reveal, purpose=purpose, request=request)
+    reveal_contact(user, case, reveal=reveal, purpose=purpose, request=request, call_back=call_back)
     case.step_list = list(case.steps.select_related("target", "source_organisation", "source_area"))
     case._steps_cache = case.step_list
     case.timeline_list = name_departments(list(case.timeline.select_related("actor")))
@@ -224,8 +227,9 @@ def case_detail(
 
 
 def reveal_contact(
-    user, case: Case, *, reveal: bool, purpose: str = "", request: HttpRequest | None = None
-) -> None:
+    user, case: Case, *, reveal: bool, purpose: str = "", request: HttpRequest | None = None,
+    call_back: bool = False,
+) -> None:  # fmt: skip
     """Mark what of the reporters' contacts the user may reveal, or reveals (one access-log entry): the
     case's reporter and the reporters of the cases merged into it (`merged_contacts`), masked for every
     role — the system administrator too — unless revealed by a reader whose PII policy covers the area."""
@@ -235,7 +239,7 @@ def reveal_contact(
     has_contact = bool(case.reporter_phone or case.reporter_name or merged)
     # The staff who registered the report and the community dispatchers of the case's area must call
     # the reporter back: they see the contact unmasked at once (still one access-log entry per view).
-    entitled = has_contact and not own and calls_back(user, case)
+    entitled = call_back and has_contact and not own and calls_back(user, case)
     if entitled:
         reveal = True
         purpose = purpose or "call back the reporter (registering staff or community dispatcher)"
