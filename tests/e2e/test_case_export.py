@@ -103,7 +103,7 @@ def test_case_list_and_detail_fit_a_1366_by_768_screen(server, new_context):
 
     table.locator(".el-table__body-wrapper tbody tr a").first.click()
     expect(page.get_by_test_id("case-detail")).to_be_visible()
-    label = page.locator(".detail__label").first
+    label = page.locator(".detail__facts .el-descriptions__label").first
     expect(label).to_be_visible()
     box = label.bounding_box()
     line = float(label.evaluate("e => parseFloat(getComputedStyle(e).lineHeight) || 20"))

@@ -597,15 +597,18 @@ def return_visit(
     visit_method=None, reached=None,
 ):  # fmt: skip
     """The return visit (回访): the rating (满意 5 / 基本满意 4 / 不满意 1, or 1–5 stars from the reporter)
-    and how the reporter was asked (电话 / 上门; the reporter's own rating: in the app). Staff who cannot
+    and how the reporter was asked (电话 / 上门, which the desktop form requires; the reporter's own
+    rating: in the app). Staff who cannot
     reach the reporter record it (reached=false, 联系不上): no rating, the case stays closed for another
     try, and the attempt is counted."""
     case = _begin("return_visit", case_id, version, actor)
     by = "reporter" if case.reporter_id == actor.pk else "staff"
     method = visit_method or ("app" if by == "reporter" else "")
-    if by == "staff" and method not in ("phone", "visit"):
+    if by == "staff" and method and method not in ("phone", "visit"):
         raise field_error("visit_method", _("Say how the reporter was asked: by phone or a home visit."))
     if reached is False:
+        if method not in ("phone", "visit"):
+            raise field_error("visit_method", _("Say how the reporter was asked: by phone or a home visit."))
         if by == "reporter":
             raise field_error("reached", _("Only staff record that the reporter could not be reached."))
         if satisfaction is not None:

@@ -265,10 +265,12 @@ def test_return_visit_unreachable_is_recorded_and_the_case_waits(people, world):
     assert case.status == "rated" and case.satisfaction == 4 and case.visit_method == "visit"
 
 
-def test_return_visit_by_staff_needs_a_method_and_no_rating_when_unreachable(people, world):
+def test_return_visit_unreachable_needs_a_method_and_takes_no_rating(people, world):
     case = _closed(people)
     api = Api(people.staff_a)
-    r = api.action(case, "return_visit", satisfaction=5)
+    r = api.action(case, "return_visit", reached=False)
+    assert r.status_code == 422 and r.json()["errors"][0]["field"].endswith("visit_method")
+    r = api.action(case, "return_visit", satisfaction=5, visit_method="app")
     assert r.status_code == 422 and r.json()["errors"][0]["field"].endswith("visit_method")
     r = api.action(case, "return_visit", reached=False, satisfaction=1, visit_method="phone")
     assert r.status_code == 422
