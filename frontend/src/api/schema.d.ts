@@ -2052,6 +2052,12 @@ export interface components {
             /** Closing Type */
             closing_type: string;
             /**
+             * Contact Logged
+             * @description the reporter's contact is shown unmasked and this view was written to the access log
+             * @default false
+             */
+            contact_logged: boolean;
+            /**
              * Created At
              * Format: date-time
              */

@@ -409,6 +409,10 @@ class MergedReporterOut(Schema):
 
 class CaseDetailOut(CaseOut):
     revealable: list[str] = Field([], description="masked fields you may reveal with reveal=true")
+    contact_logged: bool = Field(
+        False,
+        description="the reporter's contact is shown unmasked and this view was written to the access log",
+    )
     merged_reporters: list[MergedReporterOut] = Field(
         [], description="reporters of the cases merged into this one, masked unless revealed (logged)"
     )
@@ -429,6 +433,10 @@ class CaseDetailOut(CaseOut):
     @staticmethod
     def resolve_allowed_actions(obj) -> list[str]:
         return getattr(obj, "allowed_actions", [])
+
+    @staticmethod
+    def resolve_contact_logged(obj) -> bool:
+        return bool(getattr(obj, "contact_revealed", False))
 
     @staticmethod
     def resolve_revealable(obj) -> list[str]:
