@@ -300,6 +300,7 @@ def populate(world: World, key: str, admin: User, security: User) -> Other:
         "notification_id": [notification.pk],
         "attachment_id": [_photo(new_case)],
         "action": ["accept", "whistle"],
+        "sheet": ["work-order"],
         "resident_id": [people[0].pk],
         "household_id": [people[0].household_id],
         "unit_id": [unit.pk],
@@ -641,6 +642,10 @@ def _text(response) -> str:
         )
     if ctype.startswith("image/"):
         return ""
+    if ctype.startswith("application/pdf"):
+        from pypdf import PdfReader
+
+        return "\n".join(p.extract_text() for p in PdfReader(io.BytesIO(body)).pages)
     return body.decode("utf-8-sig", errors="replace")
 
 

@@ -59,6 +59,10 @@ export interface CaseFilters {
   channel?: string
   created_from?: string
   created_to?: string
+  /** A case number (or its beginning) or words of the description. */
+  q?: string
+  /** The reporter's phone (matched by its keyed hash on the server; the search is logged). */
+  phone?: string
   /** Only the cases waiting on the requesting user (the workbench to-dos). */
   todo?: boolean
   /** Only the cases the requesting user reported or registered (我的上报). */
@@ -111,6 +115,10 @@ export const cases = {
   },
   count: async (filters: CaseFilters) => (await cases.list({ ...filters, page_size: 1 })).count,
   get: (id: number) => api.get<CaseDetail>(`/api/v1/cases/cases/${id}`),
+  /** The whole filtered list as .xlsx, made on the server (GET; masked by role; logged). */
+  exportPath: '/api/v1/cases/cases/export',
+  /** The printable 工单 / 督办单 (PDF). */
+  printPath: (id: number, sheet: 'work-order' | 'supervision') => `/api/v1/cases/cases/${id}/print/${sheet}`,
   /** The case with the reporter's name and phone unmasked (allowed roles only; the server logs the view). */
   reveal: (id: number) => api.get<CaseDetail>(`/api/v1/cases/cases/${id}`, { reveal: true }),
   intake: (body: IntakeBody, idempotencyKey: string) =>

@@ -589,6 +589,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/cases/cases/export": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The whole filtered list as Excel (.xlsx; masked by role; one access-log entry) 导出 */
+        get: operations["gridgov_cases_api_export_cases"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/cases/cases/{case_id}": {
         parameters: {
             query?: never;
@@ -632,6 +649,23 @@ export interface paths {
         };
         /** Possible duplicates of a case: nearby, recent, similar text */
         get: operations["gridgov_cases_suggest_api_case_duplicates"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/cases/cases/{case_id}/print/{sheet}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The printable 工单 (work order) or 督办单 (supervision sheet) as PDF */
+        get: operations["gridgov_cases_api_print_case"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1806,9 +1840,17 @@ export interface components {
             passed?: boolean | null;
             /** Priority */
             priority?: ("normal" | "urgent") | null;
+            /**
+             * Reached
+             * @description return_visit: false = 联系不上 (recorded, no rating, the case waits for another try)
+             */
+            reached?: boolean | null;
             /** Reason */
             reason?: string | null;
-            /** Satisfaction */
+            /**
+             * Satisfaction
+             * @description 1–5; the return visit's labels: 满意 5, 基本满意 4, 不满意 1
+             */
             satisfaction?: number | null;
             /** Step Id */
             step_id?: number | null;
@@ -1821,6 +1863,11 @@ export interface components {
             until?: string | null;
             /** Version */
             version: number;
+            /**
+             * Visit Method
+             * @description return_visit: how the reporter was asked (电话 / 上门 / in the app)
+             */
+            visit_method?: ("phone" | "visit" | "app") | null;
             /** Whistle Item Id */
             whistle_item_id?: number | null;
         };
@@ -2192,6 +2239,11 @@ export interface components {
             allowed_actions: string[];
             /** Area Code */
             area_code: string;
+            /**
+             * Area Name
+             * @default
+             */
+            area_name: string;
             /** Attachments */
             attachments: unknown[];
             /** Category Code */
@@ -2202,8 +2254,20 @@ export interface components {
             channel: string;
             /** Closed At */
             closed_at: string | null;
+            /**
+             * Closed Overdue
+             * @description closed after its deadline (超期办结: a fact, not a warning)
+             * @default false
+             */
+            closed_overdue: boolean;
             /** Closing Type */
             closing_type: string;
+            /**
+             * Contact Logged
+             * @description the reporter's contact is shown unmasked and this view was written to the access log
+             * @default false
+             */
+            contact_logged: boolean;
             /**
              * Created At
              * Format: date-time
@@ -2219,10 +2283,16 @@ export interface components {
             due_at: string | null;
             /** Grid Code */
             grid_code: string | null;
+            /** Grid Name */
+            grid_name: string | null;
             /** Holder Area Code */
             holder_area_code: string | null;
+            /** Holder Area Name */
+            holder_area_name: string | null;
             /** Holder Organisation Code */
             holder_organisation_code: string | null;
+            /** Holder Organisation Name */
+            holder_organisation_name: string | null;
             /** Id */
             id: number;
             /** Input Crs */
@@ -2254,8 +2324,22 @@ export interface components {
              * @default
              */
             on_behalf_of: string;
+            /**
+             * Own Step Due At
+             * @description department handlers: their own open step's running deadline (report-in or completion)
+             */
+            own_step_due_at: string | null;
+            /** Own Step Kind */
+            own_step_kind: ("report_in" | "handle") | null;
+            /** Own Step Remaining Work Seconds */
+            own_step_remaining_work_seconds: number | null;
             /** Priority */
             priority: string;
+            /**
+             * Remaining Work Seconds
+             * @description working seconds to due_at (negative: overdue by); None when finished or no deadline
+             */
+            remaining_work_seconds: number | null;
             /** Reporter Name */
             reporter_name: string;
             /** Reporter Phone */
@@ -2297,8 +2381,26 @@ export interface components {
             updated_at: string;
             /** Version */
             version: number;
+            /**
+             * Visit Method
+             * @description how the return visit reached the reporter: phone, visit, app
+             * @default
+             */
+            visit_method: string;
+            /**
+             * Visit Unreached
+             * @description return-visit attempts that could not reach the reporter
+             * @default 0
+             */
+            visit_unreached: number;
             /** Warning Level */
             warning_level: string;
+            /**
+             * Work Day Seconds
+             * @description the working seconds of one working day (to show days)
+             * @default 0
+             */
+            work_day_seconds: number;
         };
         /** CaseIn */
         CaseIn: {
@@ -2358,6 +2460,11 @@ export interface components {
             address: string;
             /** Area Code */
             area_code: string;
+            /**
+             * Area Name
+             * @default
+             */
+            area_name: string;
             /** Attachments */
             attachments: unknown[];
             /** Category Code */
@@ -2368,6 +2475,12 @@ export interface components {
             channel: string;
             /** Closed At */
             closed_at: string | null;
+            /**
+             * Closed Overdue
+             * @description closed after its deadline (超期办结: a fact, not a warning)
+             * @default false
+             */
+            closed_overdue: boolean;
             /** Closing Type */
             closing_type: string;
             /**
@@ -2385,10 +2498,16 @@ export interface components {
             due_at: string | null;
             /** Grid Code */
             grid_code: string | null;
+            /** Grid Name */
+            grid_name: string | null;
             /** Holder Area Code */
             holder_area_code: string | null;
+            /** Holder Area Name */
+            holder_area_name: string | null;
             /** Holder Organisation Code */
             holder_organisation_code: string | null;
+            /** Holder Organisation Name */
+            holder_organisation_name: string | null;
             /** Id */
             id: number;
             /** Input Crs */
@@ -2409,8 +2528,22 @@ export interface components {
              * @default
              */
             on_behalf_of: string;
+            /**
+             * Own Step Due At
+             * @description department handlers: their own open step's running deadline (report-in or completion)
+             */
+            own_step_due_at: string | null;
+            /** Own Step Kind */
+            own_step_kind: ("report_in" | "handle") | null;
+            /** Own Step Remaining Work Seconds */
+            own_step_remaining_work_seconds: number | null;
             /** Priority */
             priority: string;
+            /**
+             * Remaining Work Seconds
+             * @description working seconds to due_at (negative: overdue by); None when finished or no deadline
+             */
+            remaining_work_seconds: number | null;
             /** Reporter Name */
             reporter_name: string;
             /** Reporter Phone */
@@ -2436,8 +2569,26 @@ export interface components {
             updated_at: string;
             /** Version */
             version: number;
+            /**
+             * Visit Method
+             * @description how the return visit reached the reporter: phone, visit, app
+             * @default
+             */
+            visit_method: string;
+            /**
+             * Visit Unreached
+             * @description return-visit attempts that could not reach the reporter
+             * @default 0
+             */
+            visit_unreached: number;
             /** Warning Level */
             warning_level: string;
+            /**
+             * Work Day Seconds
+             * @description the working seconds of one working day (to show days)
+             * @default 0
+             */
+            work_day_seconds: number;
         };
         /** CategoryOut */
         CategoryOut: {
@@ -4008,6 +4159,11 @@ export interface components {
         };
         /** StepOut */
         StepOut: {
+            /**
+             * Current Due At
+             * @description the step's running deadline: report-in while waiting for it, else completion
+             */
+            current_due_at: string | null;
             /** Due At */
             due_at: string | null;
             /** Feedback */
@@ -4022,6 +4178,11 @@ export interface components {
             kind: string;
             /** Overdue */
             overdue: boolean;
+            /**
+             * Remaining Work Seconds
+             * @description working seconds to current_due_at (negative: overdue by); None when finished
+             */
+            remaining_work_seconds: number | null;
             /** Report In Due At */
             report_in_due_at: string | null;
             /** Report In On Time */
@@ -4034,6 +4195,8 @@ export interface components {
             rework_count: number;
             /** Source Area Code */
             source_area_code: string | null;
+            /** Source Area Name */
+            source_area_name: string | null;
             /** Status */
             status: string;
             /** Supervision */
@@ -4198,6 +4361,12 @@ export interface components {
             data: {
                 [key: string]: unknown;
             };
+            /**
+             * Department Names
+             * @description the names of the organisations data.departments names
+             * @default []
+             */
+            department_names: string[];
             /** From Status */
             from_status: string;
             /** Id */
@@ -5424,6 +5593,10 @@ export interface operations {
                 mine?: boolean | null;
                 /** @description created: newest first; due: deadline first */
                 order?: "created" | "due";
+                /** @description case number or words of the text */
+                q?: string | null;
+                /** @description reporter's phone (keyed hash) */
+                phone?: string | null;
                 page?: number;
                 page_size?: number | null;
             };
@@ -5475,6 +5648,38 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["CaseDetailOut"];
+                };
+            };
+        };
+    };
+    gridgov_cases_api_export_cases: {
+        parameters: {
+            query?: {
+                status?: ("submitted" | "accepted" | "rejected" | "community_handling" | "whistled" | "in_progress" | "handled" | "verified" | "closed" | "rated")[] | null;
+                category?: string | null;
+                area?: string | null;
+                department?: string | null;
+                overdue?: boolean | null;
+                channel?: ("window" | "hotline" | "resident_app" | "patrol" | "building_head" | "device" | "external_api") | null;
+                created_from?: string | null;
+                created_to?: string | null;
+                todo?: boolean | null;
+                q?: string | null;
+                phone?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": string;
                 };
             };
         };
@@ -5551,6 +5756,29 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["DuplicateOut"][];
+                };
+            };
+        };
+    };
+    gridgov_cases_api_print_case: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                case_id: number;
+                sheet: "work-order" | "supervision";
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/pdf": string;
                 };
             };
         };

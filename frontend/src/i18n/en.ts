@@ -6,6 +6,7 @@ import fixes from './fixes-en'
 import admin from './admin-en'
 import staffing from './staffing-en'
 import notices, { noticeActions } from './notices-en'
+import casework from './casework-en'
 
 const en: Messages = {
   app: { name: 'GridGov', short: 'GridGov', mobile: 'GridGov mobile' },
@@ -173,7 +174,6 @@ const en: Messages = {
     satisfaction: 'Satisfaction',
     export: 'Export to Excel',
     exporting: 'Exporting…',
-    exportLimit: 'Exports the filtered list (at most {n} cases)',
     detail: 'Case',
     actions: 'Actions',
     noActions: 'There is nothing you can do on this case now',
@@ -490,6 +490,7 @@ const en: Messages = {
   admin,
   staffing,
   notices,
+  casework,
   errors: {
     title: 'Something went wrong',
     network: 'Network error',

@@ -4,6 +4,7 @@ import fixes from './fixes-zh-CN'
 import admin from './admin-zh-CN'
 import staffing from './staffing-zh-CN'
 import notices, { noticeActions } from './notices-zh-CN'
+import casework from './casework-zh-CN'
 
 const zhCN = {
   app: { name: '网格治理平台', short: 'GridGov', mobile: '网格治理 · 移动端' },
@@ -171,7 +172,6 @@ const zhCN = {
     satisfaction: '满意度',
     export: '导出 Excel',
     exporting: '正在导出…',
-    exportLimit: '导出当前筛选结果（最多 {n} 条）',
     detail: '案件详情',
     actions: '可执行操作',
     noActions: '当前没有您可以执行的操作',
@@ -488,6 +488,7 @@ const zhCN = {
   admin,
   staffing,
   notices,
+  casework,
   errors: {
     title: '出错了',
     network: '网络连接失败',

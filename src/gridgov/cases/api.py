@@ -8,7 +8,7 @@ from ninja import File, Header, Path, Query, Router
 from ninja.files import UploadedFile
 from ninja.pagination import paginate
 
-from gridgov.cases import selectors, services
+from gridgov.cases import exports, printing, selectors, services
 from gridgov.cases.schemas import (
     ATTACHMENT_PATTERN,
     CODE_PATTERN,
@@ -31,6 +31,9 @@ from gridgov.core.pagination import PAGE_SIZE, Pagination
 router = Router(tags=["cases"])
 
 ACTION_PATTERN = r"^[a-z_]{1,32}$"
+LINE = r"^[^\x00-\x1f]*$"
+PHONE = r"^[0-9+\- ]*$"
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 KEY_PATTERN = r"^[\x21-\x7e]{1,64}$"
 
 
@@ -90,6 +93,10 @@ def list_cases(
     order: Literal["created", "due"] = Query(
         "created", description="created: newest first; due: deadline first"
     ),
+    q: str | None = Query(None, max_length=100, pattern=LINE, description="case number or words of the text"),
+    phone: str | None = Query(
+        None, max_length=20, pattern=PHONE, description="reporter's phone (keyed hash)"
+    ),
 ):
     return selectors.cases_for(
         request.auth,
@@ -104,6 +111,42 @@ def list_cases(
         channel=channel,
         created_from=created_from,
         created_to=created_to,
+        q=q,
+        phone=phone,
+        request=request,
+    )
+
+
+@router.get(
+    "/cases/export",
+    summary="The whole filtered list as Excel (.xlsx; masked by role; one access-log entry) 导出",
+    response={200: None},
+    openapi_extra={
+        "responses": {200: {"content": {XLSX: {"schema": {"type": "string", "format": "binary"}}}}}
+    },
+)
+def export_cases(
+    request: HttpRequest,
+    status: list[StatusName] | None = Query(None),
+    category: str | None = Query(None, pattern=CODE_PATTERN),
+    area: str | None = Query(None, pattern=CODE_PATTERN),
+    department: str | None = Query(None, pattern=CODE_PATTERN),
+    overdue: bool | None = None,
+    channel: ChannelName | None = None,
+    created_from: FilterDate | None = None,
+    created_to: FilterDate | None = None,
+    todo: bool | None = None,
+    q: str | None = Query(None, max_length=100, pattern=LINE),
+    phone: str | None = Query(None, max_length=20, pattern=PHONE),
+):
+    filters = {
+        "status": status, "category": category, "area": area, "department": department, "overdue": overdue,
+        "channel": channel, "created_from": created_from, "created_to": created_to, "todo": todo, "q": q,
+        "phone": phone,
+    }  # fmt: skip
+    qs = selectors.cases_for(request.auth, request=request, **filters)
+    return exports.export_response(
+        request.auth, qs, request=request, filters={k: str(v) for k, v in filters.items() if v}
     )
 
 
@@ -116,7 +159,28 @@ def get_case(
     reveal: bool = Query(False, description="unmask the reporter's name and phone (when allowed; logged)"),
     purpose: str = Query("", max_length=200, pattern=r"^[^\x00-\x1f]*$", description="why (logged)"),
 ):
-    return selectors.case_detail(request.auth, case_id, reveal=reveal, purpose=purpose, request=request)
+    return selectors.case_detail(
+        request.auth, case_id, reveal=reveal, purpose=purpose, request=request, call_back=True
+    )
+
+
+@router.get(
+    "/cases/{case_id}/print/{sheet}",
+    summary="The printable 工单 (work order) or 督办单 (supervision sheet) as PDF",
+    response={200: None},
+    openapi_extra={
+        "responses": {
+            200: {"content": {"application/pdf": {"schema": {"type": "string", "format": "binary"}}}}
+        }
+    },
+)
+def print_case(
+    request: HttpRequest,
+    case_id: int = Path(..., ge=1, le=2**63 - 1),
+    sheet: Literal["work-order", "supervision"] = Path(...),
+):
+    case = selectors.case_detail(request.auth, case_id, request=request, call_back=True)
+    return printing.pdf_response(request.auth, case, sheet)
 
 
 @router.get("/cases/{case_id}/timeline", response=list[TimelineEventOut], summary="The timeline of a case")

@@ -134,6 +134,12 @@ class Supervision(models.TextChoices):
     RED = "red", _("Red card")
 
 
+class VisitMethod(models.TextChoices):
+    PHONE = "phone", _("Phone call")
+    VISIT = "visit", _("Home visit")
+    APP = "app", _("In the app")
+
+
 class WarningLevel(models.TextChoices):
     """The deadline warning last raised (时限预警): yellow at 80 % of the working time, red when overdue."""
 
@@ -224,6 +230,10 @@ class Case(models.Model):
     # An unsatisfied rating opens a follow-up the community must close (action `follow_up`).
     follow_up = models.CharField(max_length=8, choices=FollowUp.choices, blank=True, default="")
     follow_up_due_at = models.DateTimeField(null=True, blank=True)
+    # The return visit (回访): how the reporter was asked, and the attempts that could not reach them
+    # (联系不上: recorded on the timeline, no rating, the case stays closed for another try).
+    visit_method = models.CharField(max_length=8, choices=VisitMethod.choices, blank=True, default="")
+    visit_unreached = models.PositiveSmallIntegerField(default=0)
     attachments = models.JSONField(default=list, blank=True)
     idempotency_key = models.CharField(max_length=64, blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)

@@ -7,9 +7,10 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any, Literal
 
+from django.utils import timezone
 from ninja import Field, Schema
 
-from gridgov.core import notifications
+from gridgov.core import notifications, worktime
 from gridgov.core.kernel_api import AttachmentOut  # noqa: F401  (the kernel's one photo schema)
 from gridgov.core.pii import mask_name, mask_phone
 
@@ -55,6 +56,27 @@ def _unmasked(obj, context) -> bool:
     if getattr(obj, "reporter_id", None) is not None and obj.reporter_id == user.pk:
         return True
     return bool(getattr(obj, "contact_revealed", False))
+
+
+# --- remaining working time ----------------------------------------------------------------------------
+OPEN = {"submitted", "accepted", "community_handling", "whistled", "in_progress", "handled", "verified"}
+OPEN_STEP = {"pending_report_in", "reported_in", "in_progress"}
+
+
+def remaining_work_seconds(due: dt.datetime | None, now: dt.datetime | None = None) -> int | None:
+    """Working seconds from now to `due` by the working calendar (core.worktime); negative once overdue
+    (the working time since the deadline); None without a deadline."""
+    if due is None:
+        return None
+    now = now or timezone.now()
+    if due >= now:
+        return int(worktime.working_seconds_between(now, due))
+    return -int(worktime.working_seconds_between(due, now))
+
+
+def work_day_seconds() -> int:
+    """The length of one working day in seconds (the sum of the working periods)."""
+    return int(sum(b - a for a, b in worktime.work_periods()))
 
 
 # --- categories and whistle items ---------------------------------------------------------------------
@@ -124,7 +146,16 @@ class ActionIn(Schema):
     whistle_item_id: int | None = Field(None, ge=1, le=2**31 - 1)
     step_id: int | None = Field(None, ge=1, le=2**63 - 1)
     reason: str | None = Field(None, max_length=1000, pattern=TEXT_PATTERN)
-    satisfaction: int | None = Field(None, ge=1, le=5)
+    satisfaction: int | None = Field(
+        None, ge=1, le=5, description="1–5; the return visit's labels: 满意 5, 基本满意 4, 不满意 1"
+    )
+    visit_method: Literal["phone", "visit", "app"] | None = Field(
+        None, description="return_visit: how the reporter was asked (电话 / 上门 / in the app)"
+    )
+    reached: bool | None = Field(
+        None,
+        description="return_visit: false = 联系不上 (recorded, no rating, the case waits for another try)",
+    )
     comment: str | None = Field(None, max_length=1000, pattern=TEXT_PATTERN)
     level: Literal["normal", "yellow", "red"] | None = None
     target_case_number: str | None = Field(None, pattern=NUMBER_PATTERN)
@@ -153,10 +184,31 @@ class StepOut(Schema):
     rework_count: int
     feedback: str
     return_reason: str
+    source_area_name: str | None = None
+    current_due_at: dt.datetime | None = Field(
+        None, description="the step's running deadline: report-in while waiting for it, else completion"
+    )
+    remaining_work_seconds: int | None = Field(
+        None, description="working seconds to current_due_at (negative: overdue by); None when finished"
+    )
 
     @staticmethod
     def resolve_source_area_code(obj) -> str | None:
         return obj.source_area.code if obj.source_area_id else None
+
+    @staticmethod
+    def resolve_source_area_name(obj) -> str | None:
+        return obj.source_area.name if obj.source_area_id else None
+
+    @staticmethod
+    def resolve_current_due_at(obj) -> dt.datetime | None:
+        if obj.status not in OPEN_STEP:
+            return None
+        return obj.report_in_due_at if obj.status == "pending_report_in" else obj.due_at
+
+    @staticmethod
+    def resolve_remaining_work_seconds(obj) -> int | None:
+        return remaining_work_seconds(StepOut.resolve_current_due_at(obj))
 
     @staticmethod
     def resolve_target_code(obj) -> str:
@@ -177,10 +229,17 @@ class TimelineEventOut(Schema):
     note: str
     data: dict
     attachments: list
+    department_names: list[str] = Field(
+        [], description="the names of the organisations data.departments names"
+    )
 
     @staticmethod
     def resolve_actor(obj) -> str | None:
         return str(obj.actor) if obj.actor_id else None
+
+    @staticmethod
+    def resolve_department_names(obj) -> list[str]:
+        return getattr(obj, "department_names", None) or list((obj.data or {}).get("departments") or [])
 
 
 class CaseOut(Schema):
@@ -218,6 +277,8 @@ class CaseOut(Schema):
     deferred_until: dt.date | None
     satisfaction: int | None
     satisfaction_comment: str
+    visit_method: str = Field("", description="how the return visit reached the reporter: phone, visit, app")
+    visit_unreached: int = Field(0, description="return-visit attempts that could not reach the reporter")
     attachments: list
     created_at: dt.datetime
     updated_at: dt.datetime
@@ -225,9 +286,79 @@ class CaseOut(Schema):
         "", description="in your to-dos: the colleague on leave whose to-do this is (代班, AB岗); else empty"
     )
 
+    grid_name: str | None = None
+    area_name: str = ""
+    holder_area_name: str | None = None
+    holder_organisation_name: str | None = None
+    remaining_work_seconds: int | None = Field(
+        None,
+        description="working seconds to due_at (negative: overdue by); None when finished or no deadline",
+    )
+    work_day_seconds: int = Field(0, description="the working seconds of one working day (to show days)")
+    closed_overdue: bool = Field(
+        False, description="closed after its deadline (超期办结: a fact, not a warning)"
+    )
+    own_step_due_at: dt.datetime | None = Field(
+        None,
+        description="department handlers: their own open step's running deadline (report-in or completion)",
+    )
+    own_step_kind: Literal["report_in", "handle"] | None = None
+    own_step_remaining_work_seconds: int | None = None
+
     @staticmethod
     def resolve_on_behalf_of(obj) -> str:
         return getattr(obj, "on_behalf_of", "") or ""
+
+    @staticmethod
+    def resolve_grid_name(obj) -> str | None:
+        return obj.grid.name if obj.grid_id else None
+
+    @staticmethod
+    def resolve_area_name(obj) -> str:
+        return obj.area.name
+
+    @staticmethod
+    def resolve_holder_area_name(obj) -> str | None:
+        return obj.holder_area.name if obj.holder_area_id else None
+
+    @staticmethod
+    def resolve_holder_organisation_name(obj) -> str | None:
+        return obj.holder_organisation.name if obj.holder_organisation_id else None
+
+    @staticmethod
+    def resolve_remaining_work_seconds(obj) -> int | None:
+        if obj.status not in OPEN:
+            return None
+        return remaining_work_seconds(obj.due_at)
+
+    @staticmethod
+    def resolve_work_day_seconds(obj) -> int:
+        return work_day_seconds()
+
+    @staticmethod
+    def resolve_closed_overdue(obj) -> bool:
+        return (
+            bool(obj.status not in OPEN and obj.closed_at and obj.due_at and obj.closed_at > obj.due_at)
+            or obj.closing_type == "overdue"
+        )
+
+    @staticmethod
+    def resolve_own_step_due_at(obj) -> dt.datetime | None:
+        status = getattr(obj, "own_step_status", None)
+        if status is None:
+            return None
+        return obj.own_step_report_in_due_at if status == "pending_report_in" else obj.own_step_due_at
+
+    @staticmethod
+    def resolve_own_step_kind(obj) -> str | None:
+        status = getattr(obj, "own_step_status", None)
+        if status is None:
+            return None
+        return "report_in" if status == "pending_report_in" else "handle"
+
+    @staticmethod
+    def resolve_own_step_remaining_work_seconds(obj) -> int | None:
+        return remaining_work_seconds(CaseOut.resolve_own_step_due_at(obj))
 
     @staticmethod
     def resolve_reporter_phone(obj, context) -> str:
@@ -286,6 +417,10 @@ class MergedReporterOut(Schema):
 
 class CaseDetailOut(CaseOut):
     revealable: list[str] = Field([], description="masked fields you may reveal with reveal=true")
+    contact_logged: bool = Field(
+        False,
+        description="the reporter's contact is shown unmasked and this view was written to the access log",
+    )
     merged_reporters: list[MergedReporterOut] = Field(
         [], description="reporters of the cases merged into this one, masked unless revealed (logged)"
     )
@@ -306,6 +441,10 @@ class CaseDetailOut(CaseOut):
     @staticmethod
     def resolve_allowed_actions(obj) -> list[str]:
         return getattr(obj, "allowed_actions", [])
+
+    @staticmethod
+    def resolve_contact_logged(obj) -> bool:
+        return bool(getattr(obj, "contact_revealed", False))
 
     @staticmethod
     def resolve_revealable(obj) -> list[str]:

@@ -18,7 +18,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from gridgov.accounts.models import User
+from gridgov.accounts.models import Organisation, User
 from gridgov.accounts.roles import Role
 from gridgov.accounts.scope import scope_for
 from gridgov.cases import workflow
@@ -39,6 +39,7 @@ from gridgov.core import attachments, notifications, pii
 from gridgov.core.errors import NotFound
 from gridgov.core.models import Attachment, Notification
 from gridgov.core.principal import principal_for
+from gridgov.territory import paths
 from gridgov.territory.models import Area
 
 
@@ -80,8 +81,24 @@ def cases_for(
     todo: bool | None = None,
     mine: bool | None = None,
     order: str = "created",
+    q: str | None = None,
+    phone: str | None = None,
+    request: HttpRequest | None = None,
 ) -> QuerySet[Case]:
+    """The cases the user may see, filtered. `q`: a case number (or its beginning) or words of the
+    description; `phone`: the reporter's phone, matched through its keyed hash (the plain phone is never
+    searched or stored in clear)."""
     qs = visible_cases(user)
+    if q and q.strip():
+        words = q.split()
+        text = Q()
+        for word in words:
+            text &= Q(description__icontains=word)
+        qs = qs.filter(Q(number__istartswith=q.strip()) | text)
+    if phone and phone.strip():
+        qs = qs.filter(reporter_phone_hash__in=phone_hashes(phone))
+        # A search by a person's phone is a use of personal data: one access-log entry per search.
+        pii.log_access(user, "search", object_type="case", fields=["phone"], request=request)
     if todo:
         qs = _on_behalf_of(user, qs.filter(_waiting_on(user)))
     if mine:
@@ -106,6 +123,7 @@ def cases_for(
         qs = qs.filter(created_at__lt=_end(created_to))
     if order == "due":
         qs = qs.order_by(F("due_at").asc(nulls_last=True), "created_at", "id")
+    qs = with_own_step(user, qs)
     return qs.select_related("area", "grid", "category", "holder_area", "holder_organisation", "merged_into")
 
 
@@ -115,6 +133,32 @@ def _reported_by(user) -> Q:
     if uid is None:
         return Q(pk__in=[])
     return Q(reporter_id=uid) | Q(created_by_id=uid)
+
+
+def phone_hashes(phone: str) -> list[str]:
+    """The keyed hashes a phone typed into a search may have been stored under (as typed, normalised)."""
+    from gridgov.core.tabular.validators import normalise_phone
+
+    forms = {phone.strip(), normalise_phone(phone)}
+    return sorted(pii.blind_index(f) for f in forms if f)
+
+
+def with_own_step(user, qs: QuerySet[Case]) -> QuerySet[Case]:
+    """For a department or partner handler: each case with the deadline of their own organisation's open
+    step (the report-in deadline while waiting for the report-in, else the step's completion deadline)
+    — a department's to-do shows its own deadline, not the case's."""
+    actor = workflow.actor_for(user)
+    orgs = set().union(*(actor.org_ids.get(r, set()) for r in (Role.DEPARTMENT_HANDLER, Role.PARTNER_ORG)))
+    if not orgs:
+        return qs
+    own = Step.objects.filter(
+        case=OuterRef("pk"), target_id__in=orgs, status__in=OPEN_STEP_STATUSES
+    ).order_by("id")
+    return qs.annotate(
+        own_step_status=Subquery(own.values("status")[:1]),
+        own_step_report_in_due_at=Subquery(own.values("report_in_due_at")[:1]),
+        own_step_due_at=Subquery(own.values("due_at")[:1]),
+    )
 
 
 def _waiting_on(user) -> Q:
@@ -235,32 +279,41 @@ def visible_case(user, case_id: int) -> Case:
 
 
 def case_detail(
-    user, case_id: int, *, reveal: bool = False, purpose: str = "", request: HttpRequest | None = None
-) -> Case:
+    user, case_id: int, *, reveal: bool = False, purpose: str = "", request: HttpRequest | None = None,
+    call_back: bool = False,
+) -> Case:  # fmt: skip
     """The case with its steps, timeline and the actions the user may take now. The reporter's contact
-    is masked; `reveal` unmasks it (and logs it) when the user's PII policy covers the case's area."""
+    is masked; `reveal` unmasks it (and logs it) when the user's PII policy covers the case's area;
+    `call_back` (the detail page, the printed sheets) unmasks it at once for the staff who call the
+    reporter back (logged) — not in the answers to an intake or an action."""
     case = visible_case(user, case_id)
-    reveal_contact(user, case, reveal=reveal, purpose=purpose, request=request)
+    reveal_contact(user, case, reveal=reveal, purpose=purpose, request=request, call_back=call_back)
     case.step_list = list(case.steps.select_related("target", "source_organisation", "source_area"))
     case._steps_cache = case.step_list
-    case.timeline_list = list(case.timeline.select_related("actor"))
+    case.timeline_list = name_departments(list(case.timeline.select_related("actor")))
     case.allowed_actions = workflow.allowed_actions(case, user)
     case.action_list = [action_requirements(case, action) for action in case.allowed_actions]
     return case
 
 
 def reveal_contact(
-    user, case: Case, *, reveal: bool, purpose: str = "", request: HttpRequest | None = None
-) -> None:
+    user, case: Case, *, reveal: bool, purpose: str = "", request: HttpRequest | None = None,
+    call_back: bool = False,
+) -> None:  # fmt: skip
     """Mark what of the reporters' contacts the user may reveal, or reveals (one access-log entry): the
     case's reporter and the reporters of the cases merged into it (`merged_contacts`), masked for every
     role — the system administrator too — unless revealed by a reader whose PII policy covers the area."""
     viewer = getattr(user, "pk", None)
     own = case.reporter_id is not None and case.reporter_id == viewer
     merged = list(case.merged_reporters or [])
-    may = bool(case.reporter_phone or case.reporter_name or merged) and principal_for(user).pii.may(
-        "phone", case.area.path
-    )
+    has_contact = bool(case.reporter_phone or case.reporter_name or merged)
+    # The staff who registered the report and the community dispatchers of the case's area must call
+    # the reporter back: they see the contact unmasked at once (still one access-log entry per view).
+    entitled = call_back and has_contact and not own and calls_back(user, case)
+    if entitled:
+        reveal = True
+        purpose = purpose or "call back the reporter (registering staff or community dispatcher)"
+    may = has_contact and (entitled or principal_for(user).pii.may("phone", case.area.path))
     case.contact_revealed = reveal and may and not own
     shown = reveal and may
     revealable = ["reporter_name", "reporter_phone"] if may and not own and not reveal else []
@@ -287,6 +340,18 @@ def reveal_contact(
         )  # fmt: skip
 
 
+def calls_back(user, case: Case) -> bool:
+    """Whether the user registered the case (did the intake) or is a community dispatcher (community
+    staff) of the case's area — the people who call the reporter back for the return visit."""
+    viewer = getattr(user, "pk", None)
+    if viewer is None:
+        return False
+    if case.created_by_id is not None and case.created_by_id == viewer:
+        return True
+    actor = workflow.actor_for(user)
+    return paths.within(case.area.path, actor.paths.get(Role.COMMUNITY_STAFF, ()))
+
+
 def action_requirements(case: Case, action: str) -> dict:
     """The fields the form of `action` must fill on this case, from the transition table's `required`:
     a plain name is required; "a or b" asks for at least one of them (`one_of`). The table's notes name
@@ -307,9 +372,35 @@ def action_requirements(case: Case, action: str) -> dict:
     return {"action": action, "required": required, "one_of": one_of}
 
 
-def timeline(user, case_id: int) -> QuerySet[TimelineEvent]:
+def timeline(user, case_id: int) -> list[TimelineEvent]:
     case = visible_case(user, case_id)
-    return TimelineEvent.objects.filter(case=case).select_related("actor")
+    return name_departments(list(TimelineEvent.objects.filter(case=case).select_related("actor")))
+
+
+def name_departments(events: list[TimelineEvent]) -> list[TimelineEvent]:
+    """Give each event the names of the organisations its data names by code (`department_names`), so a
+    timeline reads 职能部门：龙华区城市管理局, not 440309-CG."""
+    codes = {c for e in events for c in (e.data or {}).get("departments") or () if isinstance(c, str)}
+    names = dict(Organisation.objects.filter(code__in=codes).values_list("code", "name")) if codes else {}
+    for e in events:
+        e.department_names = [names.get(c, c) for c in (e.data or {}).get("departments") or ()]
+    return events
+
+
+def department_names(case_ids: list[int]) -> dict[int, list[str]]:
+    """The names of the organisations handling each case (its steps that are not cancelled), in order."""
+    out: dict[int, list[str]] = {}
+    rows = (
+        Step.objects.filter(case_id__in=case_ids)
+        .exclude(status="cancelled")
+        .order_by("case_id", "id")
+        .values_list("case_id", "target__name")
+    )
+    for case_id, name in rows:
+        names = out.setdefault(case_id, [])
+        if name not in names:
+            names.append(name)
+    return out
 
 
 def category_tree() -> list[Category]:

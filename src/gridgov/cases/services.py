@@ -605,14 +605,44 @@ def close(*, case_id, version, actor, closing_type=None, reason="", note="", att
 
 
 @transaction.atomic
-def return_visit(*, case_id, version, actor, satisfaction=None, comment="", note="", attachments=None):
+def return_visit(
+    *, case_id, version, actor, satisfaction=None, comment="", note="", attachments=None,
+    visit_method=None, reached=None,
+):  # fmt: skip
+    """The return visit (回访): the rating (满意 5 / 基本满意 4 / 不满意 1, or 1–5 stars from the reporter)
+    and how the reporter was asked (电话 / 上门, which the desktop form requires; the reporter's own
+    rating: in the app). Staff who cannot reach the reporter record it (reached=false, 联系不上): no
+    rating, the case stays closed for another try, and the attempt is counted. An unsatisfied rating
+    (不满意) opens a follow-up the community must close (action `follow_up`) and tells the community."""
     case = _begin("return_visit", case_id, version, actor)
+    by = "reporter" if case.reporter_id == actor.pk else "staff"
+    method = visit_method or ("app" if by == "reporter" else "")
+    if by == "staff" and method and method not in ("phone", "visit"):
+        raise field_error("visit_method", _("Say how the reporter was asked: by phone or a home visit."))
+    if reached is False:
+        if method not in ("phone", "visit"):
+            raise field_error("visit_method", _("Say how the reporter was asked: by phone or a home visit."))
+        if by == "reporter":
+            raise field_error("reached", _("Only staff record that the reporter could not be reached."))
+        if satisfaction is not None:
+            raise field_error("satisfaction", _("No rating when the reporter could not be reached."))
+        case.visit_unreached += 1
+        case.visit_method = method
+        return workflow.move(
+            case,
+            "return_visit",
+            actor,
+            status=Status.CLOSED,
+            note=note or comment,
+            attachments=attachments,
+            data={"reached": False, "method": method, "attempt": case.visit_unreached, "by": by},
+        )
     if satisfaction is None or not 1 <= int(satisfaction) <= 5:
         raise field_error("satisfaction", _("Rate from 1 to 5."))
     case.satisfaction = int(satisfaction)
     case.satisfaction_comment = comment or ""
-    by = "reporter" if case.reporter_id == actor.pk else "staff"
-    data: dict[str, Any] = {"satisfaction": case.satisfaction, "by": by}
+    case.visit_method = method
+    data: dict[str, Any] = {"satisfaction": case.satisfaction, "by": by, "method": method, "reached": True}
     unsatisfied = case.satisfaction <= UNSATISFIED_MAX
     if unsatisfied:  # 不满意: a follow-up the community must close (action follow_up)
         case.follow_up = FollowUp.OPEN

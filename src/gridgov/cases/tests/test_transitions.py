@@ -110,7 +110,7 @@ SCENARIOS = {
     "close": (_verified, lambda c, p, w: {}, {"staff_a"}),
     "return_visit": (
         _closed,
-        lambda c, p, w: {"satisfaction": 4, "comment": "满意"},
+        lambda c, p, w: {"satisfaction": 4, "comment": "满意", "visit_method": "phone"},
         {"resident", "staff_a"},
     ),
     "verify@fail": (_handled, lambda c, p, w: {"passed": False, "note": "仍有垃圾"}, {"worker_a1"}),

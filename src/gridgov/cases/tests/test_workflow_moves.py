@@ -196,7 +196,14 @@ def test_closing_types(people, world):
 def test_return_visit_recorded_by_staff(people, world):
     case = _verified(people)
     act("close", case, people.staff_a)
-    act("return_visit", case, people.staff_a, satisfaction=2, comment="电话回访：处理太慢")
+    act(
+        "return_visit",
+        case,
+        people.staff_a,
+        satisfaction=2,
+        comment="电话回访：处理太慢",
+        visit_method="phone",
+    )
     case.refresh_from_db()
     assert (case.status, case.satisfaction) == ("rated", 2)
     assert TimelineEvent.objects.get(case=case, action="return_visit").data["by"] == "staff"
