@@ -116,6 +116,11 @@ def test_closed_loop_from_phone_report_to_rating(server, new_context):
         expect(page.get_by_test_id("action-dialog").locator(".uploader__item img")).to_have_count(1)
 
     act(dept, "handle", "handled", handle_note)
+    # The photos are captioned by the stage they were taken at: the report's and the handling's (after).
+    staff.reload()
+    captions = staff.get_by_test_id("case-detail").get_by_test_id("photo-stage")
+    expect(captions.filter(has_text="上报")).to_have_count(1)
+    expect(captions.filter(has_text="处置后")).to_have_count(1)
 
     # 4. The grid worker verifies on site, on the phone.
     worker_ctx = new_context("phone")
