@@ -116,6 +116,10 @@ def _recompute(cases, events, date_from, date_to, department=None) -> dict:
         c["reported"] += 1
         c["accepted"] += "accept" in seen
         c["rejected"] += "reject" in seen
+        # merged: in no figure, counted so that 结案 can say so; closed_listed: what the case list shows as
+        # closed (closed by `close`, deferred or not, or by `merge`; a rating keeps it there)
+        c["merged"] += "merge" in seen
+        c["closed_listed"] += "close" in seen or "merge" in seen
         is_due = countable and (close is not None or (due_at is not None and due_at < cutoff))
         c["due"] += is_due
         c["deferred"] += is_due and "defer" in seen

@@ -23,31 +23,34 @@ def _first(role: str):
 
 
 def generate_admin(*, log=print) -> int:
-    """Make the demo's PII grants; returns how many were made (0 when the roles are missing)."""
-    from gridgov.registry import services as registry
+    """Make the demo's PII grants; returns how many were made (0 when the roles are missing). Written as
+    rows, like the rest of the demo's history: the security audit log is append-only, so a demo that wrote
+    audit events could not be reset (the audit log fills with the logins of whoever tries the demo)."""
+    from gridgov.registry.models import PiiGrant
 
     security = _first(Role.SECURITY_ADMIN)
     sub_staff = _first(Role.SUBDISTRICT_STAFF)
     block_chief = _first(Role.BLOCK_CHIEF)
     if security is None or sub_staff is None or block_chief is None:
         return 0
-    actor = security.user
+    now = timezone.now()
     with transaction.atomic():
-        registry.grant_pii(
-            actor=actor,
+        PiiGrant.objects.create(
             user_id=sub_staff.user_id,
             field="phone",
-            area_code=sub_staff.area.code,
+            area=sub_staff.area,
             reason="独居老人夏季高温回访，需联系本人（演示）",
-            expires_at=timezone.now() + dt.timedelta(days=90),
+            granted_by=security.user,
+            expires_at=now + dt.timedelta(days=90),
         )
-        revoked = registry.grant_pii(
-            actor=actor,
+        PiiGrant.objects.create(
             user_id=block_chief.user_id,
             field="id_number",
-            area_code=block_chief.area.code,
+            area=block_chief.area,
             reason="出租屋核查，已完成（演示）",
+            granted_by=security.user,
+            revoked_at=now,
+            revoked_by=security.user,
         )
-        registry.revoke_pii_grant(actor=actor, grant_id=revoked.pk)
     log("Demo personal-data grants: 1 valid, 1 revoked")
     return 2

@@ -126,6 +126,10 @@ EXPECTED = {
     "user.unlock": {Role.SECURITY_ADMIN},
     "totp.reset": {Role.SECURITY_ADMIN},
     "audit.read": {Role.AUDIT_ADMIN},
+    "organisation.create": {Role.ADMIN},
+    "organisation.change": {Role.ADMIN},
+    "security.login_records": {Role.SECURITY_ADMIN},
+    "area.pick": {Role.ADMIN, Role.SECURITY_ADMIN},
     # registry (was registry/services.py _require, registry/selectors.py)
     "registry.resident.create": {Role.COMMUNITY_STAFF},  # grid workers submit for review
     "registry.resident.change_id": {Role.COMMUNITY_STAFF},
