@@ -167,8 +167,14 @@ def test_every_desktop_screen_is_usable_at_1366x768(server, new_context):
             ("access-log", "/app/registry/access-log"),
         ],
     }
-    if proposals:
-        screens[staff_name].append(("proposal", f"/app/territory/redivision/{proposals[0]['id']}"))
+    # A proposal to look at: the demo has none, so one is made for the community and set aside afterwards.
+    admin_name = _of_role(server, "admin")
+    admin = server.api(admin_name)
+    made = None
+    if not proposals:
+        made = admin.post("/api/v1/territory/proposals", {"area_code": grid["code"][:12]})
+        proposals = [made]
+    screens[admin_name].append(("proposal", f"/app/territory/redivision/{proposals[0]['id']}"))
     if layers:
         screens[staff_name].append(("layer", f"/app/territory/layers/{layers[0]['id']}"))
 
@@ -189,6 +195,8 @@ def test_every_desktop_screen_is_usable_at_1366x768(server, new_context):
                 page.get_by_test_id("staff-list").scroll_into_view_if_needed()
                 shot(server, page, "layout-1366-grid-staff")
         page.close()
+    if made:
+        admin.post(f"/api/v1/territory/proposals/{made['id']}/discard", {})
     assert problems == {}, "\n".join(f"{k}: {v}" for k, v in problems.items())
 
 
