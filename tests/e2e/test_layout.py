@@ -46,20 +46,32 @@ CHECK = r"""
     heads.forEach((th, index) => {
       if (!visible(th)) return
       const cell = th.querySelector('.cell')
-      if (!cell || !text(cell)) return
+      if (!cell) return
       const box = th.getBoundingClientRect()
       const inView = box.left >= tableBox.left - 1 && box.right <= tableBox.right + 1
-      if (inView && cell.scrollWidth > cell.clientWidth + 1) {
+      if (inView && text(cell) && cell.scrollWidth > cell.clientWidth + 1) {
         problems.push(`header cut off: "${text(cell)}" (${cell.scrollWidth} > ${cell.clientWidth})`)
+      }
+      // The cells below it show their whole content too (a cell with a tooltip shows the rest on hover).
+      const column0 = [...th.classList].find((c) => /^el-table_\d+_column_\d+$/.test(c))
+      if (inView && column0) {
+        const cells = [...table.querySelectorAll(`.el-table__body td.${column0} .cell`)].slice(0, 20)
+        for (const c of cells) {
+          if (c.classList.contains('el-tooltip') || !visible(c)) continue
+          if (c.scrollWidth > c.clientWidth + 1) {
+            problems.push(`cell cut off in "${text(cell)}": "${text(c)}"`)
+            break
+          }
+        }
       }
       if (!scrolls) return
       // A table scrolling inside itself keeps its action column fixed on the right and in view.
       const column = [...th.classList].find((c) => /^el-table_\d+_column_\d+$/.test(c))
-      const body = column ? table.querySelector(`.el-table__body td.${column}`) : null
-      const actions = body && body.querySelector('.el-button')
+      const actions = column
+        && table.querySelector(`.el-table__body td.${column} .el-button, .el-table__body td.${column} button`)
       if (actions) {
         const fixed = th.classList.contains('el-table-fixed-column--right')
-        if (!fixed || !inView) problems.push(`action column "${text(cell)}" not fixed and visible`)
+        if (!fixed || !inView) problems.push(`action column "${text(cell) || index}" not fixed and visible`)
       }
     })
   }
