@@ -159,3 +159,21 @@ def test_a_resident_changes_the_password_on_the_phone(server, new_context):
     expect(page.get_by_test_id("m-password-form")).to_be_hidden()
     assert _login_status(server, resident, "Lantern-Quay-4410!")[0] == 200
     assert _login_status(server, resident, PASSWORD)[0] == 401
+
+
+def test_security_administrator_names_a_grid_chief(server, new_context):
+    """A grid worker's membership holds the 网格长 post, named (and taken back) by the security
+    administrator from the user's roles (a building head's building: accounts/tests/test_posts.py)."""
+    workers = [x["username"] for x in server.logins if x["role"] == "grid_worker"]
+    worker = next(w for w in workers if w.endswith("-2") and w not in USED_ELSEWHERE)
+    page = login_desktop(new_context("desktop"), server, _first(server, "security_admin"), "/app/admin/users")
+    page.get_by_test_id("users-q").fill(worker)
+    page.get_by_test_id("users-search").click()
+    page.get_by_test_id(f"roles-{worker}").click()
+    dialog = page.get_by_test_id("user-roles-dialog")
+    expect(dialog.get_by_test_id("post-grid-chief")).to_have_count(0)
+    dialog.get_by_test_id("make-grid-chief").click()
+    expect(dialog.get_by_test_id("post-grid-chief")).to_have_text("网格长")
+    dialog.get_by_test_id("end-grid-chief").click()
+    expect(dialog.get_by_test_id("post-grid-chief")).to_have_count(0)
+    expect(dialog.get_by_test_id("make-grid-chief")).to_be_visible()

@@ -35,6 +35,9 @@ export const admin = {
   createUser: (body: UserCreate) => api.post<AdminUser>(`${BASE}/users`, body),
   updateUser: (id: number, body: UserPatch) => api.request<AdminUser>('PATCH', `${BASE}/users/${id}`, { body }),
   grant: (userId: number, body: MembershipCreate) => api.post<AdminMembership>(`${BASE}/users/${userId}/memberships`, body),
+  /** 网格长 on a grid worker's membership, the building of a building head's (security administrator). */
+  setPost: (membershipId: number, body: { post: '' | 'grid_chief'; building_code?: string | null }) =>
+    api.post<unknown>(`${BASE}/posts/memberships/${membershipId}`, body),
   revoke: (membershipId: number) => api.request<void>('DELETE', `${BASE}/memberships/${membershipId}`),
   unlock: (userId: number) => api.post<AdminUser>(`${BASE}/users/${userId}/unlock`),
   resetTotp: (userId: number) => api.post<AdminUser>(`${BASE}/users/${userId}/totp/reset`),

@@ -3392,6 +3392,11 @@ export interface components {
             /** Area Name */
             area_name: string | null;
             /**
+             * Building Code
+             * @description the building a building head looks after
+             */
+            building_code: string | null;
+            /**
              * Created At
              * Format: date-time
              */
@@ -3402,6 +3407,12 @@ export interface components {
             organisation_code: string | null;
             /** Organisation Name */
             organisation_name: string | null;
+            /**
+             * Post
+             * @description grid_chief (网格长) on a grid worker's membership; else empty
+             * @default
+             */
+            post: string;
             /** Role */
             role: string;
             /** Role Label */

@@ -71,6 +71,12 @@ class MembershipOut(RoleOut):
     id: int
     user_id: int
     created_at: dt.datetime
+    post: str = Field("", description="grid_chief (网格长) on a grid worker's membership; else empty")
+    building_code: str | None = Field(None, description="the building a building head looks after")
+
+    @staticmethod
+    def resolve_building_code(obj) -> str | None:
+        return obj.building.code if obj.building_id else None
 
 
 # --- auth ----------------------------------------------------------------------------------------

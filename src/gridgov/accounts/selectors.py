@@ -129,7 +129,7 @@ def users_for(
     """The accounts the user may see, filtered: by name, by a role or an organisation held (among the
     memberships the user may see), by the active flag and by whether the account is locked now."""
     qs = User.objects.all()
-    memberships = Membership.objects.select_related("area", "organisation").order_by("role", "id")
+    memberships = Membership.objects.select_related("area", "organisation", "building").order_by("role", "id")
     if not sees_all_accounts(user):
         visible = _membership_visibility(user, scope_for(user))
         qs = qs.filter(Q(pk=user.pk) | Q(pk__in=Membership.objects.filter(visible).values("user_id")))

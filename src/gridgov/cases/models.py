@@ -408,3 +408,4 @@ class NotificationKind(models.TextChoices):
     RETURNED = "returned", _("Case returned by a department")
     REWORK = "rework", _("Case sent back for rework")
     UNSATISFIED = "unsatisfied", _("Unsatisfied rating: follow up")
+    SUSPENSION = "suspension", _("Suspension to approve")

@@ -14,6 +14,9 @@ channels that are on): who is told of each move, and the text of each notice.
                                                                   handled it
     unsatisfied    a rating of 1–2 (`return_visit`)               the community staff of the case's community
                                                                   (a follow-up is opened for them)
+    suspension     a request to suspend (`request_suspension`)    the subdistrict staff above the case, who
+                                                                  approve it (the leaders above when the
+                                                                  subdistrict has none)
 
 Recipients are the active users holding the role in the right organisation or area (accounts'
 memberships, the same records the principal is loaded from), never the person who made the move. Every
@@ -192,6 +195,16 @@ def unsatisfied(case: Case, actor) -> int:
     return _send(NotificationKind.UNSATISFIED, community_staff_of(case), facts, case, actor)
 
 
+def suspension_requested(case: Case, actor, reason: str) -> int:
+    """挂起申请: whoever approves it — the subdistrict staff above the case, else the leaders above."""
+    above = paths.ancestor_paths(case.area.path)
+    recipients = _members(Q(role=Role.SUBDISTRICT_STAFF, area__path__in=above)) or _members(
+        Q(role=Role.LEADER, area__path__in=above)
+    )
+    facts = {**_base(case), "by": _who(actor), "reason": (reason or "").strip()}
+    return _send(NotificationKind.SUSPENSION, recipients, facts, case, actor)
+
+
 # --- texts (rendered by the kernel in the reader's language) ----------------------------------------------
 def whistle_text(facts: dict) -> str:
     return (
@@ -268,6 +281,13 @@ def unsatisfied_text(facts: dict) -> str:
     )
 
 
+def suspension_text(facts: dict) -> str:
+    return (
+        _("Case %(number)s: %(by)s asks to suspend it: %(reason)s. Approve the suspension or refuse it.")
+        % facts
+    )
+
+
 TEXTS = {
     NotificationKind.WHISTLE: whistle_text,
     NotificationKind.REPORT_IN_DUE: report_in_due_text,
@@ -276,6 +296,7 @@ TEXTS = {
     NotificationKind.RETURNED: returned_text,
     NotificationKind.REWORK: rework_text,
     NotificationKind.UNSATISFIED: unsatisfied_text,
+    NotificationKind.SUSPENSION: suspension_text,
 }
 
 

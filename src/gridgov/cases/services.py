@@ -718,7 +718,7 @@ def request_suspension(*, case_id, version, actor, reason="", note="", attachmen
     if not (reason or "").strip():
         raise field_error("reason", _("Give the reason."))
     case.suspension_requested = True
-    return workflow.move(
+    case = workflow.move(
         case,
         "request_suspension",
         actor,
@@ -726,6 +726,8 @@ def request_suspension(*, case_id, version, actor, reason="", note="", attachmen
         attachments=attachments,
         data={"reason": reason},
     )
+    notices.suspension_requested(case, actor, reason)
+    return case
 
 
 @transaction.atomic

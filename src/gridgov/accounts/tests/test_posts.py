@@ -302,3 +302,8 @@ def test_the_security_administrator_names_a_grid_chief_and_a_building_heads_buil
     assert r.status_code == 200 and r.json()["building_code"] == world.a1.code
     head_m.refresh_from_db()
     assert head_m.building_id == world.a1.pk
+    # The administration screen reads them back on the user's memberships.
+    shown = {m["id"]: m for m in Api(security).get(f"/api/v1/accounts/users/{head.pk}").json()["memberships"]}
+    assert (shown[head_m.pk]["post"], shown[head_m.pk]["building_code"]) == ("", world.a1.code)
+    shown = Api(security).get(f"/api/v1/accounts/users/{crew.worker_a1.pk}").json()["memberships"]
+    assert [m["post"] for m in shown if m["id"] == worker.pk] == ["grid_chief"]

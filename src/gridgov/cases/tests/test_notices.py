@@ -115,6 +115,15 @@ def test_an_escalation_tells_the_new_holder_each_time(people, world):
     assert not Notification.objects.filter(recipient__username__in=["staff_a", "staff_b"]).exists()
 
 
+def test_a_suspension_request_tells_the_subdistrict_that_approves_it(people, world):
+    case = _accepted(people)
+    act("request_suspension", case, people.staff_a, reason="等待法院判决")
+    assert told(case, "suspension") == {"sub_staff"}  # not the leaders above, not another community
+    assert "等待法院判决" in message(case, "suspension", "sub_staff")
+    act("suspend", case, people.sub_staff)
+    assert Notification.objects.filter(kind="suspension").count() == 1
+
+
 def test_a_return_tells_the_dispatcher_who_sent_it(people, world):
     case = _whistled(people, "440309-CG", "440309-GA")
     act("return", case, people.dept_cg, reason="不属于本部门职责")
