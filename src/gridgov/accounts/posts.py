@@ -337,7 +337,12 @@ def record_leave(
 def end_leave(request: HttpRequest | None, *, actor, leave_id: int) -> Leave:
     """End a leave now (A is back early) or cancel one that has not begun: from now on A's to-dos,
     permissions and notices are A's again."""
-    leave = Leave.objects.select_for_update().select_related("user", "backup").filter(pk=leave_id).first()
+    leave = (
+        Leave.objects.select_for_update(of=("self",))
+        .select_related("user", "backup")
+        .filter(pk=leave_id)
+        .first()
+    )
     if leave is None:
         raise NotFound(_("No such leave."))
     _target(actor, leave.user_id, request)

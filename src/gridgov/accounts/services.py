@@ -1030,7 +1030,7 @@ def update_organisation(
     values = _clean_organisation_values({k: v for k, v in changes.items() if k in allowed})
     with transaction.atomic():
         organisation = (
-            Organisation.objects.select_for_update()
+            Organisation.objects.select_for_update(of=("self",))
             .select_related("area")
             .filter(code=organisation_code)
             .first()
