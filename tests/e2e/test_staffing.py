@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import time
 from zoneinfo import ZoneInfo
 
 from playwright.sync_api import expect
@@ -13,6 +14,7 @@ from playwright.sync_api import expect
 from .conftest import login_desktop, login_phone, shot
 
 COMMUNITY_STAFF = "community_staff-440309002001-1"
+GRID = "440309002001002"
 MASKED = re.compile(r"^1\d{2}\*{4}\d{4}$")
 
 
@@ -39,11 +41,24 @@ def test_the_grid_page_lists_the_grid_chief_and_workers_with_masked_phones(serve
 
 
 def test_a_chief_on_leave_hands_their_to_do_to_the_backup_marked_daiban(server, new_context):
+    # A case the community handled itself, waiting for the grid worker's check on site (made here, so the
+    # test does not depend on what the demo or earlier tests left in that state).
     staff = server.api(COMMUNITY_STAFF)
-    waiting = staff.get("/api/v1/cases/cases?status=handled&page_size=100")["items"]
-    assert waiting, "the demo has handled cases waiting for the grid worker's check"
-    case = next(c for c in waiting if c["grid_code"])
-    chief = f"grid_worker-{case['grid_code']}"
+    case = staff.post(
+        "/api/v1/cases/cases",
+        {
+            "description": f"单元门禁损坏，需现场核查（e2e {int(time.time() * 1000)}）",
+            "channel": "window",
+            "reporter_name": "李先生",
+            "area_code": GRID,
+            "category_code": "C0104",
+        },
+    )
+    for action, fields in (("accept", {}), ("community_handle", {}), ("handle", {"note": "已更换门禁"})):
+        version = staff.get(f"/api/v1/cases/cases/{case['id']}")["version"]
+        staff.post(f"/api/v1/cases/cases/{case['id']}/actions/{action}", {"version": version, **fields})
+    assert staff.get(f"/api/v1/cases/cases/{case['id']}")["status"] == "handled"
+    chief = f"grid_worker-{GRID}"
     a_api = server.api(chief)
     me = a_api.get("/api/v1/auth/me")
     backup = a_api.get(f"/api/v1/accounts/posts/{me['id']}")["backup"]["username"]  # the next grid's chief
