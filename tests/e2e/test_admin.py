@@ -5,16 +5,20 @@ shows a QR code."""
 
 from __future__ import annotations
 
+import datetime as dt
 import http.cookiejar
 import json
+import re
 import urllib.error
 import urllib.request
+from zoneinfo import ZoneInfo
 
 from playwright.sync_api import expect
 
 from .conftest import PASSWORD, Server, login_desktop, login_phone, shot
 
 # Logins other browser tests use (a lockout, a reset password): this module takes others.
+SHANGHAI = ZoneInfo("Asia/Shanghai")
 USED_ELSEWHERE = {"grid_worker-440309002001001", "grid_worker-440309002001003", "resident-440309002001-3"}
 
 
@@ -177,3 +181,186 @@ def test_security_administrator_names_a_grid_chief(server, new_context):
     dialog.get_by_test_id("end-grid-chief").click()
     expect(dialog.get_by_test_id("post-grid-chief")).to_have_count(0)
     expect(dialog.get_by_test_id("make-grid-chief")).to_be_visible()
+
+
+# The users of the tests below (one each; no other browser test logs in as them).
+DISABLED = "community_staff-440309002002-2"
+WITH_TOTP = "grid_worker-440309002002004-2"
+PII_READER = "community_staff-440309002003-2"
+
+
+def _find_user(page, username: str) -> None:
+    page.get_by_test_id("users-q").fill(username)
+    page.get_by_test_id("users-search").click()
+    expect(page.get_by_test_id(f"user-{username}")).to_be_visible()
+
+
+def test_system_administrator_disables_and_enables_a_user(server, new_context):
+    user = DISABLED
+    assert _login_status(server, user, PASSWORD)[0] == 200
+    page = login_desktop(new_context("desktop"), server, _first(server, "admin"), "/app/admin/users")
+    _find_user(page, user)
+    table = page.get_by_test_id("users-table")
+    row = table.locator("tr", has=page.get_by_test_id(f"user-{user}"))
+    expect(row).to_contain_text("启用")
+
+    # 停用 asks first; 取消 changes nothing.
+    page.get_by_test_id(f"toggle-{user}").click()
+    expect(page.locator(".el-message-box")).to_contain_text("无法登录")
+    page.locator(".el-message-box__btns .el-button").filter(has_text="取消").click()
+    assert _login_status(server, user, PASSWORD)[0] == 200
+
+    page.get_by_test_id(f"toggle-{user}").click()
+    _confirm(page)
+    expect(page.locator(".el-message--success")).to_be_visible()
+    expect(row).to_contain_text("停用")
+    expect(page.get_by_test_id(f"toggle-{user}")).to_have_text("启用")
+
+    # The disabled user is refused at the login page, with a message that names the possibility.
+    refused = new_context("desktop").new_page()
+    refused.goto(f"{server.url}/app/login")
+    refused.locator("#login-username").fill(user)
+    refused.locator("#login-password").fill(PASSWORD)
+    refused.get_by_test_id("login-submit").click()
+    expect(refused.get_by_test_id("login-error")).to_contain_text("账号已停用")
+    assert "/app/login" in refused.url
+    assert _login_status(server, user, PASSWORD)[0] == 401
+
+    # 启用 again: the user logs in.
+    page.get_by_test_id(f"toggle-{user}").click()
+    expect(page.locator(".el-message-box")).to_contain_text("重新启用")
+    _confirm(page)
+    expect(page.get_by_test_id(f"toggle-{user}")).to_have_text("停用")
+    again = login_desktop(new_context("desktop"), server, user)
+    expect(again.get_by_test_id("user-name")).to_be_visible()
+
+
+def test_security_administrator_resets_a_second_factor(server, new_context):
+    import pyotp
+
+    from gridgov.accounts import otp
+
+    user = WITH_TOTP
+    own = server.api(user)
+    secret = own.post("/api/v1/auth/totp/setup", {})["secret"]
+    code = pyotp.TOTP(secret).generate_otp(otp.current_step(secret))
+    assert own.post("/api/v1/auth/totp/confirm", {"code": code})["totp_enabled"] is True
+    status, body = _login_status(server, user, PASSWORD)
+    assert status == 401 and body["type"].endswith("/totp-required")
+
+    page = login_desktop(new_context("desktop"), server, _first(server, "security_admin"), "/app/admin/users")
+    _find_user(page, user)
+    row = page.get_by_test_id("users-table").locator("tr", has=page.get_by_test_id(f"user-{user}"))
+    expect(row).to_contain_text("已绑定")
+    page.get_by_test_id(f"totp-reset-{user}").click()
+    expect(page.locator(".el-message-box")).to_contain_text("重置")
+    _confirm(page)
+    expect(page.locator(".el-message--success")).to_be_visible()
+    expect(page.get_by_test_id(f"totp-reset-{user}")).to_have_count(0)
+    expect(row).not_to_contain_text("已绑定")
+
+    # The user logs in with the password alone, and the reset is on the login records.
+    login_desktop(new_context("desktop"), server, user)
+    page.goto(f"{server.url}/app/admin/security")
+    page.get_by_role("tab", name="登录与锁定记录").click()
+    expect(page.get_by_test_id("records-table")).to_contain_text("重置动态口令")
+
+
+def _reveal(server: Server, user: str) -> dict:
+    """A resident of the user's community asked for with reveal=true."""
+    api = server.api(user)
+    first = api.get("/api/v1/registry/residents?page_size=1")["items"][0]
+    return api.get(f"/api/v1/registry/residents/{first['id']}?reveal=true")
+
+
+def test_security_administrator_grants_and_revokes_personal_data(server, new_context):
+    user = PII_READER
+    community = user.split("-")[1]
+    before = _reveal(server, user)
+    assert "id_number" in before["masked"] and "*" in before["id_number"]  # no ID numbers without a grant
+
+    page = login_desktop(
+        new_context("desktop"), server, _first(server, "security_admin"), "/app/admin/security"
+    )
+    page.get_by_role("tab", name="敏感信息授权").click()
+    page.get_by_test_id("grant-create").click()
+    dialog = page.get_by_test_id("grant-dialog")
+    # Without a reason the server refuses, under the field, and nothing is granted.
+    page.locator("#pii-user").fill(user)
+    page.get_by_role("option", name=re.compile(re.escape(user))).first.click()
+    page.get_by_test_id("pii-field").click()
+    page.get_by_role("option", name="身份证号").click()
+    page.locator("#pii-area").fill(community)
+    page.get_by_role("option", name=re.compile(f"{community}）")).first.click()
+    expires = (dt.datetime.now(SHANGHAI) + dt.timedelta(days=30)).replace(hour=18, minute=0, second=0)
+    page.locator("#pii-expires").fill(expires.strftime("%Y-%m-%d %H:%M:%S"))
+    page.locator("#pii-expires").press("Enter")
+    page.get_by_test_id("pii-submit").click()
+    expect(page.get_by_test_id("pii-reason-item").locator(".el-form-item__error")).not_to_be_empty()
+    assert "*" in _reveal(server, user)["id_number"]
+
+    page.locator("#pii-reason").fill("入户核查专项工作")
+    page.get_by_test_id("pii-submit").click()
+    expect(dialog).to_be_hidden()
+    security = server.api(_first(server, "security_admin"))
+    grant = next(
+        g for g in security.get("/api/v1/registry/pii-grants?page_size=200")["items"]
+        if g["username"] == user and not g["revoked_at"]
+    )  # fmt: skip
+    assert (grant["field"], grant["area_code"]) == ("id_number", community)
+    assert dt.datetime.fromisoformat(grant["expires_at"]) == expires.replace(microsecond=0)
+    expect(page.get_by_test_id(f"grant-{grant['id']}")).to_have_attribute("data-state", "active")
+
+    # The grantee now reads the ID number in full.
+    after = _reveal(server, user)
+    assert "id_number" not in after["masked"] and "*" not in after["id_number"]
+
+    # 撤销 takes it away.
+    page.get_by_test_id(f"grant-revoke-{grant['id']}").click()
+    _confirm(page)
+    expect(page.get_by_test_id(f"grant-{grant['id']}")).to_have_attribute("data-state", "revoked")
+    assert "*" in _reveal(server, user)["id_number"]
+
+
+def test_system_administrator_creates_and_renames_a_department(server, new_context):
+    page = login_desktop(new_context("desktop"), server, _first(server, "admin"), "/app/admin/organisations")
+    admin = server.api(_first(server, "admin"))
+    taken = admin.get("/api/v1/accounts/organisations?kind=department&page_size=1")["items"][0]
+    count = admin.get("/api/v1/accounts/organisations?page_size=1")["count"]
+
+    page.get_by_test_id("org-create").click()
+    dialog = page.get_by_test_id("org-dialog")
+    # A code another organisation has and no name: the server's reasons under the fields, nothing made.
+    page.locator("#org-code").fill(taken["code"])
+    page.locator("#org-area").fill("440309002")
+    page.get_by_role("option", name=re.compile("440309002）")).first.click()
+    page.get_by_test_id("org-submit").click()
+    expect(page.get_by_test_id("org-name-item").locator(".el-form-item__error")).to_be_visible()
+    page.locator("#org-name").fill("应急管理办公室")
+    page.get_by_test_id("org-submit").click()
+    expect(page.get_by_test_id("org-code-item").locator(".el-form-item__error")).to_have_text(
+        "已有其他单位使用该编码。"
+    )
+    expect(page.get_by_test_id("org-name-item").locator(".el-form-item__error")).to_have_count(0)
+    assert admin.get("/api/v1/accounts/organisations?page_size=1")["count"] == count
+
+    page.locator("#org-code").fill("E2E-YJB")
+    page.get_by_test_id("org-submit").click()
+    expect(dialog).to_be_hidden()
+    table = page.get_by_test_id("orgs-table")
+    expect(table).to_contain_text("应急管理办公室")
+    expect(table).to_contain_text("E2E-YJB")
+
+    # Renamed: an empty name is refused under the field, then the new name is in the list.
+    page.get_by_test_id("org-edit-E2E-YJB").click()
+    expect(page.locator("#org-name")).to_have_value("应急管理办公室")
+    page.locator("#org-name").fill("")
+    page.get_by_test_id("org-submit").click()
+    expect(page.get_by_test_id("org-name-item").locator(".el-form-item__error")).to_be_visible()
+    page.locator("#org-name").fill("应急管理局")
+    page.get_by_test_id("org-submit").click()
+    expect(dialog).to_be_hidden()
+    expect(table).to_contain_text("应急管理局")
+    saved = admin.get("/api/v1/accounts/organisations?q=E2E-YJB")["items"]
+    assert [(o["code"], o["name"], o["area_code"]) for o in saved] == [("E2E-YJB", "应急管理局", "440309002")]
+    assert admin.get("/api/v1/accounts/organisations?page_size=1")["count"] == count + 1

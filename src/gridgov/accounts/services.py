@@ -118,8 +118,8 @@ def _invalid_credentials() -> InvalidCredentials:
     accounts exist or are locked (the audit log records the reason)."""
     return InvalidCredentials(
         _(
-            "The username or password is wrong, or the account is locked for a while after too many "
-            "failed logins."
+            "The username or password is wrong, or the account is disabled or locked for a while after "
+            "too many failed logins."
         )
     )
 

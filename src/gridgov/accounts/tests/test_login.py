@@ -16,7 +16,8 @@ from gridgov.accounts.tests.conftest import PASSWORD, Api, make_user
 pytestmark = pytest.mark.django_db
 
 GENERIC = (
-    "The username or password is wrong, or the account is locked for a while after too many failed logins."
+    "The username or password is wrong, or the account is disabled or locked for a while after too many "
+    "failed logins."
 )
 
 
