@@ -19,6 +19,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -101,6 +102,33 @@ class Api:
         )
         with self.opener.open(req, timeout=30) as r:
             return json.loads(r.read() or b"null")
+
+    def upload(self, path: str, fields: dict[str, str], file: tuple[str, bytes], content_type: str):
+        """A multipart/form-data POST: the form fields and one file in the field `file`."""
+        boundary = uuid.uuid4().hex
+        parts = [
+            f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'.encode()
+            for k, v in fields.items()
+        ]
+        name, data = file
+        parts.append(
+            f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{name}"\r\n'
+            f"Content-Type: {content_type}\r\n\r\n".encode()
+            + data
+            + b"\r\n"
+        )
+        req = urllib.request.Request(
+            self.base + path,
+            data=b"".join(parts) + f"--{boundary}--\r\n".encode(),
+            headers={
+                "Content-Type": f"multipart/form-data; boundary={boundary}",
+                "X-CSRFToken": self._csrf(),
+                "Referer": self.base,
+            },
+            method="POST",
+        )
+        with self.opener.open(req, timeout=60) as r:
+            return json.loads(r.read())
 
 
 @pytest.fixture(scope="session")
@@ -253,3 +281,25 @@ def photo_png(colour=(192, 57, 43)) -> bytes:
     buf = io.BytesIO()
     img.save(buf, format="PNG")
     return buf.getvalue()
+
+
+def department_layer(grids: dict) -> bytes:
+    """A department's grid layer (多网合一) as GeoJSON: three vertical strips over the grids of `grids` (a
+    FeatureCollection), whose edges cut the unified grids (splits, slivers)."""
+    from shapely.geometry import box, mapping, shape
+    from shapely.ops import unary_union
+
+    whole = unary_union([shape(f["geometry"]) for f in grids["features"]])
+    minx, miny, maxx, maxy = whole.bounds
+    width = (maxx - minx) / 3
+    features = []
+    for i in range(3):
+        strip = box(minx + i * width, miny, minx + (i + 1) * width, maxy).intersection(whole.buffer(0.0005))
+        features.append(
+            {
+                "type": "Feature",
+                "geometry": mapping(strip),
+                "properties": {"WGBM": f"CG-{i + 1:02d}", "WGMC": f"城管第{i + 1}网格"},
+            }
+        )
+    return json.dumps({"type": "FeatureCollection", "features": features}, ensure_ascii=False).encode()

@@ -4,35 +4,14 @@ sees the summary; then imports a department layer (多网合一), opens its over
 
 from __future__ import annotations
 
-import json
 import re
 
 from playwright.sync_api import expect
-from shapely.geometry import box, mapping, shape
-from shapely.ops import unary_union
 
-from .conftest import login_desktop, shot
+from .conftest import department_layer, login_desktop, shot
 
 ADMIN = "admin-440309"
 COMMUNITY = "440309002001"
-
-
-def department_layer(grids: dict) -> bytes:
-    """Three vertical strips over the community: their edges cut the unified grids (splits, slivers)."""
-    whole = unary_union([shape(f["geometry"]) for f in grids["features"]])
-    minx, miny, maxx, maxy = whole.bounds
-    width = (maxx - minx) / 3
-    features = []
-    for i in range(3):
-        strip = box(minx + i * width, miny, minx + (i + 1) * width, maxy).intersection(whole.buffer(0.0005))
-        features.append(
-            {
-                "type": "Feature",
-                "geometry": mapping(strip),
-                "properties": {"WGBM": f"CG-{i + 1:02d}", "WGMC": f"城管第{i + 1}网格"},
-            }
-        )
-    return json.dumps({"type": "FeatureCollection", "features": features}, ensure_ascii=False).encode()
 
 
 def test_grid_health_redivision_and_layers(server, new_context):

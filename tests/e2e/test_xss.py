@@ -27,34 +27,6 @@ COMMUNITY = "440309002001"
 GRID = "440309002001001"
 
 
-def _multipart(api, path: str, fields: dict[str, str], file: tuple[str, bytes]):
-    boundary = uuid.uuid4().hex
-    parts = [
-        f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'.encode()
-        for k, v in fields.items()
-    ]
-    name, data = file
-    parts.append(
-        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{name}"\r\n'
-        f"Content-Type: application/geo+json\r\n\r\n".encode()
-        + data
-        + b"\r\n"
-    )
-    body = b"".join(parts) + f"--{boundary}--\r\n".encode()
-    req = urllib.request.Request(
-        api.base + path,
-        data=body,
-        headers={
-            "Content-Type": f"multipart/form-data; boundary={boundary}",
-            "X-CSRFToken": api._csrf(),
-            "Referer": api.base,
-        },
-        method="POST",
-    )
-    with api.opener.open(req, timeout=60) as r:
-        return json.loads(r.read())
-
-
 def _patch(api, path: str, body: dict):
     req = urllib.request.Request(
         api.base + path,
@@ -87,11 +59,11 @@ def _seed(server) -> dict:
         }
         for i, f in enumerate(grids["features"][:4])
     ]
-    layer = _multipart(
-        admin,
+    layer = admin.upload(
         "/api/v1/territory/layers",
         {"name": SCRIPT + IMG, "crs": "wgs84"},
         ("x.geojson", json.dumps({"type": "FeatureCollection", "features": features}).encode()),
+        "application/geo+json",
     )
     # a case: description, address, reporter's name
     case = staff.post(
