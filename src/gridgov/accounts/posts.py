@@ -346,16 +346,14 @@ def record_leave(
 
 
 def _locked_leave(leave_id: int) -> Leave:
-    """The leave, its row locked until the transaction ends (two changes at once: one after the other)."""
-    leave = (
-        Leave.objects.select_for_update(of=("self",))
-        .select_related("user", "backup")
-        .filter(pk=leave_id)
-        .first()
-    )
-    if leave is None:
+    """The leave, its row locked until the transaction ends (two changes at once: one after the other).
+    The people are read after the lock: a locking query that joins them would, on PostgreSQL, drop the
+    row another transaction has just given a new backup (the re-check sees the old joined row)."""
+    if not list(
+        Leave.objects.select_for_update(of=("self",)).filter(pk=leave_id).values_list("pk", flat=True)
+    ):
         raise NotFound(_("No such leave."))
-    return leave
+    return Leave.objects.select_related("user", "backup").get(pk=leave_id)
 
 
 @transaction.atomic
