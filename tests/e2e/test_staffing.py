@@ -1,6 +1,7 @@
 """Staffing and AB岗 in the browser: the grid page lists the grid chief and the grid workers with masked
 phones; a grid chief records a leave with their backup, and the backup, logged in, finds the chief's
-to-do marked 代班 on the workbench and on the phone's 我的 page sees whom they stand in for."""
+to-do marked 代班 on the workbench and on the phone's 我的 page sees whom they stand in for; the chief
+then hands the leave to another colleague, whose check on site the timeline shows as done for the chief."""
 
 from __future__ import annotations
 
@@ -99,14 +100,50 @@ def test_a_chief_on_leave_hands_their_to_do_to_the_backup_marked_daiban(server, 
     expect(phone.get_by_test_id("m-post")).to_contain_text("代班")
     shot(server, phone, "staffing-me-phone")
 
-    # A ends the leave (back early): the to-do is A's again.
-    active = next(
-        x for x in a_api.get(f"/api/v1/accounts/posts/{me['id']}")["leaves"] if x["state"] == "active"
-    )
+    # A hands this leave to another colleague (C, a community staff member) in the leave table: the to-do
+    # is C's at once, marked 代班, and no longer B's.
+    post = a_api.get(f"/api/v1/accounts/posts/{me['id']}")
+    a_name = post["user"]["name"]
+    active = next(x for x in post["leaves"] if x["state"] == "active")
+    c = next(p for p in post["candidates"] if p["username"].startswith("community_staff-"))
+    page = login_desktop(new_context("desktop"), server, chief)
+    page.get_by_test_id("user-menu").click()
+    page.get_by_test_id("menu-post").click()
+    dialog = page.get_by_test_id("post-dialog")
+    dialog.get_by_test_id(f"change-backup-{active['id']}").click()
+    dialog.get_by_test_id("edit-backup-select").click()
+    page.locator(".el-select-dropdown__item:visible", has_text=c["username"]).click()
+    dialog.get_by_test_id("edit-backup-save").click()
+    expect(page.get_by_text(f"已改由 {c['name']} 代班")).to_be_visible()
+    expect(dialog.get_by_test_id("leave-table")).to_contain_text(c["name"])
+    shot(server, page, "staffing-change-backup-desktop")
+    page.close()
+    b_api, c_api = server.api(backup), server.api(c["username"])
+    assert case["id"] not in {
+        x["id"] for x in b_api.get("/api/v1/cases/cases?todo=true&page_size=100")["items"]
+    }
+    c_todo = {
+        x["id"]: x["on_behalf_of"] for x in c_api.get("/api/v1/cases/cases?todo=true&page_size=100")["items"]
+    }
+    assert c_todo.get(case["id"]) == a_name
+
+    # C checks on site for A: the case's timeline says "C（代A）" on the desktop and on the phone.
+    version = c_api.get(f"/api/v1/cases/cases/{case['id']}")["version"]
+    c_api.post(f"/api/v1/cases/cases/{case['id']}/actions/verify", {"version": version, "passed": True})
+    c_page = login_desktop(new_context("desktop"), server, c["username"], f"/app/cases/{case['id']}")
+    expect(c_page.get_by_test_id("case-timeline")).to_contain_text(f"{c['name']}（代{a_name}）")
+    shot(server, c_page, "staffing-on-behalf-timeline-desktop")
+    c_phone = login_phone(new_context("phone"), server, c["username"])
+    c_phone.goto(f"{server.url}/m/cases/{case['id']}")
+    expect(c_phone.get_by_test_id("m-progress")).to_contain_text(f"（代{a_name}）")
+
+    # A ends the leave (back early): nothing of A's is B's or C's any more (the verified case waits for
+    # the community to close it: C's own to-do now, not marked 代班).
     a_api.post(f"/api/v1/accounts/posts/leaves/{active['id']}/end", {})
-    b_api = server.api(backup)
     todo = b_api.get("/api/v1/cases/cases?todo=true&page_size=100")["items"]
-    assert case["id"] not in {c["id"] for c in todo}
+    assert case["id"] not in {x["id"] for x in todo}
+    todo = c_api.get("/api/v1/cases/cases?todo=true&page_size=100")["items"]
+    assert all(x["on_behalf_of"] == "" for x in todo)
 
 
 def _type(dialog, test_id: str, text: str) -> None:

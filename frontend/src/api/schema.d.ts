@@ -125,6 +125,23 @@ export interface paths {
         patch: operations["gridgov_accounts_api_update_organisation"];
         trace?: never;
     };
+    "/api/v1/accounts/posts/leaves/{leave_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /** Change who stands in during a planned or ongoing leave 更换代班人 */
+        patch: operations["gridgov_accounts_posts_api_change_backup"];
+        trace?: never;
+    };
     "/api/v1/accounts/posts/leaves/{leave_id}/end": {
         parameters: {
             query?: never;
@@ -3203,6 +3220,14 @@ export interface components {
             /** Source Name */
             source_name: string;
         };
+        /** LeaveBackupIn */
+        LeaveBackupIn: {
+            /**
+             * Backup Id
+             * @description the colleague who stands in from now on
+             */
+            backup_id: number;
+        };
         /** LeaveIn */
         LeaveIn: {
             /**
@@ -4384,6 +4409,11 @@ export interface components {
             id: number;
             /** Note */
             note: string;
+            /**
+             * On Behalf Of
+             * @description the colleague on leave the actor stood in for (代班, AB岗); else null
+             */
+            on_behalf_of: string | null;
             /** To Status */
             to_status: string;
         };
@@ -4887,6 +4917,32 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["OrganisationOut"];
+                };
+            };
+        };
+    };
+    gridgov_accounts_posts_api_change_backup: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                leave_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["LeaveBackupIn"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LeaveOut"];
                 };
             };
         };

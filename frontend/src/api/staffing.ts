@@ -27,4 +27,7 @@ export const staffing = {
   setBackup: (userId: number, backupId: number | null) => api.post<PostInfo>(`${POSTS_BASE}/${userId}/backup`, { backup_id: backupId }),
   recordLeave: (userId: number, body: LeaveIn) => api.post<Leave>(`${POSTS_BASE}/${userId}/leaves`, body),
   endLeave: (leaveId: number) => api.post<Leave>(`${POSTS_BASE}/leaves/${leaveId}/end`),
+  /** Who stands in during a planned or ongoing leave, changed in place: to-dos and unread notices follow. */
+  changeBackup: (leaveId: number, backupId: number) =>
+    api.request<Leave>('PATCH', `${POSTS_BASE}/leaves/${leaveId}`, { body: { backup_id: backupId } }),
 }

@@ -5,6 +5,7 @@ import registry from './registry-en'
 import fixes from './fixes-en'
 import admin from './admin-en'
 import staffing from './staffing-en'
+import abgang from './abgang-en'
 import notices, { noticeActions } from './notices-en'
 import casework from './casework-en'
 
@@ -489,6 +490,7 @@ const en: Messages = {
   fixes,
   admin,
   staffing,
+  abgang,
   notices,
   casework,
   errors: {

@@ -3,6 +3,7 @@ import registry from './registry-zh-CN'
 import fixes from './fixes-zh-CN'
 import admin from './admin-zh-CN'
 import staffing from './staffing-zh-CN'
+import abgang from './abgang-zh-CN'
 import notices, { noticeActions } from './notices-zh-CN'
 import casework from './casework-zh-CN'
 
@@ -487,6 +488,7 @@ const zhCN = {
   fixes,
   admin,
   staffing,
+  abgang,
   notices,
   casework,
   errors: {

@@ -10,8 +10,12 @@ While A is on leave (a `Leave` whose period contains now and that names B):
   AccountsConfig.ready() registers);
 - the case to-do list shows A's to-dos to B marked 代班 (cases/selectors.py).
 
-When the leave ends (or is ended early) nothing has to be moved back: the period no longer contains now,
-so the next request of B no longer carries A's memberships and A's notices reach A again.
+When the leave ends (or is ended early) the period no longer contains now, so the next request of B no
+longer carries A's memberships and new notices for A reach A again. The notices B has not read yet for A
+and that still need action (core.notifications.register_actionable: a case still open) go back to A: at
+once when the leave is ended early, within a minute (the sweep in accounts/tasks.py) when it runs out.
+B can be changed during a leave (`change_backup`): the to-dos follow at once, and the notices the old B
+has not read yet for A move to the new B.
 
 Rules that keep it narrow: B is a colleague (a staff membership in one of A's communities or A's
 organisation), not A, not an administrator (三权分立: administrator roles are never delegated), and not
@@ -19,7 +23,8 @@ on leave during A's leave; A is not standing in for anyone during their own leav
 overlap. Who may set them: A, or A's manager (community or subdistrict staff, or a leader, whose area
 holds one of A's posts). Every change is written to the security audit log and told to B.
 
-Reads (`post_of`, `colleagues`) and writes (`set_backup`, `record_leave`, `end_leave`) live here
+Reads (`post_of`, `colleagues`) and writes (`set_backup`, `record_leave`, `change_backup`, `end_leave`,
+`hand_back_due`) live here
 together, one module for one feature: the writes are one transaction each, as in services.py.
 """
 
@@ -241,6 +246,31 @@ def _overlapping(qs: QuerySet[Leave], starts_at: dt.datetime, ends_at: dt.dateti
     return qs.filter(starts_at__lt=ends_at, ends_at__gt=starts_at).order_by("starts_at").first()
 
 
+def _check_free(target: User, backup: User, starts_at: dt.datetime, ends_at: dt.datetime) -> None:
+    """B can stand in for the target from `starts_at` to `ends_at`: not on leave then, and not standing
+    in for someone other than the target then."""
+    clash = _overlapping(Leave.objects.filter(user=backup), starts_at, ends_at)
+    if clash is not None:
+        raise _invalid(
+            "backup_id",
+            _("%(name)s is on leave from %(start)s to %(end)s; choose another backup.")
+            % {"name": _name(backup), "start": _when(clash.starts_at), "end": _when(clash.ends_at)},
+        )
+    others = Leave.objects.filter(backup=backup).exclude(user=target).select_related("user")
+    clash = _overlapping(others, starts_at, ends_at)
+    if clash is not None:
+        raise _invalid(
+            "backup_id",
+            _("%(name)s already stands in for %(other)s from %(start)s to %(end)s; choose another backup.")
+            % {
+                "name": _name(backup),
+                "other": _name(clash.user),
+                "start": _when(clash.starts_at),
+                "end": _when(clash.ends_at),
+            },
+        )
+
+
 @transaction.atomic
 def record_leave(
     request: HttpRequest | None,
@@ -278,13 +308,6 @@ def record_leave(
             _("%(name)s is already on leave from %(start)s to %(end)s; the periods must not overlap.")
             % {"name": _name(target), "start": _when(clash.starts_at), "end": _when(clash.ends_at)},
         )
-    clash = _overlapping(Leave.objects.filter(user=backup), starts_at, ends_at)
-    if clash is not None:
-        raise _invalid(
-            "backup_id",
-            _("%(name)s is on leave from %(start)s to %(end)s; choose another backup.")
-            % {"name": _name(backup), "start": _when(clash.starts_at), "end": _when(clash.ends_at)},
-        )
     clash = _overlapping(Leave.objects.filter(backup=target).select_related("user"), starts_at, ends_at)
     if clash is not None:
         raise _invalid(
@@ -300,18 +323,7 @@ def record_leave(
                 "end": _when(clash.ends_at),
             },
         )
-    clash = _overlapping(Leave.objects.filter(backup=backup), starts_at, ends_at)
-    if clash is not None and clash.user_id != target.pk:
-        raise _invalid(
-            "backup_id",
-            _("%(name)s already stands in for %(other)s from %(start)s to %(end)s; choose another backup.")
-            % {
-                "name": _name(backup),
-                "other": _name(clash.user),
-                "start": _when(clash.starts_at),
-                "end": _when(clash.ends_at),
-            },
-        )
+    _check_free(target, backup, starts_at, ends_at)
     leave = Leave.objects.create(
         user=target, backup=backup, starts_at=starts_at, ends_at=ends_at, note=note.strip(), created_by=actor
     )
@@ -333,18 +345,98 @@ def record_leave(
     return _leave_state(leave, now)
 
 
+def _locked_leave(leave_id: int) -> Leave:
+    """The leave, its row locked until the transaction ends (two changes at once: one after the other).
+    The people are read after the lock: a locking query that joins them would, on PostgreSQL, drop the
+    row another transaction has just given a new backup (the re-check sees the old joined row)."""
+    if not list(
+        Leave.objects.select_for_update(of=("self",)).filter(pk=leave_id).values_list("pk", flat=True)
+    ):
+        raise NotFound(_("No such leave."))
+    return Leave.objects.select_related("user", "backup").get(pk=leave_id)
+
+
+@transaction.atomic
+def change_backup(request: HttpRequest | None, *, actor, leave_id: int, backup_id: int) -> Leave:
+    """Change who stands in during a leave that is planned or under way. From now on A's to-dos,
+    permissions and notices go to the new B, and the notices the old B has not read yet for A move to
+    the new B; the old B loses them all at once (the read ones stay with who read them)."""
+    leave = _locked_leave(leave_id)
+    _target(actor, leave.user_id, request)
+    now = timezone.now()
+    if leave.ends_at <= now or leave.ended_at is not None:
+        raise Conflict(_("This leave is over already; its backup can no longer be changed."))
+    backup = _check_backup(leave.user, backup_id)
+    if backup.pk == leave.backup_id:
+        return _leave_state(leave, now)
+    old = leave.backup
+    # The people's rows in id order, as record_leave locks them: a leave recorded at once sees this one.
+    list(User.objects.select_for_update().filter(pk__in=[leave.user_id, backup.pk]).order_by("pk"))
+    _check_free(leave.user, backup, max(now, leave.starts_at), leave.ends_at)
+    leave.backup = backup
+    leave.save(update_fields=["backup"])
+    moved = 0
+    if leave.starts_at <= now:
+        moved = notifications.pass_on(
+            meant_for=leave.user_id, holder=old.pk, to=backup.pk, since=leave.starts_at
+        )
+    _audit(
+        actor,
+        request,
+        "leave",
+        leave.pk,
+        {"user": leave.user.username, "backup": backup.username, "before": old.username, "notices": moved},
+    )
+    facts = {"name": _name(leave.user), "start": _when(leave.starts_at), "end": _when(leave.ends_at)}
+    notifications.notify([backup], "accounts.leave_cover", facts, leave.user)
+    notifications.notify(
+        [old], "accounts.cover_moved", {"name": _name(leave.user), "backup": _name(backup)}, leave.user
+    )
+    forget(actor)
+    return _leave_state(leave, now)
+
+
+def _hand_back(leave: Leave, now: dt.datetime) -> int:
+    """The leave is over: the notices B has not read yet for A and that still need action go back to A
+    (as A's own); those about things already done stay with B. Returns how many went back."""
+    moved = 0
+    if leave.starts_at < leave.ends_at:  # it took effect
+        moved = notifications.pass_on(
+            meant_for=leave.user_id,
+            holder=leave.backup_id,
+            to=leave.user_id,
+            since=leave.starts_at,
+            until=leave.ends_at,
+        )
+    leave.handed_back_at = now
+    leave.save(update_fields=["handed_back_at"])
+    return moved
+
+
+def hand_back_due(now: dt.datetime | None = None, limit: int = 500) -> int:
+    """The periodic sweep (accounts/tasks.py): for the leaves that ran out, hand A's notices back (one
+    transaction per leave). Returns how many notices went back."""
+    now = now or timezone.now()
+    due = Leave.objects.filter(ends_at__lte=now, handed_back_at__isnull=True).order_by("ends_at", "pk")
+    moved = 0
+    for pk in list(due.values_list("pk", flat=True)[:limit]):
+        with transaction.atomic():
+            leave = (
+                Leave.objects.select_for_update(of=("self",))
+                .filter(pk=pk, handed_back_at__isnull=True)
+                .first()
+            )
+            if leave is not None:
+                moved += _hand_back(leave, now)
+    return moved
+
+
 @transaction.atomic
 def end_leave(request: HttpRequest | None, *, actor, leave_id: int) -> Leave:
     """End a leave now (A is back early) or cancel one that has not begun: from now on A's to-dos,
-    permissions and notices are A's again."""
-    leave = (
-        Leave.objects.select_for_update(of=("self",))
-        .select_related("user", "backup")
-        .filter(pk=leave_id)
-        .first()
-    )
-    if leave is None:
-        raise NotFound(_("No such leave."))
+    permissions and notices are A's again, and the notices B has not read yet for A and that still
+    need action are A's again too."""
+    leave = _locked_leave(leave_id)
     _target(actor, leave.user_id, request)
     now = timezone.now()
     if leave.ends_at <= now or leave.ended_at is not None:
@@ -352,6 +444,7 @@ def end_leave(request: HttpRequest | None, *, actor, leave_id: int) -> Leave:
     leave.ends_at = max(now, leave.starts_at)
     leave.ended_at, leave.ended_by = now, actor
     leave.save(update_fields=["ends_at", "ended_at", "ended_by"])
+    _hand_back(leave, now)
     _audit(actor, request, "leave", leave.pk, {"user": leave.user.username, "ended_at": now.isoformat()})
     notifications.notify([leave.backup], "accounts.leave_ended", {"name": _name(leave.user)}, leave.user)
     forget(actor)
@@ -418,5 +511,13 @@ def register() -> None:
         "accounts.leave_ended",
         gettext_lazy("%(name)s is back: their to-dos and notices go to them again."),
         label=gettext_lazy("Back from leave"),
+    )
+    notifications.register_kind(
+        "accounts.cover_moved",
+        gettext_lazy(
+            "%(backup)s stands in for %(name)s from now on instead of you: their to-dos and notices go to "
+            "%(backup)s."
+        ),
+        label=gettext_lazy("No longer standing in"),
     )
     notifications.register_redirect(redirects)

@@ -60,6 +60,10 @@ class LeaveIn(Schema):
     note: Text = Field("", max_length=200)
 
 
+class LeaveBackupIn(Schema):
+    backup_id: int = Field(..., ge=1, le=MAX_ID, description="the colleague who stands in from now on")
+
+
 class MembershipPostIn(Schema):
     post: Literal["", "grid_chief"] = Field(
         ..., description="grid_chief (网格长) on a grid worker's membership"
@@ -108,6 +112,15 @@ def set_backup(request, user_id: ObjectId, payload: BackupIn):
 @router.post("/{user_id}/leaves", response={201: LeaveOut}, summary="Record a leave 登记请假")
 def record_leave(request, user_id: ObjectId, payload: LeaveIn):
     return 201, posts.record_leave(request, actor=request.auth, user_id=user_id, **payload.model_dump())
+
+
+@router.patch(
+    "/leaves/{leave_id}",
+    response=LeaveOut,
+    summary="Change who stands in during a planned or ongoing leave 更换代班人",
+)
+def change_backup(request, leave_id: ObjectId, payload: LeaveBackupIn):
+    return posts.change_backup(request, actor=request.auth, leave_id=leave_id, backup_id=payload.backup_id)
 
 
 @router.post("/leaves/{leave_id}/end", response=LeaveOut, summary="End a leave now (back early) 销假")

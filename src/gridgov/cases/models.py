@@ -381,10 +381,16 @@ class TimelineEvent(Event):
 
     case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="timeline")
     attachments = models.JSONField(default=list, blank=True)
+    # AB岗: the colleague on leave the actor stood in for (代班), when only the memberships the actor
+    # held for them allowed the move; null when the actor acted in their own right
+    on_behalf_of = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
 
     chain_prefix = "case"
     chain_fields = ("case_id",)
     hashed_fields = (*Event.hashed_fields, "case_id", "attachments")
+    hashed_if_set = ("on_behalf_of_id",)
     append_only_message = "the case timeline is append-only"
 
     class Meta:

@@ -35,7 +35,7 @@ from django.utils.translation import gettext as _
 
 from gridgov.accounts.models import Membership
 from gridgov.accounts.roles import Role
-from gridgov.cases.models import Case, NotificationKind, Step, Supervision
+from gridgov.cases.models import OPEN_STATUSES, Case, FollowUp, NotificationKind, Step, Supervision
 from gridgov.core import notifications
 from gridgov.territory import paths
 
@@ -304,3 +304,14 @@ def register() -> None:
     """Register the kinds with the kernel (cases/apps.py)."""
     for kind, text in TEXTS.items():
         notifications.register_kind(kind.value, text, label=kind.label)
+    notifications.register_actionable(Case, still_open)
+
+
+def still_open(case_ids: list[int]) -> set[int]:
+    """The cases that still need someone's action: open, or rated with the follow-up of an unsatisfied
+    rating still open (a notice about such a case, unread by a stand-in, goes back to the person who
+    returns from leave: core.notifications.pass_on)."""
+    rows = Case.objects.filter(pk__in=case_ids).filter(
+        Q(status__in=OPEN_STATUSES) | Q(follow_up=FollowUp.OPEN)
+    )
+    return set(rows.values_list("pk", flat=True))

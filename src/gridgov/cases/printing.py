@@ -143,6 +143,18 @@ def _when(value) -> str:
     return timezone.localtime(value).strftime("%Y-%m-%d %H:%M") if value else ""
 
 
+def _actor(event) -> str:
+    """Who made the move: 王五（代 张三） when they stood in for a colleague on leave (AB岗)."""
+    if not event.actor_id:
+        return _("System")
+    if event.on_behalf_of_id:
+        return _("%(actor)s (on behalf of %(name)s)") % {
+            "actor": event.actor,
+            "name": event.on_behalf_of,
+        }
+    return str(event.actor)
+
+
 def sheet_context(case: Case, sheet: str) -> dict:
     """What the sheet shows: the case (the reporter masked unless the reader may see them — the detail's
     rule, already applied to `case`), its steps with deadlines, the timeline, and for the 督办单 the
@@ -170,7 +182,7 @@ def sheet_context(case: Case, sheet: str) -> dict:
         {
             "at": _when(e.at),
             "action": str(ACTIONS.get(e.action, e.action)),
-            "actor": str(e.actor) if e.actor_id else _("System"),
+            "actor": _actor(e),
             "note": e.note,
             "to": str(Status(e.to_status).label) if e.to_status in Status.values else "",
         }

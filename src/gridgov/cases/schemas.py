@@ -223,6 +223,9 @@ class TimelineEventOut(Schema):
     id: int
     at: dt.datetime
     actor: str | None = None
+    on_behalf_of: str | None = Field(
+        None, description="the colleague on leave the actor stood in for (代班, AB岗); else null"
+    )
     action: str
     from_status: str
     to_status: str
@@ -236,6 +239,10 @@ class TimelineEventOut(Schema):
     @staticmethod
     def resolve_actor(obj) -> str | None:
         return str(obj.actor) if obj.actor_id else None
+
+    @staticmethod
+    def resolve_on_behalf_of(obj) -> str | None:
+        return str(obj.on_behalf_of) if obj.on_behalf_of_id else None
 
     @staticmethod
     def resolve_department_names(obj) -> list[str]:

@@ -290,7 +290,7 @@ def case_detail(
     reveal_contact(user, case, reveal=reveal, purpose=purpose, request=request, call_back=call_back)
     case.step_list = list(case.steps.select_related("target", "source_organisation", "source_area"))
     case._steps_cache = case.step_list
-    case.timeline_list = name_departments(list(case.timeline.select_related("actor")))
+    case.timeline_list = name_departments(list(case.timeline.select_related("actor", "on_behalf_of")))
     case.allowed_actions = workflow.allowed_actions(case, user)
     case.action_list = [action_requirements(case, action) for action in case.allowed_actions]
     return case
@@ -374,7 +374,9 @@ def action_requirements(case: Case, action: str) -> dict:
 
 def timeline(user, case_id: int) -> list[TimelineEvent]:
     case = visible_case(user, case_id)
-    return name_departments(list(TimelineEvent.objects.filter(case=case).select_related("actor")))
+    return name_departments(
+        list(TimelineEvent.objects.filter(case=case).select_related("actor", "on_behalf_of"))
+    )
 
 
 def name_departments(events: list[TimelineEvent]) -> list[TimelineEvent]:

@@ -347,12 +347,14 @@ def record(
     note: str = "",
     data: dict | None = None,
     attachments: list[str] | None = None,
+    on_behalf_of: int | None = None,
 ) -> TimelineEvent:
     return timeline.record(
         TimelineEvent,
         case=case,
         at=timezone.now(),
         actor=actor if getattr(actor, "pk", None) else None,
+        on_behalf_of_id=on_behalf_of,
         action=action,
         from_status=from_status,
         to_status=case.status,
@@ -367,6 +369,7 @@ CASES = Workflow(
     model=Case,
     transitions=TRANSITIONS.values(),
     record=record,
+    records_on_behalf_of=True,
     blocked=_is_suspended,
     select_related=("area", "holder_area", "category"),
     texts={

@@ -141,11 +141,14 @@ class ChainedEvent(AppendOnlyModel):
     A concrete subclass declares its chain: `chain_prefix` (unique among all event tables),
     `chain_fields` (the attnames that pick the chain: ("case_id",) → "case:123"; () → one chain for
     the table, key = the prefix) and `hashed_fields` (the attnames whose values are hashed; never
-    change it for a table with rows)."""
+    change it for a table with rows). A nullable field added to a table with rows goes in
+    `hashed_if_set`: hashed when it holds a value, left out of the hash when null, so the events
+    written before it verify as they did."""
 
     chain_prefix: str = ""
     chain_fields: tuple[str, ...] = ()
     hashed_fields: tuple[str, ...] = ()
+    hashed_if_set: tuple[str, ...] = ()
 
     chain_seq = models.BigIntegerField(null=True, blank=True, editable=False)
     # db_default: a row inserted around core.timeline with plain SQL is stored, and verification names it

@@ -19,6 +19,7 @@ switching the interface to English shows the in-app list in English.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -82,7 +83,7 @@ def _redirected(notices: list[Notice]) -> list[Notice]:
     away = _redirect(live) if (_redirect is not None and live) else {}
     if not away:
         return notices
-    direct = {(n.recipient_id, n.kind, _obj_key(n.obj), id(n.facts)) for n in notices}
+    direct = {_same_notice(n, n.recipient_id) for n in notices}
     out: list[Notice] = []
     for n in notices:
         target = away.get(n.recipient_id)
@@ -90,7 +91,7 @@ def _redirected(notices: list[Notice]) -> list[Notice]:
             out.append(n)
             continue
         to_id, name = target
-        if (to_id, n.kind, _obj_key(n.obj), id(n.facts)) in direct:
+        if _same_notice(n, to_id) in direct:
             continue
         facts = {**n.facts, ON_BEHALF_OF: name, ON_BEHALF_OF_ID: n.recipient_id}
         out.append(Notice(to_id, n.kind, facts, n.obj, n.created_at, n.read_at))
@@ -99,6 +100,76 @@ def _redirected(notices: list[Notice]) -> list[Notice]:
 
 def _obj_key(obj: Model | None) -> tuple[str, Any] | None:
     return None if obj is None else (obj._meta.label, obj.pk)
+
+
+def _same_notice(n: Notice, recipient_id: int) -> tuple:
+    """What makes two notices the same for one recipient: the kind, the object and the facts (by
+    value: the same event told twice)."""
+    facts = json.dumps(n.facts, sort_keys=True, default=str, ensure_ascii=False)
+    return (recipient_id, n.kind, _obj_key(n.obj), facts)
+
+
+# --- notices that change hands when a stand-in changes or the absent user returns (AB岗) ---------------
+# model label → fn(ids of objects of that model) → the ids still needing someone's action. Apps register
+# it for the objects their notices are about (cases: a case still open or with an open follow-up).
+_actionable: dict[str, Callable[[list[int]], set[int]]] = {}
+
+
+def register_actionable(model: type[Model], fn: Callable[[list[int]], set[int]]) -> None:
+    """Say which objects of `model` still need action (the notices about the others are done with)."""
+    _actionable[model._meta.label] = fn
+
+
+def _still_actionable(rows: list[Notification]) -> list[Notification]:
+    """The notices whose object still needs action: about an object whose app registered a check that
+    says so, or about anything without such a check (nothing tells us it is done)."""
+    by_type: dict[int, list[int]] = {}
+    for n in rows:
+        if n.owner_type_id is not None and n.owner_id is not None:
+            by_type.setdefault(n.owner_type_id, []).append(n.owner_id)
+    done: set[tuple[int, int]] = set()
+    for type_id, ids in by_type.items():
+        model = ContentType.objects.get_for_id(type_id).model_class()
+        check = _actionable.get(model._meta.label) if model is not None else None
+        if check is not None:
+            live = check(sorted(set(ids)))
+            done.update((type_id, i) for i in ids if i not in live)
+    return [n for n in rows if (n.owner_type_id, n.owner_id) not in done]
+
+
+def pass_on(*, meant_for: int, holder: int, to: int, since: Any, until: Any = None) -> int:
+    """AB岗: hand the unread notices that `holder` received on behalf of `meant_for` (written from
+    `since`, before `until`) to `to`, in the caller's transaction; returns how many moved.
+
+    To another stand-in (the backup of a leave changed): all of them, still marked as meant for the
+    absent user. Back to `meant_for` (they returned): only those still actionable (`register_actionable`),
+    as their own notices again; the rest stay with the holder. Nothing is sent again on the external
+    channels: the move is in-app only. Read notices stay with whoever read them."""
+    qs = Notification.objects.filter(
+        recipient_id=holder,
+        read_at__isnull=True,
+        created_at__gte=since,
+        **{f"facts__{ON_BEHALF_OF_ID}": meant_for},
+    )
+    if until is not None:
+        qs = qs.filter(created_at__lt=until)
+    rows = list(qs.select_for_update(of=("self",)).order_by("id"))
+    back = to == meant_for
+    if back:
+        rows = _still_actionable(rows)
+    if not rows:
+        return 0
+    lang = _languages({to})[to]
+    for n in rows:
+        if back:
+            n.facts = {k: v for k, v in n.facts.items() if k not in (ON_BEHALF_OF, ON_BEHALF_OF_ID)}
+        n.recipient_id = to
+        try:
+            n.message = render(n.kind, n.facts, lang)
+        except (KeyError, LookupError, TypeError, ValueError):
+            pass  # a kind no longer registered: keep the stored text
+    Notification.objects.bulk_update(rows, ["recipient", "facts", "message"])
+    return len(rows)
 
 
 def register_kind(
@@ -190,11 +261,11 @@ def notify_many(
     languages = _languages({n.recipient_id for n in notices})
     now = timezone.now()
     types: dict[type, ContentType] = {}
-    rendered: dict[tuple[int, str], str] = {}
+    rendered: dict[tuple[str, str, str], str] = {}
     rows = []
     for n in notices:
         lang = languages.get(n.recipient_id, settings.LANGUAGE_CODE)
-        key = (id(n.facts), lang)
+        key = (n.kind, json.dumps(n.facts, sort_keys=True, default=str, ensure_ascii=False), lang)
         if key not in rendered:
             rendered[key] = render(n.kind, n.facts, lang)
         owner_type = None

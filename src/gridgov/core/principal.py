@@ -139,6 +139,13 @@ class Principal:
         """The users this user stands in for right now (their memberships are among `memberships`)."""
         return frozenset(m.on_behalf_of for m in self.memberships if m.on_behalf_of is not None)
 
+    def restricted(self, on_behalf_of: int | None) -> Principal:
+        """The same user holding only some memberships: their own (None), or those they hold for the
+        colleague `on_behalf_of` (what workflow rules read; the scope and parts are not copied)."""
+        view = Principal(self.user)
+        view.set_memberships(m for m in self.memberships if m.on_behalf_of == on_behalf_of)
+        return view
+
     def set_memberships(self, records: Iterable[MembershipRecord]) -> None:
         """Fill roles and the per-role groupings from membership records (loaders call this)."""
         self.memberships = tuple(records)

@@ -162,6 +162,8 @@ def canonical(
     """The canonical JSON of an event: its chain key, sequence number and hashed field values (the
     model's `hashed_fields` unless given)."""
     names = tuple(model.hashed_fields if hashed_fields is None else hashed_fields)  # type: ignore[attr-defined]
+    if hashed_fields is None:  # fields added to a table with rows: hashed once they hold a value
+        names += tuple(n for n in getattr(model, "hashed_if_set", ()) if values.get(n) is not None)
     event = {name: norm(values[name]) for name, norm in _normalisers(model, names)}
     return json.dumps(
         {"chain": key, "seq": seq, "event": event},
@@ -236,7 +238,7 @@ def _seal(head: ChainHead, chain: list[ChainedEvent]) -> None:
         if type(e) is not model:
             raise ImproperlyConfigured(f"two tables share the chain {head.key}")
         seq += 1
-        values = {n: getattr(e, n) for n in model.hashed_fields}
+        values = {n: getattr(e, n) for n in (*model.hashed_fields, *model.hashed_if_set)}
         e.chain_seq = seq
         e.prev_hash = prev
         e.hash = prev = digest(prev, canonical(model, head.key, seq, values), name)
@@ -498,7 +500,17 @@ def verify_table(model: type[ChainedEvent]) -> TableReport:
         h.key: h for h in ChainHead.objects.filter(Q(key=prefix) | Q(key__startswith=prefix + ":")).iterator()
     }
     names = list(
-        dict.fromkeys(["id", "chain_seq", "prev_hash", "hash", *model.chain_fields, *model.hashed_fields])
+        dict.fromkeys(
+            [
+                "id",
+                "chain_seq",
+                "prev_hash",
+                "hash",
+                *model.chain_fields,
+                *model.hashed_fields,
+                *model.hashed_if_set,
+            ]
+        )
     )
     order: list[str | models.OrderBy] = [
         *model.chain_fields,

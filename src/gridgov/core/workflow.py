@@ -9,6 +9,9 @@ how a move is recorded. Every app declares its tables in its own `workflow.py` a
     wf.move(obj, action, actor)   the new status (the table's, or one the service computed), save, and one
                                   record through the workflow's `record` hook (the app's timeline)
     wf.allowed_actions(obj, user) the actions the user may take now, from the same table
+    wf.acting_for(obj, action, u) AB岗: the colleague on leave the user acts for (their memberships
+                                  alone admit the action), or None; with `records_on_behalf_of` the
+                                  move's record gets it as `on_behalf_of`
     wf.advance(pk, action, when=Q(...), **fields)
                                   a system move (no user, no lock): one compare-and-set UPDATE that
                                   moves the row only from a source status of the action (and `when`)
@@ -121,6 +124,10 @@ DEFAULT_TEXTS = {
 }
 
 
+# where `require` leaves, on the object, whom the actor acts for per action (read by `move`)
+ACTING_FOR = "_workflow_acting_for"
+
+
 def _forbidden(workflow: Workflow, obj, action: str, user, message: str | None = None) -> Forbidden:
     """THE refusal of every workflow (403), audited like every other refusal (core.principal)."""
     return principals.forbidden(
@@ -146,6 +153,9 @@ class Workflow:
     record: Callable[..., Any] | None = None
     # blocked(obj): while true only transitions with while_blocked=True may be taken (e.g. suspended)
     blocked: Callable[[Any], bool] | None = None
+    # AB岗: `record` also gets `on_behalf_of` (the id of the colleague on leave the actor acted for, or
+    # None; see `acting_for`)
+    records_on_behalf_of: bool = False
     select_related: tuple[str, ...] = ()
     texts: dict[str, Any] = field(default_factory=dict)
     table: dict[str, Transition] = field(init=False)
@@ -215,9 +225,26 @@ class Workflow:
         t = self.transition(action)
         if not self.state_allows(obj, t):
             raise Conflict(self.text("conflict", action=action, status=self._status_display(obj)))
-        if not self.role_allows(obj, t, self.loader(user)):
+        principal = self.loader(user)
+        if not self.role_allows(obj, t, principal):
             raise _forbidden(self, obj, action, user)
+        if self.records_on_behalf_of and obj is not None:
+            # Decided now, before the service changes anything the rules read (e.g. a step's status).
+            obj.__dict__.setdefault(ACTING_FOR, {})[action] = self.acting_for(obj, action, principal)
         return t
+
+    def acting_for(self, obj, action: str, user) -> int | None:
+        """AB岗: whom the user acts for when taking the action — the id of a colleague on leave when
+        only the memberships the user holds for them (`on_behalf_of`, core.principal) admit the action;
+        None when the user's own memberships do (or nobody's)."""
+        principal = self.loader(user)
+        covering = sorted(getattr(principal, "covering", ()))
+        if not covering:
+            return None
+        t = self.transition(action)
+        if self.role_allows(obj, t, principal.restricted(None)):
+            return None
+        return next((a for a in covering if self.role_allows(obj, t, principal.restricted(a))), None)
 
     check = require
 
@@ -265,6 +292,15 @@ class Workflow:
         `update_fields` and the status), and record one event through the workflow's hook."""
         t = self.table[action]
         from_status = self.status_of(obj)
+        if self.records_on_behalf_of and self.record is not None:
+            decided = obj.__dict__.get(ACTING_FOR, {})
+            extra["on_behalf_of"] = (
+                decided[action]
+                if action in decided
+                else self.acting_for(obj, action, actor)
+                if actor
+                else None
+            )
         new = status if status is not None else t.target
         if new is not None:
             setattr(obj, self.status_field, new)
