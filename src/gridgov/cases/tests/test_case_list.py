@@ -47,10 +47,16 @@ def test_the_task_list_carries_the_departments_own_step_and_actions(people, worl
     waiting = _whistled(people, description="井盖破损待报到")
     working = _whistled(people, description="路灯不亮已报到")
     act("report_in", working, people.dept_cg)
+    reworked = _whistled(people, description="垃圾清运不彻底")
+    act("report_in", reworked, people.dept_cg)
+    act("handle", reworked, people.dept_cg, note="已清运")
+    act("verify", reworked, people.worker_a1, passed=False, note="仍有垃圾")
     _whistled(people, department="440309-GA", description="别的部门的事")
     body = _tasks(people.dept_cg)
     rows = {row["number"]: row for row in body["items"]}
-    assert set(rows) == {waiting.number, working.number}
+    assert set(rows) == {waiting.number, working.number, reworked.number}
+    again = rows[reworked.number]
+    assert again["own_step_status"] == "in_progress" and "handle" in again["allowed_actions"]
     first, second = rows[waiting.number], rows[working.number]
     step = Api(people.dept_cg).get(f"/cases/{waiting.pk}").json()["steps"][0]
     assert first["own_step_status"] == "pending_report_in" and first["own_step_kind"] == "report_in"
