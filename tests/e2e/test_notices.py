@@ -81,11 +81,21 @@ def test_a_yellow_card_reaches_the_department_handlers_notifications_and_phone(s
 
     # The department's handler logs in on the phone: the 消息 tab shows an unread badge, the notice names
     # the case and the card, and the case heads the department's tasks with its report-in action.
-    phone = login_phone(new_context("phone"), server, DEPARTMENT)
+    # The task list reads its page in one request: no request per case for its steps and actions.
+    phone_ctx = new_context("phone")
+    case_requests: list[str] = []
+    phone_ctx.on(
+        "request",
+        lambda r: case_requests.append(r.url) if "/api/v1/cases/cases" in r.url else None,
+    )
+    phone = login_phone(phone_ctx, server, DEPARTMENT)
     phone.wait_for_url("**/m/tasks")
     task = phone.get_by_test_id("m-dept-report-in").get_by_test_id(f"m-task-{number}")
     expect(task).to_be_visible()
     expect(task).to_contain_text("黄牌督办")
+    expect(task).to_contain_text("待报到")
+    phone.wait_for_load_state("networkidle")
+    assert 1 <= len(case_requests) <= 3, case_requests
     shot(server, phone, "mobile-department-tasks")
     expect(phone.get_by_test_id("tab-messages").locator(".van-badge")).to_be_visible()
     phone.get_by_test_id("tab-messages").click()

@@ -61,14 +61,17 @@ export interface CaseFilters {
   created_to?: string
   /** A case number (or its beginning) or words of the description. */
   q?: string
-  /** The reporter's phone (matched by its keyed hash on the server; the search is logged). */
+  /** A reporter's phone, the case's own or of a case merged into it (matched by its keyed hash on the
+   * server; the search is logged). */
   phone?: string
   /** Only the cases waiting on the requesting user (the workbench to-dos). */
   todo?: boolean
   /** Only the cases the requesting user reported or registered (我的上报). */
   mine?: boolean
-  /** `due`: deadline first, cases without one last. */
-  order?: 'due'
+  /** `due`: deadline first, cases without one last; `created` (the default): newest first. */
+  order?: 'due' | 'created'
+  /** Each case with `allowed_actions` (a task list needs no request per case). */
+  actions?: boolean
   page?: number
   page_size?: number
 }

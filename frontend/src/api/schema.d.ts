@@ -613,7 +613,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The whole filtered list as Excel (.xlsx; masked by role; one access-log entry) 导出 */
+        /** The whole filtered list, in the list's order, as Excel (.xlsx; masked by role; one access-log entry) 导出 */
         get: operations["gridgov_cases_api_export_cases"];
         put?: never;
         post?: never;
@@ -2350,6 +2350,16 @@ export interface components {
             own_step_kind: ("report_in" | "handle") | null;
             /** Own Step Remaining Work Seconds */
             own_step_remaining_work_seconds: number | null;
+            /**
+             * Own Step Report In Due At
+             * @description department handlers: their own open step's report-in deadline
+             */
+            own_step_report_in_due_at: string | null;
+            /**
+             * Own Step Status
+             * @description department handlers: the status of their own organisation's open step
+             */
+            own_step_status: string | null;
             /** Priority */
             priority: string;
             /**
@@ -2419,6 +2429,65 @@ export interface components {
              */
             work_day_seconds: number;
         };
+        /**
+         * CaseFilters
+         * @description The filters and the order the case list and its Excel export share (GET /cases, /cases/export):
+         *     the export writes the list as the user sees it.
+         */
+        CaseFilters: {
+            /**
+             * Area
+             * @description area code: cases in its subtree
+             */
+            area?: string | null;
+            /**
+             * Category
+             * @description category code or 大类 prefix
+             */
+            category?: string | null;
+            /** Channel */
+            channel?: ("window" | "hotline" | "resident_app" | "patrol" | "building_head" | "device" | "external_api") | null;
+            /** Created From */
+            created_from?: string | null;
+            /** Created To */
+            created_to?: string | null;
+            /**
+             * Department
+             * @description organisation code of a step
+             */
+            department?: string | null;
+            /**
+             * Mine
+             * @description true: only cases you reported or registered (我的上报)
+             */
+            mine?: boolean | null;
+            /**
+             * Order
+             * @description created: newest first; due: deadline first
+             * @default created
+             * @enum {string}
+             */
+            order?: "created" | "due";
+            /** Overdue */
+            overdue?: boolean | null;
+            /**
+             * Phone
+             * @description a reporter's phone (keyed hash), the case's own or of a case merged into it
+             */
+            phone?: string | null;
+            /**
+             * Q
+             * @description case number or words of the text
+             */
+            q?: string | null;
+            /** Status */
+            status?: ("submitted" | "accepted" | "rejected" | "community_handling" | "whistled" | "in_progress" | "handled" | "verified" | "closed" | "rated")[] | null;
+            /**
+             * Todo
+             * @description true: only cases waiting on you (your to-dos)
+             */
+            todo?: boolean | null;
+        };
         /** CaseIn */
         CaseIn: {
             /**
@@ -2475,6 +2544,11 @@ export interface components {
             accepted_at: string | null;
             /** Address */
             address: string;
+            /**
+             * Allowed Actions
+             * @description with actions=true: the actions you may take now (as in the case's detail)
+             */
+            allowed_actions: string[] | null;
             /** Area Code */
             area_code: string;
             /**
@@ -2554,6 +2628,16 @@ export interface components {
             own_step_kind: ("report_in" | "handle") | null;
             /** Own Step Remaining Work Seconds */
             own_step_remaining_work_seconds: number | null;
+            /**
+             * Own Step Report In Due At
+             * @description department handlers: their own open step's report-in deadline
+             */
+            own_step_report_in_due_at: string | null;
+            /**
+             * Own Step Status
+             * @description department handlers: the status of their own organisation's open step
+             */
+            own_step_status: string | null;
             /** Priority */
             priority: string;
             /**
@@ -5662,8 +5746,10 @@ export interface operations {
                 order?: "created" | "due";
                 /** @description case number or words of the text */
                 q?: string | null;
-                /** @description reporter's phone (keyed hash) */
+                /** @description a reporter's phone (keyed hash), the case's own or of a case merged into it */
                 phone?: string | null;
+                /** @description true: each case with allowed_actions (a task list without a request per case) */
+                actions?: boolean;
                 page?: number;
                 page_size?: number | null;
             };
@@ -5723,15 +5809,25 @@ export interface operations {
         parameters: {
             query?: {
                 status?: ("submitted" | "accepted" | "rejected" | "community_handling" | "whistled" | "in_progress" | "handled" | "verified" | "closed" | "rated")[] | null;
+                /** @description category code or 大类 prefix */
                 category?: string | null;
+                /** @description area code: cases in its subtree */
                 area?: string | null;
+                /** @description organisation code of a step */
                 department?: string | null;
                 overdue?: boolean | null;
                 channel?: ("window" | "hotline" | "resident_app" | "patrol" | "building_head" | "device" | "external_api") | null;
                 created_from?: string | null;
                 created_to?: string | null;
+                /** @description true: only cases waiting on you (your to-dos) */
                 todo?: boolean | null;
+                /** @description true: only cases you reported or registered (我的上报) */
+                mine?: boolean | null;
+                /** @description created: newest first; due: deadline first */
+                order?: "created" | "due";
+                /** @description case number or words of the text */
                 q?: string | null;
+                /** @description a reporter's phone (keyed hash), the case's own or of a case merged into it */
                 phone?: string | null;
             };
             header?: never;

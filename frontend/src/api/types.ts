@@ -58,7 +58,10 @@ export type StepOut = Schemas['StepOut']
 export type TimelineEvent = Refine<Schemas['TimelineEventOut'], { attachments: string[] }>
 
 export type CaseDetail = CaseOut &
-  Refine<Omit<Schemas['CaseDetailOut'], keyof Schemas['CaseOut']>, { timeline: TimelineEvent[] }>
+  Refine<
+    Omit<Schemas['CaseDetailOut'], Exclude<keyof Schemas['CaseOut'], 'allowed_actions'>>,
+    { timeline: TimelineEvent[] }
+  >
 /** One allowed action with the fields its form must fill (from the server's transition table). */
 export type CaseAction = Schemas['ActionOut']
 

@@ -15,24 +15,20 @@ from gridgov.cases.schemas import (
     ActionIn,
     AttachmentOut,
     CaseDetailOut,
+    CaseFilters,
     CaseIn,
     CaseOut,
     CategoryTreeOut,
-    ChannelName,
     NotificationOut,
-    StatusName,
     TimelineEventOut,
     WhistleItemOut,
 )
 from gridgov.core import attachments
-from gridgov.core.dates import FilterDate
 from gridgov.core.pagination import PAGE_SIZE, Pagination
 
 router = Router(tags=["cases"])
 
 ACTION_PATTERN = r"^[a-z_]{1,32}$"
-LINE = r"^[^\x00-\x1f]*$"
-PHONE = r"^[0-9+\- ]*$"
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 KEY_PATTERN = r"^[\x21-\x7e]{1,64}$"
 
@@ -80,74 +76,29 @@ def create_case(
 @paginate(Pagination, page_size=PAGE_SIZE)
 def list_cases(
     request: HttpRequest,
-    status: list[StatusName] | None = Query(None),
-    category: str | None = Query(None, pattern=CODE_PATTERN, description="category code or 大类 prefix"),
-    area: str | None = Query(None, pattern=CODE_PATTERN, description="area code: cases in its subtree"),
-    department: str | None = Query(None, pattern=CODE_PATTERN, description="organisation code of a step"),
-    overdue: bool | None = None,
-    channel: ChannelName | None = None,
-    created_from: FilterDate | None = None,
-    created_to: FilterDate | None = None,
-    todo: bool | None = Query(None, description="true: only cases waiting on you (your to-dos)"),
-    mine: bool | None = Query(None, description="true: only cases you reported or registered (我的上报)"),
-    order: Literal["created", "due"] = Query(
-        "created", description="created: newest first; due: deadline first"
-    ),
-    q: str | None = Query(None, max_length=100, pattern=LINE, description="case number or words of the text"),
-    phone: str | None = Query(
-        None, max_length=20, pattern=PHONE, description="reporter's phone (keyed hash)"
+    filters: Query[CaseFilters],
+    actions: bool = Query(
+        False, description="true: each case with allowed_actions (a task list without a request per case)"
     ),
 ):
-    return selectors.cases_for(
-        request.auth,
-        todo=todo,
-        mine=mine,
-        order=order,
-        status=status,
-        category=category,
-        area=area,
-        department=department,
-        overdue=overdue,
-        channel=channel,
-        created_from=created_from,
-        created_to=created_to,
-        q=q,
-        phone=phone,
-        request=request,
-    )
+    return selectors.cases_for(request.auth, **filters.model_dump(), actions=actions, request=request)
 
 
 @router.get(
     "/cases/export",
-    summary="The whole filtered list as Excel (.xlsx; masked by role; one access-log entry) 导出",
+    summary="The whole filtered list, in the list's order, as Excel (.xlsx; masked by role; one access-log entry) 导出",
     response={200: None},
     openapi_extra={
         "responses": {200: {"content": {XLSX: {"schema": {"type": "string", "format": "binary"}}}}}
     },
 )
-def export_cases(
-    request: HttpRequest,
-    status: list[StatusName] | None = Query(None),
-    category: str | None = Query(None, pattern=CODE_PATTERN),
-    area: str | None = Query(None, pattern=CODE_PATTERN),
-    department: str | None = Query(None, pattern=CODE_PATTERN),
-    overdue: bool | None = None,
-    channel: ChannelName | None = None,
-    created_from: FilterDate | None = None,
-    created_to: FilterDate | None = None,
-    todo: bool | None = None,
-    q: str | None = Query(None, max_length=100, pattern=LINE),
-    phone: str | None = Query(None, max_length=20, pattern=PHONE),
-):
-    filters = {
-        "status": status, "category": category, "area": area, "department": department, "overdue": overdue,
-        "channel": channel, "created_from": created_from, "created_to": created_to, "todo": todo, "q": q,
-        "phone": phone,
-    }  # fmt: skip
-    qs = selectors.cases_for(request.auth, request=request, **filters)
+def export_cases(request: HttpRequest, filters: Query[CaseFilters]):
+    chosen = filters.model_dump()
+    qs = selectors.cases_for(request.auth, **chosen, request=request)
     return exports.export_response(
-        request.auth, qs, request=request, filters={k: str(v) for k, v in filters.items() if v}
-    )
+        request.auth, qs, request=request, order=filters.order,
+        filters={k: str(v) for k, v in chosen.items() if v and k != "order"},
+    )  # fmt: skip
 
 
 @router.get(

@@ -11,6 +11,7 @@ from django.utils import timezone
 from ninja import Field, Schema
 
 from gridgov.core import notifications, worktime
+from gridgov.core.dates import FilterDate
 from gridgov.core.kernel_api import AttachmentOut  # noqa: F401  (the kernel's one photo schema)
 from gridgov.core.pii import mask_name, mask_phone
 
@@ -19,6 +20,7 @@ TEXT_PATTERN = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f]*$"  # no control characters exce
 LINE_PATTERN = r"^[^\x00-\x1f]*$"
 ATTACHMENT_PATTERN = r"^[0-9a-f]{32}$"  # the id of an uploaded photo
 NUMBER_PATTERN = r"^[0-9A-Za-z-]{1,24}$"
+PHONE_PATTERN = r"^[0-9+\- ]*$"
 
 KindName = Literal["demand", "hazard", "dispute", "petition", "alarm"]
 ChannelName = Literal[
@@ -122,6 +124,32 @@ class WhistleItemOut(Schema):
 
 
 # --- cases ------------------------------------------------------------------------------------------
+class CaseFilters(Schema):
+    """The filters and the order the case list and its Excel export share (GET /cases, /cases/export):
+    the export writes the list as the user sees it."""
+
+    status: list[StatusName] | None = None
+    category: str | None = Field(None, pattern=CODE_PATTERN, description="category code or 大类 prefix")
+    area: str | None = Field(None, pattern=CODE_PATTERN, description="area code: cases in its subtree")
+    department: str | None = Field(None, pattern=CODE_PATTERN, description="organisation code of a step")
+    overdue: bool | None = None
+    channel: ChannelName | None = None
+    created_from: FilterDate | None = None
+    created_to: FilterDate | None = None
+    todo: bool | None = Field(None, description="true: only cases waiting on you (your to-dos)")
+    mine: bool | None = Field(None, description="true: only cases you reported or registered (我的上报)")
+    order: Literal["created", "due"] = Field(
+        "created", description="created: newest first; due: deadline first"
+    )
+    q: str | None = Field(
+        None, max_length=100, pattern=LINE_PATTERN, description="case number or words of the text"
+    )
+    phone: str | None = Field(
+        None, max_length=20, pattern=PHONE_PATTERN,
+        description="a reporter's phone (keyed hash), the case's own or of a case merged into it",
+    )  # fmt: skip
+
+
 class CaseIn(Schema):
     description: str = Field(..., min_length=1, max_length=4000, pattern=TEXT_PATTERN)
     kind: KindName = "demand"
@@ -132,7 +160,7 @@ class CaseIn(Schema):
     area_code: str | None = Field(None, pattern=CODE_PATTERN)
     address: str = Field("", max_length=200, pattern=LINE_PATTERN)
     reporter_name: str = Field("", max_length=100, pattern=LINE_PATTERN)
-    reporter_phone: str = Field("", max_length=20, pattern=r"^[0-9+\- ]*$")
+    reporter_phone: str = Field("", max_length=20, pattern=PHONE_PATTERN)
     priority: Literal["normal", "urgent"] = "normal"
     category_code: str | None = Field(None, pattern=CODE_PATTERN)
     attachments: list[AttachmentId] = Field(default_factory=list, max_length=20)
@@ -311,6 +339,27 @@ class CaseOut(Schema):
     )
     own_step_kind: Literal["report_in", "handle"] | None = None
     own_step_remaining_work_seconds: int | None = None
+    own_step_status: str | None = Field(
+        None, description="department handlers: the status of their own organisation's open step"
+    )
+    own_step_report_in_due_at: dt.datetime | None = Field(
+        None, description="department handlers: their own open step's report-in deadline"
+    )
+    allowed_actions: list[str] | None = Field(
+        None, description="with actions=true: the actions you may take now (as in the case's detail)"
+    )
+
+    @staticmethod
+    def resolve_own_step_status(obj) -> str | None:
+        return getattr(obj, "own_step_status", None)
+
+    @staticmethod
+    def resolve_own_step_report_in_due_at(obj) -> dt.datetime | None:
+        return getattr(obj, "own_step_report_in_due_at", None)
+
+    @staticmethod
+    def resolve_allowed_actions(obj) -> list[str] | None:
+        return getattr(obj, "allowed_actions", None)
 
     @staticmethod
     def resolve_on_behalf_of(obj) -> str:

@@ -13,7 +13,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 from django.db.models import Case as DbCase
-from django.db.models import CharField, F, OuterRef, Q, QuerySet, Subquery, Value, When
+from django.db.models import CharField, OuterRef, Prefetch, Q, QuerySet, Subquery, Value, When
 from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -35,9 +35,10 @@ from gridgov.cases.models import (
     WhistleItem,
     merged_phone,
 )
-from gridgov.core import attachments, notifications, pii
+from gridgov.core import attachments, keyset, notifications, pii
 from gridgov.core.errors import NotFound
 from gridgov.core.models import Attachment, Notification
+from gridgov.core.pagination import on_page
 from gridgov.core.principal import principal_for
 from gridgov.territory import paths
 from gridgov.territory.models import Area
@@ -83,11 +84,14 @@ def cases_for(
     order: str = "created",
     q: str | None = None,
     phone: str | None = None,
+    actions: bool = False,
     request: HttpRequest | None = None,
 ) -> QuerySet[Case]:
-    """The cases the user may see, filtered. `q`: a case number (or its beginning) or words of the
-    description; `phone`: the reporter's phone, matched through its keyed hash (the plain phone is never
-    searched or stored in clear)."""
+    """The cases the user may see, filtered, in the `order` of ORDERS. `q`: a case number (or its
+    beginning) or words of the description; `phone`: a reporter's phone — the case's own or that of a case
+    merged into it — matched through its keyed hash (the plain phone is never searched or stored in
+    clear). `actions`: each case of a page gets `allowed_actions`, from its steps fetched for the whole
+    page at once (the phone's task lists need no request per case)."""
     qs = visible_cases(user)
     if q and q.strip():
         words = q.split()
@@ -96,7 +100,7 @@ def cases_for(
             text &= Q(description__icontains=word)
         qs = qs.filter(Q(number__istartswith=q.strip()) | text)
     if phone and phone.strip():
-        qs = qs.filter(reporter_phone_hash__in=phone_hashes(phone))
+        qs = qs.filter(reported_from(phone_hashes(phone)))
         # A search by a person's phone is a use of personal data: one access-log entry per search.
         pii.log_access(user, "search", object_type="case", fields=["phone"], request=request)
     if todo:
@@ -121,10 +125,34 @@ def cases_for(
         qs = qs.filter(created_at__gte=_start(created_from))
     if created_to:
         qs = qs.filter(created_at__lt=_end(created_to))
-    if order == "due":
-        qs = qs.order_by(F("due_at").asc(nulls_last=True), "created_at", "id")
-    qs = with_own_step(user, qs)
-    return qs.select_related("area", "grid", "category", "holder_area", "holder_organisation", "merged_into")
+    qs = keyset.order_by(with_own_step(user, qs), ORDERS[order])
+    qs = qs.select_related("area", "grid", "category", "holder_area", "holder_organisation", "merged_into")
+    if actions:
+        qs = on_page(
+            qs.prefetch_related(Prefetch("steps", to_attr="_steps_cache")),
+            lambda page: _with_actions(user, page),
+        )
+    return qs
+
+
+# The orders of the case list (and of its export, which follows the list): keyset keys, the last unique.
+ORDERS: dict[str, tuple[keyset.Key, ...]] = {
+    "created": (keyset.Key("created_at", descending=True), keyset.Key("id", descending=True)),
+    "due": (keyset.Key("due_at", nulls_last=True), keyset.Key("created_at"), keyset.Key("id")),
+}
+
+
+def _with_actions(user, page: list[Case]) -> None:
+    for case in page:
+        case.allowed_actions = workflow.allowed_actions(case, user)
+
+
+def reported_from(hashes: list[str]) -> Q:
+    """The cases reported from one of these phone hashes: by their own reporter, or by the reporter of a
+    case merged into them (the merged case keeps its reporter's sealed phone and hash; the surviving case
+    lists them in `merged_reporters`)."""
+    merged = Case.objects.filter(reporter_phone_hash__in=hashes, merged_into__isnull=False)
+    return Q(reporter_phone_hash__in=hashes) | Q(pk__in=merged.values("merged_into_id"))
 
 
 def _reported_by(user) -> Q:

@@ -39,6 +39,7 @@ from gridgov.cases.models import (
     StepStatus,
     Supervision,
     TimelineEvent,
+    VisitMethod,
     WarningLevel,
     WhistleItem,
     merged_phone,
@@ -111,6 +112,11 @@ class Probabilities:
     rework: float = 0.09
     rated: float = 0.65
     progress_note: float = 0.3
+    # The return visit (回访) by staff: 电话 mostly, 上门 for the rest; some attempts reach nobody (联系不上)
+    # and are tried again a day or two later (the next try more often at the door), up to three times.
+    home_visit: float = 0.2
+    unreached: float = 0.08
+    door_after_unreached: float = 0.4
 
 
 P = Probabilities()
@@ -719,21 +725,47 @@ class Simulator:
         visit = t + dt.timedelta(hours=rng.uniform(2, 60))
         if visit > self.now:
             return
+        by_reporter = c.reporter_id is not None and c.channel == Channel.RESIDENT_APP and rng.random() < 0.6
+        actor = c.reporter_id if by_reporter else self.staff(life.community)
+        # The rules of the return_visit action (services.return_visit): the reporter rates in the app;
+        # staff ask by phone or at the door, and an attempt that reaches nobody (reached=false) records
+        # the method and the attempt, no rating, and the case stays closed.
+        if by_reporter:
+            method = VisitMethod.APP
+        else:
+            method = VisitMethod.VISIT if rng.random() < P.home_visit else VisitMethod.PHONE
+            while rng.random() < P.unreached:
+                c.visit_unreached += 1
+                c.visit_method = method
+                life.ev(
+                    visit,
+                    actor,
+                    "return_visit",
+                    to=S.CLOSED,
+                    note=rng.choice(UNREACHED_NOTES[method]),
+                    data={"reached": False, "method": method, "attempt": c.visit_unreached, "by": "staff"},
+                )
+                visit = visit + dt.timedelta(hours=rng.uniform(20, 60))
+                if c.visit_unreached >= 3 or visit > self.now:
+                    return
+                if rng.random() < P.door_after_unreached:
+                    method = VisitMethod.VISIT
         unhappy = c.closing_type == ClosingType.OVERDUE or c.rework_count > 0
         weights = (10, 15, 20, 30, 25) if unhappy else (2, 3, 10, 30, 55)
         stars = rng.choices((1, 2, 3, 4, 5), weights=weights)[0]
         comment = texts.rating_comment(stars, rng)
-        by_reporter = c.reporter_id is not None and c.channel == Channel.RESIDENT_APP and rng.random() < 0.6
-        actor = c.reporter_id if by_reporter else self.staff(life.community)
-        c.satisfaction, c.satisfaction_comment = stars, comment
+        c.satisfaction, c.satisfaction_comment, c.visit_method = stars, comment, method
         life.ev(
             visit,
             actor,
             "return_visit",
             to=S.RATED,
             note=comment,
-            data={"satisfaction": stars, "by": "reporter" if by_reporter else "staff"},
-        )
+            data={
+                "satisfaction": stars, "by": "reporter" if by_reporter else "staff", "method": method,
+                "reached": True,
+            },
+        )  # fmt: skip
         if stars <= UNSATISFIED_MAX:  # 不满意: the community follows it up (most of them already)
             c.follow_up = FollowUp.OPEN
             c.follow_up_due_at = worktime.add_working_time(visit, 3, "days")
@@ -750,6 +782,11 @@ class Simulator:
                     data={"follow_up_on_time": done <= c.follow_up_due_at},
                 )
 
+
+UNREACHED_NOTES = {
+    VisitMethod.PHONE: ("电话无人接听，改日再回访", "电话已关机，稍后再联系", "号码暂时无法接通，明日再拨"),
+    VisitMethod.VISIT: ("上门回访家中无人，已留言约定再访", "上门未见到报告人，邻居称外出务工"),
+}
 
 FOLLOW_UP_NOTES = (
     "已上门向居民说明处理情况，并安排复查",

@@ -8,6 +8,7 @@ from ninja import File, Form, Path, Query, Router
 from ninja.files import UploadedFile
 from ninja.pagination import paginate
 
+from gridgov.core import ratelimit
 from gridgov.core.dates import FilterDate
 from gridgov.core.pagination import MAX_PAGE, PAGE_SIZE, Pagination
 from gridgov.registry import export, jobs, selectors, services
@@ -58,6 +59,15 @@ def _page(qs, page: int, page_size: int | None):
     return list(qs[start : start + size]), qs.count()
 
 
+def _limit_exact_search(request: HttpRequest, object_type: str, **values: str | None) -> None:
+    """An exact search of a personal value (ID number, phone) counts against the user's limit
+    (GRIDGOV_RATELIMITS["registry-exact-search"]: 429 with Retry-After) — after the permission to search
+    for it (403, audited), before anything is looked up or written to the access log."""
+    if any(values.values()):
+        selectors.exact_search_policies(request.auth, object_type, **values, request=request)
+        ratelimit.enforce(request, "registry-exact-search", key=f"user:{request.auth.pk}")
+
+
 # --- residents ---------------------------------------------------------------------------------------
 @router.get("/residents", response=ResidentPage, summary="Residents in your area 实有人口")
 def list_residents(
@@ -76,6 +86,7 @@ def list_residents(
     page: int = Query(1, ge=1, le=MAX_PAGE),
     page_size: int | None = Query(None, ge=1, le=1000),
 ):
+    _limit_exact_search(request, "resident", id_number=id_number, phone=phone)
     qs = selectors.residents_for(
         request.auth, q=q, area=area, building=building, residence_type=residence_type, id_number=id_number,
         phone=phone, care_group=care_group, household=household, current=current, request=request,
@@ -152,6 +163,7 @@ def list_units(
     page: int = Query(1, ge=1, le=MAX_PAGE),
     page_size: int | None = Query(None, ge=1, le=1000),
 ):
+    _limit_exact_search(request, "unit", phone=phone)
     qs = selectors.units_for(
         request.auth, q=q, area=area, building=building, kind=kind, credit_code=credit_code, phone=phone,
         request=request,

@@ -17,7 +17,6 @@ from django.utils.translation import gettext as _
 
 from gridgov.accounts.roles import Role
 from gridgov.accounts.scope import scope_for
-from gridgov.core import ratelimit
 from gridgov.core.errors import NotFound
 from gridgov.core.principal import principal_for, require
 from gridgov.core.tabular.validators import normalise_id, normalise_phone
@@ -94,31 +93,42 @@ def _area_path(code: str | None) -> str | None:
     return Area.objects.filter(code=code).values_list("path", flat=True).first() or "#"
 
 
+def exact_search_policies(
+    user, object_type: str, *, id_number: str | None = None, phone: str | None = None,
+    request: HttpRequest | None = None,
+) -> dict[str, PiiPolicy]:  # fmt: skip
+    """The PII policy of each personal field an exact search names (ID number, phone), checked: a search
+    for a field the user may not reveal is refused (403, audited) whatever the value."""
+    policies: dict[str, PiiPolicy] = {}
+    for field, value in ((PiiField.ID_NUMBER, id_number), (PiiField.PHONE, phone)):
+        if value:
+            policies[field] = require(
+                user, f"registry.search.{field}", (object_type, ""), request=request
+            ).pii
+    return policies
+
+
 def exact_search(
     user, qs: QuerySet, object_type: str, *, id_number: str | None = None, phone: str | None = None,
     request: HttpRequest | None = None,
 ) -> QuerySet:  # fmt: skip
     """Residents or units (`qs`, already scoped) with exactly this ID number and/or phone: the one place an
-    exact personal value is looked up, limited per user (GRIDGOV_RATELIMITS["registry-exact-search"], 429).
+    exact personal value is looked up (the API limits it per user first: GRIDGOV_RATELIMITS
+    ["registry-exact-search"], 429).
 
     A match confirms the whole value, so the search is a reveal: it needs the PII policy for the field
     (ID numbers: a `PiiGrant`; phones: community staff and grid workers of the area, or a grant), it looks
     only under the paths the policy covers (a grant for one grid confirms nothing in the others), it is
     refused (403, audited) for everybody else whatever the value, and every search, found or not, is
     written to the access log as an unmasked view."""
-    fields: list[str] = []
-    for field, value in ((PiiField.ID_NUMBER, id_number), (PiiField.PHONE, phone)):
-        if not value:
-            continue
-        policy = require(user, f"registry.search.{field}", (object_type, ""), request=request).pii
+    policies = exact_search_policies(user, object_type, id_number=id_number, phone=phone, request=request)
+    for field, policy in policies.items():
         qs = qs.filter(policy.path_filter(field, PATH))
         if field == PiiField.ID_NUMBER:
-            qs = qs.filter(id_hash=vault.blind_index(normalise_id(value)))
+            qs = qs.filter(id_hash=vault.blind_index(normalise_id(id_number or "")))
         else:
-            qs = qs.filter(phone_hash=vault.blind_index(normalise_phone(value)))
-        fields.append(field)
-    if fields:
-        ratelimit.enforce(request, "registry-exact-search", key=f"user:{user.pk}")
+            qs = qs.filter(phone_hash=vault.blind_index(normalise_phone(phone or "")))
+    fields = list(policies)
     found = list(qs.values_list("pk", flat=True)[:1000])
     log_access(
         user, PiiAction.VIEW, object_type=object_type, ids=found, count=len(found), fields=fields,

@@ -327,3 +327,30 @@ def test_every_grid_has_a_chief_a_second_worker_and_a_building_head_with_ab_back
         assert theirs.area.parent.parent_id == m.area.parent.parent_id  # the same community
     assert Leave.objects.count() == 1
     assert not Leave.objects.filter(starts_at__lte=timezone.now()).exists()
+
+
+def test_return_visits_say_how_and_some_reach_nobody(small):
+    """The demo's return visits follow the return_visit action's rules: the reporter rates in the app, staff
+    by phone (most) or at the door (电话 / 上门); a few attempts reach nobody (联系不上): recorded with the
+    method, no rating, the case stays closed — and is rated on a later try or waits for one."""
+    from gridgov.cases.models import Case, TimelineEvent
+
+    rated = Case.objects.filter(status="rated")
+    assert rated.exists() and not rated.filter(visit_method="").exists()
+    methods = Counter(rated.values_list("visit_method", flat=True))
+    assert set(methods) <= {"phone", "visit", "app"}
+    assert methods["phone"] > methods["visit"] > 0
+    visits = list(TimelineEvent.objects.filter(action="return_visit"))
+    by_reporter = [e for e in visits if e.data.get("by") == "reporter"]
+    assert by_reporter and {(e.data["method"], e.data["reached"]) for e in by_reporter} == {("app", True)}
+    staff = [e for e in visits if e.data.get("by") == "staff"]
+    assert staff and {e.data["method"] for e in staff} == {"phone", "visit"}
+    unreached = [e for e in staff if e.data.get("reached") is False]
+    assert 0 < len(unreached) < len(staff) / 5  # a few
+    for e in unreached:
+        assert (e.from_status, e.to_status) == ("closed", "closed") and "satisfaction" not in e.data
+    tried = Case.objects.filter(visit_unreached__gt=0)
+    assert tried.exists() and not tried.filter(visit_method__in=["", "app"]).exists()
+    assert sum(tried.values_list("visit_unreached", flat=True)) == len(unreached)
+    waiting = tried.filter(status="closed")
+    assert not waiting.exclude(satisfaction=None).exists()  # no rating without reaching the reporter
