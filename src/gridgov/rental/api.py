@@ -7,6 +7,7 @@ from django.utils import timezone
 from ninja import Path, Query, Router
 from ninja.pagination import paginate
 
+from gridgov.core import ratelimit
 from gridgov.core.http import AuthedRequest
 from gridgov.core.pagination import PAGE_SIZE, Pagination
 from gridgov.rental import selectors, services
@@ -100,6 +101,7 @@ def publish_rules(request: AuthedRequest, payload: RulesIn):
     "/public/{code}", response=PublicPageOut, auth=None, summary="Public page of a house code 一屋一码公示"
 )
 def public_page(request: AuthedRequest, code: str = Path(..., pattern=CODE)):
+    ratelimit.enforce(request, "public")  # anonymous: limited per client address (429)
     return selectors.public_page(code)
 
 
