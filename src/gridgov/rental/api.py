@@ -15,16 +15,16 @@ from gridgov.rental.models import COLOUR, ChecklistItem, Grade, RentalHouse
 from gridgov.rental.schemas import (
     CODE,
     ChecklistItemOut,
-    FiguresOut,
     GradeFilter,
+    GradingRulesIn,
+    GradingRulesOut,
     InspectionIn,
     InspectionOut,
-    PublicPageOut,
+    RentalFiguresOut,
     RentalHouseDetailOut,
     RentalHouseIn,
     RentalHouseOut,
-    RulesIn,
-    RulesOut,
+    RentalPublicPageOut,
 )
 
 router = Router(tags=["rental"])
@@ -75,7 +75,7 @@ def due(request: AuthedRequest, overdue: bool = False):
     return _Presented(qs)
 
 
-@router.get("/figures", response=FiguresOut, summary="Houses and rooms per grade and category 分级统计")
+@router.get("/figures", response=RentalFiguresOut, summary="Houses and rooms per grade and category 分级统计")
 def figures(request: AuthedRequest, area: str = Query("", pattern=r"^[0-9A-Za-z_-]{0,32}$")):
     return selectors.figures(request.auth, area)
 
@@ -85,20 +85,25 @@ def checklist(request: AuthedRequest):
     return list(ChecklistItem.objects.filter(is_active=True))
 
 
-@router.get("/rules", response=RulesOut, summary="The current grading rules 分级规则")
+@router.get("/rules", response=GradingRulesOut, summary="The current grading rules 分级规则")
 def rules(request: AuthedRequest):
     return selectors.rules_table(selectors.current_rules())
 
 
-@router.post("/rules", response={201: RulesOut}, summary="Publish new grading rules (admin) 发布分级规则")
-def publish_rules(request: AuthedRequest, payload: RulesIn):
+@router.post(
+    "/rules", response={201: GradingRulesOut}, summary="Publish new grading rules (admin) 发布分级规则"
+)
+def publish_rules(request: AuthedRequest, payload: GradingRulesIn):
     data = payload.model_dump()
     note = data.pop("note")
     return 201, selectors.rules_table(services.publish_rules(actor=request.auth, data=data, note=note))
 
 
 @router.get(
-    "/public/{code}", response=PublicPageOut, auth=None, summary="Public page of a house code 一屋一码公示"
+    "/public/{code}",
+    response=RentalPublicPageOut,
+    auth=None,
+    summary="Public page of a house code 一屋一码公示",
 )
 def public_page(request: AuthedRequest, code: str = Path(..., pattern=CODE)):
     ratelimit.enforce(request, "public")  # anonymous: limited per client address (429)

@@ -88,7 +88,7 @@ class ChecklistItemOut(Schema):
     hazard_category_code: str
 
 
-class RulesIn(Schema):
+class GradingRulesIn(Schema):
     thresholds: list[dict[str, Any]] = Field(..., max_length=10)
     overrides: list[dict[str, Any]] = Field(default_factory=list, max_length=50)
     visit_days: dict[str, int]
@@ -97,7 +97,7 @@ class RulesIn(Schema):
     note: str = Field("", max_length=200, pattern=LINE)
 
 
-class RulesOut(Schema):
+class GradingRulesOut(Schema):
     version: int
     thresholds: list[dict[str, Any]]
     overrides: list[dict[str, Any]]
@@ -108,27 +108,27 @@ class RulesOut(Schema):
     created_at: AwareDateTime
 
 
-class Count2(Schema):
+class RentalCounts(Schema):
     houses: int
     rooms: int
 
 
-class FigureRow(Schema):
+class RentalFigureRow(Schema):
     code: str
     name: str
     level: str
     houses: int
     rooms: int
-    grades: dict[str, Count2]
-    categories: dict[str, Count2]
+    grades: dict[str, RentalCounts]
+    categories: dict[str, RentalCounts]
 
 
-class FiguresOut(Schema):
-    area: FigureRow
-    children: list[FigureRow]
+class RentalFiguresOut(Schema):
+    area: RentalFigureRow
+    children: list[RentalFigureRow]
 
 
-class PublicPageOut(Schema):
+class RentalPublicPageOut(Schema):
     code: str
     community: str
     category: str
