@@ -10,14 +10,18 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from django.db import IntegrityError, transaction
+from django.db.models import Count, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from gridgov.accounts.models import Membership
+from gridgov.accounts.roles import Role
 from gridgov.cases import services as case_services
 from gridgov.cases.models import CaseKind as CaseCaseKind
 from gridgov.cases.models import Category, Channel
-from gridgov.core import worktime
+from gridgov.core import notifications, worktime
 from gridgov.core.errors import FieldErrors, NotFound
+from gridgov.core.models import Notification
 from gridgov.core.principal import require
 from gridgov.registry.models import Resident, Unit
 from gridgov.registry.selectors import registry_filter
@@ -37,7 +41,7 @@ from gridgov.rental.models import (
     Tenancy,
     TenancyCategory,
 )
-from gridgov.territory.models import House
+from gridgov.territory.models import Area, House
 
 # Flags an inspector may set; `over_capacity` is set by the system when the tenants exceed the limit.
 FLAGS = ("refused", "group_rental_suspected")
@@ -376,3 +380,47 @@ def _open_rectification(actor, rental: RentalHouse, inspection: Inspection, rule
     RentalCase.objects.create(
         rental_house=rental, kind=CaseKind.RECTIFICATION, inspection=inspection, case=case
     )
+
+
+# --- reminders -------------------------------------------------------------------------------------------
+REMIND_KIND = "rental.inspections_due"
+REMIND_WITHIN_DAYS = 3
+
+
+def remind_due(*, today: dt.date | None = None) -> dict[str, int]:
+    """Tell each grid's grid workers, once a day, how many of the grid's rental houses are due for
+    inspection within REMIND_WITHIN_DAYS days and how many are overdue (the daily task; a second run on
+    the same day tells no one again)."""
+    today = today or timezone.localdate()
+    rows = (
+        RentalHouse.objects.filter(
+            is_active=True, next_due_on__lte=today + dt.timedelta(days=REMIND_WITHIN_DAYS)
+        )
+        .values("house__building__grid_id")
+        .annotate(
+            due=Count("id", filter=Q(next_due_on__gte=today)),
+            overdue=Count("id", filter=Q(next_due_on__lt=today)),
+        )
+        .order_by()
+    )
+    per_grid = {r["house__building__grid_id"]: (r["due"], r["overdue"]) for r in rows}
+    if not per_grid:
+        return {"grids": 0, "notified": 0}
+    names = dict(Area.objects.filter(pk__in=per_grid).values_list("pk", "name"))
+    told = set(
+        Notification.objects.filter(kind=REMIND_KIND, facts__day=today.isoformat()).values_list(
+            "recipient_id", "facts__grid"
+        )
+    )
+    notices = []
+    for area_id, user_id in Membership.objects.filter(
+        role=Role.GRID_WORKER, area_id__in=per_grid
+    ).values_list("area_id", "user_id"):
+        if (user_id, names[area_id]) in told:
+            continue
+        due, overdue = per_grid[area_id]
+        facts = {"day": today.isoformat(), "grid": names[area_id], "due": due, "overdue": overdue}
+        notices.append(notifications.Notice(user_id, REMIND_KIND, facts, None))
+    with transaction.atomic():
+        notifications.notify_many(notices)
+    return {"grids": len(per_grid), "notified": len(notices)}

@@ -12,8 +12,8 @@ from django.test import Client
 
 from gridgov.cases.models import Case, Status
 from gridgov.cases.selectors import visible_cases
-from gridgov.rental.models import Inspection, RentalCase
-from gridgov.rental.tests.conftest import Api, all_pass, inspect
+from gridgov.rental.models import Inspection, RentalCase, RentalHouse
+from gridgov.rental.tests.conftest import Api, all_pass, inspect, make_rental
 from gridgov.testing import assert_problem, make_user, snapshot
 
 
@@ -133,3 +133,19 @@ def test_bad_inspections_are_refused_in_chinese_and_change_nothing(rental, peopl
     problem = assert_problem(response, 422, field=field, language="zh")
     assert all(re.search("[\u4e00-\u9fff]", e["message"]) for e in problem["errors"]), problem
     assert snapshot(rental, Inspection.objects.all()) == before and Case.objects.count() == cases
+
+
+def test_grid_workers_are_reminded_of_due_and_overdue_houses_once_a_day(rental, people, world, today):
+    from gridgov.core.models import Notification
+    from gridgov.rental import services
+
+    other = make_rental(people.staff_a, world.a1, "0201")
+    RentalHouse.objects.filter(pk=rental.pk).update(next_due_on=today - dt.timedelta(days=1))
+    RentalHouse.objects.filter(pk=other.pk).update(next_due_on=today + dt.timedelta(days=2))
+    assert services.remind_due(today=today) == {"grids": 1, "notified": 1}
+    note = Notification.objects.get(kind="rental.inspections_due")
+    assert note.recipient == people.worker_a1 and note.facts["due"] == 1 and note.facts["overdue"] == 1
+    assert "已逾期" in note.message and world.grid_a1.name in note.message
+    assert services.remind_due(today=today)["notified"] == 0  # once a day
+    assert not Notification.objects.filter(recipient=people.worker_a2).exists()
+    assert services.remind_due(today=today + dt.timedelta(days=1))["notified"] == 1
