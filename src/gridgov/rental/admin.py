@@ -4,6 +4,7 @@ inspection checklist. Grading rules are shown only: a new version is published t
 
 from django.contrib import admin
 
+from gridgov.core.admin import ReadOnlyAdmin
 from gridgov.rental.models import ChecklistItem, GradingRules, TenancyCategory
 
 
@@ -22,15 +23,5 @@ class ChecklistItemAdmin(admin.ModelAdmin):
 
 
 @admin.register(GradingRules)
-class GradingRulesAdmin(admin.ModelAdmin):
+class GradingRulesAdmin(ReadOnlyAdmin):
     list_display = ("version", "red_streak", "note", "created_by", "created_at")
-    readonly_fields = tuple(f.name for f in GradingRules._meta.fields)
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False

@@ -148,3 +148,24 @@ def test_a_grade_change_changes_the_next_due_day(rental, people):
     inspect(people.worker_a1, rental, dt.date(2026, 12, 4), results=all_pass(C05="fail"))
     assert (rental.grade, rental.next_due_on) == ("strict", dt.date(2026, 12, 11))
     assert Inspection.objects.filter(rental_house=rental).count() == 3
+
+
+def test_the_back_office_edits_the_lists_and_only_shows_the_rules(db, client):
+    from gridgov.accounts.models import User
+
+    client.force_login(User.objects.create_superuser("root", password="Root-Passw0rd!"))
+    rules = GradingRules.objects.get(version=1)
+    item = ChecklistItem.objects.get(code="H01")
+    for url in (
+        "/admin/rental/tenancycategory/",
+        "/admin/rental/checklistitem/",
+        f"/admin/rental/checklistitem/{item.pk}/change/",
+        "/admin/rental/gradingrules/",
+        f"/admin/rental/gradingrules/{rules.pk}/change/",
+    ):
+        assert client.get(url).status_code == 200, url
+    assert client.get("/admin/rental/gradingrules/add/").status_code == 403
+    assert client.get(f"/admin/rental/gradingrules/{rules.pk}/delete/").status_code == 403
+    client.post(f"/admin/rental/gradingrules/{rules.pk}/change/", {"red_streak": 9})
+    rules.refresh_from_db()
+    assert rules.red_streak == 3
