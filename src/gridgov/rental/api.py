@@ -174,9 +174,5 @@ def present_detail(h: RentalHouse) -> dict:
         "landlord_name": landlord.name if landlord else "",
         "rooms": list(h.rooms.values_list("number", flat=True)),
         "inspections": [present_inspection(i) for i in inspections.order_by("-inspected_on", "-id")[:20]],
-        "open_cases": [
-            link.case.number
-            for link in selectors.open_cases(h, "hazard").select_related("case")
-            | selectors.open_cases(h, "rectification").select_related("case")
-        ],
+        "open_cases": [link.case.number for link in selectors.open_cases(h).select_related("case")],
     }

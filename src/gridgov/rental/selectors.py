@@ -39,7 +39,8 @@ def houses_for(user) -> QuerySet[RentalHouse]:
 def house_list(user, *, area_code: str = "", grade: str = "", category: str = "") -> QuerySet[RentalHouse]:
     qs = houses_for(user).select_related("house__building__grid", "category")
     if area_code:
-        qs = qs.filter(**{f"{PATH}__contains": f"{area_code}/"})
+        area = Area.objects.filter(code=area_code).first()
+        qs = qs.filter(**{f"{PATH}__startswith": area.path}) if area else qs.none()
     if grade:
         qs = qs.filter(grade="" if grade == UNGRADED else grade)
     if category:
@@ -63,8 +64,10 @@ def current_rules() -> GradingRules:
     return GradingRules.objects.order_by("-version").first()  # type: ignore[return-value]
 
 
-def open_cases(house: RentalHouse, kind: str) -> QuerySet[RentalCase]:
-    return RentalCase.objects.filter(rental_house=house, kind=kind, case__status__in=OPEN_STATUSES)
+def open_cases(house: RentalHouse, kind: str | None = None) -> QuerySet[RentalCase]:
+    """The links to the house's cases that are still open (of one kind, or all)."""
+    qs = RentalCase.objects.filter(rental_house=house, case__status__in=OPEN_STATUSES)
+    return qs.filter(kind=kind) if kind else qs
 
 
 def due_list(user, *, today: dt.date | None = None, within: int = DUE_WITHIN_DAYS) -> QuerySet[RentalHouse]:

@@ -162,3 +162,16 @@ def test_register_a_rental_house(world, people):
         403,
     )
     assert RentalHouse.objects.count() == 1 and json.loads(api.get("/houses").content)["count"] == 1
+
+
+def test_the_list_filters_by_area_grade_and_category(many, people, world):
+    api = Api(people.sub_staff)
+    assert api.get("/houses").json()["count"] == 7
+    assert api.get("/houses", {"area": world.comm_b.code}).json()["count"] == 2
+    assert api.get("/houses", {"area": world.grid_a2.code}).json()["count"] == 2
+    assert api.get("/houses", {"area": "440309999"}).json()["count"] == 0
+    assert [h["grade"] for h in api.get("/houses", {"grade": "ungraded"}).json()["items"]] == [""]
+    assert {h["category"] for h in api.get("/houses", {"category": "group"}).json()["items"]} == {"group"}
+    rows = api.get("/houses", {"grade": "strict"}).json()["items"]
+    assert len(rows) == 2 and {r["colour"] for r in rows} == {"orange"}
+    assert Api(people.staff_a).get("/houses", {"area": world.comm_b.code}).json()["count"] == 0
