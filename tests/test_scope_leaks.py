@@ -46,6 +46,8 @@ from gridgov.registry.models import (
     Submission,
     Unit,
 )
+from gridgov.rental.models import Inspection, RentalCase, RentalHouse, RentalRoom, Tenancy
+from gridgov.rental.seed import ITEMS as RENTAL_ITEMS
 from gridgov.territory.models import Area, Building, DepartmentLayer, GridProposal, House
 from gridgov.testing import (
     World,
@@ -85,8 +87,13 @@ EXEMPT: dict[tuple[str, str], str] = {
     ("post", "/api/v1/cases/attachments"): "uploads the caller's own photo, tied to no object yet",
     ("post", "/api/v1/attachments"): "uploads the caller's own file, tied to no object yet",
     ("post", "/api/v1/cases/suggest-category"): "reads the category catalogue only (district-wide)",
+    (
+        "post",
+        "/api/v1/rental/rules",
+    ): "the grading rules are district-wide configuration, the administrator's",
 }
-PUBLIC_READS = {"/api/v1/health", "/api/v1/auth/csrf"}
+# The public page of a rental house code carries no personal data by design (rental/tests/test_api.py).
+PUBLIC_READS = {"/api/v1/health", "/api/v1/auth/csrf", "/api/v1/rental/public/{code}"}
 
 # Who may, by design, change another community's objects through an operation (their scope is the whole
 # district or the accounts themselves): the probe does not expect a refusal from them there.
@@ -163,6 +170,11 @@ class Other:
             Backup.objects.filter(user__memberships__area__path__startswith=p),
             Leave.objects.filter(user__memberships__area__path__startswith=p),
             ApiToken.objects.filter(user__memberships__area__path__startswith=p),
+            RentalHouse.objects.filter(house__building__grid__path__startswith=p),
+            RentalRoom.objects.filter(rental_house__house__building__grid__path__startswith=p),
+            Tenancy.objects.filter(rental_house__house__building__grid__path__startswith=p),
+            Inspection.objects.filter(rental_house__house__building__grid__path__startswith=p),
+            RentalCase.objects.filter(rental_house__house__building__grid__path__startswith=p),
         )
 
 
@@ -278,13 +290,27 @@ def populate(world: World, key: str, admin: User, security: User) -> Other:
         layer=layer, code=f"CG-{key}", geometry=shapely.to_geojson(shapely.box(minx, miny, maxx, maxy)),
         min_lng=minx, min_lat=miny, max_lng=maxx, max_lat=maxy,
     )  # fmt: skip
+    from gridgov.rental import services as rental_services
+
+    rental = rental_services.create_rental_house(
+        actor=staff, house_id=House.objects.filter(building=b).order_by("id")[1].pk, category_code="shared",
+        landlord_resident_id=people[0].pk, filing_number=f"BA-{key}-0001", rooms=["A", "B"],
+    )  # fmt: skip
+    rental_services.add_tenant(
+        actor=staff, rental_house_id=rental.pk, resident_id=people[1].pk, since=dt.date.today()
+    )
+    rental_services.record_inspection(
+        actor=staff,
+        rental_house_id=rental.pk,
+        results={code: "pass" for code, *_ in RENTAL_ITEMS} | {"H02": "fail"},
+    )
     for obj in (*people, unit):
         obj.refresh_from_db()
     other = Other(key, c.area)
     other.objects = {
         "staff": staff, "head": head, "partner": partner, "residents": people, "unit": unit, "care": care,
         "submission": submission, "job": job, "grant": grant, "new_case": new_case, "open_case": open_case,
-        "proposal": proposal, "worker": worker, "leave": leave,
+        "proposal": proposal, "worker": worker, "leave": leave, "rental": rental,
     }  # fmt: skip
     membership = Membership.objects.get(user=staff)
     other.values = {
@@ -311,6 +337,7 @@ def populate(world: World, key: str, admin: User, security: User) -> Other:
         "proposal_id": [proposal.pk],
         "layer_id": [layer.pk],
         "category_code": [_category()],
+        "rental_house_id": [rental.pk],
         "whistle_item_id": [WhistleItem.objects.get_or_create(group="市容", name="占道经营")[0].pk],
         # query parameters
         "parent": [c.area.code, c.grid.code],
@@ -340,7 +367,15 @@ def populate(world: World, key: str, admin: User, security: User) -> Other:
         ],
         "accounts": [u.username for u in User.objects.filter(memberships__area__path__startswith=p)]
         + [partner.username],
-        "business": [CASE_TEXT[key], new_case.number, open_case.number, unit.name, f"{c.area.name}采集"],
+        "business": [
+            CASE_TEXT[key],
+            new_case.number,
+            open_case.number,
+            unit.name,
+            f"{c.area.name}采集",
+            rental.code,
+            f"BA-{key}-0001",
+        ],  # fmt: skip
         "reporter": [f"1380013800{ord(key) % 10}"],
         "personal": [
             *(r.name for r in people),
@@ -400,6 +435,15 @@ def _case_actions(o: Other, w: World) -> list[Probe]:
 
 
 WRITES: dict[tuple[str, str], Callable[[Other, World], list[Probe]]] = {
+    ("post", "/api/v1/rental/houses"): lambda o, w: [
+        ({}, {"house_id": o.values["house_id"][0], "category_code": "whole", "rooms": ["1"]})
+    ],
+    ("post", "/api/v1/rental/houses/{rental_house_id}/inspections"): lambda o, w: [
+        (
+            {"rental_house_id": o.objects["rental"].pk},
+            {"results": {code: "pass" for code, *_ in RENTAL_ITEMS}},
+        )
+    ],
     ("get", "/api/v1/auth/me"): lambda o, w: [],
     ("patch", "/api/v1/accounts/users/{user_id}"): lambda o, w: [
         (

@@ -70,6 +70,7 @@ INSTALLED_APPS = [
     "gridgov.territory",
     "gridgov.cases",
     "gridgov.registry",
+    "gridgov.rental",
     "gridgov.demo",
     "csp",
 ]

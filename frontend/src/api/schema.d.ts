@@ -1420,6 +1420,144 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/rental/checklist": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The inspection checklist 检查项 */
+        get: operations["gridgov_rental_api_checklist"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/rental/due": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Inspections due or overdue 待检查出租屋 */
+        get: operations["gridgov_rental_api_due"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/rental/figures": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Houses and rooms per grade and category 分级统计 */
+        get: operations["gridgov_rental_api_figures"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/rental/houses": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Rental houses in your area 出租屋 */
+        get: operations["gridgov_rental_api_list_houses"];
+        put?: never;
+        /** Register a rental house 登记出租屋 */
+        post: operations["gridgov_rental_api_create_house"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/rental/houses/{rental_house_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One rental house 出租屋详情 */
+        get: operations["gridgov_rental_api_get_house"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/rental/houses/{rental_house_id}/inspections": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Record an inspection 录入检查 */
+        post: operations["gridgov_rental_api_record_inspection"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/rental/public/{code}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Public page of a house code 一屋一码公示 */
+        get: operations["gridgov_rental_api_public_page"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/rental/rules": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The current grading rules 分级规则 */
+        get: operations["gridgov_rental_api_rules"];
+        put?: never;
+        /** Publish new grading rules (admin) 发布分级规则 */
+        post: operations["gridgov_rental_api_publish_rules"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/territory/areas": {
         parameters: {
             query?: never;
@@ -2775,6 +2913,19 @@ export interface components {
             /** Year Ago */
             year_ago: number | null;
         };
+        /** ChecklistItemOut */
+        ChecklistItemOut: {
+            /** Code */
+            code: string;
+            /** Group */
+            group: string;
+            /** Hazard Category Code */
+            hazard_category_code: string;
+            /** Name */
+            name: string;
+            /** Weight */
+            weight: number;
+        };
         /** ComponentStatus */
         ComponentStatus: {
             /**
@@ -3008,6 +3159,58 @@ export interface components {
             /** Name */
             name: string;
             rates: components["schemas"]["RatesOut"];
+        };
+        /** GradingRulesIn */
+        GradingRulesIn: {
+            /**
+             * Note
+             * @default
+             */
+            note?: string;
+            /** Overrides */
+            overrides?: {
+                [key: string]: unknown;
+            }[];
+            /** Red Grades */
+            red_grades: ("relaxed" | "watch" | "strict" | "prohibited")[];
+            /** Red Streak */
+            red_streak: number;
+            /** Thresholds */
+            thresholds: {
+                [key: string]: unknown;
+            }[];
+            /** Visit Days */
+            visit_days: {
+                [key: string]: number;
+            };
+        };
+        /** GradingRulesOut */
+        GradingRulesOut: {
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Note */
+            note: string;
+            /** Overrides */
+            overrides: {
+                [key: string]: unknown;
+            }[];
+            /** Red Grades */
+            red_grades: string[];
+            /** Red Streak */
+            red_streak: number;
+            /** Thresholds */
+            thresholds: {
+                [key: string]: unknown;
+            }[];
+            /** Version */
+            version: number;
+            /** Visit Days */
+            visit_days: {
+                [key: string]: number;
+            };
         };
         /** GrantIn */
         GrantIn: {
@@ -3259,6 +3462,63 @@ export interface components {
             page?: number;
             /** Page Size */
             page_size?: number | null;
+        };
+        /** InspectionIn */
+        InspectionIn: {
+            /**
+             * Client Id
+             * @description a retry with the same id records once
+             * @default
+             */
+            client_id?: string;
+            /** Flags */
+            flags?: ("refused" | "group_rental_suspected")[];
+            /** Inspected On */
+            inspected_on?: string | null;
+            /**
+             * Note
+             * @default
+             */
+            note?: string;
+            /**
+             * Results
+             * @description checklist item code → result
+             */
+            results?: {
+                [key: string]: "pass" | "fail" | "na";
+            };
+        };
+        /** InspectionOut */
+        InspectionOut: {
+            /**
+             * Cases
+             * @description numbers of the cases this inspection opened
+             */
+            cases: string[];
+            /** Failed */
+            failed: string[];
+            /** Flags */
+            flags: string[];
+            /** Grade */
+            grade: string;
+            /** Id */
+            id: number;
+            /**
+             * Inspected On
+             * Format: date
+             */
+            inspected_on: string;
+            /**
+             * Next Due On
+             * Format: date
+             */
+            next_due_on: string;
+            /** Overrides Applied */
+            overrides_applied: string[];
+            /** Rules Version */
+            rules_version: number;
+            /** Score */
+            score: number;
         };
         /** KernelNotificationOut */
         KernelNotificationOut: {
@@ -3790,6 +4050,13 @@ export interface components {
             /** Items */
             items: components["schemas"]["ProposalOut"][];
         };
+        /** PagedRentalHouseOut */
+        PagedRentalHouseOut: {
+            /** Count */
+            count: number;
+            /** Items */
+            items: components["schemas"]["RentalHouseOut"][];
+        };
         /** PagedTokenOut */
         PagedTokenOut: {
             /** Count */
@@ -3982,6 +4249,168 @@ export interface components {
         RejectIn: {
             /** Reason */
             reason: string;
+        };
+        /** RentalCounts */
+        RentalCounts: {
+            /** Houses */
+            houses: number;
+            /** Rooms */
+            rooms: number;
+        };
+        /** RentalFigureRow */
+        RentalFigureRow: {
+            /** Categories */
+            categories: {
+                [key: string]: components["schemas"]["RentalCounts"];
+            };
+            /** Code */
+            code: string;
+            /** Grades */
+            grades: {
+                [key: string]: components["schemas"]["RentalCounts"];
+            };
+            /** Houses */
+            houses: number;
+            /** Level */
+            level: string;
+            /** Name */
+            name: string;
+            /** Rooms */
+            rooms: number;
+        };
+        /** RentalFiguresOut */
+        RentalFiguresOut: {
+            area: components["schemas"]["RentalFigureRow"];
+            /** Children */
+            children: components["schemas"]["RentalFigureRow"][];
+        };
+        /** RentalHouseDetailOut */
+        RentalHouseDetailOut: {
+            /** Address */
+            address: string;
+            /** Capacity Limit */
+            capacity_limit: number | null;
+            /** Category */
+            category: string;
+            /** Category Name */
+            category_name: string;
+            /** Code */
+            code: string;
+            /** Colour */
+            colour: string | null;
+            /** Filing Number */
+            filing_number: string;
+            /** Grade */
+            grade: string;
+            /** Grid */
+            grid: string;
+            /** Id */
+            id: number;
+            /** Inspections */
+            inspections: components["schemas"]["InspectionOut"][];
+            /**
+             * Landlord Kind
+             * @enum {string}
+             */
+            landlord_kind: "person" | "unit" | "";
+            /** Landlord Name */
+            landlord_name: string;
+            /** Last Inspected On */
+            last_inspected_on: string | null;
+            /** Next Due On */
+            next_due_on: string | null;
+            /** Open Cases */
+            open_cases: string[];
+            /** Overdue */
+            overdue: boolean;
+            /** Pledge Date */
+            pledge_date: string | null;
+            /** Pledge Signed */
+            pledge_signed: boolean;
+            /** Red Streak */
+            red_streak: number;
+            /** Rooms */
+            rooms: string[];
+            /** Rooms Count */
+            rooms_count: number;
+            /** Tenants Count */
+            tenants_count: number;
+        };
+        /** RentalHouseIn */
+        RentalHouseIn: {
+            /** Capacity Limit */
+            capacity_limit?: number | null;
+            /** Category Code */
+            category_code: string;
+            /**
+             * Filing Number
+             * @default
+             */
+            filing_number?: string;
+            /** House Id */
+            house_id: number;
+            /** Landlord Resident Id */
+            landlord_resident_id?: number | null;
+            /** Landlord Unit Id */
+            landlord_unit_id?: number | null;
+            /** Pledge Date */
+            pledge_date?: string | null;
+            /** Rooms */
+            rooms?: string[];
+        };
+        /** RentalHouseOut */
+        RentalHouseOut: {
+            /** Address */
+            address: string;
+            /** Capacity Limit */
+            capacity_limit: number | null;
+            /** Category */
+            category: string;
+            /** Category Name */
+            category_name: string;
+            /** Code */
+            code: string;
+            /** Colour */
+            colour: string | null;
+            /** Grade */
+            grade: string;
+            /** Grid */
+            grid: string;
+            /** Id */
+            id: number;
+            /** Last Inspected On */
+            last_inspected_on: string | null;
+            /** Next Due On */
+            next_due_on: string | null;
+            /** Overdue */
+            overdue: boolean;
+            /** Red Streak */
+            red_streak: number;
+            /** Rooms Count */
+            rooms_count: number;
+            /** Tenants Count */
+            tenants_count: number;
+        };
+        /** RentalPublicPageOut */
+        RentalPublicPageOut: {
+            /** Category */
+            category: string;
+            /** Code */
+            code: string;
+            /** Colour */
+            colour: string | null;
+            /** Community */
+            community: string;
+            /** Grade */
+            grade: string | null;
+            /** How To Report */
+            how_to_report: string;
+            /** Last Inspected On */
+            last_inspected_on: string | null;
+            /** Open Hazards */
+            open_hazards: string[];
+            /** Tenant Notice */
+            tenant_notice: string;
         };
         /** ResidentIn */
         ResidentIn: {
@@ -7154,6 +7583,245 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["HistoryOut"][];
+                };
+            };
+        };
+    };
+    gridgov_rental_api_checklist: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ChecklistItemOut"][];
+                };
+            };
+        };
+    };
+    gridgov_rental_api_due: {
+        parameters: {
+            query?: {
+                overdue?: boolean;
+                page?: number;
+                page_size?: number | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PagedRentalHouseOut"];
+                };
+            };
+        };
+    };
+    gridgov_rental_api_figures: {
+        parameters: {
+            query?: {
+                area?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RentalFiguresOut"];
+                };
+            };
+        };
+    };
+    gridgov_rental_api_list_houses: {
+        parameters: {
+            query?: {
+                area?: string;
+                grade?: ("relaxed" | "watch" | "strict" | "prohibited" | "ungraded") | null;
+                category?: string;
+                page?: number;
+                page_size?: number | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PagedRentalHouseOut"];
+                };
+            };
+        };
+    };
+    gridgov_rental_api_create_house: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RentalHouseIn"];
+            };
+        };
+        responses: {
+            /** @description Created */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RentalHouseDetailOut"];
+                };
+            };
+        };
+    };
+    gridgov_rental_api_get_house: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                rental_house_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RentalHouseDetailOut"];
+                };
+            };
+        };
+    };
+    gridgov_rental_api_record_inspection: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                rental_house_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["InspectionIn"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InspectionOut"];
+                };
+            };
+            /** @description Created */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InspectionOut"];
+                };
+            };
+        };
+    };
+    gridgov_rental_api_public_page: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                code: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RentalPublicPageOut"];
+                };
+            };
+        };
+    };
+    gridgov_rental_api_rules: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["GradingRulesOut"];
+                };
+            };
+        };
+    };
+    gridgov_rental_api_publish_rules: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["GradingRulesIn"];
+            };
+        };
+        responses: {
+            /** @description Created */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["GradingRulesOut"];
                 };
             };
         };

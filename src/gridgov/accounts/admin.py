@@ -8,6 +8,7 @@ from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.utils.translation import gettext_lazy as _
 
 from gridgov.accounts.models import ApiToken, AuditEvent, Membership, Organisation, User
+from gridgov.core.admin import ReadOnlyAdmin
 from gridgov.core.pii import mask_phone
 
 
@@ -111,18 +112,8 @@ class ApiTokenAdmin(admin.ModelAdmin):
 
 
 @admin.register(AuditEvent)
-class AuditEventAdmin(admin.ModelAdmin):
+class AuditEventAdmin(ReadOnlyAdmin):
     list_display = ["at", "username", "event_type", "success", "source_ip", "object_type", "object_id"]
     list_filter = ["event_type", "success"]
     search_fields = ["username", "object_id", "source_ip"]
     date_hierarchy = "at"
-    readonly_fields = [f.name for f in AuditEvent._meta.fields]
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False

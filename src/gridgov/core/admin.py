@@ -10,6 +10,22 @@ from gridgov.core import outbox
 from gridgov.core.models import OutboxMessage, WorkdayOverride
 
 
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Shown in the back office, never added, changed or deleted there (append-only or versioned rows)."""
+
+    def get_readonly_fields(self, request, obj=None):
+        return [f.name for f in self.model._meta.fields]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
 @admin.register(WorkdayOverride)
 class WorkdayOverrideAdmin(admin.ModelAdmin):
     list_display = ["day", "is_workday", "name", "created_at"]

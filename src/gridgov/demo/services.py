@@ -147,6 +147,11 @@ def generate(
             from gridgov.registry.demo import generate_registry
 
             generate_registry(seed=seed, log=log)
+            from gridgov.rental.demo import generate_rental
+
+            t = time.perf_counter()
+            generate_rental(seed=seed, log=log)
+            timings["rental"] = time.perf_counter() - t
             from gridgov.demo.admin import generate_admin
 
             generate_admin(log=log)
@@ -237,7 +242,9 @@ def demo_counts() -> dict[str, int]:
 def delete_demo(*, log: Log = print) -> None:
     """Delete the demo district and everything the demo made, children before parents."""
     from gridgov.registry.demo import delete_registry
+    from gridgov.rental.demo import delete_rental
 
+    delete_rental()  # before the residents, houses and cases it points at
     delete_registry()
     _delete_demo_cases()
     orgs = _demo_organisations()

@@ -37,6 +37,7 @@ def allocate_ids(model, n: int) -> list[int]:
 
 def _copy_converters(model, columns: list[str]) -> list[Callable]:
     """Per column, a function from a Python value to COPY's text format (\\N for NULL)."""
+    from django.core.exceptions import FieldDoesNotExist
     from django.db import models as m
 
     def text(v):
@@ -61,7 +62,10 @@ def _copy_converters(model, columns: list[str]) -> list[Callable]:
 
     out = []
     for name in columns:
-        field = model._meta.get_field(name.removesuffix("_id") if name.endswith("_id") else name)
+        try:  # a column is a field's name or attname ("house_id"); a plain field may end in "_id" too
+            field = model._meta.get_field(name)
+        except FieldDoesNotExist:
+            field = model._meta.get_field(name.removesuffix("_id"))
         if isinstance(field, m.BinaryField):
             out.append(binary)
         elif isinstance(field, m.BooleanField):

@@ -6,7 +6,7 @@ import ast
 from pathlib import Path
 
 CORE = Path(__file__).resolve().parents[1]
-APPS = ("accounts", "cases", "registry", "territory")
+APPS = ("accounts", "cases", "registry", "rental", "territory")
 
 
 def _imports(path: Path) -> set[str]:

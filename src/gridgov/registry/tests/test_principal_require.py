@@ -167,6 +167,10 @@ EXPECTED = {
         Role.COMMUNITY_STAFF,
         Role.GRID_WORKER,
     },  # fmt: skip
+    # rental (rental/permissions.py)
+    "rental.house.create": {Role.COMMUNITY_STAFF, Role.GRID_WORKER},
+    "rental.inspect": {Role.COMMUNITY_STAFF, Role.GRID_WORKER, Role.BLOCK_CHIEF},
+    "rental.rules.publish": {Role.ADMIN},
 }
 
 

@@ -1,0 +1,257 @@
+"""Rental housing (出租屋): rental houses on the territory's houses, their rooms and tenants, the inspection
+checklist and the versioned grading rules as data, inspections (immutable) with their item results, and the
+links from inspections to the cases they opened. Rules live in services.py; see docs/rental.md."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+
+def new_code() -> str:
+    """The stable public code of a rental house (一屋一码): a random UUID until the 25-digit address code
+    of 《社会管理要素统一地址规范》 is known. It names the house, never a person."""
+    return uuid.uuid4().hex
+
+
+class Grade(models.TextChoices):
+    RELAXED = "relaxed", _("Relaxed")  # 宽管 绿标
+    WATCH = "watch", _("Watch")  # 关注 黄标
+    STRICT = "strict", _("Strict")  # 严管 橙标
+    PROHIBITED = "prohibited", _("Prohibited")  # 禁止 红标
+
+
+# From mildest to strictest: "stricter" compares positions here.
+GRADE_ORDER = (Grade.RELAXED, Grade.WATCH, Grade.STRICT, Grade.PROHIBITED)
+COLOUR = {Grade.RELAXED: "green", Grade.WATCH: "yellow", Grade.STRICT: "orange", Grade.PROHIBITED: "red"}
+
+
+class ItemGroup(models.TextChoices):
+    HARDWARE = "hardware", _("Hardware and fire safety")
+    COMPLIANCE = "compliance", _("Landlord compliance")
+    HAZARDS = "hazards", _("Hazards")
+    HYGIENE = "hygiene", _("Hygiene")
+
+
+class Result(models.TextChoices):
+    PASS = "pass", _("Pass")
+    FAIL = "fail", _("Fail")
+    NOT_APPLICABLE = "na", _("Not applicable")
+
+
+class TenancyCategory(models.Model):
+    """A tenancy category (整租 / 合租 / 群租 / 家庭旅馆 / 宿舍 …): a list in data, each with its own visit
+    interval in days (none: the grade alone decides); the stricter of category and grade wins."""
+
+    code = models.CharField(max_length=24, unique=True)
+    name = models.CharField(max_length=50)
+    visit_days = models.PositiveSmallIntegerField(null=True, blank=True)
+    sort = models.PositiveSmallIntegerField(default=0)
+    is_active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["sort", "code"]
+        verbose_name_plural = "tenancy categories"
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ChecklistItem(models.Model):
+    """One item of the inspection checklist: its group, its weight in the score, and (when a failure is a
+    hazard) the code of the case subcategory a failure opens a hazard case in."""
+
+    code = models.CharField(max_length=16, unique=True)
+    group = models.CharField(max_length=16, choices=ItemGroup.choices)
+    name = models.CharField(max_length=100)
+    weight = models.PositiveSmallIntegerField(default=1)
+    hazard_category_code = models.CharField(max_length=16, blank=True, default="")
+    sort = models.PositiveSmallIntegerField(default=0)
+    is_active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["sort", "code"]
+
+    def __str__(self) -> str:
+        return f"{self.code} {self.name}"
+
+
+class GradingRules(models.Model):
+    """One version of the grading rules. Never edited: publishing new rules adds a version, and every
+    inspection keeps the version it was graded by.
+
+    thresholds: [{"min_score": 90, "grade": "relaxed"}, …] (the first whose min_score the score reaches);
+    overrides: [{"code": "...", "name": "...", "grade": "strict", "items": [codes], "flags": [flags]}]
+    (a failed item or a flag of the list forces at least that grade);
+    visit_days: {grade: days}; red_grades and red_streak: that many red grades in a row open a
+    rectification case."""
+
+    version = models.PositiveIntegerField(unique=True)
+    thresholds = models.JSONField()
+    overrides = models.JSONField(default=list)
+    visit_days = models.JSONField()
+    red_grades = models.JSONField()
+    red_streak = models.PositiveSmallIntegerField(default=3)
+    note = models.CharField(max_length=200, blank=True, default="")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-version"]
+        verbose_name_plural = "grading rules"
+
+    def __str__(self) -> str:
+        return f"v{self.version}"
+
+
+class RentalHouse(models.Model):
+    house = models.OneToOneField("territory.House", on_delete=models.PROTECT, related_name="rental")
+    code = models.CharField(max_length=32, unique=True, default=new_code, editable=False)
+    landlord_resident = models.ForeignKey(
+        "registry.Resident", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    landlord_unit = models.ForeignKey(
+        "registry.Unit", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    category = models.ForeignKey(TenancyCategory, on_delete=models.PROTECT, related_name="houses")
+    filing_number = models.CharField(_("filing number"), max_length=40, blank=True, default="")
+    pledge_signed = models.BooleanField(default=False)
+    pledge_date = models.DateField(null=True, blank=True)
+    capacity_limit = models.PositiveSmallIntegerField(null=True, blank=True)
+    rooms_count = models.PositiveIntegerField(default=0, help_text="cached count of rooms")
+    tenants_count = models.PositiveIntegerField(default=0, help_text="cached count of current tenants")
+    # Derived from the inspections (services.record_inspection); empty until the first one.
+    grade = models.CharField(max_length=12, choices=Grade.choices, blank=True, default="", db_index=True)
+    last_inspected_on = models.DateField(null=True, blank=True)
+    next_due_on = models.DateField(null=True, blank=True, db_index=True)
+    red_streak = models.PositiveSmallIntegerField(default=0)
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(landlord_resident__isnull=True) | Q(landlord_unit__isnull=True),
+                name="rental_one_landlord",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.code
+
+
+class RentalRoom(models.Model):
+    rental_house = models.ForeignKey(RentalHouse, on_delete=models.CASCADE, related_name="rooms")
+    number = models.CharField(max_length=10)
+    capacity = models.PositiveSmallIntegerField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["rental_house_id", "number"]
+        constraints = [
+            models.UniqueConstraint(fields=["rental_house", "number"], name="rental_room_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return self.number
+
+
+class Tenancy(models.Model):
+    """A registry resident living in a rental house (and room) from `since` until `until` (none: now)."""
+
+    rental_house = models.ForeignKey(RentalHouse, on_delete=models.CASCADE, related_name="tenancies")
+    room = models.ForeignKey(RentalRoom, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    resident = models.ForeignKey("registry.Resident", on_delete=models.PROTECT, related_name="+")
+    since = models.DateField()
+    until = models.DateField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["rental_house_id", "since"]
+        verbose_name_plural = "tenancies"
+
+    def __str__(self) -> str:
+        return f"{self.rental_house_id}/{self.resident_id}"
+
+
+class Inspection(models.Model):
+    """One inspection of a rental house, graded by one version of the rules; immutable once written."""
+
+    rental_house = models.ForeignKey(RentalHouse, on_delete=models.PROTECT, related_name="inspections")
+    rules = models.ForeignKey(GradingRules, on_delete=models.PROTECT, related_name="inspections")
+    inspector = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    inspected_on = models.DateField(db_index=True)
+    flags = models.JSONField(default=list, blank=True)
+    score = models.DecimalField(max_digits=5, decimal_places=1)
+    grade = models.CharField(max_length=12, choices=Grade.choices)
+    overrides_applied = models.JSONField(default=list, blank=True)
+    next_due_on = models.DateField()
+    note = models.CharField(max_length=500, blank=True, default="")
+    client_id = models.CharField(max_length=64, blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["rental_house_id", "inspected_on", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["inspector", "client_id"],
+                condition=~Q(client_id=""),
+                name="rental_inspection_client_id",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.rental_house_id}@{self.inspected_on}"
+
+
+class ItemResult(models.Model):
+    inspection = models.ForeignKey(Inspection, on_delete=models.CASCADE, related_name="results")
+    item = models.ForeignKey(ChecklistItem, on_delete=models.PROTECT, related_name="+")
+    result = models.CharField(max_length=4, choices=Result.choices)
+    note = models.CharField(max_length=200, blank=True, default="")
+
+    class Meta:
+        ordering = ["inspection_id", "item_id"]
+        constraints = [
+            models.UniqueConstraint(fields=["inspection", "item"], name="rental_result_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.item_id}: {self.result}"
+
+
+class CaseKind(models.TextChoices):
+    HAZARD = "hazard", _("Hazard")
+    RECTIFICATION = "rectification", _("Rectification")
+
+
+class RentalCase(models.Model):
+    """A case an inspection opened: a hazard case for a failed item, or the rectification case (整治) of
+    the community after the red streak. One open hazard case per house and item at a time."""
+
+    rental_house = models.ForeignKey(RentalHouse, on_delete=models.PROTECT, related_name="cases")
+    kind = models.CharField(max_length=16, choices=CaseKind.choices)
+    inspection = models.ForeignKey(Inspection, on_delete=models.PROTECT, related_name="cases")
+    item = models.ForeignKey(ChecklistItem, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    case = models.OneToOneField("cases.Case", on_delete=models.PROTECT, related_name="rental_link")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["inspection", "item"], condition=Q(kind="hazard"), name="rental_hazard_case_once"
+            ),
+            models.UniqueConstraint(
+                fields=["inspection"], condition=Q(kind="rectification"), name="rental_rectification_once"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.case_id}"

@@ -1,0 +1,140 @@
+"""Input and output shapes of the rental API. The public page's shape has no field about a person."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Literal
+
+from ninja import Field, Schema
+
+from gridgov.core.dates import AwareDateTime
+
+LINE = r"^[^\x00-\x1f]*$"
+CODE = r"^[0-9A-Za-z_-]{1,32}$"
+GradeName = Literal["relaxed", "watch", "strict", "prohibited"]
+GradeFilter = Literal["relaxed", "watch", "strict", "prohibited", "ungraded"]
+ResultName = Literal["pass", "fail", "na"]
+FlagName = Literal["refused", "group_rental_suspected"]
+
+
+class RentalHouseOut(Schema):
+    id: int
+    code: str
+    address: str
+    grid: str
+    category: str
+    category_name: str
+    grade: str
+    colour: str | None
+    rooms_count: int
+    tenants_count: int
+    capacity_limit: int | None
+    last_inspected_on: dt.date | None
+    next_due_on: dt.date | None
+    overdue: bool
+    red_streak: int
+
+
+class InspectionOut(Schema):
+    id: int
+    inspected_on: dt.date
+    score: float
+    grade: str
+    rules_version: int
+    overrides_applied: list[str]
+    flags: list[str]
+    next_due_on: dt.date
+    failed: list[str]
+    cases: list[str] = Field(description="numbers of the cases this inspection opened")
+
+
+class RentalHouseDetailOut(RentalHouseOut):
+    filing_number: str
+    pledge_signed: bool
+    pledge_date: dt.date | None
+    landlord_kind: Literal["person", "unit", ""]
+    landlord_name: str
+    rooms: list[str]
+    inspections: list[InspectionOut]
+    open_cases: list[str]
+
+
+class RentalHouseIn(Schema):
+    house_id: int = Field(..., ge=1, le=2**63 - 1)
+    category_code: str = Field(..., pattern=CODE)
+    landlord_resident_id: int | None = Field(None, ge=1, le=2**63 - 1)
+    landlord_unit_id: int | None = Field(None, ge=1, le=2**63 - 1)
+    filing_number: str = Field("", max_length=40, pattern=LINE)
+    pledge_date: dt.date | None = None
+    capacity_limit: int | None = Field(None, ge=1, le=1000)
+    rooms: list[str] = Field(default_factory=list, max_length=200)
+
+
+class InspectionIn(Schema):
+    results: dict[str, ResultName] = Field(default_factory=dict, description="checklist item code → result")
+    flags: list[FlagName] = Field(default_factory=list, max_length=4)
+    inspected_on: dt.date | None = None
+    note: str = Field("", max_length=500, pattern=LINE)
+    client_id: str = Field(
+        "", max_length=64, pattern=LINE, description="a retry with the same id records once"
+    )
+
+
+class ChecklistItemOut(Schema):
+    code: str
+    group: str
+    name: str
+    weight: int
+    hazard_category_code: str
+
+
+class GradingRulesIn(Schema):
+    thresholds: list[dict[str, Any]] = Field(..., max_length=10)
+    overrides: list[dict[str, Any]] = Field(default_factory=list, max_length=50)
+    visit_days: dict[str, int]
+    red_grades: list[GradeName]
+    red_streak: int
+    note: str = Field("", max_length=200, pattern=LINE)
+
+
+class GradingRulesOut(Schema):
+    version: int
+    thresholds: list[dict[str, Any]]
+    overrides: list[dict[str, Any]]
+    visit_days: dict[str, int]
+    red_grades: list[str]
+    red_streak: int
+    note: str
+    created_at: AwareDateTime
+
+
+class RentalCounts(Schema):
+    houses: int
+    rooms: int
+
+
+class RentalFigureRow(Schema):
+    code: str
+    name: str
+    level: str
+    houses: int
+    rooms: int
+    grades: dict[str, RentalCounts]
+    categories: dict[str, RentalCounts]
+
+
+class RentalFiguresOut(Schema):
+    area: RentalFigureRow
+    children: list[RentalFigureRow]
+
+
+class RentalPublicPageOut(Schema):
+    code: str
+    community: str
+    category: str
+    grade: str | None
+    colour: str | None
+    last_inspected_on: dt.date | None
+    open_hazards: list[str]
+    tenant_notice: str
+    how_to_report: str

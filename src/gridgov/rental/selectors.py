@@ -1,0 +1,205 @@
+"""Reads of rental housing, already narrowed to what the user may see: the rental houses of buildings whose
+grid lies in the user's area subtree (building heads: their grid), the registry's reader scope. The public
+page of a house code is the only read without a login, and it carries nothing about a person."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from typing import Any
+
+from django.db.models import Count, QuerySet, Sum
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from gridgov.cases.models import OPEN_STATUSES
+from gridgov.core.errors import NotFound
+from gridgov.core.principal import principal_for
+from gridgov.registry.selectors import READER_ROLES, registry_filter
+from gridgov.rental.models import COLOUR, GRADE_ORDER, CaseKind, Grade, GradingRules, RentalCase, RentalHouse
+from gridgov.territory import paths
+from gridgov.territory.models import Area
+
+PATH = "house__building__grid__path"
+DUE_WITHIN_DAYS = 7
+UNGRADED = "ungraded"
+
+
+def _nothing() -> NotFound:
+    return NotFound(_("Nothing here, or it is outside your area."))
+
+
+def houses_for(user) -> QuerySet[RentalHouse]:
+    q = registry_filter(user, PATH)
+    if q is None:
+        return RentalHouse.objects.none()
+    return RentalHouse.objects.filter(q, is_active=True)
+
+
+def house_list(user, *, area_code: str = "", grade: str = "", category: str = "") -> QuerySet[RentalHouse]:
+    qs = houses_for(user).select_related("house__building__grid", "category")
+    if area_code:
+        area = Area.objects.filter(code=area_code).first()
+        qs = qs.filter(**{f"{PATH}__startswith": area.path}) if area else qs.none()
+    if grade:
+        qs = qs.filter(grade="" if grade == UNGRADED else grade)
+    if category:
+        qs = qs.filter(category__code=category)
+    return qs.order_by("id")
+
+
+def house_detail(user, rental_house_id: int) -> RentalHouse:
+    house = (
+        houses_for(user)
+        .select_related("house__building__grid", "category", "landlord_resident", "landlord_unit")
+        .filter(pk=rental_house_id)
+        .first()
+    )
+    if house is None:
+        raise _nothing()
+    return house
+
+
+def current_rules() -> GradingRules:
+    return GradingRules.objects.order_by("-version").first()  # type: ignore[return-value]
+
+
+def open_cases(house: RentalHouse, kind: str | None = None) -> QuerySet[RentalCase]:
+    """The links to the house's cases that are still open (of one kind, or all)."""
+    qs = RentalCase.objects.filter(rental_house=house, case__status__in=OPEN_STATUSES)
+    return qs.filter(kind=kind) if kind else qs
+
+
+def due_list(user, *, today: dt.date | None = None, within: int = DUE_WITHIN_DAYS) -> QuerySet[RentalHouse]:
+    """The houses whose next inspection is due within `within` days or overdue, most overdue first."""
+    today = today or timezone.localdate()
+    return (
+        houses_for(user)
+        .filter(next_due_on__lte=today + dt.timedelta(days=within))
+        .select_related("house__building__grid", "category")
+        .order_by("next_due_on", "id")
+    )
+
+
+def _scope_areas(user) -> list[Area]:
+    principal = principal_for(user)
+    paths = [m.area_path for m in principal.memberships if m.role in READER_ROLES and m.area_id]
+    return list(Area.objects.filter(path__in=paths).order_by("path"))
+
+
+def figures(user, area_code: str = "") -> dict[str, Any]:
+    """Rental houses and rooms per grade and per tenancy category in an area, one row per child area
+    (drill down by asking for a child's code). The area must lie in the user's scope."""
+    roots = _scope_areas(user)
+    if not roots:
+        raise _nothing()
+    if area_code:
+        area = Area.objects.filter(code=area_code).first()
+        if area is None or not any(area.path.startswith(r.path) for r in roots):
+            raise _nothing()
+    else:
+        area = roots[0]
+    children = list(Area.objects.filter(parent=area, is_active=True).order_by("code"))
+    rows = (
+        houses_for(user)
+        .filter(**{f"{PATH}__startswith": area.path})
+        .values(PATH, "grade", "category__code")
+        .annotate(houses=Count("id"), rooms=Sum("rooms_count"))
+        .order_by()
+    )
+
+    def blank() -> dict[str, Any]:
+        return {
+            "houses": 0,
+            "rooms": 0,
+            "grades": {g: {"houses": 0, "rooms": 0} for g in [*GRADE_ORDER, UNGRADED]},
+            "categories": defaultdict(lambda: {"houses": 0, "rooms": 0}),
+        }
+
+    total = blank()
+    per_child = {c.path: blank() for c in children}
+    for row in rows:
+        targets = [total]
+        targets += [per_child[c.path] for c in children if row[PATH].startswith(c.path)]
+        for t in targets:
+            rooms = row["rooms"] or 0
+            t["houses"] += row["houses"]
+            t["rooms"] += rooms
+            g = t["grades"][row["grade"] or UNGRADED]
+            g["houses"] += row["houses"]
+            g["rooms"] += rooms
+            c = t["categories"][row["category__code"]]
+            c["houses"] += row["houses"]
+            c["rooms"] += rooms
+
+    def out(a: Area, t: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "code": a.code,
+            "name": a.name,
+            "level": a.level,
+            "houses": t["houses"],
+            "rooms": t["rooms"],
+            "grades": t["grades"],
+            "categories": dict(t["categories"]),
+        }
+
+    return {"area": out(area, total), "children": [out(c, per_child[c.path]) for c in children]}
+
+
+def public_page(code: str) -> dict[str, Any]:
+    """What scanning a house's QR code shows: grade, colour, the date of the last inspection, the open
+    hazards by checklist item, what tenants should know and how to report. Nothing about any person (no
+    landlord, tenant, inspector, room number or filing number)."""
+    house = (
+        RentalHouse.objects.filter(code=code, is_active=True)
+        .select_related("house__building__grid", "category")
+        .first()
+    )
+    if house is None:
+        raise NotFound(_("There is no rental house with this code."))
+    hazards = sorted(
+        {link.item.name for link in open_cases(house, CaseKind.HAZARD).select_related("item") if link.item}
+    )
+    return {
+        "code": house.code,
+        "community": _community_name(house),
+        "category": house.category.name,
+        "grade": house.grade or None,
+        "colour": COLOUR[Grade(house.grade)] if house.grade else None,
+        "last_inspected_on": house.last_inspected_on,
+        "open_hazards": hazards,
+        "tenant_notice": str(
+            _(
+                "Register with the community within 3 days of moving in, keep exits and corridors clear, do not "
+                "charge electric bikes indoors, and do not sublet to more people than the limit."
+            )
+        ),
+        "how_to_report": str(
+            _(
+                "Report a problem in the resident app or at the community service centre; quote this house code."
+            )
+        ),
+    }
+
+
+def _community_name(house: RentalHouse) -> str:
+    parts = paths.codes(house.house.building.grid.path)
+    if len(parts) < paths.COMMUNITY_DEPTH:
+        return ""
+    return (
+        Area.objects.filter(code=parts[paths.COMMUNITY_DEPTH - 1]).values_list("name", flat=True).first()
+        or ""
+    )
+
+
+def rules_table(rules: GradingRules) -> dict[str, Any]:
+    return {
+        "version": rules.version,
+        "thresholds": rules.thresholds,
+        "overrides": rules.overrides,
+        "visit_days": rules.visit_days,
+        "red_grades": rules.red_grades,
+        "red_streak": rules.red_streak,
+        "note": rules.note,
+        "created_at": rules.created_at,
+    }

@@ -1,0 +1,426 @@
+"""Every write of rental housing, one transaction each: rental houses, publishing grading rules, and
+recording an inspection (score → grade by the rules' thresholds and overrides → next due date → hazard
+cases and the rectification case). The grading itself is pure (`score_of`, `grade_for`, `next_due`), so
+tests drive it from tables. See docs/rental.md."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.db.models import Count, Q
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from gridgov.accounts.models import Membership
+from gridgov.accounts.roles import Role
+from gridgov.cases import services as case_services
+from gridgov.cases.models import CaseKind as CaseCaseKind
+from gridgov.cases.models import Category, Channel
+from gridgov.core import notifications, worktime
+from gridgov.core.errors import FieldErrors, NotFound
+from gridgov.core.models import Notification
+from gridgov.core.principal import require
+from gridgov.registry.models import Resident, Unit
+from gridgov.registry.selectors import registry_filter
+from gridgov.rental import selectors
+from gridgov.rental.models import (
+    GRADE_ORDER,
+    CaseKind,
+    ChecklistItem,
+    Grade,
+    GradingRules,
+    Inspection,
+    ItemResult,
+    RentalCase,
+    RentalHouse,
+    RentalRoom,
+    Result,
+    Tenancy,
+    TenancyCategory,
+)
+from gridgov.territory.models import Area, House
+
+# Flags an inspector may set; `over_capacity` is set by the system when the tenants exceed the limit.
+FLAGS = ("refused", "group_rental_suspected")
+SYSTEM_FLAGS = ("over_capacity",)
+MAX_VISIT_DAYS = 366
+
+
+# --- grading: pure ---------------------------------------------------------------------------------------
+def _rank(grade: str) -> int:
+    return GRADE_ORDER.index(Grade(grade))
+
+
+def stricter(a: str, b: str) -> str:
+    return a if _rank(a) >= _rank(b) else b
+
+
+def score_of(results: dict[str, str], weights: dict[str, int]) -> Decimal:
+    """Passed weight over applicable weight, 0–100 with one decimal (no applicable item: 0)."""
+    applicable = sum(weights[c] for c, r in results.items() if r != Result.NOT_APPLICABLE)
+    if not applicable:
+        return Decimal("0.0")
+    passed = sum(weights[c] for c, r in results.items() if r == Result.PASS)
+    return (Decimal(100 * passed) / Decimal(applicable)).quantize(Decimal("0.1"), ROUND_HALF_UP)
+
+
+def grade_for(
+    rules: GradingRules, score: Decimal, failed: set[str], flags: set[str]
+) -> tuple[str, list[str]]:
+    """The grade of a score under the rules: the first threshold the score reaches, then every override
+    whose item failed or whose flag is set forces at least its grade. Returns (grade, codes of the
+    overrides that changed or confirmed it)."""
+    grade = next(
+        (t["grade"] for t in rules.thresholds if score >= Decimal(str(t["min_score"]))),
+        rules.thresholds[-1]["grade"],
+    )
+    applied = []
+    for o in rules.overrides:
+        if failed & set(o.get("items", [])) or flags & set(o.get("flags", [])):
+            applied.append(o["code"])
+            grade = stricter(grade, o["grade"])
+    return grade, applied
+
+
+def next_due(inspected_on: dt.date, grade: str, category: TenancyCategory, rules: GradingRules) -> dt.date:
+    """The next inspection's due day: the shorter of the grade's and the category's visit interval (the
+    stricter wins), moved forward to a working day of the kernel's calendar."""
+    days = int(rules.visit_days[grade])
+    if category.visit_days:
+        days = min(days, category.visit_days)
+    due = inspected_on + dt.timedelta(days=days)
+    while not worktime.is_workday(due):
+        due += dt.timedelta(days=1)
+    return due
+
+
+# --- grading rules ---------------------------------------------------------------------------------------
+def _check_rules(data: dict[str, Any], errors: FieldErrors) -> None:
+    grades = set(Grade.values)
+    thresholds = data.get("thresholds") or []
+    try:
+        mins = [float(t["min_score"]) for t in thresholds]
+        ok = bool(thresholds) and all(t["grade"] in grades for t in thresholds)
+    except (KeyError, TypeError, ValueError):
+        ok, mins = False, []
+    if not ok or mins != sorted(mins, reverse=True) or mins[-1] != 0 or any(not 0 <= m <= 100 for m in mins):
+        errors.add(
+            "thresholds",
+            _("Give thresholds from the highest score down to 0, each between 0 and 100 with a grade."),
+        )
+    codes = set(ChecklistItem.objects.values_list("code", flat=True))
+    for i, o in enumerate(data.get("overrides") or []):
+        if (
+            not isinstance(o, dict)
+            or not str(o.get("code") or "").strip()
+            or o.get("grade") not in grades
+            or not set(o.get("items") or []) <= codes
+            or not set(o.get("flags") or []) <= set(FLAGS + SYSTEM_FLAGS)
+            or not (o.get("items") or o.get("flags"))
+        ):
+            errors.add(f"overrides.{i}", _("An override needs a code, a grade and known items or flags."))
+    visit = data.get("visit_days") or {}
+    if set(visit) != grades or not all(
+        isinstance(v, int) and 1 <= v <= MAX_VISIT_DAYS for v in visit.values()
+    ):
+        errors.add("visit_days", _("Give every grade a visit interval of 1 to 366 days."))
+    red = data.get("red_grades") or []
+    if not red or not set(red) <= grades:
+        errors.add("red_grades", _("Choose one of the allowed values"))
+    if not isinstance(data.get("red_streak"), int) or not 2 <= data["red_streak"] <= 12:
+        errors.add("red_streak", _("Give a number from 2 to 12."))
+
+
+@transaction.atomic
+def publish_rules(*, actor, data: dict[str, Any], note: str = "") -> GradingRules:
+    """Publish a new version of the grading rules (the older versions stay as they were)."""
+    require(actor, "rental.rules.publish")
+    errors = FieldErrors()
+    _check_rules(data, errors)
+    errors.raise_if_any()
+    last = GradingRules.objects.select_for_update().order_by("-version").first()
+    return GradingRules.objects.create(
+        version=(last.version + 1) if last else 1,
+        thresholds=data["thresholds"],
+        overrides=data.get("overrides") or [],
+        visit_days=data["visit_days"],
+        red_grades=data["red_grades"],
+        red_streak=data["red_streak"],
+        note=note,
+        created_by=actor,
+    )
+
+
+# --- rental houses ---------------------------------------------------------------------------------------
+@transaction.atomic
+def create_rental_house(
+    *,
+    actor,
+    house_id: int,
+    category_code: str,
+    landlord_resident_id: int | None = None,
+    landlord_unit_id: int | None = None,
+    filing_number: str = "",
+    pledge_date: dt.date | None = None,
+    capacity_limit: int | None = None,
+    rooms: list[str] | None = None,
+) -> RentalHouse:
+    require(actor, "rental.house.create")
+    q = registry_filter(actor, "building__grid__path")
+    house = House.objects.filter(q, pk=house_id).first() if q is not None else None
+    if house is None:
+        raise NotFound(_("Nothing here, or it is outside your area."))
+    errors = FieldErrors()
+    if RentalHouse.objects.filter(house=house).exists():
+        errors.add("house_id", _("This house is already a rental house."))
+    category = TenancyCategory.objects.filter(code=category_code, is_active=True).first()
+    if category is None:
+        errors.add("category_code", _("Choose one of the allowed values"))
+    if landlord_resident_id and landlord_unit_id:
+        errors.add("landlord_unit_id", _("Give the landlord as a person or as a unit, not both."))
+    rq = registry_filter(actor)
+    if landlord_resident_id and not Resident.objects.filter(rq, pk=landlord_resident_id).exists():
+        errors.add("landlord_resident_id", _("There is no such resident in your area."))
+    if landlord_unit_id and not Unit.objects.filter(rq, pk=landlord_unit_id).exists():
+        errors.add("landlord_unit_id", _("There is no such unit in your area."))
+    numbers = [r.strip() for r in rooms or []]
+    if any(not n for n in numbers) or len(set(numbers)) != len(numbers):
+        errors.add("rooms", _("Give each room a number, once."))
+    if pledge_date and pledge_date > timezone.localdate():
+        errors.add("pledge_date", _("The date lies in the future."))
+    errors.raise_if_any()
+    assert category is not None
+    rental = RentalHouse.objects.create(
+        house=house,
+        category=category,
+        landlord_resident_id=landlord_resident_id,
+        landlord_unit_id=landlord_unit_id,
+        filing_number=filing_number.strip(),
+        pledge_signed=pledge_date is not None,
+        pledge_date=pledge_date,
+        capacity_limit=capacity_limit,
+        rooms_count=len(numbers),
+    )
+    RentalRoom.objects.bulk_create([RentalRoom(rental_house=rental, number=n) for n in numbers])
+    return rental
+
+
+@transaction.atomic
+def add_tenant(*, actor, rental_house_id: int, resident_id: int, since: dt.date, room: str = "") -> Tenancy:
+    require(actor, "rental.house.create")
+    rental = selectors.house_detail(actor, rental_house_id)
+    errors = FieldErrors()
+    rq = registry_filter(actor)
+    resident = Resident.objects.filter(rq, pk=resident_id).first() if rq is not None else None
+    if resident is None:
+        errors.add("resident_id", _("There is no such resident in your area."))
+    room_obj = None
+    if room:
+        room_obj = RentalRoom.objects.filter(rental_house=rental, number=room).first()
+        if room_obj is None:
+            errors.add("room", _("There is no such room in this house."))
+    errors.raise_if_any()
+    assert resident is not None
+    tenancy = Tenancy.objects.create(rental_house=rental, room=room_obj, resident=resident, since=since)
+    RentalHouse.objects.filter(pk=rental.pk).update(
+        tenants_count=Tenancy.objects.filter(rental_house=rental, until__isnull=True).count()
+    )
+    return tenancy
+
+
+# --- inspections -----------------------------------------------------------------------------------------
+def _check_inspection(
+    rental: RentalHouse,
+    items: dict[str, ChecklistItem],
+    results: dict[str, str],
+    flags: list[str],
+    on: dt.date,
+) -> None:
+    errors = FieldErrors()
+    if on > timezone.localdate():
+        errors.add("inspected_on", _("The date lies in the future."))
+    elif rental.last_inspected_on and on < rental.last_inspected_on:
+        errors.add("inspected_on", _("The house was already inspected on a later day."))
+    unknown = sorted(set(flags) - set(FLAGS))
+    if unknown:
+        errors.add("flags", _("Choose one of the allowed values"))
+    for code, value in results.items():
+        if code not in items:
+            errors.add(f"results.{code}", _("There is no such checklist item."))
+        elif value not in Result.values:
+            errors.add(f"results.{code}", _("Choose one of the allowed values"))
+    if "refused" not in flags:
+        missing = sorted(set(items) - set(results))
+        if missing:
+            errors.add("results", _("Record every checklist item: %(codes)s") % {"codes": ", ".join(missing)})
+    errors.raise_if_any()
+
+
+@transaction.atomic
+def record_inspection(
+    *,
+    actor,
+    rental_house_id: int,
+    results: dict[str, str],
+    flags: list[str] | None = None,
+    inspected_on: dt.date | None = None,
+    note: str = "",
+    client_id: str = "",
+) -> tuple[Inspection, bool]:
+    """Record an inspection and grade it by the current rules. Returns (inspection, created): a retry
+    with a client id the inspector already used returns the first inspection and changes nothing."""
+    client_id = (client_id or "").strip()
+    if client_id:
+        done = Inspection.objects.filter(inspector=actor, client_id=client_id).first()
+        if done is not None:
+            return done, False
+    selectors.house_detail(actor, rental_house_id)  # NotFound outside the scope
+    require(actor, "rental.inspect", ("rental_house", rental_house_id))
+    rental = (
+        RentalHouse.objects.select_for_update(of=("self",))
+        .select_related("category", "house__building__grid")
+        .get(pk=rental_house_id)
+    )
+    flags = list(dict.fromkeys(flags or []))
+    on = inspected_on or timezone.localdate()
+    items = {i.code: i for i in ChecklistItem.objects.filter(is_active=True)}
+    _check_inspection(rental, items, results, flags, on)
+
+    rules = selectors.current_rules()
+    if rental.capacity_limit is not None and rental.tenants_count > rental.capacity_limit:
+        flags.append("over_capacity")
+    score = score_of(results, {c: items[c].weight for c in results})
+    failed = {c for c, r in results.items() if r == Result.FAIL}
+    grade, applied = grade_for(rules, score, failed, set(flags))
+    due = next_due(on, grade, rental.category, rules)
+    try:
+        with transaction.atomic():
+            inspection = Inspection.objects.create(
+                rental_house=rental,
+                rules=rules,
+                inspector=actor,
+                inspected_on=on,
+                flags=flags,
+                score=score,
+                grade=grade,
+                overrides_applied=applied,
+                next_due_on=due,
+                note=note.strip(),
+                client_id=client_id,
+            )
+    except IntegrityError:
+        done = Inspection.objects.filter(inspector=actor, client_id=client_id).first() if client_id else None
+        if done is None:
+            raise
+        return done, False
+    ItemResult.objects.bulk_create(
+        [ItemResult(inspection=inspection, item=items[c], result=r) for c, r in sorted(results.items())]
+    )
+    rental.red_streak = rental.red_streak + 1 if grade in rules.red_grades else 0
+    rental.grade = grade
+    rental.last_inspected_on = on
+    rental.next_due_on = due
+    rental.save(update_fields=["red_streak", "grade", "last_inspected_on", "next_due_on", "updated_at"])
+
+    for code in sorted(failed):
+        if items[code].hazard_category_code:
+            _open_hazard(actor, rental, inspection, items[code])
+    if (
+        rental.red_streak >= rules.red_streak
+        and not selectors.open_cases(rental, CaseKind.RECTIFICATION).exists()
+    ):
+        _open_rectification(actor, rental, inspection, rules)
+    return inspection, True
+
+
+def _intake(actor, rental: RentalHouse, description: str, key: str, category_code: str = ""):
+    building = rental.house.building
+    known = (
+        bool(category_code)
+        and Category.objects.filter(code=category_code, is_active=True, parent__isnull=False).exists()
+    )
+    case, _created = case_services.intake(
+        actor=actor,
+        description=description,
+        kind=CaseCaseKind.HAZARD,
+        channel=Channel.PATROL,
+        area_code=building.grid.code,
+        address=str(rental.house),
+        category_code=category_code if known else None,
+        idempotency_key=key,
+    )
+    return case
+
+
+def _open_hazard(actor, rental: RentalHouse, inspection: Inspection, item: ChecklistItem) -> None:
+    """A failed item opens a hazard case, unless the house already has an open one for the item."""
+    if selectors.open_cases(rental, CaseKind.HAZARD).filter(item=item).exists():
+        return
+    description = _("Rental house inspection found a hazard: %(item)s (house code %(code)s)") % {
+        "item": item.name,
+        "code": rental.code,
+    }
+    case = _intake(
+        actor, rental, description, f"rental-{inspection.pk}-{item.code}", item.hazard_category_code
+    )
+    RentalCase.objects.create(
+        rental_house=rental, kind=CaseKind.HAZARD, inspection=inspection, item=item, case=case
+    )
+
+
+def _open_rectification(actor, rental: RentalHouse, inspection: Inspection, rules: GradingRules) -> None:
+    description = _(
+        "Rental house graded strict or prohibited %(n)s times in a row: rectification by the community "
+        "(house code %(code)s)"
+    ) % {"n": rental.red_streak, "code": rental.code}
+    case = _intake(actor, rental, description, f"rental-{inspection.pk}-rectification")
+    RentalCase.objects.create(
+        rental_house=rental, kind=CaseKind.RECTIFICATION, inspection=inspection, case=case
+    )
+
+
+# --- reminders -------------------------------------------------------------------------------------------
+REMIND_KIND = "rental.inspections_due"
+REMIND_WITHIN_DAYS = 3
+
+
+def remind_due(*, today: dt.date | None = None) -> dict[str, int]:
+    """Tell each grid's grid workers, once a day, how many of the grid's rental houses are due for
+    inspection within REMIND_WITHIN_DAYS days and how many are overdue (the daily task; a second run on
+    the same day tells no one again)."""
+    today = today or timezone.localdate()
+    rows = (
+        RentalHouse.objects.filter(
+            is_active=True, next_due_on__lte=today + dt.timedelta(days=REMIND_WITHIN_DAYS)
+        )
+        .values("house__building__grid_id")
+        .annotate(
+            due=Count("id", filter=Q(next_due_on__gte=today)),
+            overdue=Count("id", filter=Q(next_due_on__lt=today)),
+        )
+        .order_by()
+    )
+    per_grid = {r["house__building__grid_id"]: (r["due"], r["overdue"]) for r in rows}
+    if not per_grid:
+        return {"grids": 0, "notified": 0}
+    names = dict(Area.objects.filter(pk__in=per_grid).values_list("pk", "name"))
+    told = set(
+        Notification.objects.filter(kind=REMIND_KIND, facts__day=today.isoformat()).values_list(
+            "recipient_id", "facts__grid"
+        )
+    )
+    notices = []
+    for area_id, user_id in Membership.objects.filter(
+        role=Role.GRID_WORKER, area_id__in=per_grid
+    ).values_list("area_id", "user_id"):
+        if (user_id, names[area_id]) in told:
+            continue
+        due, overdue = per_grid[area_id]
+        facts = {"day": today.isoformat(), "grid": names[area_id], "due": due, "overdue": overdue}
+        notices.append(notifications.Notice(user_id, REMIND_KIND, facts, None))
+    with transaction.atomic():
+        notifications.notify_many(notices)
+    return {"grids": len(per_grid), "notified": len(notices)}
