@@ -504,6 +504,9 @@ WRITES: dict[tuple[str, str], Callable[[Other, World], list[Probe]]] = {
     ("post", "/api/v1/accounts/posts/leaves/{leave_id}/end"): lambda o, w: [
         ({"leave_id": o.objects["leave"].pk}, None)
     ],
+    ("patch", "/api/v1/accounts/posts/leaves/{leave_id}"): lambda o, w: [
+        ({"leave_id": o.objects["leave"].pk}, {"backup_id": o.objects["worker"].pk})
+    ],
     ("post", "/api/v1/territory/areas"): lambda o, w: [
         (
             {},
