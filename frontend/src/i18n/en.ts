@@ -6,6 +6,7 @@ import fixes from './fixes-en'
 import admin from './admin-en'
 import staffing from './staffing-en'
 import notices, { noticeActions } from './notices-en'
+import rental from './rental-en'
 import casework from './casework-en'
 
 const en: Messages = {
@@ -491,6 +492,7 @@ const en: Messages = {
   staffing,
   notices,
   casework,
+  rental,
   errors: {
     title: 'Something went wrong',
     network: 'Network error',

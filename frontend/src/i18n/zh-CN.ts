@@ -4,6 +4,7 @@ import fixes from './fixes-zh-CN'
 import admin from './admin-zh-CN'
 import staffing from './staffing-zh-CN'
 import notices, { noticeActions } from './notices-zh-CN'
+import rental from './rental-zh-CN'
 import casework from './casework-zh-CN'
 
 const zhCN = {
@@ -489,6 +490,7 @@ const zhCN = {
   staffing,
   notices,
   casework,
+  rental,
   errors: {
     title: '出错了',
     network: '网络连接失败',
