@@ -185,3 +185,30 @@ def test_the_figures_page_shows_the_grade_table_and_drills_down(server, new_cont
     for tag in rows.get_by_test_id("grade-tag").all():
         assert tag.get_attribute("data-grade") == "strict"
     shot(server, desk, "rental-list-desktop")
+
+
+def test_what_is_not_yours_shows_nothing_and_says_why(server, new_context):
+    # A house of another grid: the worker's phone form says why in Chinese and offers no submit.
+    leader_api = server.api(LEADER)
+    houses = leader_api.get("/api/v1/rental/houses?page_size=100")["items"]
+    other = next(h for h in houses if h["grid"] != GRID)
+    worker_api = server.api(GRID_WORKER)
+    before = worker_api.get("/api/v1/rental/due?page_size=1")["count"]
+    phone = login_phone(new_context("phone"), server, GRID_WORKER)
+    phone.goto(f"{server.url}/m/rental/inspect/{other['id']}")
+    expect(phone.get_by_test_id("m-rental-error")).to_contain_text("不在您的管辖范围")
+    expect(phone.get_by_test_id("m-rental-submit")).to_have_count(0)
+    assert worker_api.get("/api/v1/rental/due?page_size=1")["count"] == before
+
+    # An unknown house code: the public page says so, with nothing else.
+    public = new_context("phone").new_page()
+    public.goto(f"{server.url}/m/rental/no-such-code")
+    expect(public.get_by_test_id("m-rental-public-error")).to_contain_text("没有找到这个房屋编码")
+    expect(public.get_by_test_id("m-rental-public-grade")).to_have_count(0)
+
+    # A department handler reads no rental houses: no menu entry, and the page itself is refused.
+    desk = login_desktop(new_context("desktop"), server, "department_handler-440309-CG")
+    expect(desk.get_by_test_id("menu-rental")).to_have_count(0)
+    desk.goto(f"{server.url}/app/rental/figures")
+    expect(desk.locator(".forbidden-message")).to_contain_text("无权访问该页面")
+    desk.wait_for_url("**/app/workbench")
