@@ -212,3 +212,16 @@ def test_what_is_not_yours_shows_nothing_and_says_why(server, new_context):
     desk.goto(f"{server.url}/app/rental/figures")
     expect(desk.locator(".forbidden-message")).to_contain_text("无权访问该页面")
     desk.wait_for_url("**/app/workbench")
+
+
+def test_the_house_list_shows_the_overdue_houses_most_overdue_first(server, new_context):
+    staff_api = server.api(COMMUNITY_STAFF)
+    overdue = staff_api.get("/api/v1/rental/due?overdue=true&page_size=20")
+    assert overdue["count"] > 0
+    desk = login_desktop(new_context("desktop"), server, COMMUNITY_STAFF, "/app/rental?due=overdue")
+    table = desk.get_by_test_id("rental-table")
+    expect(desk.get_by_test_id("rental-list")).to_contain_text(f"共 {overdue['count']} 条")
+    links = table.get_by_test_id("rental-house-link")
+    expect(links).to_have_count(len(overdue["items"]))
+    assert links.all_inner_texts() == [h["address"] for h in overdue["items"]]
+    expect(table.get_by_text("已超期").first).to_be_visible()
