@@ -20,6 +20,7 @@ import {
   SECURITY_ADMIN_ROLES,
   AUDIT_ADMIN_ROLES,
   ROLE_CATALOGUE_ROLES,
+  RENTAL_ROLES,
 } from '@/lib/roles'
 
 declare module 'vue-router' {
@@ -49,6 +50,9 @@ export const router = createRouter({
     { path: '/registry/import', name: 'registry-import', component: () => import('./views/RegistryImportView.vue'), meta: { roles: REGISTRY_IMPORT_ROLES } },
     { path: '/registry/submissions', name: 'registry-submissions', component: () => import('./views/SubmissionsView.vue'), meta: { roles: SUBMISSION_ROLES } },
     { path: '/registry/access-log', name: 'access-log', component: () => import('./views/AccessLogView.vue'), meta: { roles: ACCESS_LOG_ROLES } },
+    { path: '/rental', name: 'rental', component: () => import('./views/rental/RentalListView.vue'), meta: { roles: RENTAL_ROLES } },
+    { path: '/rental/figures', name: 'rental-figures', component: () => import('./views/rental/RentalFiguresView.vue'), meta: { roles: RENTAL_ROLES } },
+    { path: '/rental/:id(\\d+)', name: 'rental-house', component: () => import('./views/rental/RentalHouseView.vue'), props: (r) => ({ id: Number(r.params.id) }), meta: { roles: RENTAL_ROLES } },
     { path: '/dashboard', name: 'dashboard', component: () => import('./views/DashboardView.vue'), meta: { roles: DASHBOARD_ROLES, bare: true } },
     { path: '/admin/users', name: 'admin-users', component: () => import('./views/admin/AdminUsersView.vue'), meta: { roles: USER_ADMIN_ROLES } },
     { path: '/admin/organisations', name: 'admin-organisations', component: () => import('./views/admin/AdminOrganisationsView.vue'), meta: { roles: SYSTEM_ADMIN_ROLES } },

@@ -7,6 +7,7 @@ import admin from './admin-en'
 import staffing from './staffing-en'
 import abgang from './abgang-en'
 import notices, { noticeActions } from './notices-en'
+import rental from './rental-en'
 import casework from './casework-en'
 
 const en: Messages = {
@@ -493,6 +494,7 @@ const en: Messages = {
   abgang,
   notices,
   casework,
+  rental,
   errors: {
     title: 'Something went wrong',
     network: 'Network error',

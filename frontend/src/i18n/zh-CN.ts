@@ -5,6 +5,7 @@ import admin from './admin-zh-CN'
 import staffing from './staffing-zh-CN'
 import abgang from './abgang-zh-CN'
 import notices, { noticeActions } from './notices-zh-CN'
+import rental from './rental-zh-CN'
 import casework from './casework-zh-CN'
 
 const zhCN = {
@@ -491,6 +492,7 @@ const zhCN = {
   abgang,
   notices,
   casework,
+  rental,
   errors: {
     title: '出错了',
     network: '网络连接失败',

@@ -14,6 +14,8 @@ export const INTAKE_ROLES = ['admin', 'leader', 'subdistrict_staff', 'community_
 export const REGISTRY_ROLES = ['leader', 'subdistrict_staff', 'community_staff', 'block_chief', 'grid_worker', 'building_head']
 export const REGISTRY_IMPORT_ROLES = ['subdistrict_staff', 'community_staff']
 export const REGISTRY_EXPORT_ROLES = ['leader', 'subdistrict_staff', 'community_staff', 'block_chief', 'grid_worker']
+/** 出租屋 (rental housing): who reads the houses of their area and its figures (the API's readers). */
+export const RENTAL_ROLES = ['leader', 'subdistrict_staff', 'community_staff', 'block_chief', 'grid_worker', 'building_head']
 export const CARE_ROLES = ['community_staff']
 export const SUBMIT_ROLES = ['building_head', 'grid_worker']
 export const REVIEW_ROLES = ['community_staff']
@@ -68,6 +70,16 @@ export const MENU: MenuItem[] = [
       { key: 'registryRecords', path: '/registry', roles: REGISTRY_ROLES },
       { key: 'registryImport', path: '/registry/import', roles: REGISTRY_IMPORT_ROLES },
       { key: 'registrySubmissions', path: '/registry/submissions', roles: SUBMISSION_ROLES },
+    ],
+  },
+  {
+    key: 'rental',
+    path: '/rental',
+    roles: RENTAL_ROLES,
+    label: 'rental.menu.group',
+    children: [
+      { key: 'rentalHouses', path: '/rental', roles: RENTAL_ROLES, label: 'rental.menu.houses' },
+      { key: 'rentalFigures', path: '/rental/figures', roles: RENTAL_ROLES, label: 'rental.menu.figures' },
     ],
   },
   { key: 'accessLog', path: '/registry/access-log', roles: ACCESS_LOG_ROLES },

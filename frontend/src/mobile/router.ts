@@ -27,6 +27,9 @@ export const router = createRouter({
     { path: '/messages', name: 'messages', component: () => import('./views/MobileMessages.vue'), meta: { tab: true } },
     { path: '/me', name: 'me', component: () => import('./views/MobileMe.vue'), meta: { tab: true } },
     { path: '/cases/:id(\\d+)', name: 'case', component: () => import('./views/MobileCase.vue'), props: (r) => ({ id: Number(r.params.id) }) },
+    { path: '/rental/inspect/:id(\\d+)', name: 'rental-inspect', component: () => import('./views/rental/RentalInspect.vue'), props: (r) => ({ id: Number(r.params.id) }) },
+    // 一屋一码: the page a house's QR label opens (no login).
+    { path: '/rental/:code([0-9A-Za-z_-]{1,32})', name: 'rental-public', component: () => import('./views/rental/RentalPublic.vue'), props: true, meta: { public: true } },
     { path: '/:rest(.*)*', redirect: '/' },
   ],
 })
