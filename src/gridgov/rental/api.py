@@ -7,7 +7,7 @@ from django.utils import timezone
 from ninja import Path, Query, Router
 from ninja.pagination import paginate
 
-from gridgov.core import ratelimit
+from gridgov.core import pii, ratelimit
 from gridgov.core.http import AuthedRequest
 from gridgov.core.pagination import PAGE_SIZE, Pagination
 from gridgov.rental import selectors, services
@@ -171,7 +171,11 @@ def present_detail(h: RentalHouse) -> dict:
         "pledge_signed": h.pledge_signed,
         "pledge_date": h.pledge_date,
         "landlord_kind": "person" if h.landlord_resident else ("unit" if h.landlord_unit else ""),
-        "landlord_name": landlord.name if landlord else "",
+        # A person's name masked like every list of people (the registry shows it to whoever may read the
+        # resident); a unit's name is not personal data.
+        "landlord_name": (
+            pii.mask_name(landlord.name) if h.landlord_resident else (landlord.name if landlord else "")
+        ),
         "rooms": list(h.rooms.values_list("number", flat=True)),
         "inspections": [present_inspection(i) for i in inspections.order_by("-inspected_on", "-id")[:20]],
         "open_cases": [link.case.number for link in selectors.open_cases(h).select_related("case")],
