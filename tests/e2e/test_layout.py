@@ -147,6 +147,7 @@ def test_every_desktop_screen_is_usable_at_1366x768(server, new_context):
     grid = staff.get("/api/v1/territory/areas?level=grid&page_size=1")["items"][0]
     proposals = staff.get("/api/v1/territory/proposals")
     proposals = proposals["items"] if isinstance(proposals, dict) else proposals
+    rental = staff.get("/api/v1/rental/houses?page_size=1")["items"][0]
 
     screens: dict[str, list[tuple[str, str]]] = {
         staff_name: [
@@ -162,6 +163,9 @@ def test_every_desktop_screen_is_usable_at_1366x768(server, new_context):
             ("registry-import", "/app/registry/import"),
             ("submissions", "/app/registry/submissions"),
             ("dashboard", "/app/dashboard"),
+            ("rental", "/app/rental"),
+            ("rental-house", f"/app/rental/{rental['id']}"),
+            ("rental-figures", "/app/rental/figures"),
         ],
         _of_role(server, "department_handler"): [
             ("department-workbench", "/app/workbench"),
@@ -236,6 +240,7 @@ def test_every_phone_screen_is_usable_at_390x844(server, new_context):
     worker_name = "grid_worker-440309002001001"
     worker = server.api(worker_name)
     case = worker.get("/api/v1/cases/cases?page_size=1")["items"][0]
+    rental = worker.get("/api/v1/rental/houses?page_size=1")["items"][0]
     resident_name = _of_role(server, "resident")
     screens = {
         worker_name: [
@@ -245,6 +250,8 @@ def test_every_phone_screen_is_usable_at_390x844(server, new_context):
             ("messages", "/m/messages"),
             ("me", "/m/me"),
             ("case", f"/m/cases/{case['id']}"),
+            ("rental-inspect", f"/m/rental/inspect/{rental['id']}"),
+            ("rental-public", f"/m/rental/{rental['code']}"),
         ],
         _of_role(server, "department_handler"): [
             ("department-tasks", "/m/tasks"),
