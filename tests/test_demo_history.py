@@ -68,7 +68,10 @@ def test_every_timeline_is_a_legal_path(demo):
             moves += 1
             t = workflow.TRANSITIONS[e.action]
             assert e.from_status in t.sources, (case.number, e.action, e.from_status)
-            if t.target is not None and e.action not in ("handle", "report_in", "return", "verify"):
+            if e.action == "return_visit" and e.data.get("reached") is False:
+                # 联系不上: the attempt is recorded, no rating, and the case stays closed for another try
+                assert e.to_status == e.from_status == "closed" and "satisfaction" not in e.data, case.number
+            elif t.target is not None and e.action not in ("handle", "report_in", "return", "verify"):
                 assert e.to_status == t.target, (case.number, e.action)
             allowed = {r.role for r in t.rules}
             by_reporter = "reporter" in allowed and e.actor_id == case.reporter_id
@@ -130,7 +133,14 @@ def _recompute(cases, events, date_from, date_to, department=None) -> dict:
             c["reworked"] += any(e.action == "verify" and e.data["passed"] is False for e in timeline)
             c["solved_in_community"] += "whistle" not in seen
             resolution_hours.append(worktime.working_seconds_between(timeline[0].at, close))
-        rating = next((e.data["satisfaction"] for e in timeline if e.action == "return_visit"), None)
+        rating = next(
+            (
+                e.data["satisfaction"]
+                for e in timeline
+                if e.action == "return_visit" and e.data.get("reached", True)
+            ),
+            None,
+        )
         c["rated"] += rating is not None
         c["satisfied"] += rating is not None and rating >= 4
         # steps: reported in (with the on-time flag), and the last state of each
