@@ -30,12 +30,12 @@ def _local_today() -> dt.date:
 
 def _all_due(api) -> dict:
     """The whole due list of the API (100 a page at most)."""
-    first = api.get("/api/v1/rental/due?page_size=100")
+    first = api.get("/api/v1/rental/houses?due=due&page_size=100")
     items = list(first["items"])
     page = 1
     while len(items) < first["count"]:
         page += 1
-        items += api.get(f"/api/v1/rental/due?page_size=100&page={page}")["items"]
+        items += api.get(f"/api/v1/rental/houses?due=due&page_size=100&page={page}")["items"]
     return {"count": first["count"], "items": items}
 
 
@@ -94,8 +94,8 @@ def test_a_grid_worker_inspects_a_due_house_and_two_hazard_cases_open(server, ne
     expect(grade).to_have_text("严管")
     next_due = dt.date.fromisoformat(latest["next_due_on"])
     expect(result.get_by_test_id("m-rental-next-due")).to_contain_text(next_due.isoformat())
-    for number in latest["cases"]:
-        expect(result.get_by_test_id("m-rental-cases")).to_contain_text(number)
+    for case in latest["cases"]:
+        expect(result.get_by_test_id("m-rental-cases")).to_contain_text(case["number"])
     shot(server, phone, "rental-result-phone")
 
     # 3. The next due date is the worker's to-do: in the due list (houses due within 7 days) when it falls
@@ -117,23 +117,24 @@ def test_a_grid_worker_inspects_a_due_house_and_two_hazard_cases_open(server, ne
     staff_ctx = new_context("desktop")
     desk = login_desktop(staff_ctx, server, COMMUNITY_STAFF, "/app/cases")
     table = desk.get_by_test_id("case-table")
-    for number in latest["cases"]:
-        expect(table).to_contain_text(number)
+    for case in latest["cases"]:
+        expect(table).to_contain_text(case["number"])
     desk.goto(f"{server.url}/app/rental/{house['id']}")
     page = desk.get_by_test_id("rental-house")
     expect(page.get_by_test_id("grade-tag").first).to_have_attribute("data-colour", "orange")
     expect(page.get_by_test_id("rental-next-due")).to_have_text(next_due.isoformat())
     opened = page.get_by_test_id("rental-open-cases")
-    for number in latest["cases"]:
-        expect(opened.get_by_role("link", name=number)).to_be_visible()
+    for case in latest["cases"]:  # linked straight to the case by its id
+        link = opened.get_by_role("link", name=case["number"])
+        expect(link).to_have_attribute("href", f"/app/cases/{case['id']}")
     expect(page.get_by_test_id("rental-inspections")).to_contain_text(f"第 {latest['rules_version']} 版")
     if after["landlord_kind"] == "person":  # a person's name comes masked from the server: surname and stars
         assert re.fullmatch(r"\S\*+", after["landlord_name"]), after["landlord_name"]
         expect(page.get_by_test_id("rental-landlord")).to_have_text(after["landlord_name"])
     shot(server, desk, "rental-house-desktop")
-    opened.get_by_role("link", name=latest["cases"][0]).click()
-    desk.wait_for_url(re.compile(r"/app/cases/\d+$"))
-    expect(desk.get_by_test_id("case-detail")).to_contain_text(latest["cases"][0])
+    opened.get_by_role("link", name=latest["cases"][0]["number"]).click()
+    desk.wait_for_url(re.compile(rf"/app/cases/{latest['cases'][0]['id']}$"))
+    expect(desk.get_by_test_id("case-detail")).to_contain_text(latest["cases"][0]["number"])
 
     # 5. The public page of the house's code: the grade and last inspection, nothing personal.
     public = new_context("phone").new_page()
@@ -161,6 +162,9 @@ def test_the_figures_page_shows_the_grade_table_and_drills_down(server, new_cont
         expect(table).to_contain_text(grade)
     strict = top["area"]["grades"]["strict"]["houses"]
     expect(desk.get_by_test_id(f"cell-{top['area']['code']}-strict")).to_have_text(str(strict))
+    categories = desk.get_by_test_id("rental-category-table")
+    for code in top["area"]["categories"]:  # named as the server names the category
+        expect(categories).to_contain_text(top["category_names"][code])
     shot(server, desk, "rental-figures-desktop")
 
     # Drill down to the first child with houses; the trail is in the URL, Back goes up again.
@@ -193,12 +197,12 @@ def test_what_is_not_yours_shows_nothing_and_says_why(server, new_context):
     houses = leader_api.get("/api/v1/rental/houses?page_size=100")["items"]
     other = next(h for h in houses if h["grid"] != GRID)
     worker_api = server.api(GRID_WORKER)
-    before = worker_api.get("/api/v1/rental/due?page_size=1")["count"]
+    before = worker_api.get("/api/v1/rental/houses?due=due&page_size=1")["count"]
     phone = login_phone(new_context("phone"), server, GRID_WORKER)
     phone.goto(f"{server.url}/m/rental/inspect/{other['id']}")
     expect(phone.get_by_test_id("m-rental-error")).to_contain_text("不在您的管辖范围")
     expect(phone.get_by_test_id("m-rental-submit")).to_have_count(0)
-    assert worker_api.get("/api/v1/rental/due?page_size=1")["count"] == before
+    assert worker_api.get("/api/v1/rental/houses?due=due&page_size=1")["count"] == before
 
     # An unknown house code: the public page says so, with nothing else.
     public = new_context("phone").new_page()
@@ -216,7 +220,7 @@ def test_what_is_not_yours_shows_nothing_and_says_why(server, new_context):
 
 def test_the_house_list_shows_the_overdue_houses_most_overdue_first(server, new_context):
     staff_api = server.api(COMMUNITY_STAFF)
-    overdue = staff_api.get("/api/v1/rental/due?overdue=true&page_size=20")
+    overdue = staff_api.get("/api/v1/rental/houses?due=overdue&page_size=20")
     assert overdue["count"] > 0
     desk = login_desktop(new_context("desktop"), server, COMMUNITY_STAFF, "/app/rental?due=overdue")
     table = desk.get_by_test_id("rental-table")
@@ -225,3 +229,12 @@ def test_the_house_list_shows_the_overdue_houses_most_overdue_first(server, new_
     expect(links).to_have_count(len(overdue["items"]))
     assert links.all_inner_texts() == [h["address"] for h in overdue["items"]]
     expect(table.get_by_text("已超期").first).to_be_visible()
+
+    # Due date and category together, one list: the category filter names the categories as the server does.
+    category = overdue["items"][0]["category"]
+    both = staff_api.get(f"/api/v1/rental/houses?due=overdue&category={category}&page_size=20")
+    desk.goto(f"{server.url}/app/rental?due=overdue&category={category}")
+    expect(desk.get_by_test_id("rental-list")).to_contain_text(f"共 {both['count']} 条")
+    expect(links).to_have_count(len(both["items"]))
+    chosen = desk.locator(".el-select").filter(has=desk.locator("#rental-category"))
+    expect(chosen).to_contain_text(overdue["items"][0]["category_name"])

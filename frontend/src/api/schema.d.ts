@@ -1420,6 +1420,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/rental/categories": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Tenancy categories 租住类别 */
+        get: operations["gridgov_rental_api_categories"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/rental/checklist": {
         parameters: {
             query?: never;
@@ -1429,23 +1446,6 @@ export interface paths {
         };
         /** The inspection checklist 检查项 */
         get: operations["gridgov_rental_api_checklist"];
-        put?: never;
-        post?: never;
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/api/v1/rental/due": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /** Inspections due or overdue 待检查出租屋 */
-        get: operations["gridgov_rental_api_due"];
         put?: never;
         post?: never;
         delete?: never;
@@ -3492,9 +3492,9 @@ export interface components {
         InspectionOut: {
             /**
              * Cases
-             * @description numbers of the cases this inspection opened
+             * @description the cases this inspection opened
              */
-            cases: string[];
+            cases: components["schemas"]["RentalCaseLinkOut"][];
             /** Failed */
             failed: string[];
             /** Flags */
@@ -4250,6 +4250,20 @@ export interface components {
             /** Reason */
             reason: string;
         };
+        /** RentalCaseLinkOut */
+        RentalCaseLinkOut: {
+            /** Id */
+            id: number;
+            /**
+             * Kind
+             * @description hazard or rectification
+             */
+            kind: string;
+            /** Number */
+            number: string;
+            /** Status */
+            status: string;
+        };
         /** RentalCounts */
         RentalCounts: {
             /** Houses */
@@ -4281,6 +4295,13 @@ export interface components {
         /** RentalFiguresOut */
         RentalFiguresOut: {
             area: components["schemas"]["RentalFigureRow"];
+            /**
+             * Category Names
+             * @description tenancy category code → name
+             */
+            category_names: {
+                [key: string]: string;
+            };
             /** Children */
             children: components["schemas"]["RentalFigureRow"][];
         };
@@ -4320,7 +4341,7 @@ export interface components {
             /** Next Due On */
             next_due_on: string | null;
             /** Open Cases */
-            open_cases: string[];
+            open_cases: components["schemas"]["RentalCaseLinkOut"][];
             /** Overdue */
             overdue: boolean;
             /** Pledge Date */
@@ -4892,6 +4913,15 @@ export interface components {
         SuggestIn: {
             /** Text */
             text: string;
+        };
+        /** TenancyCategoryOut */
+        TenancyCategoryOut: {
+            /** Code */
+            code: string;
+            /** Name */
+            name: string;
+            /** Visit Days */
+            visit_days: number | null;
         };
         /** TimelineEventOut */
         TimelineEventOut: {
@@ -7587,6 +7617,26 @@ export interface operations {
             };
         };
     };
+    gridgov_rental_api_categories: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TenancyCategoryOut"][];
+                };
+            };
+        };
+    };
     gridgov_rental_api_checklist: {
         parameters: {
             query?: never;
@@ -7603,30 +7653,6 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ChecklistItemOut"][];
-                };
-            };
-        };
-    };
-    gridgov_rental_api_due: {
-        parameters: {
-            query?: {
-                overdue?: boolean;
-                page?: number;
-                page_size?: number | null;
-            };
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description OK */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["PagedRentalHouseOut"];
                 };
             };
         };
@@ -7659,6 +7685,8 @@ export interface operations {
                 area?: string;
                 grade?: ("relaxed" | "watch" | "strict" | "prohibited" | "ungraded") | null;
                 category?: string;
+                /** @description due: due within 7 days or overdue (most overdue first) */
+                due?: ("due" | "overdue") | null;
                 page?: number;
                 page_size?: number | null;
             };

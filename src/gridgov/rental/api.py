@@ -11,10 +11,11 @@ from gridgov.core import pii, ratelimit
 from gridgov.core.http import AuthedRequest
 from gridgov.core.pagination import PAGE_SIZE, Pagination
 from gridgov.rental import selectors, services
-from gridgov.rental.models import COLOUR, ChecklistItem, Grade, RentalHouse
+from gridgov.rental.models import COLOUR, ChecklistItem, Grade, RentalCase, RentalHouse, TenancyCategory
 from gridgov.rental.schemas import (
     CODE,
     ChecklistItemOut,
+    DueFilter,
     GradeFilter,
     GradingRulesIn,
     GradingRulesOut,
@@ -25,6 +26,7 @@ from gridgov.rental.schemas import (
     RentalHouseIn,
     RentalHouseOut,
     RentalPublicPageOut,
+    TenancyCategoryOut,
 )
 
 router = Router(tags=["rental"])
@@ -38,8 +40,11 @@ def list_houses(
     area: str = Query("", pattern=r"^[0-9A-Za-z_-]{0,32}$"),
     grade: GradeFilter | None = None,
     category: str = Query("", pattern=r"^[0-9A-Za-z_-]{0,32}$"),
+    due: DueFilter | None = Query(None, description="due: due within 7 days or overdue (most overdue first)"),
 ):
-    qs = selectors.house_list(request.auth, area_code=area, grade=grade or "", category=category)
+    qs = selectors.house_list(
+        request.auth, area_code=area, grade=grade or "", category=category, due=due or ""
+    )
     return _Presented(qs)
 
 
@@ -66,18 +71,14 @@ def record_inspection(request: AuthedRequest, payload: InspectionIn, rental_hous
     return (201 if created else 200), present_inspection(inspection)
 
 
-@router.get("/due", response=list[RentalHouseOut], summary="Inspections due or overdue 待检查出租屋")
-@paginate(Pagination, page_size=PAGE_SIZE)
-def due(request: AuthedRequest, overdue: bool = False):
-    qs = selectors.due_list(request.auth)
-    if overdue:
-        qs = qs.filter(next_due_on__lt=timezone.localdate())
-    return _Presented(qs)
-
-
 @router.get("/figures", response=RentalFiguresOut, summary="Houses and rooms per grade and category 分级统计")
 def figures(request: AuthedRequest, area: str = Query("", pattern=r"^[0-9A-Za-z_-]{0,32}$")):
     return selectors.figures(request.auth, area)
+
+
+@router.get("/categories", response=list[TenancyCategoryOut], summary="Tenancy categories 租住类别")
+def categories(request: AuthedRequest):
+    return list(TenancyCategory.objects.filter(is_active=True))
 
 
 @router.get("/checklist", response=list[ChecklistItemOut], summary="The inspection checklist 检查项")
@@ -158,12 +159,11 @@ def present_inspection(i) -> dict:
         "flags": i.flags,
         "next_due_on": i.next_due_on,
         "failed": [r.item.code for r in i.results.all() if r.result == "fail"],
-        "cases": [link.case.number for link in i.cases.all()],
+        "cases": [present_case(link) for link in i.cases.all()],
     }
 
 
 def present_detail(h: RentalHouse) -> dict:
-    landlord = h.landlord_resident or h.landlord_unit
     inspections = h.inspections.select_related("rules").prefetch_related("results__item", "cases__case")
     return {
         **present(h),
@@ -174,9 +174,15 @@ def present_detail(h: RentalHouse) -> dict:
         # A person's name masked like every list of people (the registry shows it to whoever may read the
         # resident); a unit's name is not personal data.
         "landlord_name": (
-            pii.mask_name(landlord.name) if h.landlord_resident else (landlord.name if landlord else "")
+            pii.mask_name(h.landlord_resident.name)
+            if h.landlord_resident
+            else (h.landlord_unit.name if h.landlord_unit else "")
         ),
         "rooms": list(h.rooms.values_list("number", flat=True)),
         "inspections": [present_inspection(i) for i in inspections.order_by("-inspected_on", "-id")[:20]],
-        "open_cases": [link.case.number for link in selectors.open_cases(h).select_related("case")],
+        "open_cases": [present_case(link) for link in selectors.open_cases(h).select_related("case")],
     }
+
+
+def present_case(link: RentalCase) -> dict:
+    return {"id": link.case_id, "number": link.case.number, "kind": link.kind, "status": link.case.status}

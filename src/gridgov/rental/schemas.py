@@ -13,6 +13,7 @@ LINE = r"^[^\x00-\x1f]*$"
 CODE = r"^[0-9A-Za-z_-]{1,32}$"
 GradeName = Literal["relaxed", "watch", "strict", "prohibited"]
 GradeFilter = Literal["relaxed", "watch", "strict", "prohibited", "ungraded"]
+DueFilter = Literal["due", "overdue"]
 ResultName = Literal["pass", "fail", "na"]
 FlagName = Literal["refused", "group_rental_suspected"]
 
@@ -35,6 +36,19 @@ class RentalHouseOut(Schema):
     red_streak: int
 
 
+class RentalCaseLinkOut(Schema):
+    id: int
+    number: str
+    kind: str = Field(description="hazard or rectification")
+    status: str
+
+
+class TenancyCategoryOut(Schema):
+    code: str
+    name: str
+    visit_days: int | None
+
+
 class InspectionOut(Schema):
     id: int
     inspected_on: dt.date
@@ -45,7 +59,7 @@ class InspectionOut(Schema):
     flags: list[str]
     next_due_on: dt.date
     failed: list[str]
-    cases: list[str] = Field(description="numbers of the cases this inspection opened")
+    cases: list[RentalCaseLinkOut] = Field(description="the cases this inspection opened")
 
 
 class RentalHouseDetailOut(RentalHouseOut):
@@ -56,7 +70,7 @@ class RentalHouseDetailOut(RentalHouseOut):
     landlord_name: str
     rooms: list[str]
     inspections: list[InspectionOut]
-    open_cases: list[str]
+    open_cases: list[RentalCaseLinkOut]
 
 
 class RentalHouseIn(Schema):
@@ -126,6 +140,7 @@ class RentalFigureRow(Schema):
 class RentalFiguresOut(Schema):
     area: RentalFigureRow
     children: list[RentalFigureRow]
+    category_names: dict[str, str] = Field(description="tenancy category code → name")
 
 
 class RentalPublicPageOut(Schema):

@@ -16,7 +16,16 @@ from gridgov.cases.models import OPEN_STATUSES
 from gridgov.core.errors import NotFound
 from gridgov.core.principal import principal_for
 from gridgov.registry.selectors import READER_ROLES, registry_filter
-from gridgov.rental.models import COLOUR, GRADE_ORDER, CaseKind, Grade, GradingRules, RentalCase, RentalHouse
+from gridgov.rental.models import (
+    COLOUR,
+    GRADE_ORDER,
+    CaseKind,
+    Grade,
+    GradingRules,
+    RentalCase,
+    RentalHouse,
+    TenancyCategory,
+)
 from gridgov.territory import paths
 from gridgov.territory.models import Area
 
@@ -36,7 +45,12 @@ def houses_for(user) -> QuerySet[RentalHouse]:
     return RentalHouse.objects.filter(q, is_active=True)
 
 
-def house_list(user, *, area_code: str = "", grade: str = "", category: str = "") -> QuerySet[RentalHouse]:
+def house_list(
+    user, *, area_code: str = "", grade: str = "", category: str = "", due: str = ""
+) -> QuerySet[RentalHouse]:
+    """The user's rental houses, narrowed by area, grade, category and due date (due: due within
+    DUE_WITHIN_DAYS days or overdue; overdue: past the due date), by id or, when by due date, most overdue
+    first."""
     qs = houses_for(user).select_related("house__building__grid", "category")
     if area_code:
         area = Area.objects.filter(code=area_code).first()
@@ -45,6 +59,12 @@ def house_list(user, *, area_code: str = "", grade: str = "", category: str = ""
         qs = qs.filter(grade="" if grade == UNGRADED else grade)
     if category:
         qs = qs.filter(category__code=category)
+    if due:
+        today = timezone.localdate()
+        last = (
+            today - dt.timedelta(days=1) if due == "overdue" else today + dt.timedelta(days=DUE_WITHIN_DAYS)
+        )
+        return qs.filter(next_due_on__lte=last).order_by("next_due_on", "id")
     return qs.order_by("id")
 
 
@@ -68,17 +88,6 @@ def open_cases(house: RentalHouse, kind: str | None = None) -> QuerySet[RentalCa
     """The links to the house's cases that are still open (of one kind, or all)."""
     qs = RentalCase.objects.filter(rental_house=house, case__status__in=OPEN_STATUSES)
     return qs.filter(kind=kind) if kind else qs
-
-
-def due_list(user, *, today: dt.date | None = None, within: int = DUE_WITHIN_DAYS) -> QuerySet[RentalHouse]:
-    """The houses whose next inspection is due within `within` days or overdue, most overdue first."""
-    today = today or timezone.localdate()
-    return (
-        houses_for(user)
-        .filter(next_due_on__lte=today + dt.timedelta(days=within))
-        .select_related("house__building__grid", "category")
-        .order_by("next_due_on", "id")
-    )
 
 
 def _scope_areas(user) -> list[Area]:
@@ -143,7 +152,11 @@ def figures(user, area_code: str = "") -> dict[str, Any]:
             "categories": dict(t["categories"]),
         }
 
-    return {"area": out(area, total), "children": [out(c, per_child[c.path]) for c in children]}
+    return {
+        "area": out(area, total),
+        "children": [out(c, per_child[c.path]) for c in children],
+        "category_names": dict(TenancyCategory.objects.values_list("code", "name")),
+    }
 
 
 def public_page(code: str) -> dict[str, Any]:

@@ -125,18 +125,67 @@ def test_figures_per_grade_and_category_with_drill_down(many, people, world):
     assert_problem(Api(people.resident).get("/figures"), 404)
 
 
-def test_the_due_list_shows_due_and_overdue_houses(many, people, today):
+def test_the_list_filters_by_due_date_with_the_other_filters(many, people, world, today):
     house = many[0]
     RentalHouse.objects.filter(pk=house.pk).update(next_due_on=today - dt.timedelta(days=2))
-    body = Api(people.staff_a).get("/due").json()
+    api = Api(people.staff_a)
+    body = api.get("/houses", {"due": "due"}).json()
     rows = {r["id"]: r for r in body["items"]}
     assert rows[house.pk]["overdue"] is True
     assert many[1].pk in rows and rows[many[1].pk]["overdue"] is False  # strict: due in 7 days
     assert many[2].pk not in rows  # watch: due in 14 days
     assert many[5].pk not in rows  # community B
-    assert [r["id"] for r in Api(people.staff_a).get("/due", {"overdue": "true"}).json()["items"]] == [
-        house.pk
+    assert body["items"][0]["id"] == house.pk  # most overdue first
+    assert [r["id"] for r in api.get("/houses", {"due": "overdue"}).json()["items"]] == [house.pk]
+    # combined with area, grade and category
+    in_a1 = api.get("/houses", {"due": "due", "area": world.grid_a1.code}).json()["items"]
+    assert [r["id"] for r in in_a1] == [house.pk, many[1].pk]
+    assert [r["id"] for r in api.get("/houses", {"due": "due", "grade": "strict"}).json()["items"]] == [
+        many[1].pk
     ]
+    assert [r["id"] for r in api.get("/houses", {"due": "due", "category": "group"}).json()["items"]] == [
+        many[1].pk
+    ]
+    problem = assert_problem(
+        Api(people.staff_a, language="zh-hans").get("/houses", {"due": "soon"}), 422, language="zh"
+    )
+    assert any("\u4e00" <= ch <= "\u9fff" for e in problem["errors"] for ch in e["message"]), problem
+    assert api.get("/due").status_code == 404  # one way to ask: the list's filter
+
+
+def test_tenancy_categories_and_their_names_in_the_figures(many, people, world):
+    api = Api(people.worker_a1)
+    body = api.ok(api.get("/categories"))
+    assert [c["code"] for c in body][:5] == ["whole", "shared", "group", "family_hotel", "dormitory"]
+    group = next(c for c in body if c["code"] == "group")
+    assert group["name"] == "群租" and isinstance(group["visit_days"], int)
+    figures = Api(people.sub_staff).get("/figures").json()
+    assert set(figures["area"]["categories"]) <= set(figures["category_names"])
+    assert figures["category_names"]["family_hotel"] == "家庭旅馆"
+    assert Client().get("/api/v1/rental/categories").status_code in (401, 403)
+
+
+def test_the_detail_reads_a_bounded_number_of_queries(rental, people, today):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    api = Api(people.staff_a)
+
+    def count() -> int:
+        with CaptureQueriesContext(connection) as ctx:
+            assert api.get(f"/houses/{rental.pk}").status_code == 200
+        return len(ctx)
+
+    inspect(people.worker_a1, rental, today - dt.timedelta(days=4), results=all_pass(H02="fail"))
+    count()  # the first request of a session does more (session, login bookkeeping)
+    one = count()
+    for days, failed in ((3, "H04"), (2, "H01"), (1, "Z02")):
+        inspect(
+            people.worker_a1, rental, today - dt.timedelta(days=days), results=all_pass(**{failed: "fail"})
+        )
+    body = api.get(f"/houses/{rental.pk}").json()
+    assert len(body["open_cases"]) == 4 and sum(len(i["cases"]) for i in body["inspections"]) == 4
+    assert count() == one <= 12  # no query per inspection or case
 
 
 def test_register_a_rental_house(world, people):
