@@ -4250,7 +4250,10 @@ export interface components {
             /** Reason */
             reason: string;
         };
-        /** RentalCaseLinkOut */
+        /**
+         * RentalCaseLinkOut
+         * @description A link from a rental house (or an inspection) to a case it opened, named by the case.
+         */
         RentalCaseLinkOut: {
             /** Id */
             id: number;
@@ -4327,7 +4330,10 @@ export interface components {
             grid: string;
             /** Id */
             id: number;
-            /** Inspections */
+            /**
+             * Inspections
+             * @description the latest inspections, newest first
+             */
             inspections: components["schemas"]["InspectionOut"][];
             /**
              * Landlord Kind

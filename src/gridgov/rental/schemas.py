@@ -5,9 +5,12 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any, Literal
 
+from django.utils import timezone
 from ninja import Field, Schema
 
+from gridgov.core import pii
 from gridgov.core.dates import AwareDateTime
+from gridgov.rental.models import COLOUR, Grade, Result
 
 LINE = r"^[^\x00-\x1f]*$"
 CODE = r"^[0-9A-Za-z_-]{1,32}$"
@@ -35,12 +38,50 @@ class RentalHouseOut(Schema):
     overdue: bool
     red_streak: int
 
+    @staticmethod
+    def resolve_address(obj) -> str:
+        return str(obj.house)
+
+    @staticmethod
+    def resolve_grid(obj) -> str:
+        return obj.house.building.grid.code
+
+    @staticmethod
+    def resolve_category(obj) -> str:
+        return obj.category.code
+
+    @staticmethod
+    def resolve_category_name(obj) -> str:
+        return obj.category.name
+
+    @staticmethod
+    def resolve_colour(obj) -> str | None:
+        return COLOUR[Grade(obj.grade)] if obj.grade else None
+
+    @staticmethod
+    def resolve_overdue(obj) -> bool:
+        return bool(obj.next_due_on and obj.next_due_on < timezone.localdate())
+
 
 class RentalCaseLinkOut(Schema):
+    """A link from a rental house (or an inspection) to a case it opened, named by the case."""
+
     id: int
     number: str
     kind: str = Field(description="hazard or rectification")
     status: str
+
+    @staticmethod
+    def resolve_id(obj) -> int:
+        return obj.case_id
+
+    @staticmethod
+    def resolve_number(obj) -> str:
+        return obj.case.number
+
+    @staticmethod
+    def resolve_status(obj) -> str:
+        return obj.case.status
 
 
 class TenancyCategoryOut(Schema):
@@ -61,6 +102,22 @@ class InspectionOut(Schema):
     failed: list[str]
     cases: list[RentalCaseLinkOut] = Field(description="the cases this inspection opened")
 
+    @staticmethod
+    def resolve_score(obj) -> float:
+        return float(obj.score)
+
+    @staticmethod
+    def resolve_rules_version(obj) -> int:
+        return obj.rules.version
+
+    @staticmethod
+    def resolve_failed(obj) -> list[str]:
+        return [r.item.code for r in obj.results.all() if r.result == Result.FAIL]
+
+    @staticmethod
+    def resolve_cases(obj) -> list:
+        return list(obj.cases.all())
+
 
 class RentalHouseDetailOut(RentalHouseOut):
     filing_number: str
@@ -69,8 +126,32 @@ class RentalHouseDetailOut(RentalHouseOut):
     landlord_kind: Literal["person", "unit", ""]
     landlord_name: str
     rooms: list[str]
-    inspections: list[InspectionOut]
+    inspections: list[InspectionOut] = Field(description="the latest inspections, newest first")
     open_cases: list[RentalCaseLinkOut]
+
+    @staticmethod
+    def resolve_landlord_kind(obj) -> str:
+        return "person" if obj.landlord_resident else ("unit" if obj.landlord_unit else "")
+
+    @staticmethod
+    def resolve_landlord_name(obj) -> str:
+        # A person's name masked like every list of people (the registry shows it to whoever may read the
+        # resident); a unit's name is not personal data.
+        if obj.landlord_resident:
+            return pii.mask_name(obj.landlord_resident.name)
+        return obj.landlord_unit.name if obj.landlord_unit else ""
+
+    @staticmethod
+    def resolve_rooms(obj) -> list[str]:
+        return [r.number for r in obj.rooms.all()]
+
+    @staticmethod
+    def resolve_inspections(obj) -> list:
+        return obj.latest_inspections
+
+    @staticmethod
+    def resolve_open_cases(obj) -> list:
+        return obj.open_case_links
 
 
 class RentalHouseIn(Schema):

@@ -8,7 +8,7 @@ import datetime as dt
 from collections import defaultdict
 from typing import Any
 
-from django.db.models import Count, QuerySet, Sum
+from django.db.models import Count, Prefetch, QuerySet, Sum, prefetch_related_objects
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -22,6 +22,7 @@ from gridgov.rental.models import (
     CaseKind,
     Grade,
     GradingRules,
+    Inspection,
     RentalCase,
     RentalHouse,
     TenancyCategory,
@@ -77,6 +78,32 @@ def house_detail(user, rental_house_id: int) -> RentalHouse:
     )
     if house is None:
         raise _nothing()
+    return house
+
+
+LATEST_INSPECTIONS = 20
+
+
+def house_page(user, rental_house_id: int) -> RentalHouse:
+    """One rental house as its page shows it: rooms, the latest inspections (rules, results, the cases
+    each opened) as `latest_inspections`, and the links to its open cases as `open_case_links` — a fixed
+    number of queries whatever the history."""
+    house = house_detail(user, rental_house_id)
+    latest = (
+        Inspection.objects.select_related("rules")
+        .prefetch_related("results__item", "cases__case")
+        .order_by("-inspected_on", "-id")
+    )
+    prefetch_related_objects(
+        [house],
+        "rooms",
+        Prefetch("inspections", queryset=latest[:LATEST_INSPECTIONS], to_attr="latest_inspections"),
+        Prefetch(
+            "cases",
+            queryset=RentalCase.objects.filter(case__status__in=OPEN_STATUSES).select_related("case"),
+            to_attr="open_case_links",
+        ),
+    )
     return house
 
 
