@@ -117,7 +117,10 @@ def export_response(
         pii.log_access(
             user, "export", object_type="case", ids=counter.ids, count=counter.rows,
             fields=sorted(counter.revealed), request=request,
-            detail={"format": "xlsx", "filters": {k: v for k, v in filters.items() if v not in (None, "", [])}},
+            detail={
+                "format": "xlsx", "order": order,
+                "filters": {k: v for k, v in filters.items() if v not in (None, "", [])},
+            },
         )  # fmt: skip
 
     rows = sheet.rows(qs, reveal=reveal, counter=counter, on_chunk=names, keys=selectors.ORDERS[order])

@@ -110,6 +110,8 @@ def test_the_export_comes_in_the_lists_order(people, world, monkeypatch):
         listed = [row["number"] for row in api.get("/cases", {**params, "page_size": 100}).json()["items"]]
         assert len(listed) == 9
         assert _exported(people.staff_a, params) == listed, order
+        logged = PiiAccessLog.objects.filter(action="export").latest("id").detail
+        assert logged["order"] == order and logged["filters"] == {"q": "共享单车"}  # the log says which list
     due = [row["due_at"] for row in api.get("/cases", {"q": "共享单车", "order": "due"}).json()["items"]]
     assert due[-4:] == [None] * 4 and due[0] is not None  # deadline first, the cases without one last
 
