@@ -123,11 +123,14 @@ def _from_houses(grid_ids: list[int] | None) -> dict[tuple[int, str, int], list[
         qs = qs.filter(house__building__grid_id__in=grid_ids)
     rows = (
         qs.values("house__building__grid_id", "grade", "category_id")
-        .annotate(houses=Count("id"), rooms=Sum("rooms_count"))
+        .annotate(houses=Count("id"), room_total=Sum("rooms_count"))
         .order_by()
     )
     return {
-        (r["house__building__grid_id"], r["grade"] or "", r["category_id"]): [r["houses"], r["rooms"] or 0]
+        (r["house__building__grid_id"], r["grade"] or "", r["category_id"]): [
+            r["houses"],
+            r["room_total"] or 0,
+        ]
         for r in rows
     }
 

@@ -119,22 +119,19 @@ def open_cases(house: RentalHouse, kind: str | None = None) -> QuerySet[RentalCa
     return qs.filter(kind=kind) if kind else qs
 
 
-def _scope_areas(user) -> list[Area]:
-    principal = principal_for(user)
-    paths = [m.area_path for m in principal.memberships if m.role in READER_ROLES and m.area_id]
-    return list(Area.objects.filter(path__in=paths).order_by("path"))
-
-
 def figure_area(user, area_code: str = "") -> Area:
     """The area the figures are asked for: the given code (it must lie in the user's reader scope) or the
     user's first scope area."""
-    roots = _scope_areas(user)
+    principal = principal_for(user)
+    roots = sorted(m.area_path for m in principal.memberships if m.role in READER_ROLES and m.area_id)
     if not roots:
         raise _nothing()
-    if not area_code:
-        return roots[0]
-    area = Area.objects.filter(code=area_code).first()
-    if area is None or not any(area.path.startswith(r.path) for r in roots):
+    area = (
+        Area.objects.filter(code=area_code).first()
+        if area_code
+        else Area.objects.filter(path=roots[0]).first()
+    )
+    if area is None or not any(area.path.startswith(r) for r in roots):
         raise _nothing()
     return area
 

@@ -15,8 +15,8 @@ from django.utils import timezone
 from gridgov.cases.models import Case, Status
 from gridgov.rental.models import Inspection, RentalCase
 from gridgov.rental.tests.conftest import Api, all_pass, inspect, make_rental
-from gridgov.testing import assert_problem
 from gridgov.territory.models import Area
+from gridgov.testing import assert_problem
 
 DAY = dt.timedelta(days=1)
 
