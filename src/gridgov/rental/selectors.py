@@ -193,6 +193,15 @@ def figures(user, area_code: str = "") -> dict[str, Any]:
 
 
 PERIOD_DAYS = 30
+# The counts of a period's figures (`activity`), per area.
+ACTIVITY_FIELDS = (
+    "inspections",
+    "inspections_due",
+    "on_time",
+    "hazards_opened",
+    "hazards_closed",
+    "rectification_open",
+)
 MAX_PERIOD_DAYS = 366
 
 
@@ -264,16 +273,8 @@ def activity(
         .annotate(n=Count("id"))
         .order_by()
     )
-    fields = (
-        "inspections",
-        "inspections_due",
-        "on_time",
-        "hazards_opened",
-        "hazards_closed",
-        "rectification_open",
-    )
-    total = dict.fromkeys(fields, 0)
-    per_child = {c.path: dict.fromkeys(fields, 0) for c in children}
+    total = dict.fromkeys(ACTIVITY_FIELDS, 0)
+    per_child = {c.path: dict.fromkeys(ACTIVITY_FIELDS, 0) for c in children}
 
     def add(path: str, name: str, n: int) -> None:
         total[name] += n

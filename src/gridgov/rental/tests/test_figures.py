@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from gridgov.cases.models import Case, Status
 from gridgov.rental.models import Inspection, RentalCase
+from gridgov.rental.selectors import ACTIVITY_FIELDS
 from gridgov.rental.tests.conftest import Api, all_pass, inspect, make_rental
 from gridgov.territory.models import Area
 from gridgov.testing import assert_problem
@@ -76,14 +77,7 @@ def raw_activity(path: str, start: dt.date, end: dt.date) -> Counter:
 
 def check(row: dict, start: dt.date, end: dt.date) -> None:
     raw = raw_activity(Area.objects.get(code=row["code"]).path, start, end)
-    for name in (
-        "inspections",
-        "inspections_due",
-        "on_time",
-        "hazards_opened",
-        "hazards_closed",
-        "rectification_open",
-    ):
+    for name in ACTIVITY_FIELDS:
         assert row[name] == raw[name], (row["code"], name)
     assert row["on_time_share"] == (
         round(raw["on_time"] / raw["inspections_due"], 4) if raw["inspections_due"] else None
