@@ -7,7 +7,7 @@ PORT ?= 8000
 SCALE ?= small
 PYTEST_ARGS ?=
 
-.PHONY: install frontend api-types run demo serve worker test typecheck lint format messages bench bench-intake bench-partition bench-import clean
+.PHONY: install frontend api-types run demo serve worker test typecheck lint format messages bench bench-intake bench-partition bench-import bench-rental clean
 
 install:
 	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 || python3 -m pip install --quiet uv
@@ -79,6 +79,11 @@ bench-partition: install
 bench-import: install
 	$(UV) sync --frozen --inexact --group bench
 	$(UV) run python bench/import.py $(BENCH_ARGS)
+
+# Rental figures at district scale: the API (kept counts) against a naive GROUP BY over the rooms, same run.
+# options: make bench-rental BENCH_ARGS="--rooms 100000 --repeat 3"
+bench-rental: install
+	$(UV) run python bench/rental_figures.py $(BENCH_ARGS)
 
 clean:
 	rm -rf var .venv

@@ -7,9 +7,11 @@ figures show the grade table with drill-down."""
 from __future__ import annotations
 
 import datetime as dt
+import io
 import re
 from zoneinfo import ZoneInfo
 
+from openpyxl import load_workbook
 from playwright.sync_api import expect
 
 from .conftest import login_desktop, login_phone, shot
@@ -189,6 +191,41 @@ def test_the_figures_page_shows_the_grade_table_and_drills_down(server, new_cont
     for tag in rows.get_by_test_id("grade-tag").all():
         assert tag.get_attribute("data-grade") == "strict"
     shot(server, desk, "rental-list-desktop")
+
+
+def test_the_figures_page_shows_the_period_and_exports_every_table(server, new_context):
+    leader_api = server.api(LEADER)
+    top = leader_api.get("/api/v1/rental/figures")
+    activity = leader_api.get("/api/v1/rental/figures/activity")
+    ctx = new_context("desktop", accept_downloads=True)
+    desk = login_desktop(ctx, server, LEADER, "/app/rental/figures")
+    table = desk.get_by_test_id("rental-activity-table")
+    expect(table).to_contain_text(activity["area"]["name"])
+    for head in ("检查次数", "及时率", "新发现隐患", "已办结隐患", "整治中"):
+        expect(desk.get_by_test_id("rental-activity")).to_contain_text(head)
+    share = activity["area"]["on_time_share"]
+    expect(desk.get_by_test_id(f"share-{activity['area']['code']}")).to_have_text(
+        "—" if share is None else f"{share * 100:.1f}%"
+    )
+    with desk.expect_download(timeout=60_000) as info:
+        desk.get_by_test_id("rental-figures-export").click()
+    download = info.value
+    assert download.suggested_filename.endswith(".xlsx")
+    book = load_workbook(io.BytesIO(open(download.path(), "rb").read()))
+    assert book.sheetnames == ["等级", "租住类别", "检查及时率", "隐患与整治"]
+    total = list(book["等级"].iter_rows(values_only=True))[len(top["children"]) + 1]
+    assert total[0] == top["area"]["code"] and list(total[-2:]) == [
+        top["area"]["houses"],
+        top["area"]["rooms"],
+    ]
+
+    # A period: kept in the URL, the table and the export follow it; a reversed one is refused in Chinese.
+    last_week = (_local_today() - dt.timedelta(days=6)).isoformat()
+    desk.goto(f"{server.url}/app/rental/figures?from={last_week}&to={_local_today().isoformat()}")
+    week = leader_api.get(f"/api/v1/rental/figures/activity?date_from={last_week}")
+    expect(desk.get_by_test_id("rental-activity-table")).to_contain_text(str(week["area"]["inspections"]))
+    desk.goto(f"{server.url}/app/rental/figures?from={_local_today().isoformat()}&to={last_week}")
+    expect(desk.get_by_role("alert")).to_contain_text("统计期的开始日期晚于结束日期")
 
 
 def test_what_is_not_yours_shows_nothing_and_says_why(server, new_context):

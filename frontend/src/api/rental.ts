@@ -11,6 +11,8 @@ export type InspectionIn = Schemas['InspectionIn']
 export type ChecklistItem = Schemas['ChecklistItemOut']
 export type RentalFigures = Schemas['RentalFiguresOut']
 export type RentalFigureRow = Schemas['RentalFigureRow']
+export type RentalActivity = Schemas['RentalActivityOut']
+export type RentalActivityRow = Schemas['RentalActivityRow']
 export type RentalPublicPage = Schemas['RentalPublicPageOut']
 export type RentalCaseLink = Schemas['RentalCaseLinkOut']
 export type TenancyCategory = Schemas['TenancyCategoryOut']
@@ -27,11 +29,21 @@ export interface RentalHouseFilters {
 
 const BASE = '/api/v1/rental'
 
+export interface RentalPeriod {
+  date_from?: string
+  date_to?: string
+}
+
 export const rental = {
   houses: (filters: RentalHouseFilters = {}) => api.get<Paged<RentalHouse>>(`${BASE}/houses`, { ...filters }),
   house: (id: number) => api.get<RentalHouseDetail>(`${BASE}/houses/${id}`),
   inspect: (id: number, body: InspectionIn) => api.post<Inspection>(`${BASE}/houses/${id}/inspections`, body),
   figures: (area = '') => api.get<RentalFigures>(`${BASE}/figures`, area ? { area } : undefined),
+  /** Inspections on time, hazards opened and closed in a period (default: the last 30 days), rectification open. */
+  activity: (area = '', period: RentalPeriod = {}) =>
+    api.get<RentalActivity>(`${BASE}/figures/activity`, { ...(area ? { area } : {}), ...period }),
+  /** The figures as .xlsx (same area and period; GET with lib/download's downloadFile). */
+  figuresXlsxPath: `${BASE}/figures.xlsx`,
   categories: () => api.get<TenancyCategory[]>(`${BASE}/categories`),
   checklist: () => api.get<ChecklistItem[]>(`${BASE}/checklist`),
   publicPage: (code: string) => api.get<RentalPublicPage>(`${BASE}/public/${encodeURIComponent(code)}`),

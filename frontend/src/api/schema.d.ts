@@ -1471,6 +1471,40 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/rental/figures.xlsx": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The figures as Excel: grades, categories, timeliness and hazards per child area 统计导出 */
+        get: operations["gridgov_rental_api_figures_xlsx"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/rental/figures/activity": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Inspections on time, hazards opened and closed, rectification open, per child area 工作统计 */
+        get: operations["gridgov_rental_api_activity"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/rental/houses": {
         parameters: {
             query?: never;
@@ -4249,6 +4283,66 @@ export interface components {
         RejectIn: {
             /** Reason */
             reason: string;
+        };
+        /** RentalActivityOut */
+        RentalActivityOut: {
+            area: components["schemas"]["RentalActivityRow"];
+            /** Children */
+            children: components["schemas"]["RentalActivityRow"][];
+            /**
+             * Date From
+             * Format: date
+             */
+            date_from: string;
+            /**
+             * Date To
+             * Format: date
+             */
+            date_to: string;
+        };
+        /** RentalActivityRow */
+        RentalActivityRow: {
+            /** Code */
+            code: string;
+            /**
+             * Hazards Closed
+             * @description hazard cases closed in the period
+             */
+            hazards_closed: number;
+            /**
+             * Hazards Opened
+             * @description hazard cases opened in the period
+             */
+            hazards_opened: number;
+            /**
+             * Inspections
+             * @description inspections done in the period
+             */
+            inspections: number;
+            /**
+             * Inspections Due
+             * @description of these, inspections that had a due day (not a house's first)
+             */
+            inspections_due: number;
+            /** Level */
+            level: string;
+            /** Name */
+            name: string;
+            /**
+             * On Time
+             * @description of these, done on or before their due day
+             */
+            on_time: number;
+            /**
+             * On Time Share
+             * @description on_time ÷ inspections_due (none: nothing was due)
+             */
+            on_time_share: number | null;
+            /**
+             * Rectification Open
+             * @description rectification cases open today
+             */
+            rectification_open: number;
         };
         /**
          * RentalCaseLinkOut
@@ -7681,6 +7775,56 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["RentalFiguresOut"];
+                };
+            };
+        };
+    };
+    gridgov_rental_api_figures_xlsx: {
+        parameters: {
+            query?: {
+                area?: string;
+                date_from?: string | null;
+                date_to?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": string;
+                };
+            };
+        };
+    };
+    gridgov_rental_api_activity: {
+        parameters: {
+            query?: {
+                area?: string;
+                /** @description first day (default: 29 days before date_to) */
+                date_from?: string | null;
+                /** @description last day (default: today); at most 366 days */
+                date_to?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RentalActivityOut"];
                 };
             };
         };

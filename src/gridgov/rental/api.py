@@ -7,9 +7,11 @@ from ninja import Path, Query, Router
 from ninja.pagination import paginate
 
 from gridgov.core import ratelimit
+from gridgov.core.dates import FilterDate
 from gridgov.core.http import AuthedRequest
 from gridgov.core.pagination import PAGE_SIZE, Pagination
-from gridgov.rental import selectors, services
+from gridgov.core.tabular.export import XLSX_TYPE
+from gridgov.rental import exports, selectors, services
 from gridgov.rental.models import ChecklistItem, TenancyCategory
 from gridgov.rental.schemas import (
     CODE,
@@ -20,6 +22,7 @@ from gridgov.rental.schemas import (
     GradingRulesOut,
     InspectionIn,
     InspectionOut,
+    RentalActivityOut,
     RentalFiguresOut,
     RentalHouseDetailOut,
     RentalHouseIn,
@@ -69,9 +72,43 @@ def record_inspection(request: AuthedRequest, payload: InspectionIn, rental_hous
     return (201 if created else 200), inspection
 
 
+AREA = Query("", pattern=r"^[0-9A-Za-z_-]{0,32}$")
+
+
 @router.get("/figures", response=RentalFiguresOut, summary="Houses and rooms per grade and category 分级统计")
-def figures(request: AuthedRequest, area: str = Query("", pattern=r"^[0-9A-Za-z_-]{0,32}$")):
+def figures(request: AuthedRequest, area: str = AREA):
     return selectors.figures(request.auth, area)
+
+
+@router.get(
+    "/figures/activity",
+    response=RentalActivityOut,
+    summary="Inspections on time, hazards opened and closed, rectification open, per child area 工作统计",
+)
+def activity(
+    request: AuthedRequest,
+    area: str = AREA,
+    date_from: FilterDate | None = Query(None, description="first day (default: 29 days before date_to)"),
+    date_to: FilterDate | None = Query(None, description="last day (default: today); at most 366 days"),
+):
+    return selectors.activity(request.auth, area, date_from, date_to)
+
+
+@router.get(
+    "/figures.xlsx",
+    summary="The figures as Excel: grades, categories, timeliness and hazards per child area 统计导出",
+    response={200: None},
+    openapi_extra={
+        "responses": {200: {"content": {XLSX_TYPE: {"schema": {"type": "string", "format": "binary"}}}}}
+    },
+)
+def figures_xlsx(
+    request: AuthedRequest,
+    area: str = AREA,
+    date_from: FilterDate | None = None,
+    date_to: FilterDate | None = None,
+):
+    return exports.figures_response(request.auth, area, date_from, date_to)
 
 
 @router.get("/categories", response=list[TenancyCategoryOut], summary="Tenancy categories 租住类别")

@@ -9,8 +9,11 @@ class RentalConfig(AppConfig):
         from django.utils.translation import gettext_lazy
 
         from gridgov.core import notifications
-        from gridgov.rental import permissions  # noqa: F401  (declares the permissions)
+        from gridgov.rental import permissions, receivers  # noqa: F401  (declares the permissions)
         from gridgov.rental.services import REMIND_KIND
+        from gridgov.territory.signals import grids_redrawn
+
+        grids_redrawn.connect(receivers.grids_redrawn, dispatch_uid="rental.grids_redrawn")
 
         notifications.register_kind(
             REMIND_KIND,

@@ -16,6 +16,7 @@ from gridgov.accounts.models import Membership
 from gridgov.accounts.roles import Role
 from gridgov.core.tabular import bulk
 from gridgov.registry.models import ResidenceType, Resident
+from gridgov.rental import counts as kept_counts
 from gridgov.rental import selectors, services
 from gridgov.rental.models import (
     ChecklistItem,
@@ -23,6 +24,7 @@ from gridgov.rental.models import (
     Inspection,
     ItemResult,
     RentalCase,
+    RentalCount,
     RentalHouse,
     RentalRoom,
     Tenancy,
@@ -188,6 +190,7 @@ def generate_rental(*, seed: int, log: Log = print) -> dict[str, int]:
         [(*r[:5], _json(r[5]), r[6], r[7], _json(r[8]), *r[9:]) for r in inspection_rows],
     )  # fmt: skip
     bulk.write_rows(ItemResult, ["inspection_id", "item_id", "result", "note"], result_rows)
+    kept_counts.rebuild()
     counts = {
         "rental_houses": len(rental_rows),
         "rental_rooms": len(room_rows),
@@ -213,3 +216,4 @@ def delete_rental() -> None:
     Inspection.objects.filter(rental_house__in=RentalHouse.objects.filter(IN_DISTRICT)).delete()
     Tenancy.objects.filter(rental_house__in=RentalHouse.objects.filter(IN_DISTRICT)).delete()
     RentalHouse.objects.filter(IN_DISTRICT).delete()
+    RentalCount.objects.filter(area__path__startswith=PREFIX).delete()

@@ -255,3 +255,26 @@ class RentalCase(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.case_id}"
+
+
+class RentalCount(models.Model):
+    """Rental houses and rooms of one area per grade ('' = not yet graded) and tenancy category, kept for
+    every level of the area tree (grid, block, community, subdistrict, district): each write that changes
+    a house's grid, grade, category, rooms or activity adds its difference to the rows of the house's grid
+    and of every area above it, in the same transaction (rental/counts.py). The figures read these rows
+    instead of grouping the houses."""
+
+    area = models.ForeignKey("territory.Area", on_delete=models.CASCADE, related_name="+")
+    grade = models.CharField(max_length=12, blank=True, default="")
+    category = models.ForeignKey(TenancyCategory, on_delete=models.CASCADE, related_name="+")
+    houses = models.IntegerField(default=0)
+    rooms = models.IntegerField(default=0)
+
+    class Meta:
+        ordering = ["area_id", "grade", "category_id"]
+        constraints = [
+            models.UniqueConstraint(fields=["area", "grade", "category"], name="rental_count_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.area_id}/{self.grade or '-'}/{self.category_id}: {self.houses}"

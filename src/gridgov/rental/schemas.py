@@ -234,3 +234,23 @@ class RentalPublicPageOut(Schema):
     open_hazards: list[str]
     tenant_notice: str
     how_to_report: str
+
+
+class RentalActivityRow(Schema):
+    code: str
+    name: str
+    level: str
+    inspections: int = Field(description="inspections done in the period")
+    inspections_due: int = Field(description="of these, inspections that had a due day (not a house's first)")
+    on_time: int = Field(description="of these, done on or before their due day")
+    on_time_share: float | None = Field(description="on_time ÷ inspections_due (none: nothing was due)")
+    hazards_opened: int = Field(description="hazard cases opened in the period")
+    hazards_closed: int = Field(description="hazard cases closed in the period")
+    rectification_open: int = Field(description="rectification cases open today")
+
+
+class RentalActivityOut(Schema):
+    area: RentalActivityRow
+    children: list[RentalActivityRow]
+    date_from: dt.date
+    date_to: dt.date

@@ -8,12 +8,13 @@ import datetime as dt
 from collections import defaultdict
 from typing import Any
 
-from django.db.models import Count, Prefetch, QuerySet, Sum, prefetch_related_objects
+from django.db.models import Count, F, OuterRef, Prefetch, Q, QuerySet, Subquery, prefetch_related_objects
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from gridgov.cases.models import OPEN_STATUSES
-from gridgov.core.errors import NotFound
+from gridgov.cases.models import Status as CaseStatus
+from gridgov.core.errors import BadRequest, FieldErrors, NotFound
 from gridgov.core.principal import principal_for
 from gridgov.registry.selectors import READER_ROLES, registry_filter
 from gridgov.rental.models import (
@@ -24,6 +25,7 @@ from gridgov.rental.models import (
     GradingRules,
     Inspection,
     RentalCase,
+    RentalCount,
     RentalHouse,
     TenancyCategory,
 )
@@ -117,31 +119,36 @@ def open_cases(house: RentalHouse, kind: str | None = None) -> QuerySet[RentalCa
     return qs.filter(kind=kind) if kind else qs
 
 
-def _scope_areas(user) -> list[Area]:
+def figure_area(user, area_code: str = "") -> Area:
+    """The area the figures are asked for: the given code (it must lie in the user's reader scope) or the
+    user's first scope area."""
     principal = principal_for(user)
-    paths = [m.area_path for m in principal.memberships if m.role in READER_ROLES and m.area_id]
-    return list(Area.objects.filter(path__in=paths).order_by("path"))
+    roots = sorted(m.area_path for m in principal.memberships if m.role in READER_ROLES and m.area_id)
+    if not roots:
+        raise _nothing()
+    area = (
+        Area.objects.filter(code=area_code).first()
+        if area_code
+        else Area.objects.filter(path=roots[0]).first()
+    )
+    if area is None or not any(area.path.startswith(r) for r in roots):
+        raise _nothing()
+    return area
+
+
+def _children(area: Area) -> list[Area]:
+    return list(Area.objects.filter(parent=area, is_active=True).order_by("code"))
 
 
 def figures(user, area_code: str = "") -> dict[str, Any]:
     """Rental houses and rooms per grade and per tenancy category in an area, one row per child area
-    (drill down by asking for a child's code). The area must lie in the user's scope."""
-    roots = _scope_areas(user)
-    if not roots:
-        raise _nothing()
-    if area_code:
-        area = Area.objects.filter(code=area_code).first()
-        if area is None or not any(area.path.startswith(r.path) for r in roots):
-            raise _nothing()
-    else:
-        area = roots[0]
-    children = list(Area.objects.filter(parent=area, is_active=True).order_by("code"))
-    rows = (
-        houses_for(user)
-        .filter(**{f"{PATH}__startswith": area.path})
-        .values(PATH, "grade", "category__code")
-        .annotate(houses=Count("id"), rooms=Sum("rooms_count"))
-        .order_by()
+    (drill down by asking for a child's code). The area must lie in the user's scope. Read from the counts
+    kept per area (rental/counts.py): the rows of the area and of its children, whatever the number of
+    houses below."""
+    area = figure_area(user, area_code)
+    children = _children(area)
+    rows = RentalCount.objects.filter(area__in=[area, *children]).values_list(
+        "area_id", "grade", "category__code", "houses", "rooms"
     )
 
     def blank() -> dict[str, Any]:
@@ -152,23 +159,22 @@ def figures(user, area_code: str = "") -> dict[str, Any]:
             "categories": defaultdict(lambda: {"houses": 0, "rooms": 0}),
         }
 
-    total = blank()
-    per_child = {c.path: blank() for c in children}
-    for row in rows:
-        targets = [total]
-        targets += [per_child[c.path] for c in children if row[PATH].startswith(c.path)]
-        for t in targets:
-            rooms = row["rooms"] or 0
-            t["houses"] += row["houses"]
-            t["rooms"] += rooms
-            g = t["grades"][row["grade"] or UNGRADED]
-            g["houses"] += row["houses"]
-            g["rooms"] += rooms
-            c = t["categories"][row["category__code"]]
-            c["houses"] += row["houses"]
-            c["rooms"] += rooms
+    per_area = {a.pk: blank() for a in [area, *children]}
+    for area_id, grade, category, houses, rooms in rows:
+        if not houses and not rooms:
+            continue
+        t = per_area[area_id]
+        t["houses"] += houses
+        t["rooms"] += rooms
+        g = t["grades"][grade or UNGRADED]
+        g["houses"] += houses
+        g["rooms"] += rooms
+        c = t["categories"][category]
+        c["houses"] += houses
+        c["rooms"] += rooms
 
-    def out(a: Area, t: dict[str, Any]) -> dict[str, Any]:
+    def out(a: Area) -> dict[str, Any]:
+        t = per_area[a.pk]
         return {
             "code": a.code,
             "name": a.name,
@@ -180,9 +186,124 @@ def figures(user, area_code: str = "") -> dict[str, Any]:
         }
 
     return {
+        "area": out(area),
+        "children": [out(c) for c in children],
+        "category_names": dict(TenancyCategory.objects.values_list("code", "name")),
+    }
+
+
+PERIOD_DAYS = 30
+# The counts of a period's figures (`activity`), per area.
+ACTIVITY_FIELDS = (
+    "inspections",
+    "inspections_due",
+    "on_time",
+    "hazards_opened",
+    "hazards_closed",
+    "rectification_open",
+)
+MAX_PERIOD_DAYS = 366
+
+
+def period_of(start: dt.date | None, end: dt.date | None) -> tuple[dt.date, dt.date]:
+    """The period of the figures: `start`–`end` inclusive; by default the last PERIOD_DAYS days up to
+    today. A start after the end, or more than MAX_PERIOD_DAYS days, is refused (400)."""
+    end = end or (timezone.localdate() if start is None else start + dt.timedelta(days=PERIOD_DAYS - 1))
+    start = start or end - dt.timedelta(days=PERIOD_DAYS - 1)
+    errors = FieldErrors()
+    if start > end:
+        errors.add("date_from", _("The start of the period lies after its end."))
+    elif (end - start).days + 1 > MAX_PERIOD_DAYS:
+        errors.add("date_to", _("The period is longer than %(n)d days.") % {"n": MAX_PERIOD_DAYS})
+    if errors.items:
+        raise BadRequest(str(errors.items[0]["message"]), errors=errors.items)
+    return start, end
+
+
+def _due_day() -> Subquery:
+    """The due day of an inspection: the next due day its house had after the inspection before it."""
+    earlier = Inspection.objects.filter(rental_house=OuterRef("rental_house")).filter(
+        Q(inspected_on__lt=OuterRef("inspected_on"))
+        | Q(inspected_on=OuterRef("inspected_on"), id__lt=OuterRef("id"))
+    )
+    return Subquery(earlier.order_by("-inspected_on", "-id").values("next_due_on")[:1])
+
+
+def activity(
+    user, area_code: str = "", start: dt.date | None = None, end: dt.date | None = None
+) -> dict[str, Any]:
+    """The work of a period in an area, one row per child area: inspections done (those with a due day,
+    i.e. not a house's first, and how many of them on or before it), hazard cases opened and closed in
+    the period (a hazard case is closed when its case's status is closed), and the rectification cases
+    open today."""
+    area = figure_area(user, area_code)
+    start, end = period_of(start, end)
+    children = _children(area)
+    houses = RentalHouse.objects.filter(**{"house__building__grid__path__startswith": area.path})
+    grid_path = "rental_house__house__building__grid__path"
+    inspections = (
+        Inspection.objects.filter(rental_house__in=houses, inspected_on__range=(start, end))
+        .annotate(due_on=_due_day())
+        .values(grid_path)
+        .annotate(
+            done=Count("id"),
+            with_due=Count("id", filter=Q(due_on__isnull=False)),
+            on_time=Count("id", filter=Q(inspected_on__lte=F("due_on"))),
+        )
+        .order_by()
+    )
+    links = RentalCase.objects.filter(rental_house__in=houses)
+    opened = (
+        links.filter(kind=CaseKind.HAZARD, case__created_at__date__range=(start, end))
+        .values(grid_path)
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    closed = (
+        links.filter(
+            kind=CaseKind.HAZARD, case__status=CaseStatus.CLOSED, case__closed_at__date__range=(start, end)
+        )
+        .values(grid_path)
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    rectification = (
+        links.filter(kind=CaseKind.RECTIFICATION, case__status__in=OPEN_STATUSES)
+        .values(grid_path)
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    total = dict.fromkeys(ACTIVITY_FIELDS, 0)
+    per_child = {c.path: dict.fromkeys(ACTIVITY_FIELDS, 0) for c in children}
+
+    def add(path: str, name: str, n: int) -> None:
+        total[name] += n
+        for c in children:
+            if path.startswith(c.path):
+                per_child[c.path][name] += n
+                break
+
+    for r in inspections:
+        add(r[grid_path], "inspections", r["done"])
+        add(r[grid_path], "inspections_due", r["with_due"])
+        add(r[grid_path], "on_time", r["on_time"])
+    for qs, name in (
+        (opened, "hazards_opened"),
+        (closed, "hazards_closed"),
+        (rectification, "rectification_open"),
+    ):
+        for r in qs:
+            add(r[grid_path], name, r["n"])
+
+    def out(a: Area, t: dict[str, int]) -> dict[str, Any]:
+        share = round(t["on_time"] / t["inspections_due"], 4) if t["inspections_due"] else None
+        return {"code": a.code, "name": a.name, "level": a.level, **t, "on_time_share": share}
+
+    return {
         "area": out(area, total),
         "children": [out(c, per_child[c.path]) for c in children],
-        "category_names": dict(TenancyCategory.objects.values_list("code", "name")),
+        "date_from": start,
+        "date_to": end,
     }
 
 

@@ -25,7 +25,7 @@ from gridgov.core.models import Notification
 from gridgov.core.principal import require
 from gridgov.registry.models import Resident, Unit
 from gridgov.registry.selectors import registry_filter
-from gridgov.rental import selectors
+from gridgov.rental import counts, selectors
 from gridgov.rental.models import (
     GRADE_ORDER,
     CaseKind,
@@ -205,6 +205,7 @@ def create_rental_house(
         rooms_count=len(numbers),
     )
     RentalRoom.objects.bulk_create([RentalRoom(rental_house=rental, number=n) for n in numbers])
+    counts.house_changed(None, counts.footprint(rental))
     return rental
 
 
@@ -319,11 +320,13 @@ def record_inspection(
     ItemResult.objects.bulk_create(
         [ItemResult(inspection=inspection, item=items[c], result=r) for c, r in sorted(results.items())]
     )
+    before = counts.footprint(rental)
     rental.red_streak = rental.red_streak + 1 if grade in rules.red_grades else 0
     rental.grade = grade
     rental.last_inspected_on = on
     rental.next_due_on = due
     rental.save(update_fields=["red_streak", "grade", "last_inspected_on", "next_due_on", "updated_at"])
+    counts.house_changed(before, counts.footprint(rental))
 
     for code in sorted(failed):
         if items[code].hazard_category_code:
