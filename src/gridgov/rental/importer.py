@@ -248,12 +248,12 @@ class RentalListSpec(Spec):
         wanted = [
             i for i in range(n) if codes[i] and batch.ok(i, "landlord_credit_code") and not batch.blank[i]
         ]
-        known: dict[str, int] = {}
-        for pk, code, path in Unit.objects.filter(credit_code__in={codes[i] for i in wanted}).values_list(
+        known: dict[str | None, int] = {}
+        for pk, credit, path in Unit.objects.filter(credit_code__in={codes[i] for i in wanted}).values_list(
             "pk", "credit_code", "building__grid__path"
         ):
             if self._visible(path):
-                known[code] = pk
+                known[credit] = pk
         for i in wanted:
             if codes[i] in known:
                 units[i] = known[codes[i]]
@@ -432,8 +432,8 @@ class GradingSpec(Spec):
                     batch.fail(i, "graded_on", E_REQUIRED)
             elif (pk, day) in graded:
                 batch.fail(i, "graded_on", E_SAME_DAY)
-            elif last.get(pk) is not None and day < last[pk]:
-                batch.fail(i, "graded_on", E_BEFORE_LAST, day=last[pk].isoformat())
+            elif (latest := last.get(pk)) is not None and day < latest:
+                batch.fail(i, "graded_on", E_BEFORE_LAST, day=latest.isoformat())
             key = "house_code" if (batch.text.get("house_code") or [""] * n)[i] else "room"
             self.dedup(batch, i, key, str(pk))
             if batch.bad[i] or day is None:
