@@ -506,14 +506,22 @@ def record_imported_gradings(records: list, *, user_id: int | None, job_id: int 
         )  # fmt: skip
         rental.red_streak = rental.red_streak + 1 if r.grade in rules.red_grades else 0
         rental.grade, rental.last_inspected_on, rental.next_due_on = r.grade, r.graded_on, due
-        rental.updated_at = now
     Inspection.objects.bulk_create(inspections, batch_size=2000)
-    RentalHouse.objects.bulk_update(
-        houses.values(),
-        ["grade", "last_inspected_on", "next_due_on", "red_streak", "updated_at"],
-        batch_size=2000,
-    )
+    _save_derived(houses.values(), now)
     return _grids_of(h.house_id for h in houses.values())
+
+
+def _save_derived(houses, now) -> None:
+    """Write the houses' grade, days and red streak: one UPDATE per distinct combination (a batch has few),
+    much faster than a CASE per row over thousands of houses."""
+    groups: dict[tuple, list[int]] = {}
+    for h in houses:
+        groups.setdefault((h.grade, h.last_inspected_on, h.next_due_on, h.red_streak), []).append(h.pk)
+    for (grade, last, due, streak), ids in groups.items():
+        for start in range(0, len(ids), 2000):
+            RentalHouse.objects.filter(pk__in=ids[start : start + 2000]).update(
+                grade=grade, last_inspected_on=last, next_due_on=due, red_streak=streak, updated_at=now
+            )
 
 
 def take_back_imported_gradings(job_id: int) -> set[int]:
@@ -540,9 +548,7 @@ def take_back_imported_gradings(job_id: int) -> set[int]:
             if i.grade not in i.rules.red_grades:
                 break
             rental.red_streak += 1
-    RentalHouse.objects.bulk_update(
-        houses.values(), ["grade", "last_inspected_on", "next_due_on", "red_streak"]
-    )
+    _save_derived(houses.values(), timezone.now())
     return _grids_of(h.house_id for h in houses.values())
 
 
