@@ -412,6 +412,14 @@ def _csv_naming(building: Building) -> bytes:
     return "\n".join(rows).encode()
 
 
+def _rental_csv_naming(o: Other) -> tuple[bytes, bytes]:
+    """A rental list naming the other community's house 0102, and gradings naming its rental house's code."""
+    house = o.objects["rental"].house
+    rows = ["楼栋编码,单元,房号,租住类别,出租房间", f"{house.building.code},1,0102,整租,A、B"]
+    gradings = ["一屋一码,分级,分级日期", f"{o.objects['rental'].code},禁止,{dt.date.today().isoformat()}"]
+    return "\n".join(rows).encode(), "\n".join(gradings).encode()
+
+
 def _case_actions(o: Other, w: World) -> list[Probe]:
     from gridgov.cases.workflow import TRANSITIONS
 
@@ -612,6 +620,10 @@ WRITES: dict[tuple[str, str], Callable[[Other, World], list[Probe]]] = {
             },
         )
     ],
+    ("post", "/api/v1/rental/imports"): lambda o, w: [
+        ({}, {"multipart": {"file": _rental_csv_naming(o)[0], "kind": "houses", "mode": "valid_rows"}}),
+        ({}, {"multipart": {"file": _rental_csv_naming(o)[1], "kind": "gradings", "mode": "valid_rows"}}),
+    ],
     ("post", "/api/v1/registry/imports/{job_id}/resume"): lambda o, w: [
         ({"job_id": o.objects["job"].pk}, None)
     ],
@@ -743,14 +755,19 @@ class Prober:
         before = self.other.state()
         r = self.call(method, url, body)
         where = f"{self.role} {method.upper()} {url} {body!r:.200}"
-        if url.endswith("/registry/imports") and r.status_code == 201:
+        if url.endswith("/imports") and r.status_code == 201:
             # An import is accepted as a job; its rows are checked when it runs: none may land in the
             # other community.
             from gridgov.registry import jobs
+            from gridgov.rental import jobs as rental_jobs
 
-            job = jobs.run(r.json()["id"])
+            job = (rental_jobs if "/rental/" in url else jobs).run(r.json()["id"])
             assert job.inserted == 0 and job.error_rows >= 1, f"{where} → imported {job.inserted} rows"
             assert self.other.state() == before, f"{where} → the other community's rows changed"
+            if "/rental/" in url:
+                # The prober's own upload (naming the other community) is not the other community's data:
+                # its job goes, so that a later read of another table's id does not find it.
+                job.delete()
             return
         assert r.status_code in (403, 404, 422), f"{where} → {r.status_code}: {r.content[:300]!r}"
         assert self.other.state() == before, (

@@ -303,3 +303,20 @@ def department_layer(grids: dict) -> bytes:
             }
         )
     return json.dumps({"type": "FeatureCollection", "features": features}, ensure_ascii=False).encode()
+
+
+def import_csv(page, prefix: str, name: str, data: bytes, *, inserted: int, errors: int) -> None:
+    """On an import screen (test ids `<prefix>import-…`): upload a CSV in valid-rows mode and wait until its
+    job is done with these counts of imported rows and rows with errors."""
+    from playwright.sync_api import expect
+
+    page.get_by_test_id(f"{prefix}import-file").set_input_files(
+        files=[{"name": name, "mimeType": "text/csv", "buffer": data}]
+    )
+    page.get_by_test_id(f"{prefix}mode-valid_rows").click()
+    page.get_by_test_id(f"{prefix}import-submit").click()
+    expect(page.get_by_test_id(f"{prefix}import-job")).to_have_attribute(
+        "data-status", "done", timeout=30_000
+    )
+    expect(page.get_by_test_id(f"{prefix}import-inserted")).to_have_text(str(inserted))
+    expect(page.get_by_test_id(f"{prefix}import-errors")).to_have_text(str(errors))

@@ -12,7 +12,7 @@ from playwright.sync_api import expect
 
 from gridgov.core.tabular.validators import make_id_number
 
-from .conftest import login_desktop, shot
+from .conftest import import_csv, login_desktop, shot
 
 STAFF = "community_staff-440309002001-1"
 HEADER = "姓名,性别,公民身份号码,出生日期,联系电话,人员类型,楼栋编码,地址,单元,房号,户号,与户主关系,迁入日期,迁出日期"
@@ -63,22 +63,9 @@ def test_registry_list_and_import(server, new_context):
 
     # 导入: a CSV with three valid rows and one bad row, valid-rows mode.
     page.get_by_test_id("menu-registryImport").click()
-    page.get_by_test_id("import-file").set_input_files(
-        files=[
-            {
-                "name": "e2e-residents.csv",
-                "mimeType": "text/csv",
-                "buffer": residents_csv(first["building_code"], first["room"]),
-            }
-        ]
-    )
-    page.get_by_test_id("mode-valid_rows").click()
-    page.get_by_test_id("import-submit").click()
-    job = page.get_by_test_id("import-job")
-    expect(job).to_have_attribute("data-status", "done", timeout=30_000)
+    data = residents_csv(first["building_code"], first["room"])
+    import_csv(page, "", "e2e-residents.csv", data, inserted=3, errors=1)
     expect(page.get_by_test_id("import-progress")).to_contain_text("100%")
-    expect(page.get_by_test_id("import-inserted")).to_have_text("3")
-    expect(page.get_by_test_id("import-errors")).to_have_text("1")
     link = page.get_by_test_id("error-workbook")
     expect(link).to_be_visible()
     assert re.search(r"/api/v1/registry/imports/\d+/error-workbook$", link.get_attribute("href") or "")

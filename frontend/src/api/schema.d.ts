@@ -1523,6 +1523,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/rental/houses.xlsx": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Export the rental list (.xlsx) 导出出租屋清单 */
+        get: operations["gridgov_rental_api_export_houses"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/rental/houses/{rental_house_id}": {
         parameters: {
             query?: never;
@@ -1551,6 +1568,92 @@ export interface paths {
         put?: never;
         /** Record an inspection 录入检查 */
         post: operations["gridgov_rental_api_record_inspection"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/rental/imports": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Your rental imports 我的导入 */
+        get: operations["gridgov_rental_api_list_imports"];
+        put?: never;
+        /** Upload a rental list or gradings (runs in the background) 导入 */
+        post: operations["gridgov_rental_api_create_import"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/rental/imports/template": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Download a rental import template 下载导入模板 */
+        get: operations["gridgov_rental_api_import_template"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/rental/imports/{job_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Progress of a rental import 导入进度 */
+        get: operations["gridgov_rental_api_get_import"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/rental/imports/{job_id}/error-workbook": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The error workbook (.xlsx) 错误报告 */
+        get: operations["gridgov_rental_api_import_error_workbook"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/rental/imports/{job_id}/errors": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Row errors of an import 错误明细 */
+        get: operations["gridgov_rental_api_import_errors"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -3551,8 +3654,16 @@ export interface components {
             overrides_applied: string[];
             /** Rules Version */
             rules_version: number;
-            /** Score */
-            score: number;
+            /**
+             * Score
+             * @description null for an imported grading
+             */
+            score: number | null;
+            /**
+             * Source
+             * @description inspection, or import: a grading imported from an earlier list (no score)
+             */
+            source: string;
         };
         /** KernelNotificationOut */
         KernelNotificationOut: {
@@ -7881,6 +7992,33 @@ export interface operations {
             };
         };
     };
+    gridgov_rental_api_export_houses: {
+        parameters: {
+            query?: {
+                area?: string;
+                grade?: ("relaxed" | "watch" | "strict" | "prohibited" | "ungraded") | null;
+                category?: string;
+                due?: ("due" | "overdue") | null;
+                /** @description landlords' ID numbers unmasked where an ID-number grant allows */
+                reveal?: boolean;
+                /** @description why the values are revealed (logged) */
+                purpose?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
     gridgov_rental_api_get_house: {
         parameters: {
             query?: never;
@@ -7934,6 +8072,159 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["InspectionOut"];
+                };
+            };
+        };
+    };
+    gridgov_rental_api_list_imports: {
+        parameters: {
+            query?: {
+                page?: number;
+                page_size?: number | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PagedImportJobOut"];
+                };
+            };
+        };
+    };
+    gridgov_rental_api_create_import: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "multipart/form-data": {
+                    /**
+                     * File
+                     * Format: binary
+                     */
+                    file: string;
+                    /**
+                     * Kind
+                     * @default houses
+                     * @enum {string}
+                     */
+                    kind?: "houses" | "gradings";
+                    /**
+                     * Mode
+                     * @default valid_rows
+                     * @enum {string}
+                     */
+                    mode?: "all_or_nothing" | "valid_rows";
+                };
+            };
+        };
+        responses: {
+            /** @description Created */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ImportJobOut"];
+                };
+            };
+        };
+    };
+    gridgov_rental_api_import_template: {
+        parameters: {
+            query?: {
+                kind?: "houses" | "gradings";
+                format?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    gridgov_rental_api_get_import: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                job_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ImportJobOut"];
+                };
+            };
+        };
+    };
+    gridgov_rental_api_import_error_workbook: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                job_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    gridgov_rental_api_import_errors: {
+        parameters: {
+            query?: {
+                page?: number;
+                page_size?: number | null;
+            };
+            header?: never;
+            path: {
+                job_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PagedImportErrorOut"];
                 };
             };
         };

@@ -51,6 +51,7 @@ export const router = createRouter({
     { path: '/registry/submissions', name: 'registry-submissions', component: () => import('./views/SubmissionsView.vue'), meta: { roles: SUBMISSION_ROLES } },
     { path: '/registry/access-log', name: 'access-log', component: () => import('./views/AccessLogView.vue'), meta: { roles: ACCESS_LOG_ROLES } },
     { path: '/rental', name: 'rental', component: () => import('./views/rental/RentalListView.vue'), meta: { roles: RENTAL_ROLES } },
+    { path: '/rental/import', name: 'rental-import', component: () => import('./views/rental/RentalImportView.vue'), meta: { roles: REGISTRY_IMPORT_ROLES } },
     { path: '/rental/figures', name: 'rental-figures', component: () => import('./views/rental/RentalFiguresView.vue'), meta: { roles: RENTAL_ROLES } },
     { path: '/rental/:id(\\d+)', name: 'rental-house', component: () => import('./views/rental/RentalHouseView.vue'), props: (r) => ({ id: Number(r.params.id) }), meta: { roles: RENTAL_ROLES } },
     { path: '/dashboard', name: 'dashboard', component: () => import('./views/DashboardView.vue'), meta: { roles: DASHBOARD_ROLES, bare: true } },

@@ -9,6 +9,7 @@ import abgang from './abgang-en'
 import notices, { noticeActions } from './notices-en'
 import rental from './rental-en'
 import rentalfigures from './rentalfigures-en'
+import rentalimport from './rentalimport-en'
 import casework from './casework-en'
 
 const en: Messages = {
@@ -497,6 +498,7 @@ const en: Messages = {
   casework,
   rental,
   rentalfigures,
+  rentalimport,
   errors: {
     title: 'Something went wrong',
     network: 'Network error',

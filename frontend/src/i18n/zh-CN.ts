@@ -7,6 +7,7 @@ import abgang from './abgang-zh-CN'
 import notices, { noticeActions } from './notices-zh-CN'
 import rental from './rental-zh-CN'
 import rentalfigures from './rentalfigures-zh-CN'
+import rentalimport from './rentalimport-zh-CN'
 import casework from './casework-zh-CN'
 
 const zhCN = {
@@ -495,6 +496,7 @@ const zhCN = {
   casework,
   rental,
   rentalfigures,
+  rentalimport,
   errors: {
     title: '出错了',
     network: '网络连接失败',

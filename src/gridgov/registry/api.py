@@ -3,7 +3,7 @@ by building heads, Excel import and export, PII grants and the PII access log. T
 service or selector → a schema. Personal fields are masked unless `reveal=true` is asked for and the
 role may see them; every unmasked read and every export is logged."""
 
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest
 from ninja import File, Form, Path, Query, Router
 from ninja.files import UploadedFile
 from ninja.pagination import paginate
@@ -11,6 +11,8 @@ from ninja.pagination import paginate
 from gridgov.core import ratelimit
 from gridgov.core.dates import FilterDate
 from gridgov.core.pagination import MAX_PAGE, PAGE_SIZE, Pagination
+from gridgov.core.tabular.export import download
+from gridgov.core.tabular.jobs import error_list, job_out
 from gridgov.registry import export, jobs, selectors, services
 from gridgov.registry.models import ImportJob, PiiAction
 from gridgov.registry.pii import log_access
@@ -300,18 +302,7 @@ def reject_submission(request: HttpRequest, payload: RejectIn, submission_id: in
 
 # --- import --------------------------------------------------------------------------------------------
 def _job_out(job: ImportJob) -> dict:
-    figures = jobs.progress(job)
-    rate = (job.cursor / job.seconds) if job.seconds and job.cursor else None
-    return {
-        "id": job.pk, "kind": job.kind, "mode": job.mode, "status": job.status, "phase": job.phase,
-        "file_name": job.file_name, "file_format": job.file_format, "encoding": job.encoding, **figures,
-        "inserted": job.inserted, "errors": job.error_rows,
-        "file_error": jobs.render(job.file_error["message"], job.file_error.get("params"))
-        if job.file_error.get("message") else None,
-        "error_workbook_url": f"/api/v1/registry/imports/{job.pk}/error-workbook" if job.error_file_path else None,
-        "created_at": job.created_at, "started_at": job.started_at, "finished_at": job.finished_at,
-        "seconds": round(job.seconds, 3), "rows_per_second": round(rate, 1) if rate else None,
-    }  # fmt: skip
+    return job_out(job, f"/api/v1/registry/imports/{job.pk}/error-workbook")
 
 
 @router.get("/imports/template", summary="Download an import template 下载导入模板")
@@ -320,14 +311,7 @@ def import_template(
     kind: ImportKindName = "residents",
     format: str = Query("csv", pattern=r"^(xlsx|csv)$"),
 ):
-    data = jobs.template(kind, format)
-    content_type = (
-        "text/csv; charset=utf-8" if format == "csv"
-        else "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-    )  # fmt: skip
-    response = HttpResponse(data, content_type=content_type)
-    response["Content-Disposition"] = f'attachment; filename="{kind}-template.{format}"'
-    return response
+    return download(jobs.template(kind, format), f"{kind}-template.{format}", format)
 
 
 @router.post(
@@ -371,25 +355,13 @@ def resume_import(request: HttpRequest, job_id: int = ID):
 @paginate(Pagination, page_size=PAGE_SIZE)
 def import_errors(request: HttpRequest, job_id: int = ID):
     job = selectors.import_job_detail(request.auth, job_id)
-    return [
-        {
-            "row": e.row,
-            "column": e.column,
-            "column_label": jobs.column_label(job, e.column),
-            "message": jobs.render(e.message, e.params),
-        }
-        for e in job.row_errors.all()[:100_000]
-    ]
+    return error_list(job, lambda key: jobs.column_label(job, key))
 
 
 @router.get("/imports/{job_id}/error-workbook", summary="The error workbook (.xlsx) 错误报告")
 def import_error_workbook(request: HttpRequest, job_id: int = ID):
     job = selectors.error_workbook_job(request.auth, job_id, request=request)
-    response = HttpResponse(
-        jobs.error_workbook_bytes(job),
-        content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-    )
-    response["Content-Disposition"] = f'attachment; filename="import-{job.pk}-errors.xlsx"'
+    response = download(jobs.error_workbook_bytes(job), f"import-{job.pk}-errors.xlsx", "xlsx")
     response["Cache-Control"] = "no-store"
     return response
 

@@ -1,9 +1,11 @@
 """The rental API, mounted at /api/v1/rental: rental houses in your area, recording an inspection, the due
 and overdue list, the figures per grade and category with drill-down, the checklist and grading rules,
-and the public page of a house code (no login, no personal data). Thin: parse → one service or selector
+the public page of a house code (no login, no personal data), the imports of rental lists and existing
+gradings (template, upload → job, progress, errors, error workbook) and the export of the rental list. Thin: parse → one service or selector
 → a schema."""
 
-from ninja import Path, Query, Router
+from ninja import File, Form, Path, Query, Router
+from ninja.files import UploadedFile
 from ninja.pagination import paginate
 
 from gridgov.core import ratelimit
@@ -11,15 +13,20 @@ from gridgov.core.dates import FilterDate
 from gridgov.core.http import AuthedRequest
 from gridgov.core.pagination import PAGE_SIZE, Pagination
 from gridgov.core.tabular.export import XLSX_TYPE
-from gridgov.rental import exports, selectors, services
-from gridgov.rental.models import ChecklistItem, TenancyCategory
+from gridgov.core.tabular.export import download as tabular_download
+from gridgov.registry.schemas import ImportErrorOut, ImportJobOut
+from gridgov.rental import exports, jobs, selectors, services
+from gridgov.rental.models import ChecklistItem, RentalImportJob, TenancyCategory
 from gridgov.rental.schemas import (
     CODE,
+    LINE,
     ChecklistItemOut,
     DueFilter,
     GradeFilter,
     GradingRulesIn,
     GradingRulesOut,
+    ImportKindName,
+    ImportModeName,
     InspectionIn,
     InspectionOut,
     RentalActivityOut,
@@ -144,3 +151,90 @@ def publish_rules(request: AuthedRequest, payload: GradingRulesIn):
 def public_page(request: AuthedRequest, code: str = Path(..., pattern=CODE)):
     ratelimit.enforce(request, "public")  # anonymous: limited per client address (429)
     return selectors.public_page(code)
+
+
+# --- import and export -----------------------------------------------------------------------------------
+def _job_out(job: RentalImportJob) -> dict:
+    return jobs.job_out(job, f"/api/v1/rental/imports/{job.pk}/error-workbook")
+
+
+@router.get("/imports/template", summary="Download a rental import template 下载导入模板")
+def import_template(
+    request: AuthedRequest,
+    kind: ImportKindName = "houses",
+    format: str = Query("xlsx", pattern=r"^(xlsx|csv)$"),
+):
+    return tabular_download(jobs.template(kind, format), f"rental-{kind}-template.{format}", format)
+
+
+@router.post(
+    "/imports",
+    response={201: ImportJobOut},
+    summary="Upload a rental list or gradings (runs in the background) 导入",
+)
+def create_import(
+    request: AuthedRequest,
+    file: UploadedFile = File(...),
+    kind: ImportKindName = Form("houses"),
+    mode: ImportModeName = Form("valid_rows"),
+):
+    job = services.create_import_job(
+        actor=request.auth, stream=file, file_name=file.name or "", size=file.size or 0, kind=kind, mode=mode,
+        request=request,
+    )  # fmt: skip
+    job.refresh_from_db()
+    return 201, _job_out(job)
+
+
+@router.get("/imports", response=list[ImportJobOut], summary="Your rental imports 我的导入")
+@paginate(Pagination, page_size=PAGE_SIZE)
+def list_imports(request: AuthedRequest):
+    return [_job_out(j) for j in selectors.import_jobs_for(request.auth)[:500]]
+
+
+@router.get("/imports/{job_id}", response=ImportJobOut, summary="Progress of a rental import 导入进度")
+def get_import(request: AuthedRequest, job_id: int = ID):
+    return _job_out(selectors.import_job_detail(request.auth, job_id))
+
+
+@router.get(
+    "/imports/{job_id}/errors", response=list[ImportErrorOut], summary="Row errors of an import 错误明细"
+)
+@paginate(Pagination, page_size=PAGE_SIZE)
+def import_errors(request: AuthedRequest, job_id: int = ID):
+    job = selectors.import_job_detail(request.auth, job_id)
+    return jobs.error_rows(job)
+
+
+@router.get("/imports/{job_id}/error-workbook", summary="The error workbook (.xlsx) 错误报告")
+def import_error_workbook(request: AuthedRequest, job_id: int = ID):
+    job = selectors.error_workbook_job(request.auth, job_id, request=request)
+    response = tabular_download(jobs.error_workbook_bytes(job), f"rental-import-{job.pk}-errors.xlsx", "xlsx")
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@router.get("/houses.xlsx", summary="Export the rental list (.xlsx) 导出出租屋清单")
+def export_houses(
+    request: AuthedRequest,
+    area: str = Query("", pattern=r"^[0-9A-Za-z_-]{0,32}$"),
+    grade: GradeFilter | None = None,
+    category: str = Query("", pattern=r"^[0-9A-Za-z_-]{0,32}$"),
+    due: DueFilter | None = None,
+    reveal: bool = Query(False, description="landlords' ID numbers unmasked where an ID-number grant allows"),
+    purpose: str = Query(
+        "", max_length=200, pattern=LINE, description="why the values are revealed (logged)"
+    ),
+):
+    filters = {"area": area, "grade": grade or "", "category": category, "due": due or ""}
+    qs = selectors.export_houses(
+        request.auth, area_code=area, grade=grade or "", category=category, due=due or "", request=request
+    )
+    return exports.houses_response(
+        request.auth,
+        qs,
+        reveal=reveal,
+        purpose=purpose,
+        request=request,
+        filters={**filters, "reveal": reveal},
+    )

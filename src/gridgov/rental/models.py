@@ -11,6 +11,8 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
+from gridgov.core.tabular.models import TabularJob, TabularRowError
+
 
 def new_code() -> str:
     """The stable public code of a rental house (一屋一码): a random UUID until the 25-digit address code
@@ -132,6 +134,10 @@ class RentalHouse(models.Model):
     next_due_on = models.DateField(null=True, blank=True, db_index=True)
     red_streak = models.PositiveSmallIntegerField(default=0)
     is_active = models.BooleanField(default=True)
+    import_job = models.ForeignKey(
+        "rental.RentalImportJob", null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+        db_constraint=False, help_text="the import that registered it (an all-or-nothing import takes it back)",
+    )  # fmt: skip
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -180,20 +186,36 @@ class Tenancy(models.Model):
         return f"{self.rental_house_id}/{self.resident_id}"
 
 
+class InspectionSource(models.TextChoices):
+    INSPECTION = "inspection", _("Inspection")
+    IMPORT = "import", _("Imported grading")
+
+
 class Inspection(models.Model):
-    """One inspection of a rental house, graded by one version of the rules; immutable once written."""
+    """One inspection of a rental house, graded by one version of the rules; immutable once written. An
+    imported grading (source `import`, 既有分级) carries the grade given before GridGov, without a score,
+    item results or cases."""
 
     rental_house = models.ForeignKey(RentalHouse, on_delete=models.PROTECT, related_name="inspections")
     rules = models.ForeignKey(GradingRules, on_delete=models.PROTECT, related_name="inspections")
     inspector = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     inspected_on = models.DateField(db_index=True)
     flags = models.JSONField(default=list, blank=True)
-    score = models.DecimalField(max_digits=5, decimal_places=1)
+    score = models.DecimalField(max_digits=5, decimal_places=1, null=True, blank=True)
     grade = models.CharField(max_length=12, choices=Grade.choices)
     overrides_applied = models.JSONField(default=list, blank=True)
     next_due_on = models.DateField()
     note = models.CharField(max_length=500, blank=True, default="")
     client_id = models.CharField(max_length=64, blank=True, default="")
+    # A database default too: writers of raw rows (the demo's bulk writer) need not name it.
+    source = models.CharField(
+        max_length=12, choices=InspectionSource.choices, default=InspectionSource.INSPECTION,
+        db_default=InspectionSource.INSPECTION,
+    )  # fmt: skip
+    import_job = models.ForeignKey(
+        "rental.RentalImportJob", null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+        db_constraint=False,
+    )  # fmt: skip
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -203,6 +225,9 @@ class Inspection(models.Model):
                 fields=["inspector", "client_id"],
                 condition=~Q(client_id=""),
                 name="rental_inspection_client_id",
+            ),
+            models.CheckConstraint(
+                condition=Q(source="import") | Q(score__isnull=False), name="rental_inspection_scored"
             ),
         ]
 
@@ -278,3 +303,38 @@ class RentalCount(models.Model):
 
     def __str__(self) -> str:
         return f"{self.area_id}/{self.grade or '-'}/{self.category_id}: {self.houses}"
+
+
+class ImportKind(models.TextChoices):
+    HOUSES = "houses", _("Rental list")
+    GRADINGS = "gradings", _("Existing gradings")
+
+
+class RentalImportJob(TabularJob):
+    """A rental import (see `gridgov.core.tabular.models.TabularJob`): the rental list (出租屋清单) or
+    the existing gradings (既有分级), and the importer's area."""
+
+    kind = models.CharField(max_length=12, choices=ImportKind.choices)
+    area = models.ForeignKey(
+        "territory.Area", null=True, blank=True, on_delete=models.PROTECT, related_name="+",
+        help_text="the importer's own area, for scope",
+    )  # fmt: skip
+
+    class Meta(TabularJob.Meta):
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"rental import {self.pk} ({self.kind}, {self.status})"
+
+
+class RentalImportRowError(TabularRowError):
+    """One bad cell (or row) of a rental import."""
+
+    job = models.ForeignKey(RentalImportJob, on_delete=models.CASCADE, related_name="row_errors")
+
+    class Meta:
+        ordering = ["job_id", "row", "id"]
+        indexes = [models.Index(fields=["job", "row"], name="rental_import_error_row")]
+
+    def __str__(self) -> str:
+        return f"job {self.job_id} row {self.row} {self.column}"

@@ -19,6 +19,8 @@ GradeFilter = Literal["relaxed", "watch", "strict", "prohibited", "ungraded"]
 DueFilter = Literal["due", "overdue"]
 ResultName = Literal["pass", "fail", "na"]
 FlagName = Literal["refused", "group_rental_suspected"]
+ImportKindName = Literal["houses", "gradings"]
+ImportModeName = Literal["all_or_nothing", "valid_rows"]
 
 
 class RentalHouseOut(Schema):
@@ -93,7 +95,10 @@ class TenancyCategoryOut(Schema):
 class InspectionOut(Schema):
     id: int
     inspected_on: dt.date
-    score: float
+    source: str = Field(
+        description="inspection, or import: a grading imported from an earlier list (no score)"
+    )
+    score: float | None = Field(description="null for an imported grading")
     grade: str
     rules_version: int
     overrides_applied: list[str]
@@ -103,8 +108,8 @@ class InspectionOut(Schema):
     cases: list[RentalCaseLinkOut] = Field(description="the cases this inspection opened")
 
     @staticmethod
-    def resolve_score(obj) -> float:
-        return float(obj.score)
+    def resolve_score(obj) -> float | None:
+        return None if obj.score is None else float(obj.score)
 
     @staticmethod
     def resolve_rules_version(obj) -> int:

@@ -8,14 +8,24 @@ import datetime as dt
 from collections import defaultdict
 from typing import Any
 
-from django.db.models import Count, F, OuterRef, Prefetch, Q, QuerySet, Subquery, prefetch_related_objects
+from django.db.models import (
+    Count,
+    F,
+    OuterRef,
+    Prefetch,
+    Q,
+    QuerySet,
+    Subquery,
+    prefetch_related_objects,
+)
+from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from gridgov.cases.models import OPEN_STATUSES
 from gridgov.cases.models import Status as CaseStatus
 from gridgov.core.errors import BadRequest, FieldErrors, NotFound
-from gridgov.core.principal import principal_for
+from gridgov.core.principal import principal_for, require
 from gridgov.registry.selectors import READER_ROLES, registry_filter
 from gridgov.rental.models import (
     COLOUR,
@@ -27,6 +37,7 @@ from gridgov.rental.models import (
     RentalCase,
     RentalCount,
     RentalHouse,
+    RentalImportJob,
     TenancyCategory,
 )
 from gridgov.territory import paths
@@ -364,3 +375,40 @@ def rules_table(rules: GradingRules) -> dict[str, Any]:
         "note": rules.note,
         "created_at": rules.created_at,
     }
+
+
+# --- imports ---------------------------------------------------------------------------------------------
+def import_jobs_for(user) -> QuerySet[RentalImportJob]:
+    """The user's own rental imports."""
+    if not getattr(user, "is_authenticated", False):
+        return RentalImportJob.objects.none()
+    return RentalImportJob.objects.filter(created_by_id=user.pk).order_by("-created_at", "-id")
+
+
+def import_job_detail(user, job_id: int) -> RentalImportJob:
+    found = import_jobs_for(user).filter(pk=job_id).first()
+    if found is None:
+        raise _nothing()
+    return found
+
+
+def error_workbook_job(user, job_id: int, *, request: HttpRequest | None = None) -> RentalImportJob:
+    """The job whose error workbook the user downloads: their own import, while they hold the import right
+    (the workbook holds their rows as uploaded, landlords' ID numbers unmasked); the download is logged."""
+    from gridgov.registry.models import PiiAction, PiiField
+    from gridgov.registry.pii import log_access
+
+    job = import_job_detail(user, job_id)
+    require(user, "rental.import", request=request)
+    if not job.error_file_path:
+        raise _nothing()
+    log_access(user, PiiAction.ERROR_FILE, object_type="rental_import", ids=[job.pk], count=job.error_rows,
+               fields=[PiiField.ID_NUMBER], request=request)  # fmt: skip
+    return job
+
+
+def export_houses(user, *, area_code: str = "", grade: str = "", category: str = "", due: str = "",
+                  request: HttpRequest | None = None) -> QuerySet[RentalHouse]:  # fmt: skip
+    """The rental houses of an export: the list's filters in the user's scope, for whoever may export."""
+    require(user, "rental.export", ("export", ""), request=request)
+    return house_list(user, area_code=area_code, grade=grade, category=category, due=due)

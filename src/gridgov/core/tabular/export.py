@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from django.db.models import QuerySet
-from django.http import FileResponse, StreamingHttpResponse
+from django.http import FileResponse, HttpResponse, StreamingHttpResponse
 
 from gridgov.core.keyset import BY_ID, Key, chunks
 from gridgov.core.tabular.spec import FORMULA_START
@@ -233,4 +233,12 @@ def response(name: str, header: list[str], rows: Iterable[list], *, file_format:
     out["Content-Disposition"] = f'attachment; filename="{name}"'
     out["Cache-Control"] = "no-store"
     out["X-Content-Type-Options"] = "nosniff"
+    return out
+
+
+def download(data: bytes, name: str, file_format: str) -> HttpResponse:
+    """A finished file (a template, an error workbook) as a download: .csv as UTF-8 text, else .xlsx."""
+    content_type = "text/csv; charset=utf-8" if file_format == "csv" else XLSX_TYPE
+    out = HttpResponse(data, content_type=content_type)
+    out["Content-Disposition"] = f'attachment; filename="{name}"'
     return out

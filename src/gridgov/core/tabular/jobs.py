@@ -486,3 +486,35 @@ class _Writer:
         self.thread.join()
         if self.error is not None:
             raise self.error
+
+
+# --- what an API shows of a job ------------------------------------------------------------------------
+def job_out(job, error_workbook_url: str) -> dict:
+    """A job as the import APIs show it: status, progress figures, the file's fault in the user's language,
+    the error workbook's address once there is one, timings."""
+    figures = progress(job)
+    rate = (job.cursor / job.seconds) if job.seconds and job.cursor else None
+    return {
+        "id": job.pk, "kind": job.kind, "mode": job.mode, "status": job.status, "phase": job.phase,
+        "file_name": job.file_name, "file_format": job.file_format, "encoding": job.encoding, **figures,
+        "inserted": job.inserted, "errors": job.error_rows,
+        "file_error": render(job.file_error["message"], job.file_error.get("params"))
+        if job.file_error.get("message") else None,
+        "error_workbook_url": error_workbook_url if job.error_file_path else None,
+        "created_at": job.created_at, "started_at": job.started_at, "finished_at": job.finished_at,
+        "seconds": round(job.seconds, 3), "rows_per_second": round(rate, 1) if rate else None,
+    }  # fmt: skip
+
+
+def error_list(job, column_label: Callable[[str], str], limit: int = 100_000) -> list[dict]:
+    """The row errors of a job (its `row_errors`), each with the column's heading and the reason in the
+    user's language."""
+    return [
+        {
+            "row": e.row,
+            "column": e.column,
+            "column_label": column_label(e.column) if e.column else "",
+            "message": render(e.message, e.params),
+        }
+        for e in job.row_errors.all()[:limit]
+    ]

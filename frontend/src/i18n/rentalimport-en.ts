@@ -1,0 +1,50 @@
+/** Rental import and export: screen texts. */
+import type zh from './rentalimport-zh-CN'
+
+const en: typeof zh = {
+  menu: 'Rental import',
+  title: 'Rental import',
+  intro: 'Import a rental list or an existing grading ledger from Excel. Rows with problems are not imported: download the error workbook, correct it and import it again.',
+  kind: 'What to import',
+  kinds: { houses: 'Rental list', gradings: 'Existing gradings' },
+  kindHints: {
+    houses: 'One rental house a row: building code (or address), unit and room of an existing house in your area; the landlord by ID number (a person) or credit code (a unit), registered in the registry.',
+    gradings: 'One grading a row: the house code, or the building code and room; grade relaxed/watch/strict/prohibited (宽管/关注/严管/禁止); the day may not lie before the house\'s last inspection. The next due day follows the same cadence; no hazard case is opened.',
+  },
+  template: 'Template',
+  templateXlsx: 'Download the Excel template',
+  templateCsv: 'Download the CSV template',
+  file: 'File',
+  fileHint: '.xlsx, .xls or .csv (UTF-8 or GBK); an exported rental list can be imported as it is.',
+  chooseFile: 'Choose a file to import',
+  mode: 'Mode',
+  modes: { all_or_nothing: 'All or nothing', valid_rows: 'Import the valid rows' },
+  modeHints: {
+    all_or_nothing: 'Every row is checked first; if any has an error, nothing is imported.',
+    valid_rows: 'Valid rows are imported at once; rows with errors go into the error workbook.',
+  },
+  start: 'Start the import',
+  progress: 'Progress',
+  processed: '{processed} of {total} rows processed',
+  inserted: 'Imported',
+  errors: 'Rows with errors',
+  errorWorkbook: 'Download the error workbook (Excel)',
+  errorList: 'Errors',
+  row: 'Row',
+  column: 'Column',
+  reason: 'Reason',
+  history: 'My imports',
+  noJobs: 'No imports yet',
+  fileName: 'File',
+  createdAt: 'When',
+  view: 'View',
+  statuses: { queued: 'Queued', running: 'Running', done: 'Done', rejected: 'Not imported', failed: 'Failed' },
+  phases: { validate: 'Checking', insert: 'Importing' },
+  toList: 'Back to the rental houses',
+  exportXlsx: 'Export to Excel',
+  imported: 'Imported',
+  importedHint: 'An imported earlier grading: no score or item results',
+  exported: 'Exported {name}',
+}
+
+export default en
