@@ -10,7 +10,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import Max, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -159,13 +159,14 @@ def patrollers_under(areas: list[Area]) -> list[tuple[int, str, Area]]:
     rows = Membership.objects.filter(q, role__in=list(DEFAULT_PLANS), user__is_active=True).select_related(
         "area"
     )
-    return sorted({(m.user_id, m.role, m.area) for m in rows}, key=lambda r: (r[2].path, r[1], r[0]))
+    found = {(m.user_id, m.role, m.area) for m in rows if m.area is not None}
+    return sorted(found, key=lambda r: (r[2].path, r[1], r[0]))
 
 
 def plans_of(user, date_from: dt.date, date_to: dt.date) -> list[Resolved]:
     """The plans a person patrols by over the period."""
     rows = Membership.objects.filter(user=user, role__in=list(DEFAULT_PLANS)).select_related("area")
-    return resolve([(m.user_id, m.role, m.area) for m in rows if m.area_id], date_from, date_to)
+    return resolve([(m.user_id, m.role, m.area) for m in rows if m.area is not None], date_from, date_to)
 
 
 def plan_for(user, area: Area, on: dt.date) -> Resolved | None:
@@ -220,8 +221,8 @@ def plan_vs_done(user, *, area_code: str = "", date_from: dt.date, date_to: dt.d
         started_at__date__lte=hi,
     ).values("patroller_id", "area_id", "started_at", "ended_at", "findings_count")
     per: dict[tuple[int, int], list[dict[str, Any]]] = defaultdict(list)
-    for s in sessions:
-        per[(s["patroller_id"], s["area_id"])].append(s)
+    for row in sessions:
+        per[(row["patroller_id"], row["area_id"])].append(dict(row))
     from gridgov.accounts.models import User
 
     names = {
@@ -273,60 +274,34 @@ def plan_vs_done(user, *, area_code: str = "", date_from: dt.date, date_to: dt.d
 
 def overdue(user, *, area_code: str = "", today: dt.date | None = None) -> list[dict[str, Any]]:
     """Who has not patrolled per their plan in the last complete unit: a daily plan's last working day
-    before today, a weekly plan's last complete ISO week."""
+    before today, a weekly plan's last complete ISO week; with the day of their last patrol."""
     today = today or timezone.localdate()
     last_day = today - dt.timedelta(days=1)
     while not worktime.is_workday(last_day):
         last_day -= dt.timedelta(days=1)
     last_monday = _monday(today) - dt.timedelta(days=7)
+    units = {True: (last_day, last_day), False: (last_monday, last_monday + dt.timedelta(days=6))}
     out = []
-    for row in plan_vs_done(
-        user, area_code=area_code, date_from=min(last_day, last_monday), date_to=today - dt.timedelta(days=1)
-    ):
-        unit_from, unit_to = (
-            (last_day, last_day)
-            if row["cadence"] == Cadence.DAILY
-            else (last_monday, last_monday + dt.timedelta(days=6))
+    for daily, (lo, hi) in units.items():
+        for row in plan_vs_done(user, area_code=area_code, date_from=lo, date_to=hi):
+            if (row["cadence"] == Cadence.DAILY) == daily and row["behind"]:
+                out.append({**row, "unit_from": lo, "unit_to": hi, "planned": row["patrols_planned"],
+                            "done": row["patrols_done"]})  # fmt: skip
+    if not out:
+        return []
+    last = {
+        (r["patroller_id"], r["area__code"]): r["last"]
+        for r in PatrolSession.objects.filter(
+            status=SessionStatus.ENDED, patroller_id__in={o["user_id"] for o in out}
         )
-        check = plan_vs_done_one(row, unit_from, unit_to)
-        if check is not None:
-            out.append(check)
-    return out
-
-
-def plan_vs_done_one(row: dict[str, Any], unit_from: dt.date, unit_to: dt.date) -> dict[str, Any] | None:
-    from gridgov.accounts.models import User
-
-    user = User.objects.get(pk=row["user_id"])
-    plans = [r for r in plans_of(user, unit_from, unit_to) if r.area.code == row["area_code"]]
-    if not plans:
-        return None
-    r = plans[0]
-    units = planned_units(r, unit_from, unit_to)
-    planned = sum(n for _d, n in units)
-    if not planned:
-        return None
-    sessions = PatrolSession.objects.filter(
-        status=SessionStatus.ENDED, patroller_id=r.user_id, area=r.area,
-        started_at__date__gte=unit_from, started_at__date__lte=unit_to,
-    )  # fmt: skip
-    done = sum(1 for s in sessions if s.minutes >= r.min_minutes)
-    if done >= planned:
-        return None
-    last = (
-        PatrolSession.objects.filter(status=SessionStatus.ENDED, patroller_id=r.user_id, area=r.area)
-        .order_by("-started_at")
-        .values_list("started_at", flat=True)
-        .first()
-    )
-    return {
-        **{k: row[k] for k in ("user_id", "name", "role", "area_code", "area_name", "cadence")},
-        "unit_from": unit_from,
-        "unit_to": unit_to,
-        "planned": planned,
-        "done": done,
-        "last_patrol": _local_date(last) if last else None,
+        .values("patroller_id", "area__code")
+        .annotate(last=Max("started_at"))
+        .order_by()
     }
+    for o in out:
+        at = last.get((o["user_id"], o["area_code"]))
+        o["last_patrol"] = _local_date(at) if at else None
+    return sorted(out, key=lambda o: (o["area_code"], o["user_id"]))
 
 
 # --- coverage ---------------------------------------------------------------------------------------------

@@ -174,7 +174,7 @@ def rebuild(session: PatrolSession) -> None:
         .values_list("t", "lng", "lat", "accuracy", "mock")
     ]
     area = geo.parse_geojson(session.area.geometry) if session.area.geometry else None
-    s = tracks.summarise(fixes, [tuple(b) for b in session.breaks], area)  # type: ignore[misc]
+    s = tracks.summarise(fixes, [tuple(b) for b in session.breaks], area)
 
     def iso(epoch: float) -> str:
         return dt.datetime.fromtimestamp(epoch, tz=dt.UTC).isoformat()

@@ -9,6 +9,7 @@ splits the track into segments; no distance is counted across a gap."""
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -16,7 +17,7 @@ import shapely
 from shapely.geometry import LineString, Point
 from shapely.geometry.base import BaseGeometry
 
-from gridgov.territory.geo import haversine_m
+from gridgov.territory.geo import EARTH_RADIUS_M, haversine_m
 from gridgov.territory.partition import LocalPlane
 
 GAP_SECONDS = 120  # no fix for longer than this: a gap
@@ -63,6 +64,16 @@ class Track:
         return counts
 
 
+def _metres(a: Fix, b: Fix) -> float:
+    """Great-circle distance of two fixes (the scalar form of geo.haversine_m, for the per-fix loop)."""
+    p1, p2 = math.radians(a.lat), math.radians(b.lat)
+    h = (
+        math.sin((p2 - p1) / 2) ** 2
+        + math.cos(p1) * math.cos(p2) * math.sin(math.radians(b.lng - a.lng) / 2) ** 2
+    )
+    return 2 * EARTH_RADIUS_M * math.asin(math.sqrt(min(1.0, max(0.0, h))))
+
+
 def _breaks_between(breaks: list[tuple[float, float, str]], a: float, b: float) -> str:
     for start, end, reason in breaks:
         if start < b and end > a:
@@ -98,7 +109,7 @@ def build(points: list[Fix], breaks: list[tuple[float, float, str]] | None = Non
             current = []
             last = None
         if last is not None and not flags:
-            d = float(haversine_m(last.lng, last.lat, p.lng, p.lat))
+            d = _metres(last, p)
             dt = p.t - last.t
             if d > JUMP_M:
                 flags.append("jump")
