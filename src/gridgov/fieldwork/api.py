@@ -9,6 +9,7 @@ from django.utils import timezone
 from ninja import Path, Query, Router
 from ninja.pagination import paginate
 
+from gridgov.core.dates import FilterDate
 from gridgov.core.http import AuthedRequest
 from gridgov.core.pagination import PAGE_SIZE, Pagination
 from gridgov.fieldwork import exports, selectors, services
@@ -53,8 +54,8 @@ def list_sessions(
     request: AuthedRequest,
     mine: bool = False,
     area: str = AREA,
-    date_from: dt.date | None = None,
-    date_to: dt.date | None = None,
+    date_from: FilterDate | None = None,
+    date_to: FilterDate | None = None,
 ):
     return selectors.session_list(
         request.auth, mine=mine, area_code=area, date_from=date_from, date_to=date_to
@@ -122,13 +123,16 @@ def retire_plan(request: AuthedRequest, plan_id: int = ID):
     response=list[CoverageOut],
     summary="Buildings within 30 m of a track, per grid and week 覆盖率",
 )
-def coverage(request: AuthedRequest, area: str = AREA, week: dt.date | None = None):
+def coverage(request: AuthedRequest, area: str = AREA, week: FilterDate | None = None):
     return selectors.coverage(request.auth, area_code=area, week=week or timezone.localdate())
 
 
 @router.get("/plan-vs-done", response=list[PlanVsDoneOut], summary="Patrols planned vs done 计划完成情况")
 def plan_vs_done(
-    request: AuthedRequest, area: str = AREA, date_from: dt.date | None = None, date_to: dt.date | None = None
+    request: AuthedRequest,
+    area: str = AREA,
+    date_from: FilterDate | None = None,
+    date_to: FilterDate | None = None,
 ):
     lo, hi = _period(date_from, date_to)
     return selectors.plan_vs_done(request.auth, area_code=area, date_from=lo, date_to=hi)
@@ -143,7 +147,10 @@ def plan_vs_done(
     },
 )
 def export_plan_vs_done(
-    request: AuthedRequest, area: str = AREA, date_from: dt.date | None = None, date_to: dt.date | None = None
+    request: AuthedRequest,
+    area: str = AREA,
+    date_from: FilterDate | None = None,
+    date_to: FilterDate | None = None,
 ):
     lo, hi = _period(date_from, date_to)
     return exports.plan_vs_done_xlsx(request.auth, area_code=area, date_from=lo, date_to=hi)

@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 from ninja import Field, Schema
 
-from gridgov.core.dates import AwareDateTime
+from gridgov.core.dates import AwareDateTime, FilterDate
 
 CLIENT_ID = Field(..., min_length=1, max_length=64, pattern=r"^[0-9A-Za-z_.:-]+$")
 AREA = Field("", pattern=r"^[0-9A-Za-z_-]{0,32}$")
@@ -118,8 +118,8 @@ class PlanIn(Schema):
     cadence: Literal["daily", "weekly", "per_week"]
     per_week: int = Field(1, ge=1, le=7)
     min_minutes: int = Field(30, ge=1, le=720)
-    valid_from: dt.date
-    valid_to: dt.date | None = None
+    valid_from: FilterDate
+    valid_to: FilterDate | None = None
 
 
 class PlanPatchIn(Schema):
@@ -127,8 +127,8 @@ class PlanPatchIn(Schema):
     cadence: Literal["daily", "weekly", "per_week"] | None = None
     per_week: int | None = Field(None, ge=1, le=7)
     min_minutes: int | None = Field(None, ge=1, le=720)
-    valid_from: dt.date | None = None
-    valid_to: dt.date | None = None
+    valid_from: FilterDate | None = None
+    valid_to: FilterDate | None = None
 
 
 class PlanOut(Schema):

@@ -17,7 +17,7 @@ from django.utils.translation import gettext as _
 from gridgov.accounts.models import Membership
 from gridgov.accounts.roles import Role
 from gridgov.core import worktime
-from gridgov.core.errors import NotFound
+from gridgov.core.errors import FieldErrors, NotFound
 from gridgov.core.principal import minimal_prefixes, principal_for
 from gridgov.fieldwork import tracks
 from gridgov.fieldwork.models import Cadence, PatrolPlan, PatrolSession, SessionStatus
@@ -201,6 +201,18 @@ def planned_units(r: Resolved, date_from: dt.date, date_to: dt.date) -> list[tup
     return [(m, n) for m in sorted({_monday(d) for d in _days(lo, hi)})]
 
 
+MAX_PERIOD_DAYS = 366
+
+
+def check_period(date_from: dt.date, date_to: dt.date) -> None:
+    errors = FieldErrors()
+    if date_to < date_from:
+        errors.add("date_to", _("The end lies before the start."))
+    elif (date_to - date_from).days >= MAX_PERIOD_DAYS:
+        errors.add("date_to", _("Choose a period of at most %(n)s days.") % {"n": MAX_PERIOD_DAYS})
+    errors.raise_if_any()
+
+
 def _local_date(t: dt.datetime) -> dt.date:
     return timezone.localtime(t).date()
 
@@ -208,6 +220,7 @@ def _local_date(t: dt.datetime) -> dt.date:
 def plan_vs_done(user, *, area_code: str = "", date_from: dt.date, date_to: dt.date) -> list[dict[str, Any]]:
     """Per person and plan over the period: patrols planned and done (a patrol counts when it lasts the
     plan's minimum minutes; a weekly plan's week counts at most n), patrol days, hours, findings."""
+    check_period(date_from, date_to)
     areas = scope_area(user, area_code)
     resolved = resolve(patrollers_under(areas), date_from, date_to)
     if not resolved:

@@ -80,6 +80,8 @@ def start_session(
         errors.add("area_code", _("You have no patrol area."))
     if started_at > now + CLOCK_SLACK:
         errors.add("started_at", _("The time lies in the future."))
+    elif started_at < now - dt.timedelta(days=settings.FIELDWORK_RAW_DAYS):
+        errors.add("started_at", _("The time lies too far in the past."))
     errors.raise_if_any()
     area = areas[area_code] if area_code else sorted(areas.values(), key=lambda a: a.path)[0]
     plan = selectors.plan_for(actor, area, timezone.localtime(started_at).date())
@@ -314,6 +316,7 @@ def update_plan(*, actor, plan_id: int, data: dict[str, Any]) -> PatrolPlan:
     if plan is None:
         raise selectors.nothing()
     errors = FieldErrors()
+    data = {k: v for k, v in data.items() if v is not None or k == "valid_to"}
     data = {"area_code": plan.area.code, **data}
     if "assignee_id" not in data and plan.assignee_id:
         data["assignee_id"] = plan.assignee_id
@@ -323,6 +326,10 @@ def update_plan(*, actor, plan_id: int, data: dict[str, Any]) -> PatrolPlan:
         setattr(plan, k, v)
     if not plan.role and plan.assignee_id is None:
         errors.add("role", _("Give a role or a person."))
+    if plan.valid_to and plan.valid_to < plan.valid_from:
+        errors.add("valid_to", _("The end lies before the start."))
+    if plan.cadence == Cadence.PER_WEEK and not 1 <= plan.per_week <= 7:
+        errors.add("per_week", _("Give between 1 and 7 patrols a week."))
     errors.raise_if_any()
     plan.save()
     return plan
