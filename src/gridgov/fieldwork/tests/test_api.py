@@ -296,3 +296,33 @@ def test_concurrent_batches_lose_no_points(people):
     assert not errors
     session.refresh_from_db()
     assert TrackPoint.objects.filter(session=session).count() == 36 == session.raw_count
+
+
+def test_plans_are_edited_by_community_staff_in_their_area(people, world):
+    api = Api(people.staff_a, language="zh-hans")
+    body = {"area_code": world.grid_a1.code, "role": "grid_worker", "cadence": "per_week", "per_week": 3,
+            "min_minutes": 40, "valid_from": "2026-11-01"}  # fmt: skip
+    plan = api.post("/plans", body).json()
+    changed = api.patch(f"/plans/{plan['id']}", {"min_minutes": 50, "cadence": None})
+    assert changed.status_code == 200 and (changed.json()["min_minutes"], changed.json()["cadence"]) == (
+        50,
+        "per_week",
+    )
+    bad = api.patch(f"/plans/{plan['id']}", {"valid_to": "2026-10-01"})
+    assert_problem(bad, 422)
+    assert bad.json()["errors"][0]["message"] == "结束时间早于开始时间。"
+    assert PatrolPlan.objects.get().valid_to is None
+    rows = (
+        Api(people.worker_a1)
+        .get("/plan-vs-done", {"date_from": "2026-11-30", "date_to": "2026-12-04"})
+        .json()
+    )
+    assert [(r["cadence"], r["per_week"], r["patrols_planned"]) for r in rows] == [("per_week", 3, 3)]
+    assert [p["id"] for p in Api(people.worker_a1).get("/plans").json()] == [plan["id"]]
+    assert Api(people.worker_a2).get("/plans").json() == []  # another grid
+    assert_problem(Api(people.staff_b).patch(f"/plans/{plan['id']}", {"min_minutes": 5}), 404)
+    long = api.get("/plan-vs-done", {"date_from": "2025-01-01", "date_to": "2026-12-04"})
+    assert_problem(long, 422)
+    assert "366" in long.json()["errors"][0]["message"]
+    assert api.delete(f"/plans/{plan['id']}").status_code == 204
+    assert not PatrolPlan.objects.get().is_active and api.get("/plans").json() == []
