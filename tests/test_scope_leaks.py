@@ -37,6 +37,7 @@ from gridgov.cases.models import Case, Step, WhistleItem
 from gridgov.core import notifications
 from gridgov.core.models import Notification
 from gridgov.core.tabular.validators import make_id_number
+from gridgov.fieldwork.models import PatrolFinding, PatrolPlan, PatrolSession, TrackPoint
 from gridgov.registry.models import (
     CareMembership,
     Household,
@@ -175,6 +176,10 @@ class Other:
             Tenancy.objects.filter(rental_house__house__building__grid__path__startswith=p),
             Inspection.objects.filter(rental_house__house__building__grid__path__startswith=p),
             RentalCase.objects.filter(rental_house__house__building__grid__path__startswith=p),
+            PatrolSession.objects.filter(area__path__startswith=p),
+            TrackPoint.objects.filter(session__area__path__startswith=p),
+            PatrolFinding.objects.filter(session__area__path__startswith=p),
+            PatrolPlan.objects.filter(area__path__startswith=p),
         )
 
 
@@ -304,6 +309,17 @@ def populate(world: World, key: str, admin: User, security: User) -> Other:
         rental_house_id=rental.pk,
         results={code: "pass" for code, *_ in RENTAL_ITEMS} | {"H02": "fail"},
     )
+    from gridgov.fieldwork import services as fieldwork_services
+
+    patrol, _ = fieldwork_services.start_session(actor=worker, client_id=f"probe-{key}")
+    fieldwork_services.add_points(
+        actor=worker, session_id=patrol.pk, client_id="b1",
+        points=[{"t": timezone.now(), "lng": lng, "lat": lat, "accuracy": 5.0}],
+    )  # fmt: skip
+    patrol_plan = fieldwork_services.create_plan(
+        actor=staff, data={"area_code": c.grid.code, "role": "grid_worker", "cadence": "daily",
+                           "valid_from": dt.date.today()},
+    )  # fmt: skip
     for obj in (*people, unit):
         obj.refresh_from_db()
     other = Other(key, c.area)
@@ -338,6 +354,8 @@ def populate(world: World, key: str, admin: User, security: User) -> Other:
         "layer_id": [layer.pk],
         "category_code": [_category()],
         "rental_house_id": [rental.pk],
+        "session_id": [patrol.pk],
+        "plan_id": [patrol_plan.pk],
         "whistle_item_id": [WhistleItem.objects.get_or_create(group="市容", name="占道经营")[0].pk],
         # query parameters
         "parent": [c.area.code, c.grid.code],
@@ -443,6 +461,39 @@ def _case_actions(o: Other, w: World) -> list[Probe]:
 
 
 WRITES: dict[tuple[str, str], Callable[[Other, World], list[Probe]]] = {
+    ("post", "/api/v1/fieldwork/sessions"): lambda o, w: [
+        ({}, {"client_id": "probe-start", "area_code": code}) for code in o.values["area_code"]
+    ],
+    ("post", "/api/v1/fieldwork/sessions/{session_id}/points"): lambda o, w: [
+        (
+            {"session_id": o.values["session_id"][0]},
+            {
+                "client_id": "probe-batch",
+                "points": [
+                    {"t": timezone.now().isoformat(), "lng": o.values["lng"][0], "lat": o.values["lat"][0]}
+                ],
+            },
+        )  # fmt: skip
+    ],
+    ("post", "/api/v1/fieldwork/sessions/{session_id}/findings"): lambda o, w: [
+        (
+            {"session_id": o.values["session_id"][0]},
+            {"client_id": "probe-finding", "description": "跨社区上报"},
+        )
+    ],
+    ("post", "/api/v1/fieldwork/sessions/{session_id}/end"): lambda o, w: [
+        ({"session_id": o.values["session_id"][0]}, {})
+    ],
+    ("post", "/api/v1/fieldwork/plans"): lambda o, w: [
+        ({}, {"area_code": code, "role": "grid_worker", "cadence": "daily", "valid_from": "2026-01-01"})
+        for code in o.values["area_code"][1:]
+    ],
+    ("patch", "/api/v1/fieldwork/plans/{plan_id}"): lambda o, w: [
+        ({"plan_id": o.values["plan_id"][0]}, {"cadence": "weekly", "min_minutes": 5})
+    ],
+    ("delete", "/api/v1/fieldwork/plans/{plan_id}"): lambda o, w: [
+        ({"plan_id": o.values["plan_id"][0]}, None)
+    ],
     ("post", "/api/v1/rental/houses"): lambda o, w: [
         ({}, {"house_id": o.values["house_id"][0], "category_code": "whole", "rooms": ["1"]})
     ],

@@ -14,6 +14,7 @@ from gridgov.cases.api import router as cases_router
 from gridgov.core.health import router as health_router
 from gridgov.core.kernel_api import attachments_router, notifications_router
 from gridgov.core.ninja_api import JSONRenderer, handle_errors
+from gridgov.fieldwork.api import router as fieldwork_router
 from gridgov.registry.api import router as registry_router
 from gridgov.rental.api import router as rental_router
 from gridgov.territory.api import router as territory_router
@@ -44,3 +45,4 @@ api.add_router("/v1/territory", territory_router)
 api.add_router("/v1/cases", cases_router)
 api.add_router("/v1/registry", registry_router)
 api.add_router("/v1/rental", rental_router)
+api.add_router("/v1/fieldwork", fieldwork_router)

@@ -71,6 +71,7 @@ INSTALLED_APPS = [
     "gridgov.cases",
     "gridgov.registry",
     "gridgov.rental",
+    "gridgov.fieldwork",
     "gridgov.demo",
     "csp",
 ]
@@ -177,6 +178,8 @@ GRIDGOV_LOGIN_LOCK_SECONDS = int(os.environ.get("GRIDGOV_LOGIN_LOCK_SECONDS", st
 GRIDGOV_SESSION_IDLE_SECONDS = int(os.environ.get("GRIDGOV_SESSION_IDLE_SECONDS", str(30 * 60)))
 GRIDGOV_MFA_REQUIRED = env_bool("GRIDGOV_MFA_REQUIRED")
 GRIDGOV_AUDIT_RETENTION_DAYS = int(os.environ.get("GRIDGOV_AUDIT_RETENTION_DAYS", "183"))
+# Raw GPS fixes of a patrol (行踪轨迹, personal) are kept this many days, then purged (the track stays).
+FIELDWORK_RAW_DAYS = int(os.environ.get("GRIDGOV_FIELDWORK_RAW_DAYS", "30"))
 SESSION_COOKIE_AGE = 12 * 3600
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"

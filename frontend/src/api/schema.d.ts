@@ -929,6 +929,196 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/fieldwork/coverage": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Buildings within 30 m of a track, per grid and week 覆盖率 */
+        get: operations["gridgov_fieldwork_api_coverage"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/fieldwork/overdue": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Who is behind their patrol plan 逾期未巡 */
+        get: operations["gridgov_fieldwork_api_overdue"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/fieldwork/plan-vs-done": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Patrols planned vs done 计划完成情况 */
+        get: operations["gridgov_fieldwork_api_plan_vs_done"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/fieldwork/plan-vs-done/export": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Plan vs done as Excel 导出计划完成情况 */
+        get: operations["gridgov_fieldwork_api_export_plan_vs_done"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/fieldwork/plans": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Patrol plans in your area 巡查计划 */
+        get: operations["gridgov_fieldwork_api_list_plans"];
+        put?: never;
+        /** Add a patrol plan 新增巡查计划 */
+        post: operations["gridgov_fieldwork_api_create_plan"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/fieldwork/plans/{plan_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Retire a patrol plan 停用巡查计划 */
+        delete: operations["gridgov_fieldwork_api_retire_plan"];
+        options?: never;
+        head?: never;
+        /** Change a patrol plan 修改巡查计划 */
+        patch: operations["gridgov_fieldwork_api_update_plan"];
+        trace?: never;
+    };
+    "/api/v1/fieldwork/sessions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Patrols in your area 巡查记录 */
+        get: operations["gridgov_fieldwork_api_list_sessions"];
+        put?: never;
+        /** Start a patrol 开始巡查 */
+        post: operations["gridgov_fieldwork_api_start"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/fieldwork/sessions/{session_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One patrol with its track 轨迹 */
+        get: operations["gridgov_fieldwork_api_get_session"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/fieldwork/sessions/{session_id}/end": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** End a patrol 结束巡查 */
+        post: operations["gridgov_fieldwork_api_end"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/fieldwork/sessions/{session_id}/findings": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Report a finding as a case 巡查上报 */
+        post: operations["gridgov_fieldwork_api_report_finding"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/fieldwork/sessions/{session_id}/points": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Upload track points 上传轨迹点 */
+        post: operations["gridgov_fieldwork_api_add_points"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/health": {
         parameters: {
             query?: never;
@@ -2398,6 +2588,31 @@ export interface components {
              */
             backup_id: number | null;
         };
+        /** BatchOut */
+        BatchOut: {
+            /** Client Id */
+            client_id: string;
+            /** Point Count */
+            point_count: number;
+        };
+        /** BreakIn */
+        BreakIn: {
+            /**
+             * End
+             * Format: date-time
+             */
+            end: string;
+            /**
+             * Reason
+             * @enum {string}
+             */
+            reason: "pause" | "background";
+            /**
+             * Start
+             * Format: date-time
+             */
+            start: string;
+        };
         /** BuildingDetailOut */
         BuildingDetailOut: {
             /** Address */
@@ -3120,6 +3335,24 @@ export interface components {
             /** Solved In Community */
             solved_in_community: number;
         };
+        /** CoverageOut */
+        CoverageOut: {
+            /** Area Code */
+            area_code: string;
+            /** Area Name */
+            area_name: string;
+            /** Buildings */
+            buildings: number;
+            /** Covered */
+            covered: number;
+            /** Share */
+            share: number | null;
+            /**
+             * Week
+             * Format: date
+             */
+            week: string;
+        };
         /** CsrfOut */
         CsrfOut: {
             /** Csrf Token */
@@ -3296,6 +3529,49 @@ export interface components {
             /** Name */
             name: string;
             rates: components["schemas"]["RatesOut"];
+        };
+        /** FindingIn */
+        FindingIn: {
+            /** Attachments */
+            attachments?: string[];
+            /** Category Code */
+            category_code?: string | null;
+            /** Client Id */
+            client_id: string;
+            /**
+             * Crs
+             * @default wgs84
+             * @enum {string}
+             */
+            crs?: "wgs84" | "gcj02";
+            /** Description */
+            description: string;
+            /** Lat */
+            lat?: number | null;
+            /** Lng */
+            lng?: number | null;
+        };
+        /** FindingOut */
+        FindingOut: {
+            /** Case Id */
+            case_id: number;
+            /** Case Number */
+            case_number: string;
+            /** Client Id */
+            client_id: string;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Description */
+            description: string;
+            /** Id */
+            id: number;
+            /** Lat */
+            lat: number | null;
+            /** Lng */
+            lng: number | null;
         };
         /** GradingRulesIn */
         GradingRulesIn: {
@@ -4060,6 +4336,37 @@ export interface components {
             /** Name */
             name?: string | null;
         };
+        /** OverdueOut */
+        OverdueOut: {
+            /** Area Code */
+            area_code: string;
+            /** Area Name */
+            area_name: string;
+            /** Cadence */
+            cadence: string;
+            /** Done */
+            done: number;
+            /** Last Patrol */
+            last_patrol: string | null;
+            /** Name */
+            name: string;
+            /** Planned */
+            planned: number;
+            /** Role */
+            role: string;
+            /**
+             * Unit From
+             * Format: date
+             */
+            unit_from: string;
+            /**
+             * Unit To
+             * Format: date
+             */
+            unit_to: string;
+            /** User Id */
+            user_id: number;
+        };
         /** OverlayOut */
         OverlayOut: {
             /** Grids */
@@ -4202,6 +4509,13 @@ export interface components {
             /** Items */
             items: components["schemas"]["RentalHouseOut"][];
         };
+        /** PagedSessionOut */
+        PagedSessionOut: {
+            /** Count */
+            count: number;
+            /** Items */
+            items: components["schemas"]["SessionOut"][];
+        };
         /** PagedTokenOut */
         PagedTokenOut: {
             /** Count */
@@ -4245,6 +4559,142 @@ export interface components {
             /** Username */
             username: string;
         };
+        /** PlanIn */
+        PlanIn: {
+            /** Area Code */
+            area_code: string;
+            /** Assignee Id */
+            assignee_id?: number | null;
+            /**
+             * Cadence
+             * @enum {string}
+             */
+            cadence: "daily" | "weekly" | "per_week";
+            /**
+             * Min Minutes
+             * @default 30
+             */
+            min_minutes?: number;
+            /**
+             * Per Week
+             * @default 1
+             */
+            per_week?: number;
+            /**
+             * Role
+             * @default
+             * @enum {string}
+             */
+            role?: "" | "grid_worker" | "block_chief";
+            /**
+             * Valid From
+             * Format: date
+             */
+            valid_from: string;
+            /** Valid To */
+            valid_to?: string | null;
+        };
+        /** PlanOut */
+        PlanOut: {
+            /** Area Code */
+            area_code: string;
+            /** Area Name */
+            area_name: string;
+            /** Assignee Id */
+            assignee_id: number | null;
+            /** Cadence */
+            cadence: string;
+            /** Id */
+            id: number;
+            /** Min Minutes */
+            min_minutes: number;
+            /** Per Week */
+            per_week: number;
+            /** Role */
+            role: string;
+            /**
+             * Valid From
+             * Format: date
+             */
+            valid_from: string;
+            /** Valid To */
+            valid_to: string | null;
+        };
+        /** PlanPatchIn */
+        PlanPatchIn: {
+            /** Cadence */
+            cadence?: ("daily" | "weekly" | "per_week") | null;
+            /** Min Minutes */
+            min_minutes?: number | null;
+            /** Per Week */
+            per_week?: number | null;
+            /** Role */
+            role?: ("" | "grid_worker" | "block_chief") | null;
+            /** Valid From */
+            valid_from?: string | null;
+            /** Valid To */
+            valid_to?: string | null;
+        };
+        /** PlanVsDoneOut */
+        PlanVsDoneOut: {
+            /** Area Code */
+            area_code: string;
+            /** Area Name */
+            area_name: string;
+            /** Behind */
+            behind: boolean;
+            /** Cadence */
+            cadence: string;
+            /** Days Done */
+            days_done: number;
+            /** Findings */
+            findings: number;
+            /** Hours Done */
+            hours_done: number;
+            /** Hours Planned */
+            hours_planned: number;
+            /** Min Minutes */
+            min_minutes: number;
+            /** Name */
+            name: string;
+            /** Patrols Done */
+            patrols_done: number;
+            /** Patrols Planned */
+            patrols_planned: number;
+            /** Per Week */
+            per_week: number;
+            /** Plan Id */
+            plan_id: number | null;
+            /** Role */
+            role: string;
+            /** User Id */
+            user_id: number;
+        };
+        /** PointIn */
+        PointIn: {
+            /** Accuracy */
+            accuracy?: number | null;
+            /**
+             * Crs
+             * @default wgs84
+             * @enum {string}
+             */
+            crs?: "wgs84" | "gcj02";
+            /** Lat */
+            lat: number;
+            /** Lng */
+            lng: number;
+            /**
+             * Mock
+             * @default false
+             */
+            mock?: boolean;
+            /**
+             * T
+             * Format: date-time
+             */
+            t: string;
+        };
         /** PointOut */
         PointOut: {
             /** Crs */
@@ -4253,6 +4703,15 @@ export interface components {
             lat: number;
             /** Lng */
             lng: number;
+        };
+        /** PointsIn */
+        PointsIn: {
+            /** Breaks */
+            breaks?: components["schemas"]["BreakIn"][];
+            /** Client Id */
+            client_id: string;
+            /** Points */
+            points?: components["schemas"]["PointIn"][];
         };
         /** PostOut */
         PostOut: {
@@ -4861,6 +5320,125 @@ export interface components {
             kinds: string[];
             /** Organisation Codes */
             organisation_codes: string[];
+        };
+        /** SessionDetailOut */
+        SessionDetailOut: {
+            /** Area Code */
+            area_code: string;
+            /** Area Name */
+            area_name: string;
+            /** Client Id */
+            client_id: string;
+            /** Distance M */
+            distance_m: number;
+            /** Ended At */
+            ended_at: string | null;
+            /** Findings */
+            findings: components["schemas"]["FindingOut"][];
+            /** Findings Count */
+            findings_count: number;
+            /** Flag Counts */
+            flag_counts: {
+                [key: string]: number;
+            };
+            /** Flagged */
+            flagged: {
+                [key: string]: unknown;
+            }[];
+            /** Gaps */
+            gaps: {
+                [key: string]: unknown;
+            }[];
+            /** Id */
+            id: number;
+            /** Inside Share */
+            inside_share: number | null;
+            /** Minutes */
+            minutes: number;
+            /** Patroller Id */
+            patroller_id: number;
+            /** Patroller Name */
+            patroller_name: string;
+            /** Plan Id */
+            plan_id: number | null;
+            /** Raw Count */
+            raw_count: number;
+            /**
+             * Started At
+             * Format: date-time
+             */
+            started_at: string;
+            /** Status */
+            status: string;
+            /** Stored Count */
+            stored_count: number;
+            /** Track */
+            track: {
+                [key: string]: unknown;
+            } | null;
+            /** Tracked S */
+            tracked_s: number;
+        };
+        /** SessionEndIn */
+        SessionEndIn: {
+            /** Ended At */
+            ended_at?: string | null;
+        };
+        /** SessionOut */
+        SessionOut: {
+            /** Area Code */
+            area_code: string;
+            /** Area Name */
+            area_name: string;
+            /** Client Id */
+            client_id: string;
+            /** Distance M */
+            distance_m: number;
+            /** Ended At */
+            ended_at: string | null;
+            /** Findings Count */
+            findings_count: number;
+            /** Flag Counts */
+            flag_counts: {
+                [key: string]: number;
+            };
+            /** Id */
+            id: number;
+            /** Inside Share */
+            inside_share: number | null;
+            /** Minutes */
+            minutes: number;
+            /** Patroller Id */
+            patroller_id: number;
+            /** Patroller Name */
+            patroller_name: string;
+            /** Plan Id */
+            plan_id: number | null;
+            /** Raw Count */
+            raw_count: number;
+            /**
+             * Started At
+             * Format: date-time
+             */
+            started_at: string;
+            /** Status */
+            status: string;
+            /** Stored Count */
+            stored_count: number;
+            /** Tracked S */
+            tracked_s: number;
+        };
+        /** SessionStartIn */
+        SessionStartIn: {
+            /**
+             * Area Code
+             * @default
+             */
+            area_code?: string;
+            /** Client Id */
+            client_id: string;
+            /** Started At */
+            started_at?: string | null;
         };
         /** StaffLeaveOut */
         StaffLeaveOut: {
@@ -6943,6 +7521,367 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["WhistleItemOut"];
+                };
+            };
+        };
+    };
+    gridgov_fieldwork_api_coverage: {
+        parameters: {
+            query?: {
+                area?: string;
+                week?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CoverageOut"][];
+                };
+            };
+        };
+    };
+    gridgov_fieldwork_api_overdue: {
+        parameters: {
+            query?: {
+                area?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OverdueOut"][];
+                };
+            };
+        };
+    };
+    gridgov_fieldwork_api_plan_vs_done: {
+        parameters: {
+            query?: {
+                area?: string;
+                date_from?: string | null;
+                date_to?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PlanVsDoneOut"][];
+                };
+            };
+        };
+    };
+    gridgov_fieldwork_api_export_plan_vs_done: {
+        parameters: {
+            query?: {
+                area?: string;
+                date_from?: string | null;
+                date_to?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": string;
+                };
+            };
+        };
+    };
+    gridgov_fieldwork_api_list_plans: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PlanOut"][];
+                };
+            };
+        };
+    };
+    gridgov_fieldwork_api_create_plan: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PlanIn"];
+            };
+        };
+        responses: {
+            /** @description Created */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PlanOut"];
+                };
+            };
+        };
+    };
+    gridgov_fieldwork_api_retire_plan: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                plan_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description No Content */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    gridgov_fieldwork_api_update_plan: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                plan_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PlanPatchIn"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PlanOut"];
+                };
+            };
+        };
+    };
+    gridgov_fieldwork_api_list_sessions: {
+        parameters: {
+            query?: {
+                mine?: boolean;
+                area?: string;
+                date_from?: string | null;
+                date_to?: string | null;
+                page?: number;
+                page_size?: number | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PagedSessionOut"];
+                };
+            };
+        };
+    };
+    gridgov_fieldwork_api_start: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SessionStartIn"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SessionOut"];
+                };
+            };
+            /** @description Created */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SessionOut"];
+                };
+            };
+        };
+    };
+    gridgov_fieldwork_api_get_session: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                session_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SessionDetailOut"];
+                };
+            };
+        };
+    };
+    gridgov_fieldwork_api_end: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                session_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SessionEndIn"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SessionOut"];
+                };
+            };
+        };
+    };
+    gridgov_fieldwork_api_report_finding: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                session_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["FindingIn"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FindingOut"];
+                };
+            };
+            /** @description Created */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FindingOut"];
+                };
+            };
+        };
+    };
+    gridgov_fieldwork_api_add_points: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                session_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PointsIn"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BatchOut"];
+                };
+            };
+            /** @description Created */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BatchOut"];
                 };
             };
         };

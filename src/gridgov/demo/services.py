@@ -166,6 +166,11 @@ def generate(
             staffed = _insert_staffing(seed)
             timings["staffing"] = time.perf_counter() - t
             log(f"Staffed {staffed:,} grids: grid chief, a second grid worker, building heads, AB岗 backups.")
+            from gridgov.fieldwork.demo import generate_fieldwork
+
+            t = time.perf_counter()
+            generate_fieldwork(seed=seed, log=log)
+            timings["fieldwork"] = time.perf_counter() - t
             created = True
     _train_suggestions(retrain=created, data_dir=data_dir, log=log, timings=timings)
     logins = demo_logins()
@@ -241,9 +246,11 @@ def demo_counts() -> dict[str, int]:
 @transaction.atomic
 def delete_demo(*, log: Log = print) -> None:
     """Delete the demo district and everything the demo made, children before parents."""
+    from gridgov.fieldwork.demo import delete_fieldwork
     from gridgov.registry.demo import delete_registry
     from gridgov.rental.demo import delete_rental
 
+    delete_fieldwork()  # before the users, areas and cases it points at
     delete_rental()  # before the residents, houses and cases it points at
     delete_registry()
     _delete_demo_cases()
