@@ -338,6 +338,7 @@ def populate(world: World, key: str, admin: User, security: User) -> Other:
         "layer_id": [layer.pk],
         "category_code": [_category()],
         "rental_house_id": [rental.pk],
+        "house": [rental.pk],  # the QR label sheet of one rental house
         "whistle_item_id": [WhistleItem.objects.get_or_create(group="市容", name="占道经营")[0].pk],
         # query parameters
         "parent": [c.area.code, c.grid.code],

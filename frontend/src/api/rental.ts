@@ -35,4 +35,6 @@ export const rental = {
   categories: () => api.get<TenancyCategory[]>(`${BASE}/categories`),
   checklist: () => api.get<ChecklistItem[]>(`${BASE}/checklist`),
   publicPage: (code: string) => api.get<RentalPublicPage>(`${BASE}/public/${encodeURIComponent(code)}`),
+  /** GET the QR label sheet (PDF) here with lib/download's downloadFile: the list's filters, or `house` (an id). */
+  labelsPath: `${BASE}/labels.pdf`,
 }

@@ -9,7 +9,7 @@ from ninja.pagination import paginate
 from gridgov.core import ratelimit
 from gridgov.core.http import AuthedRequest
 from gridgov.core.pagination import PAGE_SIZE, Pagination
-from gridgov.rental import selectors, services
+from gridgov.rental import labels, selectors, services
 from gridgov.rental.models import ChecklistItem, TenancyCategory
 from gridgov.rental.schemas import (
     CODE,
@@ -44,6 +44,37 @@ def list_houses(
     return selectors.house_list(
         request.auth, area_code=area, grade=grade or "", category=category, due=due or ""
     )
+
+
+@router.get(
+    "/labels.pdf",
+    response={200: None},
+    summary="QR label sheet of rental houses (PDF, A4, 3 × 7 labels) 一屋一码标签",
+    openapi_extra={
+        "responses": {
+            200: {"content": {"application/pdf": {"schema": {"type": "string", "format": "binary"}}}}
+        }
+    },
+)
+def label_sheet(
+    request: AuthedRequest,
+    area: str = Query("", pattern=r"^[0-9A-Za-z_-]{0,32}$"),
+    grade: GradeFilter | None = None,
+    category: str = Query("", pattern=r"^[0-9A-Za-z_-]{0,32}$"),
+    due: DueFilter | None = None,
+    house: int | None = Query(
+        None, ge=1, le=2**63 - 1, description="one rental house (its id) instead of the filters"
+    ),
+):
+    houses = selectors.label_houses(
+        request.auth,
+        area_code=area,
+        grade=grade or "",
+        category=category,
+        due=due or "",
+        rental_house_id=house,
+    )
+    return labels.pdf_response(houses, request)
 
 
 @router.post("/houses", response={201: RentalHouseDetailOut}, summary="Register a rental house 登记出租屋")
