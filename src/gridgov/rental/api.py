@@ -1,7 +1,7 @@
 """The rental API, mounted at /api/v1/rental: rental houses in your area, recording an inspection, the due
-and overdue list, the figures per grade and category with drill-down, the checklist and grading rules,
-and the public page of a house code (no login, no personal data). Thin: parse → one service or selector
-→ a schema."""
+and overdue list, the figures per grade and category with drill-down, the checklist and grading rules, the
+QR label sheet of the houses (PDF), and the public page of a house code (no login, no personal data).
+Thin: parse → one service or selector → a schema."""
 
 from ninja import Path, Query, Router
 from ninja.pagination import paginate

@@ -69,7 +69,7 @@ def house_list(
     return qs.order_by("id")
 
 
-MAX_LABELS = 500  # about 25 s of rendering on two cores (24 pages); see docs/rental.md
+MAX_LABELS = 500  # about 25 s of rendering on two cores (2,000: 104 s); see docs/rental.md
 
 
 def label_houses(
