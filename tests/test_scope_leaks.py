@@ -356,6 +356,7 @@ def populate(world: World, key: str, admin: User, security: User) -> Other:
         "rental_house_id": [rental.pk],
         "session_id": [patrol.pk],
         "plan_id": [patrol_plan.pk],
+        "house": [rental.pk],  # the QR label sheet of one rental house
         "whistle_item_id": [WhistleItem.objects.get_or_create(group="市容", name="占道经营")[0].pk],
         # query parameters
         "parent": [c.area.code, c.grid.code],

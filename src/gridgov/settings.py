@@ -14,6 +14,8 @@ Environment:
   GRIDGOV_PII_KEYS   encryption keys of personal information, "k2:BASE64,k1:BASE64" (first = current;
                      "k3:sm4:BASE64" for SM4-GCM); a development key is generated into the data directory otherwise
   GRIDGOV_PII_HASH_KEY  BASE64 key of the keyed hashes that find ID numbers and phones; generated likewise
+  GRIDGOV_PUBLIC_URL  the address residents reach the system at (e.g. https://grid.example.gov.cn), printed
+                     into QR labels; without it a label carries the address the request that printed it came to
 """
 
 from __future__ import annotations
@@ -273,6 +275,8 @@ GRIDGOV_COMMUNITY_HOUSEHOLDS = 3000
 GRIDGOV_COMMUNITY_TOLERANCE = 0.2  # a community is "about 3000 households" within ±20 %
 # Map tiles: an operator's tile server (天地图, own OSM); empty = grid polygons on a blank base.
 GRIDGOV_TILE_URL = os.environ.get("GRIDGOV_TILE_URL", "")
+# The external base URL printed into QR labels (rental houses' 一屋一码); empty: the printing request's own.
+GRIDGOV_PUBLIC_URL = os.environ.get("GRIDGOV_PUBLIC_URL", "").strip().rstrip("/")
 
 # --- security headers (the browser and HTTP; docs/security.md) ---------------------------------------
 # Host names: localhost always, the deployment's names from GRIDGOV_ALLOWED_HOSTS (never "*" by default:

@@ -275,3 +275,37 @@ def test_the_house_list_shows_the_overdue_houses_most_overdue_first(server, new_
     expect(links).to_have_count(len(both["items"]))
     chosen = desk.locator(".el-select").filter(has=desk.locator("#rental-category"))
     expect(chosen).to_contain_text(overdue["items"][0]["category_name"])
+
+
+def test_community_staff_print_the_qr_labels_of_the_list_and_of_one_house(server, new_context):
+    """打印二维码标签 on the list downloads the sheet of the filters shown (21 labels a page), 打印本屋二维码标签
+    on a house page the label of that house; neither names a person."""
+    import io
+
+    from pypdf import PdfReader
+
+    staff_api = server.api(COMMUNITY_STAFF)
+    houses = staff_api.get(f"/api/v1/rental/houses?area={GRID}&grade=prohibited&page_size=100")
+    assert 0 < houses["count"] <= 100, houses["count"]
+    desk = login_desktop(
+        new_context("desktop"), server, COMMUNITY_STAFF, f"/app/rental?area={GRID}&grade=prohibited"
+    )
+    expect(desk.get_by_test_id("rental-list")).to_contain_text(f"共 {houses['count']} 条")
+    with desk.expect_download(timeout=120_000) as info:
+        desk.get_by_test_id("rental-print-labels").click()
+    reader = PdfReader(io.BytesIO(open(info.value.path(), "rb").read()))
+    assert len(reader.pages) == -(-houses["count"] // 21)
+    text = re.sub(r"\s+", "", "".join(p.extract_text() for p in reader.pages))
+    assert all(h["code"] in text for h in houses["items"]) and "禁止" in text
+
+    one = houses["items"][0]
+    detail = staff_api.get(f"/api/v1/rental/houses/{one['id']}")
+    desk.goto(f"{server.url}/app/rental/{one['id']}")
+    expect(desk.get_by_test_id("rental-code")).to_have_text(one["code"])
+    with desk.expect_download(timeout=60_000) as info:
+        desk.get_by_test_id("rental-print-label").click()
+    reader = PdfReader(io.BytesIO(open(info.value.path(), "rb").read()))
+    text = re.sub(r"\s+", "", "".join(p.extract_text() for p in reader.pages))
+    assert len(reader.pages) == 1 and one["code"] in text and re.sub(r"\s+", "", one["address"]) in text
+    if detail["filing_number"]:
+        assert detail["filing_number"] not in text

@@ -68,4 +68,6 @@ export const rental = {
   /** The rental list as .xlsx with the list's filters (headings in the UI language). */
   exportPath: `${BASE}/houses.xlsx`,
   publicPage: (code: string) => api.get<RentalPublicPage>(`${BASE}/public/${encodeURIComponent(code)}`),
+  /** GET the QR label sheet (PDF) here with lib/download's downloadFile: the list's filters, or `house` (an id). */
+  labelsPath: `${BASE}/labels.pdf`,
 }

@@ -1850,6 +1850,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/rental/labels.pdf": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** QR label sheet of rental houses (PDF, A4, 3 × 7 labels) 一屋一码标签 */
+        get: operations["gridgov_rental_api_label_sheet"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/rental/public/{code}": {
         parameters: {
             query?: never;
@@ -3273,7 +3290,10 @@ export interface components {
             group: string;
             /** Hazard Category Code */
             hazard_category_code: string;
-            /** Name */
+            /**
+             * Name
+             * @description in the request's language (Chinese when no English name is kept)
+             */
             name: string;
             /** Weight */
             weight: number;
@@ -5707,7 +5727,10 @@ export interface components {
         TenancyCategoryOut: {
             /** Code */
             code: string;
-            /** Name */
+            /**
+             * Name
+             * @description in the request's language (Chinese when no English name is kept)
+             */
             name: string;
             /** Visit Days */
             visit_days: number | null;
@@ -9164,6 +9187,33 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["PagedImportErrorOut"];
+                };
+            };
+        };
+    };
+    gridgov_rental_api_label_sheet: {
+        parameters: {
+            query?: {
+                area?: string;
+                grade?: ("relaxed" | "watch" | "strict" | "prohibited" | "ungraded") | null;
+                category?: string;
+                due?: ("due" | "overdue") | null;
+                /** @description one rental house (its id) instead of the filters */
+                house?: number | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/pdf": string;
                 };
             };
         };

@@ -10,6 +10,7 @@ import notices, { noticeActions } from './notices-en'
 import rental from './rental-en'
 import rentalfigures from './rentalfigures-en'
 import rentalimport from './rentalimport-en'
+import rentallabels from './rentallabels-en'
 import casework from './casework-en'
 
 const en: Messages = {
@@ -499,6 +500,7 @@ const en: Messages = {
   rental,
   rentalfigures,
   rentalimport,
+  rentallabels,
   errors: {
     title: 'Something went wrong',
     network: 'Network error',

@@ -8,6 +8,7 @@ import notices, { noticeActions } from './notices-zh-CN'
 import rental from './rental-zh-CN'
 import rentalfigures from './rentalfigures-zh-CN'
 import rentalimport from './rentalimport-zh-CN'
+import rentallabels from './rentallabels-zh-CN'
 import casework from './casework-zh-CN'
 
 const zhCN = {
@@ -497,6 +498,7 @@ const zhCN = {
   rental,
   rentalfigures,
   rentalimport,
+  rentallabels,
   errors: {
     title: '出错了',
     network: '网络连接失败',

@@ -113,20 +113,23 @@ def font_css(text: str) -> str:
 
 
 def _fetcher():
-    """A URL fetcher of local files under the static folder only: a sheet never reaches the network."""
+    """A URL fetcher of local files under the static folder and of data: URIs (which carry their own
+    content, e.g. a label's QR code) only: a sheet never reaches the network."""
     from urllib.parse import unquote, urlparse
 
     from weasyprint.urls import URLFetcher
 
     class LocalFetcher(URLFetcher):
         def fetch(self, url, headers=None):
+            if url.startswith("data:"):
+                return super().fetch(url, headers)
             if url.startswith("file:"):
                 target = Path(unquote(urlparse(url).path)).resolve()
                 if any(target.is_relative_to(d.resolve()) for d in static_dirs()):
                     return super().fetch(url, headers)
             raise ValueError(f"not fetched: {url[:80]}")
 
-    return LocalFetcher(allowed_protocols=("file",), fail_on_errors=False)
+    return LocalFetcher(allowed_protocols=("file", "data"), fail_on_errors=False)
 
 
 def render_pdf(html: str) -> bytes:

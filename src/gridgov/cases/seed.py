@@ -281,6 +281,22 @@ CATEGORIES: list[tuple[str, str, str, list[tuple]]] = [
 ]
 
 # (group, name, departments, report_in, resolution)
+# Subcategories that only the system opens (no one reports them, so the demo writes no texts for them):
+# (parent code, code, name, open_condition, close_condition, department, report_in, resolution).
+SYSTEM_SUBCATEGORIES: list[tuple] = [
+    # 出租屋 three strict or prohibited grades in a row: the community rectifies the house (rental app).
+    (
+        "G05",
+        "G0503",
+        "出租屋整治",
+        "出租屋连续多次（默认3次）评为严管或禁止",
+        "已完成整治，复查评级不再为严管或禁止",
+        None,
+        (1, DY),
+        (30, DY),
+    ),
+]
+
 WHISTLE_ITEMS: list[tuple[str, str, list[str], tuple, tuple]] = [
     ("城市管理类", "占道经营联合整治", [CG, GA, SJ], (2, H), (3, DY)),
     ("城市管理类", "违法建设拆除", [CG, ZJ], (4, H), (7, DY)),
@@ -332,6 +348,7 @@ def seed(category_model, whistle_item_model) -> tuple[int, int]:
                 },
             )
             n_cat += 1
+    n_cat += seed_system_subcategories(category_model)
     for group, name, depts, (ri, ri_unit), (res, res_unit) in WHISTLE_ITEMS:
         whistle_item_model.objects.update_or_create(
             group=group,
@@ -345,3 +362,33 @@ def seed(category_model, whistle_item_model) -> tuple[int, int]:
             },
         )
     return n_cat, len(WHISTLE_ITEMS)
+
+
+def seed_system_subcategories(category_model) -> int:
+    """Create or update the subcategories only the system opens, under their seeded parents (a parent an
+    administrator removed leaves its subcategory out). Returns how many were seeded."""
+    n = 0
+    for parent_code, code, name, open_c, close_c, dept, (ri, ri_unit), (
+        res,
+        res_unit,
+    ) in SYSTEM_SUBCATEGORIES:
+        parent = category_model.objects.filter(code=parent_code).first()
+        if parent is None:
+            continue
+        category_model.objects.update_or_create(
+            code=code,
+            defaults={
+                "parent": parent,
+                "name": name,
+                "kind": parent.kind,
+                "open_condition": open_c,
+                "close_condition": close_c,
+                "department_code": dept or "",
+                "report_in_limit": ri,
+                "report_in_unit": ri_unit,
+                "resolution_limit": res,
+                "resolution_unit": res_unit,
+            },
+        )
+        n += 1
+    return n

@@ -10,16 +10,16 @@ from gridgov.rental.models import ChecklistItem, GradingRules, TenancyCategory
 
 @admin.register(TenancyCategory)
 class TenancyCategoryAdmin(admin.ModelAdmin):
-    list_display = ("code", "name", "visit_days", "sort", "is_active")
+    list_display = ("code", "name", "name_en", "visit_days", "sort", "is_active")
     list_filter = ("is_active",)
-    search_fields = ("code", "name")
+    search_fields = ("code", "name", "name_en")
 
 
 @admin.register(ChecklistItem)
 class ChecklistItemAdmin(admin.ModelAdmin):
-    list_display = ("code", "group", "name", "weight", "hazard_category_code", "sort", "is_active")
+    list_display = ("code", "group", "name", "name_en", "weight", "hazard_category_code", "sort", "is_active")
     list_filter = ("group", "is_active")
-    search_fields = ("code", "name")
+    search_fields = ("code", "name", "name_en")
 
 
 @admin.register(GradingRules)

@@ -1,8 +1,9 @@
 """The rental API, mounted at /api/v1/rental: rental houses in your area, recording an inspection, the due
-and overdue list, the figures per grade and category with drill-down, the checklist and grading rules,
-the public page of a house code (no login, no personal data), the imports of rental lists and existing
-gradings (template, upload → job, progress, errors, error workbook) and the export of the rental list. Thin: parse → one service or selector
-→ a schema."""
+and overdue list, the figures per grade and category with drill-down and their Excel export, the checklist
+and grading rules, the QR label sheet of the houses (PDF), the public page of a house code (no login, no
+personal data), the imports of rental lists and existing gradings (template, upload → job, progress,
+errors, error workbook) and the export of the rental list. Thin: parse → one service or selector → a
+schema."""
 
 from ninja import File, Form, Path, Query, Router
 from ninja.files import UploadedFile
@@ -15,7 +16,7 @@ from gridgov.core.pagination import PAGE_SIZE, Pagination
 from gridgov.core.tabular.export import XLSX_TYPE
 from gridgov.core.tabular.export import download as tabular_download
 from gridgov.registry.schemas import ImportErrorOut, ImportJobOut
-from gridgov.rental import exports, jobs, selectors, services
+from gridgov.rental import exports, jobs, labels, selectors, services
 from gridgov.rental.models import ChecklistItem, RentalImportJob, TenancyCategory
 from gridgov.rental.schemas import (
     CODE,
@@ -54,6 +55,37 @@ def list_houses(
     return selectors.house_list(
         request.auth, area_code=area, grade=grade or "", category=category, due=due or ""
     )
+
+
+@router.get(
+    "/labels.pdf",
+    response={200: None},
+    summary="QR label sheet of rental houses (PDF, A4, 3 × 7 labels) 一屋一码标签",
+    openapi_extra={
+        "responses": {
+            200: {"content": {"application/pdf": {"schema": {"type": "string", "format": "binary"}}}}
+        }
+    },
+)
+def label_sheet(
+    request: AuthedRequest,
+    area: str = Query("", pattern=r"^[0-9A-Za-z_-]{0,32}$"),
+    grade: GradeFilter | None = None,
+    category: str = Query("", pattern=r"^[0-9A-Za-z_-]{0,32}$"),
+    due: DueFilter | None = None,
+    house: int | None = Query(
+        None, ge=1, le=2**63 - 1, description="one rental house (its id) instead of the filters"
+    ),
+):
+    houses = selectors.label_houses(
+        request.auth,
+        area_code=area,
+        grade=grade or "",
+        category=category,
+        due=due or "",
+        rental_house_id=house,
+    )
+    return labels.pdf_response(houses, request)
 
 
 @router.post("/houses", response={201: RentalHouseDetailOut}, summary="Register a rental house 登记出租屋")

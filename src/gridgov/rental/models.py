@@ -9,6 +9,7 @@ import uuid
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
 from gridgov.core.tabular.models import TabularJob, TabularRowError
@@ -45,12 +46,19 @@ class Result(models.TextChoices):
     NOT_APPLICABLE = "na", _("Not applicable")
 
 
+def in_language(name: str, name_en: str) -> str:
+    """A name kept in data in the request's language: the English form when English is asked for and one is
+    kept, else the Chinese (the default language)."""
+    return name_en if name_en and not (get_language() or "zh-hans").startswith("zh") else name
+
+
 class TenancyCategory(models.Model):
     """A tenancy category (整租 / 合租 / 群租 / 家庭旅馆 / 宿舍 …): a list in data, each with its own visit
     interval in days (none: the grade alone decides); the stricter of category and grade wins."""
 
     code = models.CharField(max_length=24, unique=True)
     name = models.CharField(max_length=50)
+    name_en = models.CharField(_("name in English"), max_length=80, blank=True, default="")
     visit_days = models.PositiveSmallIntegerField(null=True, blank=True)
     sort = models.PositiveSmallIntegerField(default=0)
     is_active = models.BooleanField(default=True)
@@ -62,6 +70,10 @@ class TenancyCategory(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    @property
+    def local_name(self) -> str:
+        return in_language(self.name, self.name_en)
+
 
 class ChecklistItem(models.Model):
     """One item of the inspection checklist: its group, its weight in the score, and (when a failure is a
@@ -70,6 +82,7 @@ class ChecklistItem(models.Model):
     code = models.CharField(max_length=16, unique=True)
     group = models.CharField(max_length=16, choices=ItemGroup.choices)
     name = models.CharField(max_length=100)
+    name_en = models.CharField(_("name in English"), max_length=160, blank=True, default="")
     weight = models.PositiveSmallIntegerField(default=1)
     hazard_category_code = models.CharField(max_length=16, blank=True, default="")
     sort = models.PositiveSmallIntegerField(default=0)
@@ -80,6 +93,10 @@ class ChecklistItem(models.Model):
 
     def __str__(self) -> str:
         return f"{self.code} {self.name}"
+
+    @property
+    def local_name(self) -> str:
+        return in_language(self.name, self.name_en)
 
 
 class GradingRules(models.Model):

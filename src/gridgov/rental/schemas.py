@@ -54,7 +54,7 @@ class RentalHouseOut(Schema):
 
     @staticmethod
     def resolve_category_name(obj) -> str:
-        return obj.category.name
+        return obj.category.local_name
 
     @staticmethod
     def resolve_colour(obj) -> str | None:
@@ -88,8 +88,12 @@ class RentalCaseLinkOut(Schema):
 
 class TenancyCategoryOut(Schema):
     code: str
-    name: str
+    name: str = Field(description="in the request's language (Chinese when no English name is kept)")
     visit_days: int | None
+
+    @staticmethod
+    def resolve_name(obj) -> str:
+        return obj.local_name
 
 
 class InspectionOut(Schema):
@@ -183,9 +187,13 @@ class InspectionIn(Schema):
 class ChecklistItemOut(Schema):
     code: str
     group: str
-    name: str
+    name: str = Field(description="in the request's language (Chinese when no English name is kept)")
     weight: int
     hazard_category_code: str
+
+    @staticmethod
+    def resolve_name(obj) -> str:
+        return obj.local_name
 
 
 class GradingRulesIn(Schema):

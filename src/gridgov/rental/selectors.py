@@ -82,6 +82,43 @@ def house_list(
     return qs.order_by("id")
 
 
+MAX_LABELS = 500  # about 25 s of rendering on two cores (2,000: 104 s); see docs/rental.md
+
+
+def label_houses(
+    user,
+    *,
+    area_code: str = "",
+    grade: str = "",
+    category: str = "",
+    due: str = "",
+    rental_house_id: int | None = None,
+) -> list[RentalHouse]:
+    """The rental houses a QR label sheet prints: one house of the user's (404 outside the scope), or the
+    user's houses narrowed by the list's filters, in the order someone walking the buildings sticks them
+    (building, unit, room). At most MAX_LABELS per sheet, and at least one: else a 400 that says to narrow
+    (or change) the filter."""
+    if rental_house_id is not None:
+        return [house_detail(user, rental_house_id)]
+    qs = house_list(user, area_code=area_code, grade=grade, category=category, due=due)
+    n = qs.count()
+    if n > MAX_LABELS:
+        raise BadRequest(
+            _(
+                "%(n)s rental houses match: a label sheet prints at most %(max)s. Narrow the filter (an area, "
+                "a grade or a category) and print in parts."
+            )
+            % {"n": n, "max": MAX_LABELS}
+        )
+    if n == 0:
+        raise BadRequest(_("No rental house matches the filter: there are no labels to print."))
+    return list(
+        qs.select_related("house__building").order_by(
+            "house__building__code", "house__unit", "house__room", "id"
+        )
+    )
+
+
 def house_detail(user, rental_house_id: int) -> RentalHouse:
     house = (
         houses_for(user)
@@ -199,7 +236,7 @@ def figures(user, area_code: str = "") -> dict[str, Any]:
     return {
         "area": out(area),
         "children": [out(c) for c in children],
-        "category_names": dict(TenancyCategory.objects.values_list("code", "name")),
+        "category_names": {c.code: c.local_name for c in TenancyCategory.objects.all()},
     }
 
 
@@ -330,12 +367,16 @@ def public_page(code: str) -> dict[str, Any]:
     if house is None:
         raise NotFound(_("There is no rental house with this code."))
     hazards = sorted(
-        {link.item.name for link in open_cases(house, CaseKind.HAZARD).select_related("item") if link.item}
+        {
+            link.item.local_name
+            for link in open_cases(house, CaseKind.HAZARD).select_related("item")
+            if link.item
+        }
     )
     return {
         "code": house.code,
         "community": _community_name(house),
-        "category": house.category.name,
+        "category": house.category.local_name,
         "grade": house.grade or None,
         "colour": COLOUR[Grade(house.grade)] if house.grade else None,
         "last_inspected_on": house.last_inspected_on,

@@ -44,6 +44,7 @@ from gridgov.rental.models import (
     Tenancy,
     TenancyCategory,
 )
+from gridgov.territory import paths
 from gridgov.territory.models import Area, House
 
 # Flags an inspector may set; `over_capacity` is set by the system when the tenants exceed the limit.
@@ -334,26 +335,23 @@ def record_inspection(
     for code in sorted(failed):
         if items[code].hazard_category_code:
             _open_hazard(actor, rental, inspection, items[code])
-    if (
-        rental.red_streak >= rules.red_streak
-        and not selectors.open_cases(rental, CaseKind.RECTIFICATION).exists()
-    ):
-        _open_rectification(actor, rental, inspection, rules)
+    if _rectification_due(rental, rules):
+        _open_rectification(actor, rental, inspection)
     return inspection, True
 
 
-def _intake(actor, rental: RentalHouse, description: str, key: str, category_code: str = ""):
-    building = rental.house.building
-    known = (
-        bool(category_code)
-        and Category.objects.filter(code=category_code, is_active=True, parent__isnull=False).exists()
-    )
+# The case subcategory of a rental house's rectification (cases seed: SYSTEM_SUBCATEGORIES).
+RECTIFICATION_CATEGORY = "G0503"
+
+
+def _intake(actor, rental: RentalHouse, description: str, key: str, category_code: str, area_code: str):
+    known = Category.objects.filter(code=category_code, is_active=True, parent__isnull=False).exists()
     case, _created = case_services.intake(
         actor=actor,
         description=description,
         kind=CaseCaseKind.HAZARD,
         channel=Channel.PATROL,
-        area_code=building.grid.code,
+        area_code=area_code,
         address=str(rental.house),
         category_code=category_code if known else None,
         idempotency_key=key,
@@ -362,27 +360,58 @@ def _intake(actor, rental: RentalHouse, description: str, key: str, category_cod
 
 
 def _open_hazard(actor, rental: RentalHouse, inspection: Inspection, item: ChecklistItem) -> None:
-    """A failed item opens a hazard case, unless the house already has an open one for the item."""
+    """A failed item opens a hazard case on the house's grid, unless the house already has an open one for
+    the item."""
     if selectors.open_cases(rental, CaseKind.HAZARD).filter(item=item).exists():
         return
     description = _("Rental house inspection found a hazard: %(item)s (house code %(code)s)") % {
-        "item": item.name,
+        "item": item.local_name,
         "code": rental.code,
     }
+    key = f"rental-{inspection.pk}-{item.code}"
     case = _intake(
-        actor, rental, description, f"rental-{inspection.pk}-{item.code}", item.hazard_category_code
+        actor, rental, description, key, item.hazard_category_code, rental.house.building.grid.code
     )
     RentalCase.objects.create(
         rental_house=rental, kind=CaseKind.HAZARD, inspection=inspection, item=item, case=case
     )
 
 
-def _open_rectification(actor, rental: RentalHouse, inspection: Inspection, rules: GradingRules) -> None:
+def _rectification_due(rental: RentalHouse, rules: GradingRules) -> bool:
+    """Whether the house's red grades in a row call for a rectification case: the streak reaches the rules'
+    length and no rectification case is open; after an earlier one closed, only the red grades recorded
+    since its closing count (a closed rectification is followed by a new one after another full streak,
+    not at the next red)."""
+    if rental.red_streak < rules.red_streak:
+        return False
+    if selectors.open_cases(rental, CaseKind.RECTIFICATION).exists():
+        return False
+    last = (
+        RentalCase.objects.filter(rental_house=rental, kind=CaseKind.RECTIFICATION)
+        .select_related("case")
+        .order_by("-id")
+        .first()
+    )
+    if last is None:
+        return True
+    since = Inspection.objects.filter(rental_house=rental)
+    if last.case.closed_at:
+        since = since.filter(created_at__gt=last.case.closed_at)
+    else:
+        since = since.filter(id__gt=last.inspection_id)
+    return min(rental.red_streak, since.count()) >= rules.red_streak
+
+
+def _open_rectification(actor, rental: RentalHouse, inspection: Inspection) -> None:
+    """The rectification case (整治) of the house: subcategory 出租屋整治, on the house's community (not its
+    grid), so the community holds it."""
     description = _(
         "Rental house graded strict or prohibited %(n)s times in a row: rectification by the community "
         "(house code %(code)s)"
     ) % {"n": rental.red_streak, "code": rental.code}
-    case = _intake(actor, rental, description, f"rental-{inspection.pk}-rectification")
+    community = paths.community_of(rental.house.building.grid)
+    key = f"rental-{inspection.pk}-rectification"
+    case = _intake(actor, rental, description, key, RECTIFICATION_CATEGORY, community.code)
     RentalCase.objects.create(
         rental_house=rental, kind=CaseKind.RECTIFICATION, inspection=inspection, case=case
     )

@@ -11,7 +11,7 @@ from collections import Counter
 import pytest
 from django.test import Client
 
-from gridgov.rental.models import RentalHouse, RentalRoom
+from gridgov.rental.models import RentalHouse, RentalRoom, TenancyCategory
 from gridgov.rental.tests.conftest import Api, all_pass, house_of, inspect, make_rental
 from gridgov.testing import assert_problem
 
@@ -154,15 +154,49 @@ def test_the_list_filters_by_due_date_with_the_other_filters(many, people, world
 
 
 def test_tenancy_categories_and_their_names_in_the_figures(many, people, world):
-    api = Api(people.worker_a1)
+    api = Api(people.worker_a1, language="zh-hans")
     body = api.ok(api.get("/categories"))
     assert [c["code"] for c in body][:5] == ["whole", "shared", "group", "family_hotel", "dormitory"]
     group = next(c for c in body if c["code"] == "group")
     assert group["name"] == "群租" and isinstance(group["visit_days"], int)
-    figures = Api(people.sub_staff).get("/figures").json()
+    figures = Api(people.sub_staff, language="zh-hans").get("/figures").json()
     assert set(figures["area"]["categories"]) <= set(figures["category_names"])
     assert figures["category_names"]["family_hotel"] == "家庭旅馆"
     assert Client().get("/api/v1/rental/categories").status_code in (401, 403)
+
+
+def test_names_of_categories_and_items_follow_the_request_language(many, people, world):
+    """English with Accept-Language en, Chinese with zh-hans, on every read that names them; a name kept
+    without an English form stays Chinese in English."""
+    en, zh = Api(people.staff_a, language="en"), Api(people.staff_a, language="zh-hans")
+    assert {c["code"]: c["name"] for c in en.ok(en.get("/categories"))}["group"] == "Group letting"
+    assert {c["code"]: c["name"] for c in zh.ok(zh.get("/categories"))}["group"] == "群租"
+    en_items = {i["code"]: i["name"] for i in en.ok(en.get("/checklist"))}
+    zh_items = {i["code"]: i["name"] for i in zh.ok(zh.get("/checklist"))}
+    assert en_items["H02"] == "Escape routes and exits clear" and zh_items["H02"] == "疏散通道、安全出口畅通"
+    assert (
+        Api(people.sub_staff, language="en").get("/figures").json()["category_names"]["dormitory"]
+        == "Dormitory"
+    )
+    assert (
+        Api(people.sub_staff, language="zh-hans").get("/figures").json()["category_names"]["dormitory"]
+        == "宿舍"
+    )
+    house = many[0]
+    assert en.get(f"/houses/{house.pk}").json()["category_name"] == "Whole-unit letting"
+    assert zh.get(f"/houses/{house.pk}").json()["category_name"] == "整租"
+    rows = {r["id"]: r for r in en.get("/houses").json()["items"]}
+    assert rows[house.pk]["category_name"] == "Whole-unit letting"
+    shared = next(h for h in many if h.category.code == "shared")  # open hazard H01
+    page = Client(HTTP_ACCEPT_LANGUAGE="en").get(f"/api/v1/rental/public/{shared.code}").json()
+    assert (
+        page["category"] == "Shared letting"
+        and "Working fire extinguishers and smoke detectors" in page["open_hazards"]
+    )
+    page = Client(HTTP_ACCEPT_LANGUAGE="zh-hans").get(f"/api/v1/rental/public/{shared.code}").json()
+    assert page["category"] == "合租" and "灭火器、烟感等消防器材配备有效" in page["open_hazards"]
+    TenancyCategory.objects.filter(code="group").update(name_en="")
+    assert {c["code"]: c["name"] for c in en.ok(en.get("/categories"))}["group"] == "群租"
 
 
 def test_the_detail_reads_a_bounded_number_of_queries(rental, people, today):

@@ -9,6 +9,7 @@ import re
 
 import pytest
 from django.test import Client
+from django.utils import timezone
 
 from gridgov.cases.models import Case, Status
 from gridgov.cases.selectors import visible_cases
@@ -65,7 +66,7 @@ def test_a_hazard_case_is_opened_once_while_open_and_again_after_closing(rental,
     assert Case.objects.count() == 2  # failing again later is a new hazard
 
 
-def test_the_third_red_in_a_row_opens_exactly_one_rectification_case(rental, people, today):
+def test_the_third_red_in_a_row_opens_exactly_one_rectification_case(rental, people, world, today):
     def red(days_ago: int, client_id: str = ""):
         return inspect(
             people.worker_a1, rental, today - dt.timedelta(days=days_ago), results=all_pass(C01="fail"),
@@ -75,19 +76,39 @@ def test_the_third_red_in_a_row_opens_exactly_one_rectification_case(rental, peo
     def rectifications():
         return RentalCase.objects.filter(rental_house=rental, kind="rectification")
 
-    red(21)
-    red(14)
+    red(42)
+    red(35)
     assert rental.red_streak == 2 and not rectifications().exists()
-    third = red(7, "third")
+    third = red(28, "third")
     assert rental.red_streak == 3 and rectifications().count() == 1
     link = rectifications().get()
-    assert link.inspection == third and link.case.holder_area == rental.house.building.grid.parent.parent
-    assert "3" in link.case.description and rental.code in link.case.description
+    case = link.case
+    # A rectification case of the subcategory 出租屋整治, on the house's community (not its grid): the
+    # community holds it, and it is in community staff's case list — not in another community's.
+    assert link.inspection == third and case.category.code == "G0503" and case.category.name == "出租屋整治"
+    assert case.category.parent.code == "G05"
+    assert case.area == world.comm_a and case.holder_area == world.comm_a and case.grid_id is None
+    assert case.address == str(rental.house)
+    assert "3" in case.description and rental.code in case.description
+    assert visible_cases(people.staff_a).filter(pk=case.pk).exists()
+    assert not visible_cases(people.staff_b).filter(pk=case.pk).exists()
+    detail = Api(people.staff_a).get(f"/houses/{rental.pk}").json()
+    assert {(c["id"], c["kind"]) for c in detail["open_cases"]} == {(case.pk, "rectification")}
 
-    red(7, "third")  # a retry of the third
-    red(0)  # a fourth red while the rectification is open
+    red(28, "third")  # a retry of the third
+    red(21)  # a fourth red while the rectification is open
     assert rectifications().count() == 1 and rental.red_streak == 4
     assert Case.objects.count() == 1  # the rectification only: a failed C01 is no hazard case
+
+    Case.objects.filter(pk=case.pk).update(status=Status.CLOSED, closed_at=timezone.now())  # closed
+    red(14)
+    red(7)
+    assert rectifications().count() == 1 and rental.red_streak == 6  # two more reds: not yet
+    red(0)  # the third red since the first rectification
+    assert rectifications().count() == 2 and rental.red_streak == 7
+    second = rectifications().order_by("-id").first()
+    assert second.case.status != Status.CLOSED and second.case.category.code == "G0503"
+    assert second.case.holder_area == world.comm_a
 
 
 def test_a_milder_grade_breaks_the_streak(rental, people, today):
