@@ -12,3 +12,9 @@ from gridgov.rental import services
 def remind_due_inspections() -> dict[str, int]:
     """Every morning: tell grid workers how many rental houses of their grid are due or overdue."""
     return services.remind_due()
+
+
+@db_periodic_task(crontab(hour="7", minute="40"))
+def remind_star_reviews() -> dict[str, int]:
+    """Every morning: tell community staff how many star sites of their community are due for review."""
+    return services.remind_star_reviews()
