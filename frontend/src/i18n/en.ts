@@ -8,6 +8,7 @@ import staffing from './staffing-en'
 import abgang from './abgang-en'
 import notices, { noticeActions } from './notices-en'
 import rental from './rental-en'
+import rentalstars from './rentalstars-en'
 import casework from './casework-en'
 
 const en: Messages = {
@@ -495,6 +496,7 @@ const en: Messages = {
   notices,
   casework,
   rental,
+  rentalstars,
   errors: {
     title: 'Something went wrong',
     network: 'Network error',

@@ -6,6 +6,7 @@ import staffing from './staffing-zh-CN'
 import abgang from './abgang-zh-CN'
 import notices, { noticeActions } from './notices-zh-CN'
 import rental from './rental-zh-CN'
+import rentalstars from './rentalstars-zh-CN'
 import casework from './casework-zh-CN'
 
 const zhCN = {
@@ -493,6 +494,7 @@ const zhCN = {
   notices,
   casework,
   rental,
+  rentalstars,
   errors: {
     title: '出错了',
     network: '网络连接失败',

@@ -380,6 +380,7 @@ class StarBuildingOut(Schema):
 
 class StarSiteDetailOut(StarSiteOut):
     building_code: str
+    compound_id: int | None
     compound_type: str
     buildings: list[StarBuildingOut] = Field(description="a compound's buildings (a building: itself)")
     applications: list[StarApplicationOut] = Field(description="newest first")
