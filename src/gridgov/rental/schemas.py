@@ -263,8 +263,8 @@ class StarSiteOut(Schema):
     id: int
     kind: str
     name: str
-    community: str
-    community_code: str
+    community: str = Field(..., alias="community.name")
+    community_code: str = Field(..., alias="community.code")
     status: str = Field(description="unrated, awarded or withdrawn (see expired)")
     stars: int | None
     awarded_on: dt.date | None
@@ -275,14 +275,6 @@ class StarSiteOut(Schema):
     withdrawn_on: dt.date | None
     withdrawn_reason: str
     open_application: StarOpenApplicationOut | None
-
-    @staticmethod
-    def resolve_community(obj) -> str:
-        return obj.community.name
-
-    @staticmethod
-    def resolve_community_code(obj) -> str:
-        return obj.community.code
 
     @staticmethod
     def resolve_expired(obj) -> bool:
@@ -440,18 +432,10 @@ class CompoundOut(Schema):
     id: int
     name: str
     type: str
-    community: str
-    community_code: str
+    community: str = Field(..., alias="community.name")
+    community_code: str = Field(..., alias="community.code")
     buildings: list[StarBuildingOut]
     site_id: int | None
-
-    @staticmethod
-    def resolve_community(obj) -> str:
-        return obj.community.name
-
-    @staticmethod
-    def resolve_community_code(obj) -> str:
-        return obj.community.code
 
     @staticmethod
     def resolve_buildings(obj) -> list:
@@ -508,9 +492,5 @@ class StarPublicOut(Schema):
     kind: str
     name: str
     stars: int
-    community: str
+    community: str = Field(..., alias="community.name")
     valid_until: dt.date
-
-    @staticmethod
-    def resolve_community(obj) -> str:
-        return obj.community.name
