@@ -468,3 +468,16 @@ def test_two_at_once_never_both_award(people, world):
     assert sorted(results) == ["400", "won"], results
     assert StarStep.objects.filter(site=site, action="award").count() == 1
     assert Notification.objects.filter(kind=services.STAR_RESULT_KIND).count() == 1
+
+
+def test_the_back_office_only_shows_the_star_criteria(db, client):
+    from gridgov.accounts.models import User
+
+    client.force_login(User.objects.create_superuser("root", password="Root-Passw0rd!"))
+    rules = StarRules.objects.get(version=1)
+    assert client.get("/admin/rental/starrules/").status_code == 200
+    assert client.get(f"/admin/rental/starrules/{rules.pk}/change/").status_code == 200
+    assert client.get("/admin/rental/starrules/add/").status_code == 403
+    client.post(f"/admin/rental/starrules/{rules.pk}/change/", {"validity_days": 9})
+    rules.refresh_from_db()
+    assert rules.validity_days == 365
