@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from django.utils import timezone
 from ninja import Field, Schema
+from pydantic import StringConstraints
 
 from gridgov.core import pii
 from gridgov.core.dates import AwareDateTime
@@ -409,7 +410,9 @@ class StarApplyIn(Schema):
 
 
 class StarAssessIn(Schema):
-    scores: dict[str, int] = Field(..., description="criterion code → points, 0 to its weight")
+    scores: dict[Annotated[str, StringConstraints(pattern=r"^[0-9A-Za-z_-]{1,16}$")], int] = Field(
+        ..., max_length=100, description="criterion code → points, 0 to its weight"
+    )
     note: str = Field("", max_length=500, pattern=LINE)
 
 
@@ -425,7 +428,9 @@ class CompoundIn(Schema):
     name: str = Field(..., min_length=1, max_length=100, pattern=LINE)
     type: Literal["residential", "village"] = "residential"
     community_code: str = Field(..., pattern=CODE)
-    building_codes: list[str] = Field(..., min_length=1, max_length=500)
+    building_codes: list[Annotated[str, StringConstraints(pattern=CODE)]] = Field(
+        ..., min_length=1, max_length=500
+    )
 
 
 class CompoundOut(Schema):

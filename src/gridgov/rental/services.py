@@ -449,6 +449,7 @@ STAR_RESULT_KIND = "rental.star_result"
 STAR_REVIEW_KIND = "rental.star_reviews_due"
 STAR_SITE_KINDS = tuple(SiteKind.values)
 CRITERION_CODE = re.compile(r"^[0-9A-Za-z_-]{1,16}$")
+CRITERION_NAME = re.compile(r"^(?=.*\S)[^\x00-\x1f\x7f]{1,100}$")
 
 
 def star_score(criteria: list[dict[str, Any]], scores: dict[str, int]) -> tuple[Decimal, list[str]]:
@@ -488,8 +489,8 @@ def _check_star_rules(data: dict[str, Any], errors: FieldErrors) -> None:
         if not (
             isinstance(c, dict)
             and CRITERION_CODE.match(str(c.get("code") or ""))
-            and str(c.get("name") or "").strip()
-            and str(c.get("name_en") or "").strip()
+            and CRITERION_NAME.match(str(c.get("name") or ""))
+            and CRITERION_NAME.match(str(c.get("name_en") or ""))
             and c.get("applies") in (*STAR_SITE_KINDS, "both")
             and isinstance(c.get("weight"), int)
             and 1 <= c["weight"] <= 100

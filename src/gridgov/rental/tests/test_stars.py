@@ -229,6 +229,8 @@ def test_bad_star_rules_are_refused(people, world):
     for change in (
         {"criteria": []},
         {"criteria": [{**RULES_V1["criteria"][0], "weight": 0}]},
+        {"criteria": [{**RULES_V1["criteria"][0], "name": "消防\x00"}, *RULES_V1["criteria"][1:]]},
+        {"criteria": [{**RULES_V1["criteria"][0], "name_en": "   "}, *RULES_V1["criteria"][1:]]},
         {"thresholds": [{"stars": 6, "min_score": 90}]},
         {"thresholds": [{"stars": 5, "min_score": 80}, {"stars": 4, "min_score": 85}]},
         {"validity_days": 5},
@@ -365,6 +367,7 @@ def test_compounds_are_named_with_buildings_of_their_community(people, world):
     foreign = {**body, "name": "民乐", "building_codes": [f"{world.grid_b1.code}01"]}
     assert api.post("/stars/compounds", foreign).status_code == 422
     assert api.post("/stars/compounds", {**body, "community_code": world.comm_b.code}).status_code == 404
+    assert api.post("/stars/compounds", {**body, "building_codes": ["A\x00"]}).status_code == 422
     assert Api(people.staff_b).get("/stars/compounds").json()["count"] == 0
     assert api.get("/stars/compounds").json()["count"] == 1
 
