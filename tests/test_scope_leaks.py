@@ -47,7 +47,19 @@ from gridgov.registry.models import (
     Submission,
     Unit,
 )
-from gridgov.rental.models import Inspection, RentalCase, RentalHouse, RentalRoom, Tenancy
+from gridgov.rental.models import (
+    Compound,
+    Inspection,
+    RentalCase,
+    RentalHouse,
+    RentalRoom,
+    StarApplication,
+    StarAssessment,
+    StarRules,
+    StarSite,
+    StarStep,
+    Tenancy,
+)
 from gridgov.rental.seed import ITEMS as RENTAL_ITEMS
 from gridgov.territory.models import Area, Building, DepartmentLayer, GridProposal, House
 from gridgov.testing import (
@@ -92,9 +104,19 @@ EXEMPT: dict[tuple[str, str], str] = {
         "post",
         "/api/v1/rental/rules",
     ): "the grading rules are district-wide configuration, the administrator's",
+    (
+        "post",
+        "/api/v1/rental/stars/rules",
+    ): "the star criteria are district-wide configuration, the administrator's",
 }
 # The public page of a rental house code carries no personal data by design (rental/tests/test_api.py).
-PUBLIC_READS = {"/api/v1/health", "/api/v1/auth/csrf", "/api/v1/rental/public/{code}"}
+# So does the public list of awarded star buildings and compounds (rental/tests/test_stars.py).
+PUBLIC_READS = {
+    "/api/v1/health",
+    "/api/v1/auth/csrf",
+    "/api/v1/rental/public/{code}",
+    "/api/v1/rental/stars/public",
+}
 
 # Who may, by design, change another community's objects through an operation (their scope is the whole
 # district or the accounts themselves): the probe does not expect a refusal from them there.
@@ -180,6 +202,11 @@ class Other:
             TrackPoint.objects.filter(session__area__path__startswith=p),
             PatrolFinding.objects.filter(session__area__path__startswith=p),
             PatrolPlan.objects.filter(area__path__startswith=p),
+            Compound.objects.filter(community__path__startswith=p),
+            StarSite.objects.filter(path__startswith=p),
+            StarApplication.objects.filter(site__path__startswith=p),
+            StarAssessment.objects.filter(application__site__path__startswith=p),
+            StarStep.objects.filter(site__path__startswith=p),
         )
 
 
@@ -199,6 +226,39 @@ def _photo(case: Case) -> str:
     photo = services.upload_attachment(actor=case.created_by, file=upload)
     workflow.claim_attachments(case, case.created_by, [photo.id])
     return str(photo.id)
+
+
+def _star_sites(staff: User, community: Area, grid: Area, b: Building) -> dict[str, Any]:
+    """The community's star sites, one in each state a write acts on: building b awarded (review,
+    withdraw), the grid's other building assessed (award), a compound applied for (assess)."""
+    today = dt.date.today()
+    compound = Compound.objects.create(name=f"{community.name}花园", community=community, created_by=staff)
+    second = Building.objects.filter(grid=grid).exclude(pk=b.pk).order_by("code").first()
+    compound.buildings.set([second])
+    awarded = StarSite.objects.create(
+        kind="building", building=b, community=community, path=grid.path, status="awarded", stars=4,
+        awarded_on=today, valid_until=today + dt.timedelta(days=365), review_due_on=today + dt.timedelta(days=335),
+    )  # fmt: skip
+    assessed = StarSite.objects.create(kind="building", building=second, community=community, path=grid.path)
+    applied = StarSite.objects.create(
+        kind="compound", compound=compound, community=community, path=community.path
+    )
+    for site in (awarded, assessed, applied):
+        StarStep.objects.create(site=site, action="apply", actor=staff)
+    app = StarApplication.objects.create(
+        site=assessed, kind="application", status="assessed", applicant=staff
+    )
+    rules = StarRules.objects.order_by("-version").first()
+    StarAssessment.objects.create(
+        application=app, rules=rules, criteria=rules.criteria, scores={}, score=90, stars=4, assessor=staff
+    )
+    StarApplication.objects.create(site=applied, kind="application", status="applied", applicant=staff)
+    return {"compound": compound, "star_awarded": awarded, "star_assessed": assessed, "star_applied": applied}
+
+
+def _full_star_scores(kind: str) -> dict[str, int]:
+    rules = StarRules.objects.order_by("-version").first()
+    return {c["code"]: c["weight"] for c in rules.criteria if c["applies"] in (kind, "both")}
 
 
 def populate(world: World, key: str, admin: User, security: User) -> Other:
@@ -320,19 +380,21 @@ def populate(world: World, key: str, admin: User, security: User) -> Other:
         actor=staff, data={"area_code": c.grid.code, "role": "grid_worker", "cadence": "daily",
                            "valid_from": dt.date.today()},
     )  # fmt: skip
+    stars = _star_sites(staff, c.area, c.grid, b)
     for obj in (*people, unit):
         obj.refresh_from_db()
     other = Other(key, c.area)
     other.objects = {
         "staff": staff, "head": head, "partner": partner, "residents": people, "unit": unit, "care": care,
         "submission": submission, "job": job, "grant": grant, "new_case": new_case, "open_case": open_case,
-        "proposal": proposal, "worker": worker, "leave": leave, "rental": rental,
+        "proposal": proposal, "worker": worker, "leave": leave, "rental": rental, **stars,
     }  # fmt: skip
     membership = Membership.objects.get(user=staff)
     other.values = {
         "area_code": [c.area.code, c.block.code, c.grid.code],
         "building_code": [b.code],
         "house_id": [House.objects.filter(building=b).order_by("id").first().pk],
+        "site_id": [stars["star_awarded"].pk, stars["star_applied"].pk],
         "user_id": [staff.pk],
         "membership_id": [membership.pk],
         "organisation_code": [c.committee.code, c.partner.code],
@@ -503,6 +565,33 @@ WRITES: dict[tuple[str, str], Callable[[Other, World], list[Probe]]] = {
             {"rental_house_id": o.objects["rental"].pk},
             {"results": {code: "pass" for code, *_ in RENTAL_ITEMS}},
         )
+    ],
+    ("post", "/api/v1/rental/stars"): lambda o, w: [
+        ({}, {"kind": "building", "building_code": o.objects["star_assessed"].building.code}),
+        ({}, {"kind": "building", "building_code": o.values["building_code"][0]}),
+        ({}, {"kind": "compound", "compound_id": o.objects["compound"].pk}),
+    ],
+    ("post", "/api/v1/rental/stars/compounds"): lambda o, w: [
+        (
+            {},
+            {
+                "name": "跨社区小区",
+                "community_code": o.area.code,
+                "building_codes": [o.values["building_code"][0]],
+            },
+        )
+    ],
+    ("post", "/api/v1/rental/stars/{site_id}/assess"): lambda o, w: [
+        ({"site_id": o.objects["star_applied"].pk}, {"scores": _full_star_scores("compound")})
+    ],
+    ("post", "/api/v1/rental/stars/{site_id}/award"): lambda o, w: [
+        ({"site_id": o.objects["star_assessed"].pk}, {"note": ""})
+    ],
+    ("post", "/api/v1/rental/stars/{site_id}/review"): lambda o, w: [
+        ({"site_id": o.objects["star_awarded"].pk}, {"note": ""})
+    ],
+    ("post", "/api/v1/rental/stars/{site_id}/withdraw"): lambda o, w: [
+        ({"site_id": o.objects["star_awarded"].pk}, {"reason": "跨社区摘牌"})
     ],
     ("get", "/api/v1/auth/me"): lambda o, w: [],
     ("patch", "/api/v1/accounts/users/{user_id}"): lambda o, w: [

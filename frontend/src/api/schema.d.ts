@@ -1902,6 +1902,179 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/rental/stars": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Star sites in your area 星级安全楼栋与小区 */
+        get: operations["gridgov_rental_api_list_star_sites"];
+        put?: never;
+        /** Apply for stars 申报星级 */
+        post: operations["gridgov_rental_api_apply_for_stars"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/rental/stars/compounds": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Compounds in your area 小区 */
+        get: operations["gridgov_rental_api_list_compounds"];
+        put?: never;
+        /** Name a compound 登记小区 */
+        post: operations["gridgov_rental_api_create_compound"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/rental/stars/counts": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Star sites per star and area 星级统计 */
+        get: operations["gridgov_rental_api_star_counts"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/rental/stars/public": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Awarded star buildings and compounds (public) 星级公示 */
+        get: operations["gridgov_rental_api_star_public"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/rental/stars/rules": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The current star criteria 星级标准 */
+        get: operations["gridgov_rental_api_star_rules"];
+        put?: never;
+        /** Publish new star criteria (admin) 发布星级标准 */
+        post: operations["gridgov_rental_api_publish_star_rules"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/rental/stars/{site_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One star site with its history 星级详情 */
+        get: operations["gridgov_rental_api_get_star_site"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/rental/stars/{site_id}/assess": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Assess the open application 评定 */
+        post: operations["gridgov_rental_api_assess_stars"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/rental/stars/{site_id}/award": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Award the assessed stars 授星 */
+        post: operations["gridgov_rental_api_award_stars"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/rental/stars/{site_id}/review": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Open the review 复核 */
+        post: operations["gridgov_rental_api_review_stars"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/rental/stars/{site_id}/withdraw": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Withdraw the stars 摘牌 */
+        post: operations["gridgov_rental_api_withdraw_stars"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/territory/areas": {
         parameters: {
             query?: never;
@@ -3312,6 +3485,38 @@ export interface components {
             /** Ok */
             ok: boolean;
         };
+        /** CompoundIn */
+        CompoundIn: {
+            /** Building Codes */
+            building_codes: string[];
+            /** Community Code */
+            community_code: string;
+            /** Name */
+            name: string;
+            /**
+             * Type
+             * @default residential
+             * @enum {string}
+             */
+            type?: "residential" | "village";
+        };
+        /** CompoundOut */
+        CompoundOut: {
+            /** Buildings */
+            buildings: components["schemas"]["StarBuildingOut"][];
+            /** Community */
+            community: string;
+            /** Community Code */
+            community_code: string;
+            /** Id */
+            id: number;
+            /** Name */
+            name: string;
+            /** Site Id */
+            site_id: number | null;
+            /** Type */
+            type: string;
+        };
         /** CountsOut */
         CountsOut: {
             /** Accepted */
@@ -4452,6 +4657,13 @@ export interface components {
             /** Items */
             items: components["schemas"]["CaseOut"][];
         };
+        /** PagedCompoundOut */
+        PagedCompoundOut: {
+            /** Count */
+            count: number;
+            /** Items */
+            items: components["schemas"]["CompoundOut"][];
+        };
         /** PagedGrantOut */
         PagedGrantOut: {
             /** Count */
@@ -4535,6 +4747,20 @@ export interface components {
             count: number;
             /** Items */
             items: components["schemas"]["SessionOut"][];
+        };
+        /** PagedStarPublicOut */
+        PagedStarPublicOut: {
+            /** Count */
+            count: number;
+            /** Items */
+            items: components["schemas"]["StarPublicOut"][];
+        };
+        /** PagedStarSiteOut */
+        PagedStarSiteOut: {
+            /** Count */
+            count: number;
+            /** Items */
+            items: components["schemas"]["StarSiteOut"][];
         };
         /** PagedTokenOut */
         PagedTokenOut: {
@@ -5535,6 +5761,385 @@ export interface components {
              * @description the reader may reveal the phones (logged)
              */
             revealable: boolean;
+        };
+        /** StarApplicationOut */
+        StarApplicationOut: {
+            /** Applicant */
+            applicant: string;
+            assessment: components["schemas"]["StarAssessmentOut"] | null;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Decided At */
+            decided_at: string | null;
+            /** Id */
+            id: number;
+            /** Kind */
+            kind: string;
+            /** Note */
+            note: string;
+            /** Status */
+            status: string;
+        };
+        /** StarApplyIn */
+        StarApplyIn: {
+            /**
+             * Building Code
+             * @default
+             */
+            building_code?: string;
+            /** Compound Id */
+            compound_id?: number | null;
+            /**
+             * Kind
+             * @enum {string}
+             */
+            kind: "building" | "compound";
+            /**
+             * Note
+             * @default
+             */
+            note?: string;
+        };
+        /** StarAssessIn */
+        StarAssessIn: {
+            /**
+             * Note
+             * @default
+             */
+            note?: string;
+            /**
+             * Scores
+             * @description criterion code → points, 0 to its weight
+             */
+            scores: {
+                [key: string]: number;
+            };
+        };
+        /** StarAssessmentOut */
+        StarAssessmentOut: {
+            /** Assessor */
+            assessor: string;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /**
+             * Criteria
+             * @description the criteria as they were when assessed, with the points
+             */
+            criteria: components["schemas"]["StarScoreOut"][];
+            /** Note */
+            note: string;
+            /** Rules Version */
+            rules_version: number;
+            /** Score */
+            score: number;
+            /**
+             * Stars
+             * @description none: refused
+             */
+            stars: number | null;
+            /** Unmet Required */
+            unmet_required: string[];
+        };
+        /** StarBuildingOut */
+        StarBuildingOut: {
+            /** Address */
+            address: string;
+            /** Code */
+            code: string;
+        };
+        /** StarCountsOut */
+        StarCountsOut: {
+            area: components["schemas"]["StarCountsRow"];
+            /** Children */
+            children: components["schemas"]["StarCountsRow"][];
+        };
+        /** StarCountsRow */
+        StarCountsRow: {
+            building: components["schemas"]["StarKindCounts"];
+            /** Code */
+            code: string;
+            compound: components["schemas"]["StarKindCounts"];
+            /** Level */
+            level: string;
+            /** Name */
+            name: string;
+        };
+        /** StarCriterionOut */
+        StarCriterionOut: {
+            /** Applies */
+            applies: string;
+            /** Code */
+            code: string;
+            /** Name */
+            name: string;
+            /** Name En */
+            name_en: string;
+            /** Required */
+            required: boolean;
+            /** Weight */
+            weight: number;
+        };
+        /** StarKindCounts */
+        StarKindCounts: {
+            /**
+             * Applied
+             * @description sites that ever applied
+             */
+            applied: number;
+            /** Awarded */
+            awarded: number;
+            /**
+             * Open
+             * @description sites with an open application or review
+             */
+            open: number;
+            /** Review Due */
+            review_due: number;
+            /**
+             * Stars
+             * @description "3", "4", "5" → sites holding that many stars (valid today)
+             */
+            stars: {
+                [key: string]: number;
+            };
+        };
+        /** StarNoteIn */
+        StarNoteIn: {
+            /**
+             * Note
+             * @default
+             */
+            note?: string;
+        };
+        /** StarOpenApplicationOut */
+        StarOpenApplicationOut: {
+            /** Id */
+            id: number;
+            /**
+             * Kind
+             * @description application or review
+             */
+            kind: string;
+            /** Score */
+            score: number | null;
+            /**
+             * Stars
+             * @description the stars the assessment gives (assessed)
+             */
+            stars: number | null;
+            /**
+             * Status
+             * @description applied or assessed
+             */
+            status: string;
+        };
+        /**
+         * StarPublicOut
+         * @description An awarded building or compound as anyone sees it: no person, no internal id.
+         */
+        StarPublicOut: {
+            /** Community */
+            community: string;
+            /** Kind */
+            kind: string;
+            /** Name */
+            name: string;
+            /** Stars */
+            stars: number;
+            /**
+             * Valid Until
+             * Format: date
+             */
+            valid_until: string;
+        };
+        /** StarRulesIn */
+        StarRulesIn: {
+            /** Criteria */
+            criteria: {
+                [key: string]: unknown;
+            }[];
+            /**
+             * Note
+             * @default
+             */
+            note?: string;
+            /** Review Notice Days */
+            review_notice_days: number;
+            /** Thresholds */
+            thresholds: {
+                [key: string]: unknown;
+            }[];
+            /** Validity Days */
+            validity_days: number;
+        };
+        /** StarRulesOut */
+        StarRulesOut: {
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Criteria */
+            criteria: components["schemas"]["StarCriterionOut"][];
+            /** Note */
+            note: string;
+            /** Review Notice Days */
+            review_notice_days: number;
+            /** Thresholds */
+            thresholds: {
+                [key: string]: unknown;
+            }[];
+            /** Validity Days */
+            validity_days: number;
+            /** Version */
+            version: number;
+        };
+        /** StarScoreOut */
+        StarScoreOut: {
+            /** Applies */
+            applies: string;
+            /** Code */
+            code: string;
+            /** Name */
+            name: string;
+            /** Name En */
+            name_en: string;
+            /** Points */
+            points: number;
+            /** Required */
+            required: boolean;
+            /** Weight */
+            weight: number;
+        };
+        /** StarSiteDetailOut */
+        StarSiteDetailOut: {
+            /**
+             * Actions
+             * @description what you may do next: apply, assess, award, review, withdraw
+             */
+            actions: string[];
+            /**
+             * Applications
+             * @description newest first
+             */
+            applications: components["schemas"]["StarApplicationOut"][];
+            /** Awarded On */
+            awarded_on: string | null;
+            /** Building Code */
+            building_code: string;
+            /**
+             * Buildings
+             * @description a compound's buildings (a building: itself)
+             */
+            buildings: components["schemas"]["StarBuildingOut"][];
+            /** Community */
+            community: string;
+            /** Community Code */
+            community_code: string;
+            /** Compound Id */
+            compound_id: number | null;
+            /** Compound Type */
+            compound_type: string;
+            /**
+             * Criteria
+             * @description the current criteria that apply to this site
+             */
+            criteria: components["schemas"]["StarCriterionOut"][];
+            /** Expired */
+            expired: boolean;
+            /**
+             * History
+             * @description newest first
+             */
+            history: components["schemas"]["StarStepOut"][];
+            /** Id */
+            id: number;
+            /** Kind */
+            kind: string;
+            /** Name */
+            name: string;
+            open_application: components["schemas"]["StarOpenApplicationOut"] | null;
+            /** Review Due */
+            review_due: boolean;
+            /** Review Due On */
+            review_due_on: string | null;
+            /** Stars */
+            stars: number | null;
+            /**
+             * Status
+             * @description unrated, awarded or withdrawn (see expired)
+             */
+            status: string;
+            /** Valid Until */
+            valid_until: string | null;
+            /** Withdrawn On */
+            withdrawn_on: string | null;
+            /** Withdrawn Reason */
+            withdrawn_reason: string;
+        };
+        /** StarSiteOut */
+        StarSiteOut: {
+            /** Awarded On */
+            awarded_on: string | null;
+            /** Community */
+            community: string;
+            /** Community Code */
+            community_code: string;
+            /** Expired */
+            expired: boolean;
+            /** Id */
+            id: number;
+            /** Kind */
+            kind: string;
+            /** Name */
+            name: string;
+            open_application: components["schemas"]["StarOpenApplicationOut"] | null;
+            /** Review Due */
+            review_due: boolean;
+            /** Review Due On */
+            review_due_on: string | null;
+            /** Stars */
+            stars: number | null;
+            /**
+             * Status
+             * @description unrated, awarded or withdrawn (see expired)
+             */
+            status: string;
+            /** Valid Until */
+            valid_until: string | null;
+            /** Withdrawn On */
+            withdrawn_on: string | null;
+            /** Withdrawn Reason */
+            withdrawn_reason: string;
+        };
+        /** StarStepOut */
+        StarStepOut: {
+            /** Action */
+            action: string;
+            /** Actor */
+            actor: string;
+            /**
+             * At
+             * Format: date-time
+             */
+            at: string;
+            /** Reason */
+            reason: string;
+            /** Stars After */
+            stars_after: number | null;
+            /** Stars Before */
+            stars_before: number | null;
+        };
+        /** StarWithdrawIn */
+        StarWithdrawIn: {
+            /** Reason */
+            reason: string;
         };
         /** StepOut */
         StepOut: {
@@ -9280,6 +9885,322 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["GradingRulesOut"];
+                };
+            };
+        };
+    };
+    gridgov_rental_api_list_star_sites: {
+        parameters: {
+            query?: {
+                area?: string;
+                stars?: number | null;
+                status?: ("applied" | "assessed" | "awarded" | "refused" | "withdrawn" | "expired" | "unrated" | "review_due") | null;
+                kind?: ("building" | "compound") | null;
+                page?: number;
+                page_size?: number | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PagedStarSiteOut"];
+                };
+            };
+        };
+    };
+    gridgov_rental_api_apply_for_stars: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["StarApplyIn"];
+            };
+        };
+        responses: {
+            /** @description Created */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StarSiteDetailOut"];
+                };
+            };
+        };
+    };
+    gridgov_rental_api_list_compounds: {
+        parameters: {
+            query?: {
+                community?: string;
+                page?: number;
+                page_size?: number | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PagedCompoundOut"];
+                };
+            };
+        };
+    };
+    gridgov_rental_api_create_compound: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CompoundIn"];
+            };
+        };
+        responses: {
+            /** @description Created */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CompoundOut"];
+                };
+            };
+        };
+    };
+    gridgov_rental_api_star_counts: {
+        parameters: {
+            query?: {
+                area?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StarCountsOut"];
+                };
+            };
+        };
+    };
+    gridgov_rental_api_star_public: {
+        parameters: {
+            query?: {
+                community?: string;
+                stars?: number | null;
+                page?: number;
+                page_size?: number | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PagedStarPublicOut"];
+                };
+            };
+        };
+    };
+    gridgov_rental_api_star_rules: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StarRulesOut"];
+                };
+            };
+        };
+    };
+    gridgov_rental_api_publish_star_rules: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["StarRulesIn"];
+            };
+        };
+        responses: {
+            /** @description Created */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StarRulesOut"];
+                };
+            };
+        };
+    };
+    gridgov_rental_api_get_star_site: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                site_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StarSiteDetailOut"];
+                };
+            };
+        };
+    };
+    gridgov_rental_api_assess_stars: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                site_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["StarAssessIn"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StarSiteDetailOut"];
+                };
+            };
+        };
+    };
+    gridgov_rental_api_award_stars: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                site_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["StarNoteIn"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StarSiteDetailOut"];
+                };
+            };
+        };
+    };
+    gridgov_rental_api_review_stars: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                site_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["StarNoteIn"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StarSiteDetailOut"];
+                };
+            };
+        };
+    };
+    gridgov_rental_api_withdraw_stars: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                site_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["StarWithdrawIn"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StarSiteDetailOut"];
                 };
             };
         };

@@ -53,6 +53,8 @@ export const router = createRouter({
     { path: '/rental', name: 'rental', component: () => import('./views/rental/RentalListView.vue'), meta: { roles: RENTAL_ROLES } },
     { path: '/rental/import', name: 'rental-import', component: () => import('./views/rental/RentalImportView.vue'), meta: { roles: REGISTRY_IMPORT_ROLES } },
     { path: '/rental/figures', name: 'rental-figures', component: () => import('./views/rental/RentalFiguresView.vue'), meta: { roles: RENTAL_ROLES } },
+    { path: '/rental/stars', name: 'rental-stars', component: () => import('./views/rental/RentalStarsView.vue'), meta: { roles: RENTAL_ROLES } },
+    { path: '/rental/stars/:id(\\d+)', name: 'rental-star-site', component: () => import('./views/rental/RentalStarSiteView.vue'), props: (r) => ({ id: Number(r.params.id) }), meta: { roles: RENTAL_ROLES } },
     { path: '/rental/:id(\\d+)', name: 'rental-house', component: () => import('./views/rental/RentalHouseView.vue'), props: (r) => ({ id: Number(r.params.id) }), meta: { roles: RENTAL_ROLES } },
     { path: '/dashboard', name: 'dashboard', component: () => import('./views/DashboardView.vue'), meta: { roles: DASHBOARD_ROLES, bare: true } },
     { path: '/admin/users', name: 'admin-users', component: () => import('./views/admin/AdminUsersView.vue'), meta: { roles: USER_ADMIN_ROLES } },

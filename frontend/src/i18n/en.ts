@@ -11,6 +11,7 @@ import rental from './rental-en'
 import rentalfigures from './rentalfigures-en'
 import rentalimport from './rentalimport-en'
 import rentallabels from './rentallabels-en'
+import rentalstars from './rentalstars-en'
 import casework from './casework-en'
 
 const en: Messages = {
@@ -501,6 +502,7 @@ const en: Messages = {
   rentalfigures,
   rentalimport,
   rentallabels,
+  rentalstars,
   errors: {
     title: 'Something went wrong',
     network: 'Network error',

@@ -9,6 +9,7 @@ import rental from './rental-zh-CN'
 import rentalfigures from './rentalfigures-zh-CN'
 import rentalimport from './rentalimport-zh-CN'
 import rentallabels from './rentallabels-zh-CN'
+import rentalstars from './rentalstars-zh-CN'
 import casework from './casework-zh-CN'
 
 const zhCN = {
@@ -499,6 +500,7 @@ const zhCN = {
   rentalfigures,
   rentalimport,
   rentallabels,
+  rentalstars,
   errors: {
     title: '出错了',
     network: '网络连接失败',

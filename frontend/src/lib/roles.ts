@@ -80,6 +80,7 @@ export const MENU: MenuItem[] = [
     children: [
       { key: 'rentalHouses', path: '/rental', roles: RENTAL_ROLES, label: 'rental.menu.houses' },
       { key: 'rentalFigures', path: '/rental/figures', roles: RENTAL_ROLES, label: 'rental.menu.figures' },
+      { key: 'rentalStars', path: '/rental/stars', roles: RENTAL_ROLES, label: 'rentalstars.menu' },
     ],
   },
   { key: 'accessLog', path: '/registry/access-log', roles: ACCESS_LOG_ROLES },

@@ -29,6 +29,7 @@ export const router = createRouter({
     { path: '/cases/:id(\\d+)', name: 'case', component: () => import('./views/MobileCase.vue'), props: (r) => ({ id: Number(r.params.id) }) },
     { path: '/rental/inspect/:id(\\d+)', name: 'rental-inspect', component: () => import('./views/rental/RentalInspect.vue'), props: (r) => ({ id: Number(r.params.id) }) },
     // 一屋一码: the page a house's QR label opens (no login).
+    { path: '/rental-stars', name: 'rental-stars-public', component: () => import('./views/rental/RentalStarsPublic.vue'), meta: { public: true } },
     { path: '/rental/:code([0-9A-Za-z_-]{1,32})', name: 'rental-public', component: () => import('./views/rental/RentalPublic.vue'), props: true, meta: { public: true } },
     { path: '/:rest(.*)*', redirect: '/' },
   ],

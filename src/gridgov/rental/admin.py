@@ -5,7 +5,7 @@ inspection checklist. Grading rules are shown only: a new version is published t
 from django.contrib import admin
 
 from gridgov.core.admin import ReadOnlyAdmin
-from gridgov.rental.models import ChecklistItem, GradingRules, TenancyCategory
+from gridgov.rental.models import ChecklistItem, GradingRules, StarRules, TenancyCategory
 
 
 @admin.register(TenancyCategory)
@@ -25,3 +25,10 @@ class ChecklistItemAdmin(admin.ModelAdmin):
 @admin.register(GradingRules)
 class GradingRulesAdmin(ReadOnlyAdmin):
     list_display = ("version", "red_streak", "note", "created_by", "created_at")
+
+
+# --- star safe buildings and compounds: the star criteria are shown only (published through the API,
+# `POST /api/v1/rental/stars/rules`, which checks them; every assessment keeps its own copy).
+@admin.register(StarRules)
+class StarRulesAdmin(ReadOnlyAdmin):
+    list_display = ("version", "validity_days", "review_notice_days", "note", "created_by", "created_at")

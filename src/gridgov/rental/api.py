@@ -22,6 +22,8 @@ from gridgov.rental.schemas import (
     CODE,
     LINE,
     ChecklistItemOut,
+    CompoundIn,
+    CompoundOut,
     DueFilter,
     GradeFilter,
     GradingRulesIn,
@@ -36,6 +38,18 @@ from gridgov.rental.schemas import (
     RentalHouseIn,
     RentalHouseOut,
     RentalPublicPageOut,
+    SiteKindName,
+    StarApplyIn,
+    StarAssessIn,
+    StarCountsOut,
+    StarFilter,
+    StarNoteIn,
+    StarPublicOut,
+    StarRulesIn,
+    StarRulesOut,
+    StarSiteDetailOut,
+    StarSiteOut,
+    StarWithdrawIn,
     TenancyCategoryOut,
 )
 
@@ -270,3 +284,114 @@ def export_houses(
         request=request,
         filters={**filters, "reveal": reveal},
     )
+
+
+# --- star safe buildings and compounds (星级安全楼栋 / 星级安全小区) ---------------------------------------
+STAR_CODE = Query("", pattern=r"^[0-9A-Za-z_-]{0,32}$")
+
+
+def _star_page(request: AuthedRequest, site_id: int):
+    site = selectors.star_site_page(request.auth, site_id)
+    site.actions = selectors.star_actions(request.auth, site)  # type: ignore[attr-defined]
+    site.criteria = services.criteria_for(selectors.star_rules_current(), site.kind)  # type: ignore[attr-defined]
+    return site
+
+
+@router.get("/stars", response=list[StarSiteOut], summary="Star sites in your area 星级安全楼栋与小区")
+@paginate(Pagination, page_size=PAGE_SIZE)
+def list_star_sites(
+    request: AuthedRequest,
+    area: str = STAR_CODE,
+    stars: int | None = Query(None, ge=3, le=5),
+    status: StarFilter | None = None,
+    kind: SiteKindName | None = None,
+):
+    return selectors.star_site_list(
+        request.auth, area_code=area, stars=stars, status=status or "", kind=kind or ""
+    )
+
+
+@router.post("/stars", response={201: StarSiteDetailOut}, summary="Apply for stars 申报星级")
+def apply_for_stars(request: AuthedRequest, payload: StarApplyIn):
+    application = services.apply_for_stars(actor=request.auth, **payload.model_dump())
+    return 201, _star_page(request, application.site_id)
+
+
+@router.get("/stars/counts", response=StarCountsOut, summary="Star sites per star and area 星级统计")
+def star_counts(request: AuthedRequest, area: str = STAR_CODE):
+    return selectors.star_counts(request.auth, area)
+
+
+@router.get(
+    "/stars/public",
+    response=list[StarPublicOut],
+    auth=None,
+    summary="Awarded star buildings and compounds (public) 星级公示",
+)
+@paginate(Pagination, page_size=PAGE_SIZE)
+def star_public(
+    request: AuthedRequest, community: str = STAR_CODE, stars: int | None = Query(None, ge=3, le=5)
+):
+    ratelimit.enforce(request, "public")  # anonymous: limited per client address (429)
+    return selectors.star_public_list(community=community, stars=stars)
+
+
+@router.get("/stars/rules", response=StarRulesOut, summary="The current star criteria 星级标准")
+def star_rules(request: AuthedRequest):
+    return selectors.star_rules_current()
+
+
+@router.post(
+    "/stars/rules", response={201: StarRulesOut}, summary="Publish new star criteria (admin) 发布星级标准"
+)
+def publish_star_rules(request: AuthedRequest, payload: StarRulesIn):
+    data = payload.model_dump()
+    note = data.pop("note")
+    return 201, services.publish_star_rules(actor=request.auth, data=data, note=note)
+
+
+@router.get("/stars/compounds", response=list[CompoundOut], summary="Compounds in your area 小区")
+@paginate(Pagination, page_size=PAGE_SIZE)
+def list_compounds(request: AuthedRequest, community: str = STAR_CODE):
+    qs = (
+        selectors.compounds_for(request.auth)
+        .select_related("community", "star_site")
+        .prefetch_related("buildings")
+    )
+    return qs.filter(community__code=community) if community else qs
+
+
+@router.post("/stars/compounds", response={201: CompoundOut}, summary="Name a compound 登记小区")
+def create_compound(request: AuthedRequest, payload: CompoundIn):
+    return 201, services.create_compound(actor=request.auth, **payload.model_dump())
+
+
+@router.get("/stars/{site_id}", response=StarSiteDetailOut, summary="One star site with its history 星级详情")
+def get_star_site(request: AuthedRequest, site_id: int = ID):
+    return _star_page(request, site_id)
+
+
+@router.post(
+    "/stars/{site_id}/assess", response=StarSiteDetailOut, summary="Assess the open application 评定"
+)
+def assess_stars(request: AuthedRequest, payload: StarAssessIn, site_id: int = ID):
+    services.assess_stars(actor=request.auth, site_id=site_id, **payload.model_dump())
+    return _star_page(request, site_id)
+
+
+@router.post("/stars/{site_id}/award", response=StarSiteDetailOut, summary="Award the assessed stars 授星")
+def award_stars(request: AuthedRequest, payload: StarNoteIn, site_id: int = ID):
+    services.award_stars(actor=request.auth, site_id=site_id, note=payload.note)
+    return _star_page(request, site_id)
+
+
+@router.post("/stars/{site_id}/review", response=StarSiteDetailOut, summary="Open the review 复核")
+def review_stars(request: AuthedRequest, payload: StarNoteIn, site_id: int = ID):
+    services.open_star_review(actor=request.auth, site_id=site_id, note=payload.note)
+    return _star_page(request, site_id)
+
+
+@router.post("/stars/{site_id}/withdraw", response=StarSiteDetailOut, summary="Withdraw the stars 摘牌")
+def withdraw_stars(request: AuthedRequest, payload: StarWithdrawIn, site_id: int = ID):
+    services.withdraw_stars(actor=request.auth, site_id=site_id, reason=payload.reason)
+    return _star_page(request, site_id)

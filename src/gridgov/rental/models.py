@@ -9,6 +9,7 @@ import uuid
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
@@ -355,3 +356,209 @@ class RentalImportRowError(TabularRowError):
 
     def __str__(self) -> str:
         return f"job {self.job_id} row {self.row} {self.column}"
+
+
+# --- star safe buildings and compounds (星级安全楼栋 / 星级安全小区) ---------------------------------------
+class SiteKind(models.TextChoices):
+    BUILDING = "building", _("Building")
+    COMPOUND = "compound", _("Compound")
+
+
+class CompoundType(models.TextChoices):
+    RESIDENTIAL = "residential", _("Residential compound")  # 小区
+    VILLAGE = "village", _("Urban village")  # 城中村
+
+
+class Compound(models.Model):
+    """A named compound (小区 / 城中村) of a community and its buildings: the territory keeps buildings and
+    areas but no compounds, so the star rating names them here."""
+
+    name = models.CharField(max_length=100)
+    type = models.CharField(max_length=12, choices=CompoundType.choices, default=CompoundType.RESIDENTIAL)
+    community = models.ForeignKey("territory.Area", on_delete=models.PROTECT, related_name="+")
+    buildings = models.ManyToManyField("territory.Building", blank=True, related_name="compounds")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["community_id", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["community", "name"], name="rental_compound_unique_name"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class StarRules(models.Model):
+    """One version of the star criteria and thresholds. Never edited: a new version is published, and
+    every assessment keeps a copy of the criteria it was scored by.
+
+    criteria: [{"code", "name", "name_en", "applies": "building"|"compound"|"both", "weight", "required"}]
+    thresholds: [{"stars": 5, "min_score": 90}, …] from the most stars down (none reached: refused);
+    validity_days: how long an award holds; review_notice_days: the review falls due that many days before
+    the award ends."""
+
+    version = models.PositiveIntegerField(unique=True)
+    criteria = models.JSONField()
+    thresholds = models.JSONField()
+    validity_days = models.PositiveSmallIntegerField(default=365)
+    review_notice_days = models.PositiveSmallIntegerField(default=30)
+    note = models.CharField(max_length=200, blank=True, default="")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-version"]
+        verbose_name_plural = "star rules"
+
+    def __str__(self) -> str:
+        return f"v{self.version}"
+
+
+class SiteStatus(models.TextChoices):
+    UNRATED = "unrated", _("Not rated")
+    AWARDED = "awarded", _("Awarded")
+    WITHDRAWN = "withdrawn", _("Withdrawn")
+
+
+class StarSite(models.Model):
+    """A building or a compound that applied for stars, with its current award (stars, from, until, when
+    its review falls due). `path` is the area path it is read by: a building's grid, a compound's
+    community."""
+
+    kind = models.CharField(max_length=10, choices=SiteKind.choices)
+    building = models.OneToOneField(
+        "territory.Building", null=True, blank=True, on_delete=models.PROTECT, related_name="star_site"
+    )
+    compound = models.OneToOneField(
+        Compound, null=True, blank=True, on_delete=models.PROTECT, related_name="star_site"
+    )
+    community = models.ForeignKey("territory.Area", on_delete=models.PROTECT, related_name="+")
+    path = models.CharField(max_length=255, db_index=True)
+    status = models.CharField(max_length=10, choices=SiteStatus.choices, default=SiteStatus.UNRATED)
+    stars = models.PositiveSmallIntegerField(null=True, blank=True)
+    awarded_on = models.DateField(null=True, blank=True)
+    valid_until = models.DateField(null=True, blank=True, db_index=True)
+    review_due_on = models.DateField(null=True, blank=True, db_index=True)
+    withdrawn_on = models.DateField(null=True, blank=True)
+    withdrawn_reason = models.CharField(max_length=300, blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=(Q(kind="building", building__isnull=False, compound__isnull=True))
+                | Q(kind="compound", compound__isnull=False, building__isnull=True),
+                name="rental_star_site_one_target",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def name(self) -> str:
+        return self.building.address if self.building_id else self.compound.name  # type: ignore[union-attr]
+
+
+class ApplicationKind(models.TextChoices):
+    APPLICATION = "application", _("Application")
+    REVIEW = "review", _("Review")
+
+
+class ApplicationStatus(models.TextChoices):
+    APPLIED = "applied", _("Applied")
+    ASSESSED = "assessed", _("Assessed")
+    AWARDED = "awarded", _("Awarded")
+    REFUSED = "refused", _("Refused")
+    CLOSED = "closed", _("Closed")
+
+
+OPEN_APPLICATION = (ApplicationStatus.APPLIED, ApplicationStatus.ASSESSED)
+
+
+class StarApplication(models.Model):
+    """An application for stars (or a review of an award): applied → assessed → awarded, or refused by
+    its assessment; closed when the site is withdrawn meanwhile. One open application per site."""
+
+    site = models.ForeignKey(StarSite, on_delete=models.PROTECT, related_name="applications")
+    kind = models.CharField(max_length=12, choices=ApplicationKind.choices)
+    status = models.CharField(
+        max_length=10, choices=ApplicationStatus.choices, default=ApplicationStatus.APPLIED
+    )
+    applicant = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    note = models.CharField(max_length=500, blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+    decided_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["site_id", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["site"], condition=Q(status__in=["applied", "assessed"]), name="rental_star_one_open"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.site_id}/{self.kind}/{self.status}"
+
+
+class StarAssessment(models.Model):
+    """The scores of one application, by the rules version of its day: the criteria are copied here, so a
+    later change of the criteria leaves the assessment as it was. stars: none when refused."""
+
+    application = models.OneToOneField(StarApplication, on_delete=models.PROTECT, related_name="assessment")
+    rules = models.ForeignKey(StarRules, on_delete=models.PROTECT, related_name="assessments")
+    criteria = models.JSONField()
+    scores = models.JSONField()
+    score = models.DecimalField(max_digits=5, decimal_places=1)
+    stars = models.PositiveSmallIntegerField(null=True, blank=True)
+    unmet_required = models.JSONField(default=list, blank=True)
+    assessor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    note = models.CharField(max_length=500, blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"{self.application_id}: {self.stars}"
+
+
+class StepAction(models.TextChoices):
+    APPLY = "apply", _("Applied")
+    REVIEW = "review", _("Review opened")
+    ASSESS = "assess", _("Assessed")
+    AWARD = "award", _("Awarded")
+    REFUSE = "refuse", _("Refused")
+    WITHDRAW = "withdraw", _("Withdrawn")
+
+
+class StarStep(models.Model):
+    """The history of a star site: who did what when, the stars before and after, and why."""
+
+    site = models.ForeignKey(StarSite, on_delete=models.CASCADE, related_name="steps")
+    application = models.ForeignKey(
+        StarApplication, null=True, blank=True, on_delete=models.SET_NULL, related_name="steps"
+    )
+    action = models.CharField(max_length=10, choices=StepAction.choices)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    at = models.DateTimeField(default=timezone.now)
+    stars_before = models.PositiveSmallIntegerField(null=True, blank=True)
+    stars_after = models.PositiveSmallIntegerField(null=True, blank=True)
+    reason = models.CharField(max_length=500, blank=True, default="")
+
+    class Meta:
+        ordering = ["site_id", "at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.site_id} {self.action}"

@@ -30,7 +30,11 @@ from gridgov.registry.selectors import READER_ROLES, registry_filter
 from gridgov.rental.models import (
     COLOUR,
     GRADE_ORDER,
+    OPEN_APPLICATION,
+    ApplicationKind,
+    ApplicationStatus,
     CaseKind,
+    Compound,
     Grade,
     GradingRules,
     Inspection,
@@ -38,6 +42,12 @@ from gridgov.rental.models import (
     RentalCount,
     RentalHouse,
     RentalImportJob,
+    SiteKind,
+    SiteStatus,
+    StarApplication,
+    StarRules,
+    StarSite,
+    StarStep,
     TenancyCategory,
 )
 from gridgov.territory import paths
@@ -453,3 +463,216 @@ def export_houses(user, *, area_code: str = "", grade: str = "", category: str =
     """The rental houses of an export: the list's filters in the user's scope, for whoever may export."""
     require(user, "rental.export", ("export", ""), request=request)
     return house_list(user, area_code=area_code, grade=grade, category=category, due=due)
+
+
+# --- star safe buildings and compounds (星级安全楼栋 / 星级安全小区) ---------------------------------------
+# A star site is read by its `path` (a building's grid, a compound's community) with the registry's reader
+# scope: building heads see the sites of their grid, everyone else the sites below their areas.
+STAR_FILTERS = ("applied", "assessed", "awarded", "refused", "withdrawn", "expired", "unrated", "review_due")
+
+
+def star_rules_current() -> StarRules:
+    return StarRules.objects.order_by("-version").first()  # type: ignore[return-value]
+
+
+def star_sites_for(user) -> QuerySet[StarSite]:
+    q = registry_filter(user, "path")
+    if q is None:
+        return StarSite.objects.none()
+    return StarSite.objects.filter(q)
+
+
+def compounds_for(user) -> QuerySet[Compound]:
+    q = registry_filter(user, "community__path")
+    if q is None:
+        return Compound.objects.none()
+    return Compound.objects.filter(q)
+
+
+def _open_application() -> Prefetch:
+    return Prefetch(
+        "applications",
+        queryset=StarApplication.objects.filter(status__in=OPEN_APPLICATION).select_related("assessment"),
+        to_attr="open_applications",
+    )
+
+
+def star_site_list(
+    user, *, area_code: str = "", stars: int | None = None, status: str = "", kind: str = ""
+) -> QuerySet[StarSite]:
+    """The user's star sites, narrowed by area (its subtree), stars, kind and status: the site's own status
+    (unrated / awarded / withdrawn), `expired` (an award past its end), `review_due` (an award whose review
+    is due), or the status of its open application (applied / assessed) or latest one (refused)."""
+    qs = (
+        star_sites_for(user)
+        .select_related("building", "compound", "community")
+        .prefetch_related(_open_application())
+    )
+    if area_code:
+        area = Area.objects.filter(code=area_code).first()
+        qs = qs.filter(path__startswith=area.path) if area else qs.none()
+    if stars:
+        qs = qs.filter(stars=stars)
+    if kind:
+        qs = qs.filter(kind=kind)
+    today = timezone.localdate()
+    if status == "awarded":
+        qs = qs.filter(status=SiteStatus.AWARDED, valid_until__gte=today)
+    elif status == "expired":
+        qs = qs.filter(status=SiteStatus.AWARDED, valid_until__lt=today)
+    elif status == "review_due":
+        qs = qs.filter(status=SiteStatus.AWARDED, review_due_on__lte=today)
+    elif status in (SiteStatus.WITHDRAWN, SiteStatus.UNRATED):
+        qs = qs.filter(status=status)
+    elif status in (ApplicationStatus.APPLIED, ApplicationStatus.ASSESSED):
+        qs = qs.filter(applications__status=status)
+    elif status == ApplicationStatus.REFUSED:
+        latest = StarApplication.objects.filter(site=OuterRef("pk")).order_by("-id").values("status")[:1]
+        qs = qs.annotate(latest_status=Subquery(latest)).filter(latest_status=ApplicationStatus.REFUSED)
+    return qs.order_by("id")
+
+
+def star_site_detail(user, site_id: int, *, lock: bool = False) -> StarSite:
+    qs = star_sites_for(user).filter(pk=site_id)
+    if lock:
+        qs = qs.select_for_update(of=("self",))
+    site = qs.select_related("building", "compound", "community").first()
+    if site is None:
+        raise _nothing()
+    return site
+
+
+def star_site_page(user, site_id: int) -> StarSite:
+    """One star site with its applications (assessment, applicant), its history and the compound's
+    buildings, in a fixed number of queries."""
+    site = star_site_detail(user, site_id)
+    prefetch_related_objects(
+        [site],
+        _open_application(),
+        Prefetch(
+            "applications",
+            queryset=StarApplication.objects.select_related(
+                "applicant", "assessment__rules", "assessment__assessor"
+            ).order_by("-id"),
+            to_attr="all_applications",
+        ),
+        Prefetch(
+            "steps",
+            queryset=StarStep.objects.select_related("actor").order_by("-at", "-id"),
+            to_attr="history",
+        ),
+    )
+    if site.compound is not None:
+        prefetch_related_objects([site.compound], "buildings")
+    return site
+
+
+STAR_LEVELS = (3, 4, 5)
+
+
+def star_counts(user, area_code: str = "") -> dict[str, Any]:
+    """Buildings and compounds per star (current awards, still valid), the sites that ever applied, the
+    open applications and the reviews due, for an area and each child area (drill down by asking for a
+    child's code). Compounds sit at their community, so below a community they count in no child."""
+    area = figure_area(user, area_code)
+    today = timezone.localdate()
+    children = _children(area)
+    rows = (
+        star_sites_for(user)
+        .filter(path__startswith=area.path)
+        .values("path", "kind")
+        .annotate(
+            applied=Count("id", filter=Q(applications__kind=ApplicationKind.APPLICATION), distinct=True),
+            open=Count("id", filter=Q(applications__status__in=OPEN_APPLICATION), distinct=True),
+        )
+        .order_by()
+    )
+    awarded = (
+        star_sites_for(user)
+        .filter(path__startswith=area.path, status=SiteStatus.AWARDED, valid_until__gte=today)
+        .values("path", "kind", "stars")
+        .annotate(n=Count("id"), due=Count("id", filter=Q(review_due_on__lte=today)))
+        .order_by()
+    )
+
+    def blank() -> dict[str, Any]:
+        return {
+            k: {
+                "stars": {str(s): 0 for s in STAR_LEVELS},
+                "awarded": 0,
+                "applied": 0,
+                "open": 0,
+                "review_due": 0,
+            }
+            for k in SiteKind.values
+        }
+
+    total = blank()
+    per_child = {c.path: blank() for c in children}
+
+    def targets(path: str) -> list[dict[str, Any]]:
+        return [total] + [per_child[c.path] for c in children if path.startswith(c.path)]
+
+    for row in rows:
+        for t in targets(row["path"]):
+            t[row["kind"]]["applied"] += row["applied"]
+            t[row["kind"]]["open"] += row["open"]
+    for award in awarded:
+        for t in targets(award["path"]):
+            k = t[award["kind"]]
+            k["stars"][str(award["stars"])] += award["n"]
+            k["awarded"] += award["n"]
+            k["review_due"] += award["due"]
+
+    def out(a: Area, t: dict[str, Any]) -> dict[str, Any]:
+        return {"code": a.code, "name": a.name, "level": a.level, **t}
+
+    return {"area": out(area, total), "children": [out(c, per_child[c.path]) for c in children]}
+
+
+def star_public_list(*, community: str = "", stars: int | None = None) -> QuerySet[StarSite]:
+    """The currently awarded buildings and compounds (valid today), for anyone: name, stars, community,
+    valid until. Nothing about a person."""
+    qs = StarSite.objects.filter(status=SiteStatus.AWARDED, valid_until__gte=timezone.localdate())
+    if community:
+        qs = qs.filter(community__code=community)
+    if stars:
+        qs = qs.filter(stars=stars)
+    return qs.select_related("building", "compound", "community").order_by("-stars", "community__code", "id")
+
+
+def star_actions(user, site: StarSite) -> list[str]:
+    """What the user may do next on a site (the screen offers only these): apply, assess, award, review,
+    withdraw. The services check again."""
+    from gridgov.core.principal import allows
+
+    opened = getattr(site, "open_applications", None)
+    open_app = opened[0] if opened else None
+    holds = (
+        site.status == SiteStatus.AWARDED
+        and site.valid_until is not None
+        and site.valid_until >= timezone.localdate()
+    )
+    out = []
+    can_apply = allows(user, "rental.stars.apply") and (
+        site.kind == SiteKind.BUILDING or allows(user, "rental.stars.compound")
+    )
+    if open_app is None and not holds and can_apply:
+        out.append("apply")
+    if (
+        open_app is not None
+        and open_app.status == ApplicationStatus.APPLIED
+        and allows(user, "rental.stars.assess")
+    ):
+        out.append("assess")
+    if (
+        open_app is not None
+        and open_app.status == ApplicationStatus.ASSESSED
+        and allows(user, "rental.stars.award")
+    ):
+        out.append("award")
+    if open_app is None and site.status == SiteStatus.AWARDED and allows(user, "rental.stars.review"):
+        out.append("review")
+    if site.status == SiteStatus.AWARDED and allows(user, "rental.stars.withdraw"):
+        out.append("withdraw")
+    return out

@@ -6,6 +6,7 @@ tests drive it from tables. See docs/rental.md."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
@@ -20,17 +21,21 @@ from gridgov.cases import services as case_services
 from gridgov.cases.models import CaseKind as CaseCaseKind
 from gridgov.cases.models import Category, Channel
 from gridgov.core import notifications, worktime
-from gridgov.core.errors import FieldErrors, NotFound, TooLarge
+from gridgov.core.errors import BadRequest, FieldErrors, NotFound, TooLarge, field_error
 from gridgov.core.models import Notification
-from gridgov.core.principal import require
+from gridgov.core.principal import principal_for, require
 from gridgov.core.tabular.models import JobMode
 from gridgov.registry.models import Resident, Unit
 from gridgov.registry.selectors import registry_filter
 from gridgov.rental import counts, selectors
 from gridgov.rental.models import (
     GRADE_ORDER,
+    OPEN_APPLICATION,
+    ApplicationKind,
+    ApplicationStatus,
     CaseKind,
     ChecklistItem,
+    Compound,
     Grade,
     GradingRules,
     Inspection,
@@ -41,11 +46,19 @@ from gridgov.rental.models import (
     RentalImportJob,
     RentalRoom,
     Result,
+    SiteKind,
+    SiteStatus,
+    StarApplication,
+    StarAssessment,
+    StarRules,
+    StarSite,
+    StarStep,
+    StepAction,
     Tenancy,
     TenancyCategory,
 )
 from gridgov.territory import paths
-from gridgov.territory.models import Area, House
+from gridgov.territory.models import Area, Building, House
 
 # Flags an inspector may set; `over_capacity` is set by the system when the tenants exceed the limit.
 FLAGS = ("refused", "group_rental_suspected")
@@ -636,3 +649,432 @@ def resume_stalled_imports() -> int:
     for job_id in ids:
         run_import(job_id)
     return len(ids)
+
+
+# --- star safe buildings and compounds (星级安全楼栋 / 星级安全小区) ---------------------------------------
+# application → assessment (score → stars, or a refusal) → award with a validity → review (re-assessed,
+# then kept / raised / lowered by the award, or withdrawn when refused) → withdrawal (摘牌) at any time.
+# Every step locks the site row first, so two people acting on one site at once are served one after the
+# other and the second finds the step already done (400).
+STAR_RESULT_KIND = "rental.star_result"
+STAR_REVIEW_KIND = "rental.star_reviews_due"
+STAR_SITE_KINDS = tuple(SiteKind.values)
+CRITERION_CODE = re.compile(r"^[0-9A-Za-z_-]{1,16}$")
+CRITERION_NAME = re.compile(r"^(?=.*\S)[^\x00-\x1f\x7f]{1,100}$")
+
+
+def star_score(criteria: list[dict[str, Any]], scores: dict[str, int]) -> tuple[Decimal, list[str]]:
+    """Points over the criteria's weight, 0–100 with one decimal, and the codes of the required criteria
+    (一票否决) not scored in full."""
+    total = sum(int(c["weight"]) for c in criteria)
+    got = sum(int(scores.get(c["code"], 0)) for c in criteria)
+    unmet = [
+        c["code"] for c in criteria if c.get("required") and int(scores.get(c["code"], 0)) < int(c["weight"])
+    ]
+    if not total:
+        return Decimal("0.0"), unmet
+    return (Decimal(100 * got) / Decimal(total)).quantize(Decimal("0.1"), ROUND_HALF_UP), unmet
+
+
+def stars_for(thresholds: list[dict[str, Any]], score: Decimal, unmet: list[str]) -> int | None:
+    """The stars of a score: the most stars whose minimum the score reaches; none (a refusal) below every
+    threshold or when a required criterion is unmet."""
+    if unmet:
+        return None
+    for t in sorted(thresholds, key=lambda t: -int(t["stars"])):
+        if score >= Decimal(str(t["min_score"])):
+            return int(t["stars"])
+    return None
+
+
+def criteria_for(rules: StarRules, kind: str) -> list[dict[str, Any]]:
+    return [c for c in rules.criteria if c["applies"] in (kind, "both")]
+
+
+def _check_star_rules(data: dict[str, Any], errors: FieldErrors) -> None:
+    criteria = data.get("criteria") or []
+    codes = [str(c.get("code") or "") for c in criteria if isinstance(c, dict)]
+    if not criteria or len(codes) != len(criteria) or len(set(codes)) != len(codes):
+        errors.add("criteria", _("Give at least one criterion, each with its own code."))
+    for i, c in enumerate(criteria):
+        if not (
+            isinstance(c, dict)
+            and CRITERION_CODE.match(str(c.get("code") or ""))
+            and CRITERION_NAME.match(str(c.get("name") or ""))
+            and CRITERION_NAME.match(str(c.get("name_en") or ""))
+            and c.get("applies") in (*STAR_SITE_KINDS, "both")
+            and isinstance(c.get("weight"), int)
+            and 1 <= c["weight"] <= 100
+            and isinstance(c.get("required", False), bool)
+        ):
+            errors.add(
+                f"criteria.{i}",
+                _(
+                    "A criterion needs a code, a Chinese and an English name, where it applies and a weight of 1 to 100."
+                ),
+            )
+    for kind in STAR_SITE_KINDS:
+        if criteria and not any(isinstance(c, dict) and c.get("applies") in (kind, "both") for c in criteria):
+            errors.add("criteria", _("Give buildings and compounds at least one criterion each."))
+            break
+    thresholds = data.get("thresholds") or []
+    try:
+        pairs = [(int(t["stars"]), float(t["min_score"])) for t in thresholds]
+    except (KeyError, TypeError, ValueError):
+        pairs = []
+    stars = [p[0] for p in pairs]
+    mins = [p[1] for p in sorted(pairs, reverse=True)]
+    if (
+        not pairs
+        or len(pairs) != len(thresholds)
+        or len(set(stars)) != len(stars)
+        or not set(stars) <= {3, 4, 5}
+        or any(not 0 < m <= 100 for m in mins)
+        or mins != sorted(set(mins), reverse=True)
+    ):
+        errors.add(
+            "thresholds", _("Give 3, 4 or 5 stars each a minimum score between 0 and 100, more stars higher.")
+        )
+    validity = data.get("validity_days")
+    notice = data.get("review_notice_days")
+    if not isinstance(validity, int) or not 30 <= validity <= 1095:
+        errors.add("validity_days", _("Give a validity of 30 to 1095 days."))
+    elif not isinstance(notice, int) or not 1 <= notice < validity:
+        errors.add("review_notice_days", _("Give the review notice in days, shorter than the validity."))
+
+
+@transaction.atomic
+def publish_star_rules(*, actor, data: dict[str, Any], note: str = "") -> StarRules:
+    """Publish a new version of the star criteria and thresholds; earlier assessments keep theirs."""
+    require(actor, "rental.stars.rules")
+    errors = FieldErrors()
+    _check_star_rules(data, errors)
+    errors.raise_if_any()
+    last = StarRules.objects.select_for_update().order_by("-version").first()
+    return StarRules.objects.create(
+        version=(last.version + 1) if last else 1,
+        criteria=[{**c, "required": bool(c.get("required", False))} for c in data["criteria"]],
+        thresholds=sorted(data["thresholds"], key=lambda t: -int(t["stars"])),
+        validity_days=data["validity_days"],
+        review_notice_days=data["review_notice_days"],
+        note=note,
+        created_by=actor,
+    )
+
+
+@transaction.atomic
+def create_compound(
+    *, actor, name: str, type: str, community_code: str, building_codes: list[str]
+) -> Compound:
+    """Name a compound (小区 / 城中村) of a community in the user's area and the buildings it holds (each
+    of that community, in no other compound)."""
+    require(actor, "rental.stars.compound")
+    community = (
+        Area.objects.filter(code=community_code, level="community").first() if community_code else None
+    )
+    if community is None or not principal_for(actor).can_see_path(community.path):
+        raise NotFound(_("Nothing here, or it is outside your area."))
+    errors = FieldErrors()
+    name = name.strip()
+    if not name:
+        errors.add("name", _("Give the compound a name."))
+    elif Compound.objects.filter(community=community, name=name).exists():
+        errors.add("name", _("The community already has a compound of this name."))
+    codes = list(dict.fromkeys(building_codes))
+    buildings = list(Building.objects.filter(code__in=codes, grid__path__startswith=community.path))
+    if not codes or len(buildings) != len(codes):
+        errors.add("building_codes", _("Choose one or more buildings of the community."))
+    elif Compound.buildings.through.objects.filter(building__in=buildings).exists():
+        errors.add("building_codes", _("A building chosen already belongs to another compound."))
+    errors.raise_if_any()
+    compound = Compound.objects.create(name=name, type=type, community=community, created_by=actor)
+    compound.buildings.set(buildings)
+    return compound
+
+
+def _community_of(path: str) -> Area:
+    return Area.objects.get(code=paths.codes(path)[paths.COMMUNITY_DEPTH - 1])
+
+
+def _step(site: StarSite, application, action: str, actor, before, after, reason: str = "") -> None:
+    StarStep.objects.create(
+        site=site,
+        application=application,
+        action=action,
+        actor=actor,
+        stars_before=before,
+        stars_after=after,
+        reason=reason.strip(),
+    )
+
+
+def _star_site_of(actor, kind: str, building_code: str, compound_id: int | None) -> StarSite:
+    """The star site of a building or compound in the user's area (made on its first application)."""
+    if kind == SiteKind.BUILDING:
+        q = registry_filter(actor, "grid__path")
+        building = (
+            Building.objects.filter(q, code=building_code).select_related("grid").first()
+            if q is not None and building_code
+            else None
+        )
+        if building is None:
+            raise NotFound(_("Nothing here, or it is outside your area."))
+        values = {"kind": kind, "community": _community_of(building.grid.path), "path": building.grid.path}
+        lookup: dict[str, Any] = {"building": building}
+    else:
+        require(actor, "rental.stars.compound")  # a building head applies for their building only
+        compound = (
+            selectors.compounds_for(actor).filter(pk=compound_id).select_related("community").first()
+            if compound_id
+            else None
+        )
+        if compound is None:
+            raise NotFound(_("Nothing here, or it is outside your area."))
+        values = {"kind": kind, "community": compound.community, "path": compound.community.path}
+        lookup = {"compound": compound}
+    site = StarSite.objects.filter(**lookup).first()
+    if site is None:
+        try:
+            with transaction.atomic():
+                site = StarSite.objects.create(**lookup, **values)
+        except IntegrityError:
+            site = StarSite.objects.get(**lookup)
+    return StarSite.objects.select_for_update(of=("self",)).get(pk=site.pk)
+
+
+def _open_of(site: StarSite) -> StarApplication | None:
+    return (
+        StarApplication.objects.select_for_update(of=("self",))
+        .filter(site=site, status__in=OPEN_APPLICATION)
+        .first()
+    )
+
+
+def _holds_award(site: StarSite) -> bool:
+    return site.status == SiteStatus.AWARDED and bool(
+        site.valid_until and site.valid_until >= timezone.localdate()
+    )
+
+
+def _new_application(actor, site: StarSite, kind: str, note: str) -> StarApplication:
+    if _open_of(site) is not None:
+        raise BadRequest(_("This site already has an open application; finish it first."))
+    try:
+        with transaction.atomic():
+            application = StarApplication.objects.create(
+                site=site, kind=kind, applicant=actor, note=note.strip()
+            )
+    except IntegrityError as exc:  # another application was opened at the same moment
+        raise BadRequest(_("This site already has an open application; finish it first.")) from exc
+    action = StepAction.APPLY if kind == ApplicationKind.APPLICATION else StepAction.REVIEW
+    _step(site, application, action, actor, site.stars, site.stars, note)
+    return application
+
+
+@transaction.atomic
+def apply_for_stars(
+    *, actor, kind: str, building_code: str = "", compound_id: int | None = None, note: str = ""
+) -> StarApplication:
+    """Apply for stars for a building or a compound of the user's area."""
+    require(actor, "rental.stars.apply")
+    if kind not in STAR_SITE_KINDS:
+        raise field_error("kind", _("Choose one of the allowed values"))
+    site = _star_site_of(actor, kind, building_code, compound_id)
+    if _holds_award(site):
+        raise BadRequest(
+            _("This site holds %(stars)s stars until %(until)s; open a review instead of a new application.")
+            % {"stars": site.stars, "until": site.valid_until}
+        )
+    return _new_application(actor, site, ApplicationKind.APPLICATION, note)
+
+
+@transaction.atomic
+def open_star_review(*, actor, site_id: int, note: str = "") -> StarApplication:
+    """Open the review of an awarded site (due before its award ends): it is re-assessed, then the award
+    keeps, raises or lowers its stars, or a failed assessment withdraws them."""
+    site = selectors.star_site_detail(actor, site_id, lock=True)
+    require(actor, "rental.stars.review", site)
+    if site.status != SiteStatus.AWARDED:
+        raise BadRequest(_("Only an awarded site is reviewed."))
+    return _new_application(actor, site, ApplicationKind.REVIEW, note)
+
+
+def _check_scores(criteria: list[dict[str, Any]], scores: dict[str, int]) -> None:
+    errors = FieldErrors()
+    weights = {c["code"]: int(c["weight"]) for c in criteria}
+    for code, value in scores.items():
+        if code not in weights:
+            errors.add(f"scores.{code}", _("There is no such criterion for this site."))
+        elif not 0 <= value <= weights[code]:
+            errors.add(
+                f"scores.{code}",
+                _("Give %(code)s from 0 to %(max)s points.") % {"code": code, "max": weights[code]},
+            )
+    missing = [c for c in weights if c not in scores]
+    if missing:
+        errors.add("scores", _("Score every criterion: %(codes)s") % {"codes": ", ".join(missing)})
+    errors.raise_if_any()
+
+
+def _tell_applicant(
+    application: StarApplication, site: StarSite, result: str, stars, reason: str = ""
+) -> None:
+    facts = {"site": site.name, "result": result, "stars": stars or 0, "reason": reason}
+    notifications.notify([application.applicant_id], STAR_RESULT_KIND, facts, site)
+
+
+@transaction.atomic
+def assess_stars(*, actor, site_id: int, scores: dict[str, int], note: str = "") -> StarAssessment:
+    """Score the open application of a site against the current criteria (copied into the assessment).
+    Stars: the application waits for the award. A refusal closes it at once (a review's refusal withdraws
+    the award) and tells the applicant."""
+    site = selectors.star_site_detail(actor, site_id, lock=True)
+    require(actor, "rental.stars.assess", site)
+    application = _open_of(site)
+    if application is None:
+        raise BadRequest(_("This site has no open application to assess."))
+    if application.status != ApplicationStatus.APPLIED:
+        raise BadRequest(_("This application has already been assessed."))
+    rules = selectors.star_rules_current()
+    criteria = criteria_for(rules, site.kind)
+    _check_scores(criteria, scores)
+    score, unmet = star_score(criteria, scores)
+    stars = stars_for(rules.thresholds, score, unmet)
+    assessment = StarAssessment.objects.create(
+        application=application,
+        rules=rules,
+        criteria=criteria,
+        scores={c["code"]: scores[c["code"]] for c in criteria},
+        score=score,
+        stars=stars,
+        unmet_required=unmet,
+        assessor=actor,
+        note=note.strip(),
+    )
+    now = timezone.now()
+    if stars is not None:
+        application.status = ApplicationStatus.ASSESSED
+        application.save(update_fields=["status"])
+        _step(site, application, StepAction.ASSESS, actor, site.stars, site.stars, note)
+        return assessment
+    application.status = ApplicationStatus.REFUSED
+    application.decided_at = now
+    application.save(update_fields=["status", "decided_at"])
+    reason = (
+        _("Required criteria not met: %(codes)s") % {"codes": ", ".join(unmet)}
+        if unmet
+        else _("Score %(score)s is below every star threshold.") % {"score": score}
+    )
+    _step(site, application, StepAction.ASSESS, actor, site.stars, site.stars, note)
+    before = site.stars
+    if application.kind == ApplicationKind.REVIEW and site.status == SiteStatus.AWARDED:
+        _withdraw(site, reason)
+        _step(site, application, StepAction.WITHDRAW, actor, before, None, reason)
+    else:
+        _step(site, application, StepAction.REFUSE, actor, before, before, reason)
+    _tell_applicant(application, site, "refused", None, reason)
+    return assessment
+
+
+def _withdraw(site: StarSite, reason: str) -> None:
+    site.status = SiteStatus.WITHDRAWN
+    site.stars = None
+    site.review_due_on = None
+    site.withdrawn_on = timezone.localdate()
+    site.withdrawn_reason = reason[:300]
+    site.save(
+        update_fields=["status", "stars", "review_due_on", "withdrawn_on", "withdrawn_reason", "updated_at"]
+    )
+
+
+@transaction.atomic
+def award_stars(*, actor, site_id: int, note: str = "") -> StarSite:
+    """Award the stars the assessment gave (a review keeps, raises or lowers them), valid for the rules'
+    validity from today, the review due that many notice days before the end; the applicant is told."""
+    site = selectors.star_site_detail(actor, site_id, lock=True)
+    require(actor, "rental.stars.award", site)
+    application = _open_of(site)
+    if application is None:
+        raise BadRequest(_("This site has no open application to award."))
+    if application.status != ApplicationStatus.ASSESSED:
+        raise BadRequest(_("The application has not been assessed yet."))
+    assessment = application.assessment
+    rules = assessment.rules
+    today = timezone.localdate()
+    before = site.stars
+    site.status = SiteStatus.AWARDED
+    site.stars = assessment.stars
+    site.awarded_on = today
+    site.valid_until = today + dt.timedelta(days=rules.validity_days)
+    site.review_due_on = site.valid_until - dt.timedelta(days=rules.review_notice_days)
+    site.withdrawn_on = None
+    site.withdrawn_reason = ""
+    site.save()
+    application.status = ApplicationStatus.AWARDED
+    application.decided_at = timezone.now()
+    application.save(update_fields=["status", "decided_at"])
+    _step(site, application, StepAction.AWARD, actor, before, site.stars, note)
+    _tell_applicant(application, site, "awarded", site.stars)
+    return site
+
+
+@transaction.atomic
+def withdraw_stars(*, actor, site_id: int, reason: str) -> StarSite:
+    """Withdraw a site's stars (摘牌) with a reason; an open application or review is closed with it."""
+    site = selectors.star_site_detail(actor, site_id, lock=True)
+    require(actor, "rental.stars.withdraw", site)
+    reason = (reason or "").strip()
+    if not reason:
+        raise field_error("reason", _("Give the reason."))
+    if site.status != SiteStatus.AWARDED:
+        raise BadRequest(_("This site holds no stars to withdraw."))
+    open_application = _open_of(site)
+    if open_application is not None:
+        open_application.status = ApplicationStatus.CLOSED
+        open_application.decided_at = timezone.now()
+        open_application.save(update_fields=["status", "decided_at"])
+    before = site.stars
+    _withdraw(site, reason)
+    _step(site, open_application, StepAction.WITHDRAW, actor, before, None, reason)
+    last = site.applications.filter(status=ApplicationStatus.AWARDED).order_by("-id").first()
+    if last is not None:
+        _tell_applicant(last, site, "withdrawn", None, reason)
+    return site
+
+
+def remind_star_reviews(*, today: dt.date | None = None) -> dict[str, int]:
+    """Tell each community's staff, once a day, how many of its awarded sites are due for review (the
+    review day reached, no review open yet) and how many of those have run out (the daily task; a
+    second run on the same day tells no one again)."""
+    today = today or timezone.localdate()
+    rows = (
+        StarSite.objects.filter(status=SiteStatus.AWARDED, review_due_on__lte=today)
+        .exclude(applications__status__in=OPEN_APPLICATION)
+        .values("community_id")
+        .annotate(
+            due=Count("id", distinct=True),
+            expired=Count("id", filter=Q(valid_until__lt=today), distinct=True),
+        )
+        .order_by()
+    )
+    per_community = {r["community_id"]: (r["due"], r["expired"]) for r in rows}
+    if not per_community:
+        return {"communities": 0, "notified": 0}
+    names = dict(Area.objects.filter(pk__in=per_community).values_list("pk", "name"))
+    told = set(
+        Notification.objects.filter(kind=STAR_REVIEW_KIND, facts__day=today.isoformat()).values_list(
+            "recipient_id", "facts__community"
+        )
+    )
+    notices = []
+    for area_id, user_id in Membership.objects.filter(
+        role=Role.COMMUNITY_STAFF, area_id__in=per_community
+    ).values_list("area_id", "user_id"):
+        if (user_id, names[area_id]) in told:
+            continue
+        due, expired = per_community[area_id]
+        facts = {"day": today.isoformat(), "community": names[area_id], "due": due, "expired": expired}
+        notices.append(notifications.Notice(user_id, STAR_REVIEW_KIND, facts, None))
+    with transaction.atomic():
+        notifications.notify_many(notices)
+    return {"communities": len(per_community), "notified": len(notices)}

@@ -24,3 +24,9 @@ def run_import(job_id: int) -> str:
 def resume_stalled_imports() -> int:
     """Every two minutes: rental imports whose worker died (no heartbeat) are queued again and resume."""
     return services.resume_stalled_imports()
+
+
+@db_periodic_task(crontab(hour="7", minute="40"))
+def remind_star_reviews() -> dict[str, int]:
+    """Every morning: tell community staff how many star sites of their community are due for review."""
+    return services.remind_star_reviews()

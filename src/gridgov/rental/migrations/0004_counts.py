@@ -35,7 +35,7 @@ def fill(apps, schema_editor) -> None:
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("rental", "0002_seed"),
+        ("rental", "0003_names"),
         ("territory", "0002_grid_engine"),
     ]
 

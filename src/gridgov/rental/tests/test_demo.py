@@ -3,11 +3,12 @@ figures answer through the API, and a reset removes it all."""
 
 from __future__ import annotations
 
+import datetime as dt
 from collections import Counter
 
 from gridgov.accounts.models import User
 from gridgov.rental import services
-from gridgov.rental.models import Inspection, ItemResult, RentalHouse, RentalRoom, Tenancy
+from gridgov.rental.models import Compound, Inspection, ItemResult, RentalHouse, RentalRoom, StarSite, Tenancy
 from gridgov.rental.tests.conftest import Api
 from gridgov.territory.models import House
 
@@ -49,5 +50,22 @@ def test_demo_rental_houses_follow_the_figures_and_reset_removes_them(db, tmp_pa
     assert sum(c["houses"] for c in figures["children"]) == len(houses)
     assert figures["area"]["rooms"] == RentalRoom.objects.count()
 
+    # Star buildings 3 / 4 / 5 in Longhua's proportions 505 : 70 : 18, compounds applied and awarded
+    # 55 : 35, some reviews due, one withdrawn with its reason; the counts answer the same.
+    awarded = StarSite.objects.filter(status="awarded", kind="building")
+    per_star = Counter(awarded.values_list("stars", flat=True))
+    assert per_star[3] > per_star[4] >= per_star[5] >= 1
+    assert abs(per_star[3] / per_star[4] - 505 / 70) < 1.5
+    compounds = StarSite.objects.filter(kind="compound")
+    applied, won = compounds.count(), compounds.filter(status="awarded").count()
+    assert applied > won > 0 and abs(won / applied - 35 / 55) < 0.15
+    assert StarSite.objects.filter(status="awarded", review_due_on__lte=dt.date.today()).exists()
+    withdrawn = StarSite.objects.get(status="withdrawn")
+    assert withdrawn.withdrawn_reason and withdrawn.steps.filter(action="withdraw").exists()
+    counts = Api(leader).get("/stars/counts").json()["area"]
+    assert counts["building"]["stars"] == {str(k): per_star[k] for k in (3, 4, 5)}
+    assert counts["compound"]["applied"] == applied
+
     delete_demo(log=lambda *a, **k: None)
     assert RentalHouse.objects.count() == Inspection.objects.count() == ItemResult.objects.count() == 0
+    assert StarSite.objects.count() == Compound.objects.count() == 0
