@@ -51,6 +51,10 @@ from gridgov.demo import case_texts as texts
 from gridgov.territory.models import Area, Building
 
 CASES_PER_1000_HOUSEHOLDS_PER_DAY = 1.0
+# The newest reports, made within the last hour, still wait for a dispatcher, so the to-accept queue has
+# cases whatever the hour the demo is generated at (without them, at midday on a working day it is often
+# empty: about one report of the last two hours would still be waiting).
+FRESH_REPORTS = 3
 S = Status
 
 # channel → share of reports
@@ -189,6 +193,7 @@ class Life:
     status: str = ""
     moves: int = 0
     merged_reporter_ids: list[int] = field(default_factory=list)
+    fresh: bool = False  # one of the newest reports, still waiting for a dispatcher
 
     def ev(self, at, actor, action, to=None, note="", data=None, steps=None, move=True) -> Ev:
         before = self.status
@@ -278,7 +283,7 @@ class Simulator:
             move=False,
         )
         t = _later(c.created_at, rng.uniform(0.1, 2.5))
-        if t > self.now:
+        if t > self.now or life.fresh:
             return
         staff = self.staff(life.community)
         if rng.random() < P.reject:
@@ -860,11 +865,14 @@ def generate_history(
     start = now - dt.timedelta(days=days)
     moments = sorted(start + dt.timedelta(days=rng.random() * days) for _ in range(total))
     lives: list[Life] = []
-    for moment in moments:
+    for i, moment in enumerate(moments):
         local = timezone.localtime(moment)
         hour = rng.choices(range(24), weights=HOURS_OF_REPORTS)[0]
         created = local.replace(hour=hour, minute=rng.randint(0, 59), second=rng.randint(0, 59))
-        if created >= now:
+        fresh = i >= total - FRESH_REPORTS
+        if fresh:
+            created = now - dt.timedelta(minutes=rng.randint(3, 50))
+        elif created >= now:
             created = now - dt.timedelta(minutes=rng.randint(5, 600))
         b_id, grid_id, lng, lat, b_name, b_address, _h = rng.choices(buildings, cum_weights=cum_weights)[0]
         grid = grids[grid_id]
@@ -892,7 +900,7 @@ def generate_history(
         _reporter(case, channel, community, grid, cast, rng)
         if case.channel in (Channel.HOTLINE, Channel.WINDOW):
             case.category = categories[code]  # staff classify a call or a visit as they record it
-        life = Life(case=case, code=code, community=community)
+        life = Life(case=case, code=code, community=community, fresh=fresh)
         sim.live(life)
         lives.append(life)
     counts = _write(lives, sim, now)
