@@ -94,3 +94,46 @@ def _all(api, path: str) -> list[dict]:
         page += 1
         items += api.get(f"{path}&page_size=100&page={page}")["items"]
     return items
+
+
+def test_staff_name_a_compound_in_the_apply_dialog_and_apply_for_it(server, new_context):
+    staff_api = server.api(COMMUNITY_STAFF)
+    taken = {
+        b["code"]
+        for c in staff_api.get("/api/v1/rental/stars/compounds?page_size=100")["items"]
+        for b in c["buildings"]
+    }
+    rated = {s["name"] for s in _all(staff_api, "/api/v1/rental/stars?kind=building")}
+    free = [
+        b
+        for b in staff_api.get("/api/v1/territory/buildings?page_size=100")["items"]
+        if b["code"] not in taken and b["address"] not in rated
+    ][:2]
+    assert len(free) == 2
+
+    desk = login_desktop(new_context("desktop"), server, COMMUNITY_STAFF, "/app/rental/stars")
+    desk.get_by_test_id("stars-apply").click()
+    apply = desk.get_by_test_id("stars-apply-dialog")
+    apply.get_by_test_id("stars-apply-kind").get_by_text("小区").click()
+    apply.get_by_test_id("stars-compound-new").click()
+    dialog = desk.get_by_test_id("stars-compound-dialog")
+    dialog.get_by_test_id("stars-compound-submit").click()  # nothing filled in: told what is missing
+    expect(dialog).to_contain_text("请填写小区名称并选择楼栋")
+    dialog.get_by_test_id("stars-compound-name").fill("锦华苑")
+    for b in free:
+        desk.locator("#stars-compound-buildings").fill(b["code"])
+        desk.locator(".el-select-dropdown__item", has_text=b["code"]).first.click()
+    dialog.get_by_test_id("stars-compound-name").click()  # closes the buildings' drop-down
+    dialog.get_by_test_id("stars-compound-submit").click()
+    expect(dialog).to_be_hidden()
+    expect(apply.get_by_test_id("stars-apply-compound")).to_contain_text("锦华苑")
+    apply.get_by_test_id("stars-apply-submit").click()
+    desk.wait_for_url(re.compile(r"/app/rental/stars/\d+$"))
+    site = staff_api.get(f"/api/v1/rental/stars/{int(desk.url.rsplit('/', 1)[1])}")
+    assert (site["kind"], site["name"], site["status"]) == ("compound", "锦华苑", "unrated")
+    compound = next(
+        c
+        for c in staff_api.get("/api/v1/rental/stars/compounds?page_size=100")["items"]
+        if c["name"] == "锦华苑"
+    )
+    assert {b["code"] for b in compound["buildings"]} == {b["code"] for b in free}

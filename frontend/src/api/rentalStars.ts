@@ -13,6 +13,7 @@ export type StarPublic = Schemas['StarPublicOut']
 export type StarCriterion = Schemas['StarCriterionOut']
 export type Compound = Schemas['CompoundOut']
 export type StarApplyIn = Schemas['StarApplyIn']
+export type CompoundIn = Schemas['CompoundIn']
 
 export interface StarSiteFilters {
   area?: string
@@ -35,6 +36,7 @@ export const rentalStars = {
   withdraw: (id: number, reason: string) => api.post<StarSiteDetail>(`${BASE}/${id}/withdraw`, { reason }),
   counts: (area = '') => api.get<StarCounts>(`${BASE}/counts`, area ? { area } : undefined),
   compounds: (community = '') => api.get<Paged<Compound>>(`${BASE}/compounds`, { page_size: 100, ...(community ? { community } : {}) }),
+  createCompound: (body: CompoundIn) => api.post<Compound>(`${BASE}/compounds`, body),
   publicList: (filters: { community?: string; stars?: number; page?: number; page_size?: number } = {}) =>
     api.get<Paged<StarPublic>>(`${BASE}/public`, { ...filters }),
 }
