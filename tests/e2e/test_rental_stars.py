@@ -60,6 +60,9 @@ def test_staff_apply_the_subdistrict_awards_four_stars_and_the_public_list_shows
     history = site.get_by_test_id("star-site-history")
     expect(history.locator("[data-action]")).to_have_count(3)
     expect(history).to_contain_text("授星")
+    expect(sub.get_by_test_id("star-dialog")).to_be_hidden()
+    for overlay in sub.locator(".el-overlay").all():  # the closed dialogs' fading masks gone
+        expect(overlay).to_be_hidden()
     shot(server, sub, "rental-stars-site-desktop")
     detail = staff_api.get(f"/api/v1/rental/stars/{site_id}")
     assert (detail["status"], detail["stars"]) == ("awarded", 4)
