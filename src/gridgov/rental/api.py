@@ -17,7 +17,7 @@ from gridgov.core.tabular.export import XLSX_TYPE
 from gridgov.core.tabular.export import download as tabular_download
 from gridgov.registry.schemas import ImportErrorOut, ImportJobOut
 from gridgov.rental import exports, jobs, labels, selectors, services
-from gridgov.rental.models import ChecklistItem, RentalImportJob, TenancyCategory
+from gridgov.rental.models import RentalImportJob
 from gridgov.rental.schemas import (
     CODE,
     LINE,
@@ -166,12 +166,12 @@ def figures_xlsx(
 
 @router.get("/categories", response=list[TenancyCategoryOut], summary="Tenancy categories 租住类别")
 def categories(request: AuthedRequest):
-    return list(TenancyCategory.objects.filter(is_active=True))
+    return selectors.categories()
 
 
 @router.get("/checklist", response=list[ChecklistItemOut], summary="The inspection checklist 检查项")
 def checklist(request: AuthedRequest):
-    return list(ChecklistItem.objects.filter(is_active=True))
+    return selectors.checklist()
 
 
 @router.get("/rules", response=GradingRulesOut, summary="The current grading rules 分级规则")

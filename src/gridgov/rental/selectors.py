@@ -34,6 +34,7 @@ from gridgov.rental.models import (
     ApplicationKind,
     ApplicationStatus,
     CaseKind,
+    ChecklistItem,
     Compound,
     Grade,
     GradingRules,
@@ -165,6 +166,16 @@ def house_page(user, rental_house_id: int) -> RentalHouse:
         ),
     )
     return house
+
+
+def categories() -> list[TenancyCategory]:
+    """The active tenancy categories (the same for every user: configuration, not records)."""
+    return list(TenancyCategory.objects.filter(is_active=True))
+
+
+def checklist() -> list[ChecklistItem]:
+    """The active items of the inspection checklist."""
+    return list(ChecklistItem.objects.filter(is_active=True))
 
 
 def current_rules() -> GradingRules:
