@@ -267,10 +267,9 @@ def test_raw_points_are_purged_after_the_retention(people, settings):
     assert s.raw_purged and s.track and s.distance_m > 0 and TrackPoint.objects.count() == 0
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="row locks: PostgreSQL")
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_concurrent_batches_lose_no_points(people):
-    if connection.vendor != "postgresql":
-        pytest.skip("row locks: PostgreSQL")
     session, _ = services.start_session(actor=people.worker_a1, client_id="c", started_at=START)
     errors = []
 

@@ -171,6 +171,24 @@ EXPECTED = {
     "rental.house.create": {Role.COMMUNITY_STAFF, Role.GRID_WORKER},
     "rental.inspect": {Role.COMMUNITY_STAFF, Role.GRID_WORKER, Role.BLOCK_CHIEF},
     "rental.rules.publish": {Role.ADMIN},
+    "rental.import": {Role.COMMUNITY_STAFF, Role.SUBDISTRICT_STAFF},
+    "rental.export": {
+        Role.GRID_WORKER,
+        Role.BLOCK_CHIEF,
+        Role.COMMUNITY_STAFF,
+        Role.SUBDISTRICT_STAFF,
+        Role.LEADER,
+    },  # fmt: skip
+    "rental.stars.apply": {Role.COMMUNITY_STAFF, Role.BUILDING_HEAD},
+    "rental.stars.compound": {Role.COMMUNITY_STAFF},
+    "rental.stars.assess": {Role.COMMUNITY_STAFF, Role.SUBDISTRICT_STAFF},
+    "rental.stars.review": {Role.COMMUNITY_STAFF, Role.SUBDISTRICT_STAFF},
+    "rental.stars.award": {Role.SUBDISTRICT_STAFF},
+    "rental.stars.withdraw": {Role.SUBDISTRICT_STAFF},
+    "rental.stars.rules": {Role.ADMIN},
+    # field work (fieldwork/permissions.py)
+    "fieldwork.patrol": {Role.GRID_WORKER, Role.BLOCK_CHIEF},
+    "fieldwork.plan.manage": {Role.COMMUNITY_STAFF, Role.SUBDISTRICT_STAFF},
 }
 
 
